@@ -79,6 +79,19 @@ inline bool stepReduces(StepKind k) {
          k == StepKind::kRecvReduceCopySend || k == StepKind::kReduce;
 }
 
+// Which slices a step kind uses (the others are ignored).
+inline bool stepUsesSrc(StepKind k) {
+  return k != StepKind::kRecv && k != StepKind::kRecvCopySend;
+}
+inline bool stepUsesSrc2(StepKind k) {
+  return k == StepKind::kReduce;
+}
+inline bool stepUsesDst(StepKind k) {
+  return k != StepKind::kSend && k != StepKind::kRecvReduceSend;
+}
+// "output[4,8)": buffer and half-open element range.
+std::string describeSlice(const Slice& s);
+
 struct Step {
   StepKind kind = StepKind::kSend;
   int32_t recvPeer = -1;
