@@ -1,4 +1,5 @@
-// Datatypes and reduction operations, with the values of ncclDataType_t and ncclRedOp_t.
+// Datatypes and reduction operations (the enums live in the public plexus/types.hpp, with the
+// values of ncclDataType_t and ncclRedOp_t): sizes, names and parsing.
 #pragma once
 
 #include <cstddef>
@@ -6,26 +7,9 @@
 #include <optional>
 #include <string_view>
 
+#include "plexus/types.hpp"
+
 namespace plexus {
-
-enum class DataType : uint8_t {
-  kInt8 = 0,
-  kUint8 = 1,
-  kInt32 = 2,
-  kUint32 = 3,
-  kInt64 = 4,
-  kUint64 = 5,
-  kFloat16 = 6,
-  kFloat32 = 7,
-  kFloat64 = 8,
-  kBfloat16 = 9,
-  kFp8E4M3 = 10,
-  kFp8E5M2 = 11,
-};
-constexpr int kNumDataTypes = 12;
-
-enum class RedOp : uint8_t { kSum = 0, kProd = 1, kMax = 2, kMin = 3, kAvg = 4 };
-constexpr int kNumRedOps = 5;
 
 size_t dataTypeSize(DataType t);
 bool isFloatingPoint(DataType t);

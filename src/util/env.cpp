@@ -80,12 +80,23 @@ std::optional<uint64_t> parseSize(std::string_view text) {
   if (i + 1 != text.size() && !(i + 2 == text.size() && (text[i + 1] == 'B' || text[i + 1] == 'b')))
     return std::nullopt;
   switch (text[i]) {
-    case 'K': case 'k': return value << 10;
-    case 'M': case 'm': return value << 20;
-    case 'G': case 'g': return value << 30;
-    case 'T': case 't': return value << 40;
-    case 'B': case 'b': return i + 1 == text.size() ? std::optional<uint64_t>(value) : std::nullopt;
-    default: return std::nullopt;
+    case 'K':
+    case 'k':
+      return value << 10;
+    case 'M':
+    case 'm':
+      return value << 20;
+    case 'G':
+    case 'g':
+      return value << 30;
+    case 'T':
+    case 't':
+      return value << 40;
+    case 'B':
+    case 'b':
+      return i + 1 == text.size() ? std::optional<uint64_t>(value) : std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 

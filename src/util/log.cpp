@@ -21,9 +21,9 @@ struct SubsysName {
   uint32_t bit;
 };
 constexpr SubsysName kSubsysNames[] = {
-    {"INIT", subsys::kInit},   {"COLL", subsys::kColl},   {"P2P", subsys::kP2P},
-    {"SHM", subsys::kShm},     {"NET", subsys::kNet},     {"GRAPH", subsys::kGraph},
-    {"TUNE", subsys::kTune},   {"ENV", subsys::kEnv},     {"BOOTSTRAP", subsys::kBootstrap},
+    {"INIT", subsys::kInit}, {"COLL", subsys::kColl}, {"P2P", subsys::kP2P},
+    {"SHM", subsys::kShm},   {"NET", subsys::kNet},   {"GRAPH", subsys::kGraph},
+    {"TUNE", subsys::kTune}, {"ENV", subsys::kEnv},   {"BOOTSTRAP", subsys::kBootstrap},
     {"ALL", subsys::kAll},
 };
 
@@ -47,11 +47,16 @@ struct LogSink {
       name = envString("DEBUG", "WARN");
     } catch (...) {
     }
-    if (name == "VERSION") lv = static_cast<int>(LogLevel::kVersion);
-    else if (name == "WARN") lv = static_cast<int>(LogLevel::kWarn);
-    else if (name == "INFO") lv = static_cast<int>(LogLevel::kInfo);
-    else if (name == "TRACE") lv = static_cast<int>(LogLevel::kTrace);
-    else if (name == "NONE" || name == "0") lv = static_cast<int>(LogLevel::kNone);
+    if (name == "VERSION")
+      lv = static_cast<int>(LogLevel::kVersion);
+    else if (name == "WARN")
+      lv = static_cast<int>(LogLevel::kWarn);
+    else if (name == "INFO")
+      lv = static_cast<int>(LogLevel::kInfo);
+    else if (name == "TRACE")
+      lv = static_cast<int>(LogLevel::kTrace);
+    else if (name == "NONE" || name == "0")
+      lv = static_cast<int>(LogLevel::kNone);
     uint32_t m = subsys::kAll;
     std::string spec = envString("DEBUG_SUBSYS", "ALL");
     bool invert = !spec.empty() && spec[0] == '^';
@@ -60,7 +65,8 @@ struct LogSink {
     size_t pos = 0;
     while (pos <= spec.size()) {
       size_t comma = spec.find(',', pos);
-      std::string tok = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      std::string tok =
+          spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
       for (const auto& s : kSubsysNames)
         if (tok == s.name) sel |= s.bit;
       if (comma == std::string::npos) break;
@@ -145,6 +151,8 @@ void logReset() {
 LogContext::LogContext(std::string context) : previous_(std::move(tlsContext)) {
   tlsContext = std::move(context);
 }
-LogContext::~LogContext() { tlsContext = std::move(previous_); }
+LogContext::~LogContext() {
+  tlsContext = std::move(previous_);
+}
 
 }  // namespace plexus

@@ -43,8 +43,8 @@ class LogContext {
 
 }  // namespace plexus
 
-#define PLEXUS_LOG(level, sub, ...)                                                   \
-  do {                                                                                \
+#define PLEXUS_LOG(level, sub, ...)                                                      \
+  do {                                                                                   \
     if (::plexus::logEnabled(level, sub)) ::plexus::logMessage(level, sub, __VA_ARGS__); \
   } while (0)
 #define PLEXUS_WARN(sub, ...) PLEXUS_LOG(::plexus::LogLevel::kWarn, sub, __VA_ARGS__)

@@ -42,7 +42,8 @@ ShmSegment ShmSegment::createOrOpen(const std::string& name, size_t size) {
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   int e = errno;
   close(fd);
-  if (p == MAP_FAILED) throwSystemError(e, "mmap of shared memory %s (%zu bytes) failed", name.c_str(), size);
+  if (p == MAP_FAILED)
+    throwSystemError(e, "mmap of shared memory %s (%zu bytes) failed", name.c_str(), size);
   ShmSegment seg;
   seg.data_ = p;
   seg.size_ = size;
@@ -51,7 +52,30 @@ ShmSegment ShmSegment::createOrOpen(const std::string& name, size_t size) {
   return seg;
 }
 
-ShmSegment::~ShmSegment() { reset(); }
+ShmSegment ShmSegment::openExisting(const std::string& name, size_t size) {
+  int fd = shm_open(name.c_str(), O_RDWR, 0600);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      throwError(ErrorCode::kRemote,
+                 "shared memory %s does not exist: its owner has exited or destroyed it",
+                 name.c_str());
+    throwSystemError(errno, "shm_open(%s) failed", name.c_str());
+  }
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int e = errno;
+  close(fd);
+  if (p == MAP_FAILED) throwSystemError(e, "mmap of shared memory %s failed", name.c_str());
+  ShmSegment seg;
+  seg.data_ = p;
+  seg.size_ = size;
+  seg.name_ = name;
+  seg.linked_ = false;
+  return seg;
+}
+
+ShmSegment::~ShmSegment() {
+  reset();
+}
 
 ShmSegment::ShmSegment(ShmSegment&& o) noexcept
     : data_(std::exchange(o.data_, nullptr)),

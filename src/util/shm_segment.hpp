@@ -13,6 +13,8 @@ class ShmSegment {
   // Creates (or opens, if it exists already) the segment `name` of `size` bytes, zero-filled
   // when new. The name must start with '/'.
   static ShmSegment createOrOpen(const std::string& name, size_t size);
+  // Opens an existing segment; throws Error(kRemote) when it does not exist.
+  static ShmSegment openExisting(const std::string& name, size_t size);
   ~ShmSegment();
   ShmSegment(ShmSegment&& other) noexcept;
   ShmSegment& operator=(ShmSegment&& other) noexcept;

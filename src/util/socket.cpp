@@ -10,8 +10,8 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "util/env.hpp"
@@ -61,7 +61,8 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view hostPort) {
 
 uint16_t SocketAddress::port() const {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  if (family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
   return 0;
 }
 
@@ -123,7 +124,8 @@ bool interfaceMatches(std::string_view spec, std::string_view name) {
 std::vector<NetInterface> listInterfaces() {
   std::vector<NetInterface> out;
   ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) throwSystemError(errno, "getifaddrs failed listing network interfaces");
+  if (getifaddrs(&list) != 0)
+    throwSystemError(errno, "getifaddrs failed listing network interfaces");
   for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
     if (it->ifa_addr == nullptr || !(it->ifa_flags & IFF_UP)) continue;
     int fam = it->ifa_addr->sa_family;
@@ -187,11 +189,14 @@ void setNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-void setCloseOnExec(int fd) { fcntl(fd, F_SETFD, FD_CLOEXEC); }
+void setCloseOnExec(int fd) {
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
 
 Fd listenOn(SocketAddress& address, int backlog) {
   Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throwSystemError(errno, "socket() failed for listening on %s", address.toString().c_str());
+  if (!fd)
+    throwSystemError(errno, "socket() failed for listening on %s", address.toString().c_str());
   int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (::bind(fd.get(), address.sa(), address.length) != 0)

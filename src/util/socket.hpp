@@ -54,8 +54,8 @@ struct SocketAddress {
   uint16_t port() const;
   void setPort(uint16_t port);
   bool isLoopback() const;
-  std::string toString() const;      // "1.2.3.4:5000" / "[::1]:5000"
-  std::string hostString() const;    // without the port
+  std::string toString() const;    // "1.2.3.4:5000" / "[::1]:5000"
+  std::string hostString() const;  // without the port
   const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
 };
 

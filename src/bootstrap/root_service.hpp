@@ -1,0 +1,17 @@
+// The bootstrap root: accepts every rank once, checks the job secret, and tells each rank the
+// address of its ring successor (constant work per rank beyond accepting). Runs on a thread owned
+// by the process-wide RootRegistry (the documented registry of bootstrap roots), which joins it.
+#pragma once
+
+#include "bootstrap/unique_id.hpp"
+#include "util/socket.hpp"
+
+namespace plexus::bootstrap {
+
+// Starts a root serving one communicator on `listener` (already listening).
+void startRoot(Fd listener, const Secret& secret, uint64_t nonce, const SocketAddress& address);
+
+// Stops and joins all roots (at process exit, or from tests).
+void stopAllRoots();
+
+}  // namespace plexus::bootstrap

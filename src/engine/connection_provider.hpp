@@ -1,0 +1,24 @@
+// What the engine needs from its communicator to reach peers: a connection per (connection id,
+// peer), chosen among the transports by the communicator's policy, and the transports' progress.
+#pragma once
+
+#include <poll.h>
+
+#include <vector>
+
+#include "transports/common/transport.hpp"
+
+namespace plexus::engine {
+
+class ConnectionProvider {
+ public:
+  virtual ~ConnectionProvider() = default;
+  // nullptr while the connection is being established.
+  virtual transport::Connection* connect(int connectionId, int peer) = 0;
+  virtual bool progressTransports() = 0;
+  virtual void addPollFds(std::vector<pollfd>& fds) = 0;
+  virtual bool needsPolling() const = 0;
+  virtual void abortTransports() = 0;
+};
+
+}  // namespace plexus::engine

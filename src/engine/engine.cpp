@@ -1,0 +1,345 @@
+// Engine: work queues, the wait policy, stall detection and failure propagation. The per-piece
+// data movement of each step kind lives in step_runner.cpp.
+#include "engine/engine.hpp"
+
+#include <poll.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <set>
+
+#include "util/futex.hpp"
+#include "util/log.hpp"
+
+namespace plexus::engine {
+
+Engine::Engine(EngineConfig config, ConnectionProvider& provider, transport::RankControl& self,
+               const std::atomic<bool>& abort)
+    : config_(std::move(config)), provider_(provider), self_(self), abort_(abort) {
+  lastProgress_ = Clock::now();
+  lastPeerCheck_ = lastProgress_;
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(inboxMutex_);
+    stopThread_ = true;
+  }
+  inboxCv_.notify_all();
+  if (progressThread_.joinable()) progressThread_.join();
+}
+
+std::string Engine::asyncErrorMessage() const {
+  std::lock_guard<std::mutex> lock(fatalMutex_);
+  return fatalMessage_;
+}
+
+WorkPtr Engine::submit(WorkDesc desc, bool async) {
+  auto work = std::make_shared<Work>(std::move(desc));
+  if (fatalCode_.load() != 0) {
+    work->fail(asyncError(),
+               config_.context +
+                   ": communicator is unusable after an earlier error: " + asyncErrorMessage());
+    return work;
+  }
+  {
+    std::lock_guard<std::mutex> lock(inboxMutex_);
+    if (work->isP2P())
+      work->seq = p2pSeq_[{work->desc().p2pPeer, work->desc().p2pSend}]++;
+    else
+      work->seq = collSeq_++;
+    inbox_.push_back(work);
+    pendingWorks_.fetch_add(1, std::memory_order_relaxed);
+    if (async && !progressThread_.joinable())
+      progressThread_ = std::thread([this] { progressThreadMain(); });
+  }
+  inboxCv_.notify_one();
+  return work;
+}
+
+bool Engine::hasWorkLocked() const {
+  if (!collectives_.empty()) return true;
+  for (const auto& [key, q] : p2p_)
+    if (!q.empty()) return true;
+  return false;
+}
+
+transport::Connection* Engine::connection(int connectionId, int peer) {
+  auto key = std::make_pair(connectionId, peer);
+  auto it = connections_.find(key);
+  if (it != connections_.end()) return it->second;
+  transport::Connection* c = provider_.connect(connectionId, peer);
+  if (c != nullptr) connections_.emplace(key, c);
+  return c;
+}
+
+void Engine::start(Active& a) {
+  const algo::Plan& plan = *a.work->desc().plan;
+  a.lanes.clear();
+  for (const auto& ch : plan.channels) {
+    Lane lane;
+    lane.channel = &ch;
+    a.lanes.push_back(lane);
+  }
+  if (plan.scratchCount > 0)
+    a.work->scratch.assign(plan.scratchCount * dataTypeSize(a.work->desc().type), std::byte{0});
+  a.started = true;
+  PLEXUS_TRACE(subsys::kColl, "%s: start %s (seq %u)", config_.context.c_str(),
+               a.work->desc().label.c_str(), a.work->seq);
+}
+
+bool Engine::advance(Active& a) {
+  if (!a.started) start(a);
+  bool moved = false;
+  bool allDone = true;
+  for (Lane& lane : a.lanes) {
+    moved |= runLane(a, lane);
+    if (lane.step < lane.channel->steps.size()) allDone = false;
+  }
+  if (allDone) {
+    for (transport::Connection* c : a.sentOn)
+      if (!c->sendDrained()) {
+        c->progress();
+        if (!c->sendDrained()) return moved;
+      }
+    a.work->complete();
+    pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
+    moved = true;
+  }
+  return moved;
+}
+
+bool Engine::progressLocked() {
+  bool moved = false;
+  {
+    std::lock_guard<std::mutex> lock(inboxMutex_);
+    for (auto& w : inbox_) {
+      Active a;
+      a.work = std::move(w);
+      if (a.work->isP2P())
+        p2p_[{a.work->desc().p2pPeer, a.work->desc().p2pSend}].push_back(std::move(a));
+      else
+        collectives_.push_back(std::move(a));
+      moved = true;
+    }
+    inbox_.clear();
+  }
+  if (!hasWorkLocked()) return moved;
+  if (abort_.load(std::memory_order_relaxed)) {
+    failLocked(ErrorCode::kRemote, config_.context + ": the communicator was aborted");
+    return true;
+  }
+  try {
+    moved |= provider_.progressTransports();
+    while (!collectives_.empty()) {
+      bool m = advance(collectives_.front());
+      moved |= m;
+      if (!collectives_.front().work->finished()) break;
+      collectives_.pop_front();
+    }
+    for (auto& [key, q] : p2p_) {
+      while (!q.empty()) {
+        moved |= advance(q.front());
+        if (!q.front().work->finished()) break;
+        q.pop_front();
+      }
+    }
+  } catch (const Error& e) {
+    failLocked(e.code(), config_.context + ": " + e.what());
+    return true;
+  }
+  auto now = Clock::now();
+  if (moved) {
+    lastProgress_ = now;
+    lastPeerCheck_ = now;
+  } else {
+    checkStall();
+  }
+  return moved;
+}
+
+std::string Engine::describeWaits() const {
+  std::string out;
+  auto describeActive = [&](const Active& a) {
+    if (!a.started) return;
+    for (const Lane& lane : a.lanes) {
+      if (lane.step >= lane.channel->steps.size() || lane.waitingFor == nullptr) continue;
+      if (!out.empty()) out += "; ";
+      out += formatString("%s: channel %d step %zu waits for %s %s", a.work->desc().label.c_str(),
+                          lane.channel->connection, lane.step, lane.waitingFor,
+                          lane.waitingOn != nullptr
+                              ? lane.waitingOn->describe().c_str()
+                              : formatString("rank %d", lane.waitingPeer).c_str());
+      if (out.size() > 1500) return;
+    }
+  };
+  if (!collectives_.empty()) describeActive(collectives_.front());
+  for (const auto& [key, q] : p2p_)
+    if (!q.empty()) describeActive(q.front());
+  return out.empty() ? std::string("nothing identifiable") : out;
+}
+
+void Engine::checkStall() {
+  auto now = Clock::now();
+  if (now - lastPeerCheck_ >= std::chrono::milliseconds(200)) {
+    lastPeerCheck_ = now;
+    std::set<transport::Connection*> waited;
+    auto collect = [&](const Active& a) {
+      for (const Lane& l : a.lanes)
+        if (l.waitingOn != nullptr) waited.insert(l.waitingOn);
+    };
+    if (!collectives_.empty()) collect(collectives_.front());
+    for (const auto& [key, q] : p2p_)
+      if (!q.empty()) collect(q.front());
+    for (transport::Connection* c : waited) {
+      try {
+        c->checkPeer();
+      } catch (const Error& e) {
+        failLocked(e.code(),
+                   config_.context + ": " + e.what() + " (while " + describeWaits() + ")");
+        return;
+      }
+    }
+  }
+  if (now - lastProgress_ > config_.timeout) {
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(config_.timeout).count();
+    failLocked(ErrorCode::kRemote,
+               formatString("%s: no progress for %lld s (PLEXUS_TIMEOUT): %s. Check that every "
+                            "rank calls the same operations in the same order, and that the peer "
+                            "is alive",
+                            config_.context.c_str(), static_cast<long long>(secs),
+                            describeWaits().c_str()));
+  }
+}
+
+void Engine::failLocked(ErrorCode code, const std::string& message) {
+  int expected = 0;
+  if (fatalCode_.compare_exchange_strong(expected, static_cast<int>(code))) {
+    {
+      std::lock_guard<std::mutex> lock(fatalMutex_);
+      fatalMessage_ = message;
+    }
+    PLEXUS_WARN(subsys::kColl, "%s", message.c_str());
+    if (self_.valid()) self_.markAborted(message);
+    provider_.abortTransports();
+  }
+  std::string reason = asyncErrorMessage();
+  auto failQueue = [&](std::deque<Active>& q) {
+    for (auto& a : q) {
+      if (!a.work->finished()) {
+        a.work->fail(asyncError(), reason);
+        pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
+      }
+    }
+    q.clear();
+  };
+  failQueue(collectives_);
+  for (auto& [key, q] : p2p_) failQueue(q);
+  std::lock_guard<std::mutex> lock(inboxMutex_);
+  for (auto& w : inbox_) {
+    w->fail(asyncError(), reason);
+    pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  inbox_.clear();
+}
+
+void Engine::failAll(ErrorCode code, const std::string& message) {
+  std::lock_guard<std::mutex> lock(progressMutex_);
+  failLocked(code, message);
+}
+
+void Engine::sleepLocked(std::chrono::nanoseconds max) {
+  transport::ControlBlock* cb = self_.block();
+  uint32_t seen = cb->bell.load(std::memory_order_acquire);
+  cb->sleepers.fetch_add(1, std::memory_order_seq_cst);
+  if (!progressLocked() && hasWorkLocked()) {
+    if (provider_.needsPolling()) {
+      std::vector<pollfd> fds;
+      provider_.addPollFds(fds);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(max).count();
+      ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(ms, 1)));
+    } else {
+      futexWait(&cb->bell, seen, max, /*processShared=*/true);
+    }
+  }
+  cb->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
+  std::vector<Engine*> engines;
+  for (const auto& [e, w] : works)
+    if (std::find(engines.begin(), engines.end(), e) == engines.end()) engines.push_back(e);
+  if (engines.empty()) return;
+  auto spin = engines.front()->config_.spin;
+  auto lastMove = Clock::now();
+  while (true) {
+    const Work* pending = nullptr;
+    for (const auto& [e, w] : works)
+      if (!w->finished()) {
+        pending = w.get();
+        break;
+      }
+    if (pending == nullptr) return;
+    bool moved = false, drove = false;
+    for (Engine* e : engines) {
+      std::unique_lock<std::mutex> lock(e->progressMutex_, std::try_to_lock);
+      if (!lock.owns_lock()) continue;
+      drove = true;
+      moved |= e->progressLocked();
+    }
+    auto now = Clock::now();
+    if (moved) {
+      lastMove = now;
+      continue;
+    }
+    if (now - lastMove < spin) {
+      for (int i = 0; i < 16; ++i) cpuRelax();
+      continue;
+    }
+    if (!drove) {
+      // Another thread (the engine's progress thread) drives; sleep until it finishes the work.
+      pending->waitFinished(std::chrono::milliseconds(5));
+      continue;
+    }
+    if (engines.size() == 1) {
+      std::unique_lock<std::mutex> lock(engines.front()->progressMutex_, std::try_to_lock);
+      if (lock.owns_lock()) engines.front()->sleepLocked(std::chrono::milliseconds(50));
+    } else {
+      // Several ranks of this process: their doorbells differ, so nap briefly instead.
+      struct timespec ts {
+        0, 50 * 1000
+      };
+      nanosleep(&ts, nullptr);
+    }
+  }
+}
+
+void Engine::progressThreadMain() {
+  LogContext ctx(config_.context);
+  auto lastMove = Clock::now();
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(inboxMutex_);
+      inboxCv_.wait(
+          lock, [&] { return stopThread_ || pendingWorks_.load(std::memory_order_relaxed) != 0; });
+      if (stopThread_) return;
+    }
+    std::unique_lock<std::mutex> lock(progressMutex_);
+    bool moved = progressLocked();
+    auto now = Clock::now();
+    if (moved) {
+      lastMove = now;
+      continue;
+    }
+    if (now - lastMove < config_.spin) {
+      lock.unlock();
+      cpuRelax();
+      continue;
+    }
+    sleepLocked(std::chrono::milliseconds(20));
+    lock.unlock();
+    sched_yield();
+  }
+}
+
+}  // namespace plexus::engine

@@ -1,0 +1,114 @@
+// The engine executes plans on real bytes: per communicator, collectives run one after another
+// (all channels of one collective concurrently), point-to-point works run concurrently with each
+// other and with collectives, in order per peer and direction. Progress is driven by the thread
+// that waits (blocking calls) or by the engine's own progress thread (asynchronous requests).
+// Waiting spins briefly, then sleeps on the rank's doorbell futex or polls sockets; a wait that
+// sees no progress for PLEXUS_TIMEOUT fails with an error naming what it waits for.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "engine/connection_provider.hpp"
+#include "engine/work.hpp"
+#include "transports/common/rank_control.hpp"
+
+namespace plexus::engine {
+
+struct EngineConfig {
+  int rank = 0;
+  int nranks = 1;
+  uint32_t slotBytes = 512 * 1024;
+  std::chrono::milliseconds timeout{1800 * 1000};
+  std::chrono::microseconds spin{50};
+  std::string context;  // "rank 2 of 4 (comm 1f2e)" for messages
+};
+
+class Engine {
+ public:
+  Engine(EngineConfig config, ConnectionProvider& provider, transport::RankControl& self,
+         const std::atomic<bool>& abort);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a work (thread-safe). With `async`, the engine's progress thread drives it; otherwise
+  // the caller must call wait().
+  WorkPtr submit(WorkDesc desc, bool async = false);
+
+  // Drives progress until every listed work has finished. Works may belong to several engines
+  // (ranks of one process in one group). Never blocks forever: stalled works fail after the
+  // engine's timeout.
+  static void wait(const std::vector<std::pair<Engine*, WorkPtr>>& works);
+
+  // Fails every queued and running work; later submissions fail at once.
+  void failAll(ErrorCode code, const std::string& message);
+  // The error that broke this engine, if any.
+  ErrorCode asyncError() const { return static_cast<ErrorCode>(fatalCode_.load()); }
+  std::string asyncErrorMessage() const;
+
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  struct Lane {
+    const algo::Channel* channel = nullptr;
+    size_t step = 0;
+    uint64_t piece = 0;
+    transport::Connection* waitingOn = nullptr;
+    const char* waitingFor = nullptr;
+    int waitingPeer = -1;
+  };
+  struct Active {
+    WorkPtr work;
+    std::vector<Lane> lanes;
+    std::vector<transport::Connection*> sentOn;
+    bool started = false;
+  };
+
+  bool progressLocked();
+  bool advance(Active& a);
+  bool runLane(Active& a, Lane& lane);
+  void start(Active& a);
+  void sleepLocked(std::chrono::nanoseconds max);
+  void checkStall();
+  void failLocked(ErrorCode code, const std::string& message);
+  bool hasWorkLocked() const;
+  transport::Connection* connection(int connectionId, int peer);
+  std::string describeWaits() const;
+  void progressThreadMain();
+
+  EngineConfig config_;
+  ConnectionProvider& provider_;
+  transport::RankControl& self_;
+  const std::atomic<bool>& abort_;
+
+  // Submission inbox (any thread).
+  std::mutex inboxMutex_;
+  std::condition_variable inboxCv_;
+  std::vector<WorkPtr> inbox_;
+  uint32_t collSeq_ = 0;
+  std::map<std::pair<int, bool>, uint32_t> p2pSeq_;
+  bool stopThread_ = false;
+  std::thread progressThread_;
+  std::atomic<uint32_t> pendingWorks_{0};
+
+  // Progress state (guarded by progressMutex_).
+  std::mutex progressMutex_;
+  std::deque<Active> collectives_;
+  std::map<std::pair<int, bool>, std::deque<Active>> p2p_;
+  std::map<std::pair<int, int>, transport::Connection*> connections_;
+  Clock::time_point lastProgress_;
+  Clock::time_point lastPeerCheck_;
+  std::atomic<int> fatalCode_{0};
+  std::string fatalMessage_;
+  mutable std::mutex fatalMutex_;
+};
+
+}  // namespace plexus::engine

@@ -1,0 +1,39 @@
+// Work completion and waiting.
+#include "engine/work.hpp"
+
+#include "util/futex.hpp"
+
+namespace plexus::engine {
+
+void Work::publish(State s) {
+  state_.store(s, std::memory_order_release);
+  if (waiters_.load(std::memory_order_seq_cst) != 0) futexWakeAll(&state_, false);
+}
+
+void Work::complete() {
+  publish(kDone);
+}
+
+void Work::fail(ErrorCode code, std::string message) {
+  if (finished()) return;
+  errorCode_ = code;
+  error_ = std::move(message);
+  publish(kFailed);
+}
+
+bool Work::waitFinished(std::chrono::nanoseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!finished()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    if (!finished())
+      futexWait(&state_, kPending,
+                std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(100)),
+                false);
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+}  // namespace plexus::engine

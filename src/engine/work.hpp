@@ -1,0 +1,63 @@
+// A Work is one operation (a collective, or one send or receive) on one communicator: the plan
+// to run, the user's buffers, and its completion state, which the caller waits on.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "algorithms/plan.hpp"
+#include "device/datatype.hpp"
+#include "util/error.hpp"
+
+namespace plexus::engine {
+
+struct WorkDesc {
+  std::shared_ptr<const algo::Plan> plan;
+  const void* input = nullptr;
+  void* output = nullptr;
+  DataType type = DataType::kFloat32;
+  RedOp op = RedOp::kSum;
+  uint32_t signature = 0;  // hash of the call's arguments; peers must agree
+  int p2pPeer = -1;        // for point-to-point works: the peer
+  bool p2pSend = false;    // for point-to-point works: direction
+  std::string label;       // "allreduce of 1024 x float (sum, ring)" for messages
+};
+
+class Work {
+ public:
+  enum State : uint32_t { kPending = 0, kDone = 1, kFailed = 2 };
+
+  explicit Work(WorkDesc desc) : desc_(std::move(desc)) {}
+  const WorkDesc& desc() const { return desc_; }
+  bool isP2P() const { return desc_.p2pPeer >= 0; }
+
+  State state() const { return static_cast<State>(state_.load(std::memory_order_acquire)); }
+  bool finished() const { return state() != kPending; }
+  // Valid once finished() and state() == kFailed.
+  ErrorCode errorCode() const { return errorCode_; }
+  const std::string& errorMessage() const { return error_; }
+
+  // Waits (sleeping) until finished or `timeout`; does not drive progress.
+  bool waitFinished(std::chrono::nanoseconds timeout) const;
+
+  // Engine side.
+  void complete();
+  void fail(ErrorCode code, std::string message);
+  uint32_t seq = 0;  // assigned by the engine at submission
+  std::vector<std::byte> scratch;
+
+ private:
+  void publish(State s);
+  WorkDesc desc_;
+  mutable std::atomic<uint32_t> state_{kPending};
+  mutable std::atomic<uint32_t> waiters_{0};
+  ErrorCode errorCode_ = ErrorCode::kSuccess;
+  std::string error_;
+};
+
+using WorkPtr = std::shared_ptr<Work>;
+
+}  // namespace plexus::engine

@@ -1,0 +1,121 @@
+// The transport contract (DESIGN.md, "Transports"): a transport moves bytes between two ranks
+// reliably and in order, or says that it cannot. The data path is a FIFO of fixed-size slots per
+// connection and direction: a sender fills the slot the receiver will read, and the receiver
+// reduces straight out of the slot. The engine depends on this header only, never on a concrete
+// transport.
+#pragma once
+
+#include <poll.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transports/common/rank_control.hpp"
+#include "util/deadline.hpp"
+
+namespace plexus::transport {
+
+// FIFO geometry; every rank of a communicator must use the same (checked at init).
+struct SlotConfig {
+  uint32_t slotBytes = 512 * 1024;
+  uint32_t slots = 8;
+};
+SlotConfig slotConfigFromEnv();
+
+// What the communicator knows of one rank after the bootstrap all-gather.
+struct PeerRecord {
+  int rank = -1;
+  uint64_t hostHash = 0;
+  std::string hostName;
+  int pid = 0;
+  std::map<std::string, std::string> addresses;  // transport name -> opaque address blob
+};
+
+// Everything a transport needs from its communicator. Non-owning pointers stay valid for the
+// transport's lifetime (the communicator owns them and destroys transports first).
+struct TransportContext {
+  uint64_t commId = 0;
+  int rank = 0;
+  int nranks = 1;
+  SlotConfig slots;
+  uint8_t secret[16] = {};
+  const std::vector<PeerRecord>* peers = nullptr;  // indexed by rank; set before connect()
+  const std::atomic<bool>* abort = nullptr;
+  RankControl* self = nullptr;  // this rank's doorbell
+};
+
+// Sending side of one direction. Non-blocking.
+class SendEndpoint {
+ public:
+  virtual ~SendEndpoint() = default;
+  // A free slot (slotBytes long) to fill, or nullptr while the FIFO is full.
+  virtual std::byte* acquire() = 0;
+  // Publishes the acquired slot: `bytes` of data and a tag the receiver checks.
+  virtual void post(uint32_t bytes, uint32_t tag) = 0;
+};
+
+// Receiving side of one direction. Non-blocking.
+class RecvEndpoint {
+ public:
+  virtual ~RecvEndpoint() = default;
+  // The oldest filled slot, or nullptr if none has arrived. Stays valid until release().
+  virtual const std::byte* peek(uint32_t* bytes, uint32_t* tag) = 0;
+  virtual void release() = 0;
+};
+
+// A connection to one peer on one connection id: both directions.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual SendEndpoint& sender() = 0;
+  virtual RecvEndpoint& receiver() = 0;
+  // Moves bytes that need a CPU (sockets); true if anything moved. Throws Error(kRemote) naming
+  // the peer when the connection broke.
+  virtual bool progress() = 0;
+  // Throws Error(kRemote) naming the peer if it is known to be gone (exited or aborted).
+  virtual void checkPeer() = 0;
+  // True when everything posted has left this process (sockets: written to the kernel), so the
+  // operation that posted it may complete even if nobody drives progress afterwards.
+  virtual bool sendDrained() const = 0;
+  // True if the peer wakes this rank through its doorbell (shared memory) rather than an fd.
+  virtual bool usesDoorbell() const = 0;
+  // Adds fds to poll while waiting (sockets); shared-memory connections add none (they ring the
+  // rank's doorbell instead).
+  virtual void addPollFds(std::vector<pollfd>& fds) = 0;
+  // "rank 3 (host b, pid 12) over shm".
+  virtual std::string describe() const = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual const char* name() const = 0;
+  // This rank's address blob for the all-gather (may be empty).
+  virtual std::string localAddress() = 0;
+  // Whether this transport can connect these two ranks (after the all-gather).
+  virtual bool canReach(const PeerRecord& self, const PeerRecord& peer) const = 0;
+  // Starts or continues connecting to `peer` on connection id `connectionId`. Non-blocking:
+  // returns nullptr while the connection is being established (call again after progress()).
+  // The transport owns the connection; it lives until the transport is destroyed.
+  virtual Connection* connect(int connectionId, int peer) = 0;
+  // Background work (accepting sockets, moving bytes on every connection); true if anything
+  // happened.
+  virtual bool progress() = 0;
+  // Fds to poll while the engine sleeps (listening sockets and connections).
+  virtual void addPollFds(std::vector<pollfd>& fds) = 0;
+  // True if waiting must poll fds (otherwise the engine sleeps on the doorbell).
+  virtual bool needsPolling() const = 0;
+  // Tells peers this rank is going away because of an error (sockets closed).
+  virtual void abortAll() = 0;
+};
+
+// Built-in transports.
+std::unique_ptr<Transport> makeShmTransport(const TransportContext& ctx);
+std::unique_ptr<Transport> makeTcpTransport(const TransportContext& ctx);
+
+}  // namespace plexus::transport
