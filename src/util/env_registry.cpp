@@ -18,6 +18,7 @@ constexpr EnvVar kVars[] = {
   {"RANK", "", "This process's rank when started by plexus-run (also RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID).", false},
   {"WORLD_SIZE", "", "Number of ranks when started by plexus-run (also WORLD_SIZE, OMPI_COMM_WORLD_SIZE, SLURM_NTASKS).", false},
   {"LOCAL_RANK", "", "Rank among the processes of this host (also LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID).", false},
+  {"LOCAL_SIZE", "", "Number of processes of this job on this host (set by plexus-run).", false},
   {"SECRET", "", "Hex secret shared by the ranks of a launcher-started job; the root refuses connections without it. plexus-run sets a random one.", false},
   {"HOSTID", "", "Override this host's identity (ranks with equal ids are on one host and may use shared memory).", true},
   // Transports
