@@ -18,6 +18,8 @@ class ConnectionProvider {
   virtual bool progressTransports() = 0;
   virtual void addPollFds(std::vector<pollfd>& fds) = 0;
   virtual bool needsPolling() const = 0;
+  // True if some peer wakes this rank through its doorbell (then polls must be short).
+  virtual bool usesDoorbell() const = 0;
   virtual void abortTransports() = 0;
 };
 

@@ -257,6 +257,7 @@ void Engine::sleepLocked(std::chrono::nanoseconds max) {
       std::vector<pollfd> fds;
       provider_.addPollFds(fds);
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(max).count();
+      if (provider_.usesDoorbell()) ms = 1;
       ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(ms, 1)));
     } else {
       futexWait(&cb->bell, seen, max, /*processShared=*/true);
@@ -312,6 +313,19 @@ void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
       nanosleep(&ts, nullptr);
     }
   }
+}
+
+void Engine::waitIdle() {
+  std::vector<std::pair<Engine*, WorkPtr>> all;
+  {
+    std::lock_guard<std::mutex> progress(progressMutex_);
+    std::lock_guard<std::mutex> inbox(inboxMutex_);
+    for (auto& w : inbox_) all.emplace_back(this, w);
+    for (auto& a : collectives_) all.emplace_back(this, a.work);
+    for (auto& [key, q] : p2p_)
+      for (auto& a : q) all.emplace_back(this, a.work);
+  }
+  wait(all);
 }
 
 void Engine::progressThreadMain() {

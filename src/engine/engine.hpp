@@ -48,6 +48,9 @@ class Engine {
   // engine's timeout.
   static void wait(const std::vector<std::pair<Engine*, WorkPtr>>& works);
 
+  // Drives progress until no work is queued or running (or the engine failed).
+  void waitIdle();
+
   // Fails every queued and running work; later submissions fail at once.
   void failAll(ErrorCode code, const std::string& message);
   // The error that broke this engine, if any.

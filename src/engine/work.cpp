@@ -1,6 +1,8 @@
 // Work completion and waiting.
 #include "engine/work.hpp"
 
+#include <algorithm>
+
 #include "util/futex.hpp"
 
 namespace plexus::engine {

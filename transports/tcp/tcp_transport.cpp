@@ -83,7 +83,10 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
   // --- receiving
   const std::byte* peek(uint32_t* bytes, uint32_t* tag) override {
     if (filled_ == released_) pumpRecv();
-    if (filled_ == released_) return nullptr;
+    if (filled_ == released_) {
+      if (eof_) broken("receiving", eofErrno_);
+      return nullptr;
+    }
     size_t i = released_ % in_.size();
     *bytes = in_.headers[i].bytes;
     *tag = in_.headers[i].tag;
@@ -100,10 +103,12 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
   bool usesDoorbell() const override { return false; }
   void checkPeer() override {
     if (closed_) throwError(ErrorCode::kRemote, "%s: connection closed", describe().c_str());
+    if (eof_ && filled_ == released_) broken("waiting", eofErrno_);
   }
   void addPollFds(std::vector<pollfd>& fds) override {
-    short events = POLLIN;
+    short events = eof_ ? 0 : POLLIN;
     if (posted_ != written_) events |= POLLOUT;
+    if (events == 0) return;
     fds.push_back(pollfd{fd_.get(), events, 0});
   }
   std::string describe() const override {
@@ -182,12 +187,16 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
         want = h.bytes - off;
       }
       if (want > 0) {
+        if (eof_) break;
         ssize_t r = ::recv(fd_.get(), dst, want, MSG_DONTWAIT);
-        if (r == 0) broken("receiving", 0);
-        if (r < 0) {
-          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-          if (errno == EINTR) continue;
-          broken("receiving", errno);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+          // The peer closed (or reset) its end. That is only an error if this rank still expects
+          // data from it: peek() and checkPeer() report it then.
+          eof_ = true;
+          eofErrno_ = r == 0 ? 0 : errno;
+          break;
         }
         moved = true;
         recvOffset_ += static_cast<size_t>(r);
@@ -211,6 +220,8 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
   uint64_t filled_ = 0, released_ = 0;
   size_t recvOffset_ = 0;
   bool closed_ = false;
+  bool eof_ = false;
+  int eofErrno_ = 0;
 };
 
 // An accepted socket whose hello has not fully arrived yet.

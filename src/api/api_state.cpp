@@ -1,0 +1,138 @@
+// Last-error bookkeeping and group execution for the C API.
+#include <thread>
+
+#include "api/api_guard.hpp"
+#include "util/log.hpp"
+
+namespace plexus::api {
+namespace {
+
+thread_local std::string tlsLastError;
+
+struct PendingOp {
+  ncclComm_t comm;
+  comm::OpArgs args;
+};
+
+struct GroupState {
+  int depth = 0;
+  std::vector<PendingOp> ops;
+  std::vector<InitRequest> inits;
+};
+thread_local GroupState tlsGroup;
+
+void runInits(std::vector<InitRequest>& inits) {
+  if (inits.empty()) return;
+  std::vector<std::unique_ptr<comm::Communicator>> made(inits.size());
+  std::vector<std::string> errors(inits.size());
+  std::vector<ErrorCode> codes(inits.size(), ErrorCode::kSuccess);
+  auto one = [&](size_t i) {
+    try {
+      made[i] =
+          comm::Communicator::create(inits[i].id, inits[i].rank, inits[i].nranks, inits[i].options);
+    } catch (const Error& e) {
+      codes[i] = e.code();
+      errors[i] = e.what();
+    } catch (const std::exception& e) {
+      codes[i] = ErrorCode::kInternal;
+      errors[i] = e.what();
+    }
+  };
+  if (inits.size() == 1) {
+    one(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < inits.size(); ++i) threads.emplace_back(one, i);
+    for (auto& t : threads) t.join();
+  }
+  for (size_t i = 0; i < inits.size(); ++i) {
+    if (codes[i] != ErrorCode::kSuccess) {
+      for (size_t j = 0; j < inits.size(); ++j) *inits[j].out = nullptr;
+      throw Error(codes[i], errors[i]);
+    }
+  }
+  for (size_t i = 0; i < inits.size(); ++i) {
+    auto c = std::make_unique<ncclComm>();
+    c->impl = std::move(made[i]);
+    *inits[i].out = c.release();  // owned by the caller until ncclCommDestroy
+  }
+}
+
+void runOps(std::vector<PendingOp>& ops) {
+  if (ops.empty()) return;
+  std::vector<std::pair<engine::Engine*, engine::WorkPtr>> works;
+  works.reserve(ops.size());
+  for (auto& op : ops)
+    works.emplace_back(&op.comm->impl->engine(), op.comm->impl->submit(op.args, false));
+  for (auto& op : ops) {
+    if (op.comm->impl->hasUnmatchedSelfP2P())
+      throwError(ErrorCode::kInvalidUsage,
+                 "%s: a send to or receive from this rank itself has no matching receive/send in "
+                 "the same group",
+                 op.comm->impl->context().c_str());
+  }
+  engine::Engine::wait(works);
+  for (size_t i = 0; i < works.size(); ++i) {
+    const auto& w = works[i].second;
+    if (w->state() == engine::Work::kFailed) {
+      ops[i].comm->lastError = w->errorMessage();
+      throw Error(w->errorCode(), w->errorMessage());
+    }
+  }
+}
+
+}  // namespace
+
+void setLastError(ncclComm_t comm, const std::string& message) {
+  tlsLastError = message;
+  if (comm != nullptr) comm->lastError = message;
+}
+
+const char* lastError(ncclComm_t comm) {
+  if (comm != nullptr && !comm->lastError.empty()) return comm->lastError.c_str();
+  return tlsLastError.c_str();
+}
+
+ncclResult_t toResult(ErrorCode code) {
+  return static_cast<ncclResult_t>(code);
+}
+
+bool inGroup() {
+  return tlsGroup.depth > 0;
+}
+
+void groupStart() {
+  ++tlsGroup.depth;
+}
+
+void enqueueOp(ncclComm_t comm, const comm::OpArgs& args) {
+  if (inGroup()) {
+    tlsGroup.ops.push_back(PendingOp{comm, args});
+    return;
+  }
+  std::vector<PendingOp> one{PendingOp{comm, args}};
+  runOps(one);
+}
+
+void enqueueInit(const InitRequest& request) {
+  if (inGroup()) {
+    tlsGroup.inits.push_back(request);
+    return;
+  }
+  std::vector<InitRequest> one{request};
+  runInits(one);
+}
+
+void groupEnd() {
+  if (tlsGroup.depth == 0)
+    throwError(ErrorCode::kInvalidUsage, "ncclGroupEnd called without a matching ncclGroupStart");
+  if (--tlsGroup.depth > 0) return;
+  std::vector<InitRequest> inits = std::move(tlsGroup.inits);
+  std::vector<PendingOp> ops = std::move(tlsGroup.ops);
+  tlsGroup.inits.clear();
+  tlsGroup.ops.clear();
+  runInits(inits);
+  runOps(ops);
+}
+
+}  // namespace plexus::api

@@ -1,0 +1,46 @@
+// State behind the C API: the ncclComm handle, the thread's last error, and the thread's group
+// (calls queued between ncclGroupStart and ncclGroupEnd).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.hpp"
+#include "plexus/nccl.h"
+
+struct ncclComm {
+  std::shared_ptr<plexus::comm::Communicator> impl;
+  std::string lastError;
+  int device = -1;
+};
+
+namespace plexus::api {
+
+// Runs `f`, turning exceptions into result codes and remembering the message (per thread and per
+// communicator) for ncclGetLastError.
+template <class F>
+ncclResult_t guarded(ncclComm_t comm, F&& f);
+
+void setLastError(ncclComm_t comm, const std::string& message);
+const char* lastError(ncclComm_t comm);
+
+ncclResult_t toResult(ErrorCode code);
+
+// Group handling.
+bool inGroup();
+void groupStart();
+// Queues (inside a group) or runs now (outside) one operation. Arguments were validated.
+void enqueueOp(ncclComm_t comm, const comm::OpArgs& args);
+// Queues (inside a group) or runs now (outside) one communicator init.
+struct InitRequest {
+  ncclComm_t* out;
+  bootstrap::UniqueId id;
+  int rank;
+  int nranks;
+  comm::CommOptions options;
+};
+void enqueueInit(const InitRequest& request);
+void groupEnd();
+
+}  // namespace plexus::api

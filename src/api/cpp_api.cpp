@@ -1,0 +1,181 @@
+// The C++ API (include/plexus/plexus.hpp) over the communicator core.
+#include <cstring>
+
+#include "bootstrap/launch_env.hpp"
+#include "comm/communicator.hpp"
+#include "plexus/plexus.hpp"
+#include "util/error.hpp"
+
+namespace plexus {
+
+struct Request::State {
+  std::shared_ptr<comm::Communicator> comm;  // keeps the engine alive
+  engine::WorkPtr work;
+};
+
+struct Communicator::Impl {
+  std::shared_ptr<comm::Communicator> core;
+};
+
+UniqueId UniqueId::create() {
+  UniqueId out;
+  auto bytes = bootstrap::createRootAndId().encode();
+  std::memcpy(out.bytes.data(), bytes.data(), bytes.size());
+  return out;
+}
+
+Request::Request() = default;
+Request::~Request() = default;
+Request::Request(const Request&) = default;
+Request& Request::operator=(const Request&) = default;
+Request::Request(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+void Request::wait() {
+  if (!state_) return;
+  engine::Engine::wait({{&state_->comm->engine(), state_->work}});
+  if (auto e = error()) throw *e;
+}
+
+bool Request::waitFor(std::chrono::milliseconds timeout) {
+  if (!state_) return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!state_->work->finished()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    state_->work->waitFinished(std::min<std::chrono::nanoseconds>(
+        deadline - std::chrono::steady_clock::now(), std::chrono::milliseconds(10)));
+  }
+  if (auto e = error()) throw *e;
+  return true;
+}
+
+bool Request::test() const {
+  return !state_ || state_->work->finished();
+}
+
+std::optional<Error> Request::error() const {
+  if (!state_ || state_->work->state() != engine::Work::kFailed) return std::nullopt;
+  return Error(state_->work->errorCode(), state_->work->errorMessage());
+}
+
+Communicator::Communicator() = default;
+Communicator::~Communicator() = default;
+Communicator::Communicator(Communicator&&) noexcept = default;
+Communicator& Communicator::operator=(Communicator&&) noexcept = default;
+Communicator::Communicator(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Communicator Communicator::init(const UniqueId& id, int rank, int nranks, const Options& options) {
+  bootstrap::UniqueIdBytes bytes;
+  std::memcpy(bytes.data(), id.bytes.data(), bytes.size());
+  comm::CommOptions o;
+  o.name = options.name;
+  auto impl = std::make_shared<Impl>();
+  impl->core = comm::Communicator::create(bootstrap::UniqueId::decode(bytes), rank, nranks, o);
+  return Communicator(std::move(impl));
+}
+
+Communicator Communicator::fromEnvironment(const Options& options) {
+  auto env = bootstrap::detectLaunchEnv();
+  if (!env)
+    throwError(ErrorCode::kInvalidUsage,
+               "Communicator::fromEnvironment: no launcher environment found (PLEXUS_RANK, RANK, "
+               "OMPI_COMM_WORLD_RANK or SLURM_PROCID); start the program with plexus-run, "
+               "torchrun, mpirun or srun");
+  comm::CommOptions o;
+  o.name = options.name;
+  auto impl = std::make_shared<Impl>();
+  impl->core = comm::Communicator::create(bootstrap::idFromAddress(env->rootAddress, env->secret),
+                                          env->rank, env->size, o);
+  return Communicator(std::move(impl));
+}
+
+int Communicator::rank() const {
+  return impl_->core->rank();
+}
+int Communicator::size() const {
+  return impl_->core->nranks();
+}
+
+void Communicator::checkSizes(size_t in, size_t out, size_t inFactor, size_t outFactor) const {
+  if (in * outFactor != out * inFactor)
+    throwError(ErrorCode::kInvalidArgument,
+               "%s: buffer sizes do not match: input has %zu elements, output %zu (expected "
+               "input x %zu = output x %zu)",
+               impl_->core->context().c_str(), in, out, outFactor, inFactor);
+}
+
+Request Communicator::submit(int collective, const void* in, void* out, size_t count, DataType type,
+                             RedOp op, int root, bool isSend, bool async) {
+  if (!impl_) throwError(ErrorCode::kInvalidUsage, "operation on an empty plexus::Communicator");
+  comm::OpArgs a;
+  a.collective = static_cast<algo::Collective>(collective);
+  a.input = in;
+  a.output = out;
+  a.count = count;
+  a.type = type;
+  a.op = op;
+  a.root = root;
+  a.isSend = isSend;
+  auto state = std::make_shared<Request::State>();
+  state->comm = impl_->core;
+  state->work = impl_->core->submit(a, async);
+  if (impl_->core->hasUnmatchedSelfP2P() && !async)
+    throwError(ErrorCode::kInvalidUsage,
+               "%s: a blocking send to or receive from this rank itself can never complete; use "
+               "the asynchronous form for both",
+               impl_->core->context().c_str());
+  return Request(std::move(state));
+}
+
+Request Communicator::allReduce(const void* in, void* out, size_t count, DataType type, RedOp op,
+                                bool async) {
+  return submit(static_cast<int>(algo::Collective::kAllReduce), in, out, count, type, op, 0, false,
+                async);
+}
+Request Communicator::broadcast(const void* in, void* out, size_t count, DataType type, int root,
+                                bool async) {
+  return submit(static_cast<int>(algo::Collective::kBroadcast), in, out, count, type, RedOp::kSum,
+                root, false, async);
+}
+Request Communicator::reduce(const void* in, void* out, size_t count, DataType type, RedOp op,
+                             int root, bool async) {
+  return submit(static_cast<int>(algo::Collective::kReduce), in, out, count, type, op, root, false,
+                async);
+}
+Request Communicator::allGather(const void* in, void* out, size_t count, DataType type,
+                                bool async) {
+  return submit(static_cast<int>(algo::Collective::kAllGather), in, out, count, type, RedOp::kSum,
+                0, false, async);
+}
+Request Communicator::reduceScatter(const void* in, void* out, size_t count, DataType type,
+                                    RedOp op, bool async) {
+  return submit(static_cast<int>(algo::Collective::kReduceScatter), in, out, count, type, op, 0,
+                false, async);
+}
+Request Communicator::send(const void* in, size_t count, DataType type, int peer, bool async) {
+  return submit(static_cast<int>(algo::Collective::kSendRecv), in, nullptr, count, type,
+                RedOp::kSum, peer, true, async);
+}
+Request Communicator::recv(void* out, size_t count, DataType type, int peer, bool async) {
+  return submit(static_cast<int>(algo::Collective::kSendRecv), nullptr, out, count, type,
+                RedOp::kSum, peer, false, async);
+}
+
+void Communicator::barrier() {
+  uint8_t in = 0, out = 0;
+  allReduce(&in, &out, 1, DataType::kUint8, RedOp::kSum, false).wait();
+}
+
+Communicator Communicator::split(int color, int key) {
+  if (!impl_) throwError(ErrorCode::kInvalidUsage, "split on an empty plexus::Communicator");
+  auto made = impl_->core->split(color, key, comm::CommOptions{});
+  if (!made) return Communicator();
+  auto impl = std::make_shared<Impl>();
+  impl->core = std::move(made);
+  return Communicator(std::move(impl));
+}
+
+void Communicator::abort() {
+  if (impl_) impl_->core->abort("Communicator::abort was called");
+}
+
+}  // namespace plexus

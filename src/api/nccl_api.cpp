@@ -1,0 +1,494 @@
+// The NCCL-compatible C API (include/plexus/nccl.h). Host buffers: each call returns when its
+// operation is complete; inside a group, ncclGroupEnd returns when all queued calls are complete.
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "api/api_guard.hpp"
+#include "bootstrap/launch_env.hpp"
+#include "util/env.hpp"
+#include "util/log.hpp"
+
+using plexus::ErrorCode;
+using plexus::throwError;
+namespace api = plexus::api;
+namespace algo = plexus::algo;
+
+#define PLEXUS_ALIAS(name) __attribute__((alias(#name), visibility("default")))
+
+namespace {
+
+plexus::bootstrap::UniqueId decodeId(const ncclUniqueId& id) {
+  plexus::bootstrap::UniqueIdBytes bytes;
+  std::memcpy(bytes.data(), id.internal, bytes.size());
+  return plexus::bootstrap::UniqueId::decode(bytes);
+}
+
+void requireComm(ncclComm_t comm) {
+  if (comm == nullptr || !comm->impl)
+    throwError(ErrorCode::kInvalidArgument, "the communicator argument is NULL or destroyed");
+}
+
+plexus::DataType toType(ncclDataType_t t) {
+  if (static_cast<int>(t) < 0 || static_cast<int>(t) >= ncclNumTypes)
+    throwError(ErrorCode::kInvalidArgument, "invalid ncclDataType_t %d", static_cast<int>(t));
+  return static_cast<plexus::DataType>(t);
+}
+
+plexus::RedOp toOp(ncclRedOp_t op) {
+  if (static_cast<int>(op) < 0 || static_cast<int>(op) >= ncclNumOps)
+    throwError(ErrorCode::kInvalidArgument,
+               "invalid or unsupported ncclRedOp_t %d (Plexus supports sum, prod, max, min, avg)",
+               static_cast<int>(op));
+  return static_cast<plexus::RedOp>(op);
+}
+
+ncclResult_t runOp(ncclComm_t comm, algo::Collective coll, const void* in, void* out, size_t count,
+                   ncclDataType_t type, ncclRedOp_t op, int root, bool isSend = false) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    plexus::comm::OpArgs a;
+    a.collective = coll;
+    a.input = in;
+    a.output = out;
+    a.count = count;
+    a.type = toType(type);
+    bool reduces = coll == algo::Collective::kAllReduce || coll == algo::Collective::kReduce ||
+                   coll == algo::Collective::kReduceScatter;
+    a.op = reduces ? toOp(op) : plexus::RedOp::kSum;
+    a.root = root;
+    a.isSend = isSend;
+    comm->impl->validate(a);
+    plexus::LogContext ctx(comm->impl->context());
+    api::enqueueOp(comm, a);
+  });
+}
+
+ncclResult_t initRank(ncclComm_t* comm, int nranks, const ncclUniqueId& commId, int rank,
+                      const char* name) {
+  return api::guarded(nullptr, [&] {
+    if (comm == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclCommInitRank: comm is NULL");
+    if (nranks < 1)
+      throwError(ErrorCode::kInvalidArgument, "ncclCommInitRank: nranks %d < 1", nranks);
+    if (rank < 0 || rank >= nranks)
+      throwError(ErrorCode::kInvalidArgument, "ncclCommInitRank: rank %d is not in [0, %d)", rank,
+                 nranks);
+    *comm = nullptr;
+    api::InitRequest r{comm, decodeId(commId), rank, nranks, {}};
+    if (name != nullptr) r.options.name = name;
+    api::enqueueInit(r);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+ncclResult_t ncclGetVersion(int* version) {
+  if (version == nullptr) return ncclInvalidArgument;
+  *version = NCCL_VERSION_CODE;
+  return ncclSuccess;
+}
+
+ncclResult_t ncclGetUniqueId(ncclUniqueId* uniqueId) {
+  return api::guarded(nullptr, [&] {
+    if (uniqueId == nullptr)
+      throwError(ErrorCode::kInvalidArgument, "ncclGetUniqueId: NULL argument");
+    plexus::bootstrap::UniqueId id;
+    std::string root = plexus::bootstrap::rootAddressFromEnv();
+    if (!root.empty()) {
+      // As NCCL_COMM_ID: every rank derives the same id; rank 0 starts the root at init.
+      auto env = plexus::bootstrap::detectLaunchEnv();
+      plexus::bootstrap::Secret secret{};
+      if (env)
+        secret = env->secret;
+      else if (auto hex = plexus::envGet("SECRET"))
+        secret = plexus::bootstrap::parseSecretHex(*hex);
+      id = plexus::bootstrap::idFromAddress(env ? env->rootAddress : root, secret);
+    } else {
+      id = plexus::bootstrap::createRootAndId();
+    }
+    auto bytes = id.encode();
+    std::memset(uniqueId->internal, 0, sizeof(uniqueId->internal));
+    std::memcpy(uniqueId->internal, bytes.data(), bytes.size());
+  });
+}
+
+ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId commId, int rank) {
+  return initRank(comm, nranks, commId, rank, nullptr);
+}
+
+ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int nranks, ncclUniqueId commId, int rank,
+                                    ncclConfig_t* config) {
+  const char* name = nullptr;
+  if (config != nullptr) {
+    ncclResult_t bad = api::guarded(nullptr, [&] {
+      if (config->magic != 0xcafebeef ||
+          config->size < offsetof(ncclConfig_t, commName) + sizeof(char*))
+        throwError(ErrorCode::kInvalidArgument,
+                   "ncclCommInitRankConfig: the config was not initialised with "
+                   "NCCL_CONFIG_INITIALIZER");
+      if (config->blocking != NCCL_CONFIG_UNDEF_INT && config->blocking == 0)
+        throwError(ErrorCode::kInvalidArgument,
+                   "ncclCommInitRankConfig: non-blocking communicators (config.blocking = 0) are "
+                   "not supported on host buffers; leave blocking at its default (1)");
+    });
+    if (bad != ncclSuccess) return bad;
+    name = config->commName;
+  }
+  return initRank(comm, nranks, commId, rank, name);
+}
+
+ncclResult_t ncclCommInitRankScalable(ncclComm_t* newcomm, int nranks, int myrank, int nId,
+                                      ncclUniqueId* commIds, ncclConfig_t* config) {
+  if (nId < 1 || commIds == nullptr) {
+    api::setLastError(nullptr, "ncclCommInitRankScalable: need at least one unique id");
+    return ncclInvalidArgument;
+  }
+  return ncclCommInitRankConfig(newcomm, nranks, commIds[0], myrank, config);
+}
+
+ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* devlist) {
+  return api::guarded(nullptr, [&] {
+    if (comms == nullptr || ndev < 1)
+      throwError(ErrorCode::kInvalidArgument, "ncclCommInitAll: need comms != NULL and ndev >= 1");
+    auto id = plexus::bootstrap::createRootAndId();
+    api::groupStart();
+    try {
+      for (int i = 0; i < ndev; ++i) api::enqueueInit(api::InitRequest{&comms[i], id, i, ndev, {}});
+    } catch (...) {
+      api::groupEnd();
+      throw;
+    }
+    api::groupEnd();
+    for (int i = 0; i < ndev; ++i) comms[i]->device = devlist != nullptr ? devlist[i] : i;
+  });
+}
+
+ncclResult_t ncclCommFinalize(ncclComm_t comm) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    comm->impl->finalize();
+  });
+}
+
+ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  if (comm == nullptr) return ncclSuccess;
+  std::unique_ptr<ncclComm> owned(comm);
+  return api::guarded(nullptr, [&] { owned->impl.reset(); });
+}
+
+ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  if (comm == nullptr) return ncclSuccess;
+  std::unique_ptr<ncclComm> owned(comm);
+  return api::guarded(nullptr, [&] {
+    if (owned->impl) owned->impl->abort("ncclCommAbort was called");
+    owned->impl.reset();
+  });
+}
+
+ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    if (revokeFlags != NCCL_REVOKE_DEFAULT)
+      throwError(ErrorCode::kInvalidArgument, "ncclCommRevoke: flags must be NCCL_REVOKE_DEFAULT");
+    comm->impl->abort("ncclCommRevoke was called");
+  });
+}
+
+ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newcomm,
+                           ncclConfig_t* config) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    if (newcomm == nullptr)
+      throwError(ErrorCode::kInvalidArgument, "ncclCommSplit: newcomm is NULL");
+    plexus::comm::CommOptions opts;
+    if (config != nullptr && config->magic == 0xcafebeef && config->commName != nullptr)
+      opts.name = config->commName;
+    auto made = comm->impl->split(color, key, opts);
+    *newcomm = nullptr;
+    if (made) {
+      auto c = std::make_unique<ncclComm>();
+      c->impl = std::move(made);
+      c->device = comm->device;
+      *newcomm = c.release();
+    }
+  });
+}
+
+ncclResult_t ncclCommShrink(ncclComm_t comm, int*, int, ncclComm_t* newcomm, ncclConfig_t*, int) {
+  return api::guarded(comm, [&] {
+    if (newcomm != nullptr) *newcomm = nullptr;
+    throwError(ErrorCode::kInvalidUsage,
+               "ncclCommShrink is not supported by Plexus yet; use ncclCommSplit with "
+               "NCCL_SPLIT_NOCOLOR on the ranks to drop");
+  });
+}
+
+const char* ncclGetErrorString(ncclResult_t result) {
+  switch (result) {
+    case ncclSuccess:
+      return "no error";
+    case ncclUnhandledCudaError:
+      return "unhandled cuda error (run with NCCL_DEBUG=INFO for details)";
+    case ncclSystemError:
+      return "unhandled system error (run with NCCL_DEBUG=INFO for details)";
+    case ncclInternalError:
+      return "internal error - please report this issue to the Plexus developers";
+    case ncclInvalidArgument:
+      return "invalid argument (run with NCCL_DEBUG=WARN for details)";
+    case ncclInvalidUsage:
+      return "invalid usage (run with NCCL_DEBUG=WARN for details)";
+    case ncclRemoteError:
+      return "remote process exited or there was a network error";
+    case ncclInProgress:
+      return "NCCL operation in progress";
+    default:
+      return "unknown result code";
+  }
+}
+
+const char* ncclGetLastError(ncclComm_t comm) {
+  return api::lastError(comm);
+}
+
+void ncclResetDebugInit(void) {
+  plexus::logReset();
+}
+
+ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* asyncError) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    if (asyncError == nullptr) throwError(ErrorCode::kInvalidArgument, "asyncError is NULL");
+    *asyncError = api::toResult(comm->impl->engine().asyncError());
+  });
+}
+
+ncclResult_t ncclCommCount(const ncclComm_t comm, int* count) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    if (count == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclCommCount: count is NULL");
+    *count = comm->impl->nranks();
+  });
+}
+
+ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int* device) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    if (device == nullptr)
+      throwError(ErrorCode::kInvalidArgument, "ncclCommCuDevice: device is NULL");
+    *device = comm->device;
+  });
+}
+
+ncclResult_t ncclCommUserRank(const ncclComm_t comm, int* rank) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    if (rank == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclCommUserRank: rank is NULL");
+    *rank = comm->impl->rank();
+  });
+}
+
+ncclResult_t ncclMemAlloc(void** ptr, size_t size) {
+  return api::guarded(nullptr, [&] {
+    if (ptr == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclMemAlloc: ptr is NULL");
+    void* p = nullptr;
+    if (posix_memalign(&p, 4096, size == 0 ? 4096 : size) != 0)
+      throwError(ErrorCode::kSystem, "ncclMemAlloc: cannot allocate %zu bytes", size);
+    *ptr = p;
+  });
+}
+
+ncclResult_t ncclMemFree(void* ptr) {
+  std::free(ptr);
+  return ncclSuccess;
+}
+
+// Registration is an optimisation hint; on host buffers Plexus needs none, so it succeeds.
+ncclResult_t ncclCommRegister(const ncclComm_t comm, void* buff, size_t, void** handle) {
+  return api::guarded(comm, [&] {
+    requireComm(comm);
+    if (handle == nullptr)
+      throwError(ErrorCode::kInvalidArgument, "ncclCommRegister: handle is NULL");
+    *handle = buff;
+  });
+}
+
+ncclResult_t ncclCommDeregister(const ncclComm_t comm, void*) {
+  return api::guarded(comm, [&] { requireComm(comm); });
+}
+
+ncclResult_t ncclCommWindowRegister(ncclComm_t comm, void*, size_t, ncclWindow_t* win, int) {
+  return api::guarded(comm, [&] {
+    if (win != nullptr) *win = nullptr;
+    throwError(ErrorCode::kInvalidUsage,
+               "ncclCommWindowRegister (symmetric memory) is not supported by Plexus");
+  });
+}
+
+ncclResult_t ncclCommWindowDeregister(ncclComm_t comm, ncclWindow_t) {
+  return api::guarded(comm, [&] {
+    throwError(ErrorCode::kInvalidUsage,
+               "ncclCommWindowDeregister (symmetric memory) is not supported by Plexus");
+  });
+}
+
+ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void*, ncclDataType_t, ncclScalarResidence_t,
+                                      ncclComm_t comm) {
+  return api::guarded(comm, [&] {
+    if (op != nullptr) *op = ncclSum;
+    throwError(ErrorCode::kInvalidUsage,
+               "ncclRedOpCreatePreMulSum is not supported by Plexus yet; scale the input and use "
+               "ncclSum");
+  });
+}
+
+ncclResult_t ncclRedOpDestroy(ncclRedOp_t, ncclComm_t comm) {
+  return api::guarded(comm, [&] {
+    throwError(ErrorCode::kInvalidUsage,
+               "ncclRedOpDestroy: Plexus creates no custom reduction ops");
+  });
+}
+
+ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
+                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kReduce, sendbuff, recvbuff, count, datatype, op, root);
+}
+
+ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm,
+                       cudaStream_t stream) {
+  return ncclBroadcast(buff, buff, count, datatype, root, comm, stream);
+}
+
+ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                           ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kBroadcast, sendbuff, recvbuff, count, datatype, ncclSum,
+               root);
+}
+
+ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kAllReduce, sendbuff, recvbuff, count, datatype, op, 0);
+}
+
+ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
+                               ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
+                               cudaStream_t) {
+  return runOp(comm, algo::Collective::kReduceScatter, sendbuff, recvbuff, recvcount, datatype, op,
+               0);
+}
+
+ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kAllGather, sendbuff, recvbuff, sendcount, datatype, ncclSum,
+               0);
+}
+
+ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
+                          ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kAllToAll, sendbuff, recvbuff, count, datatype, ncclSum, 0);
+}
+
+ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
+                        int root, ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kGather, sendbuff, recvbuff, count, datatype, ncclSum, root);
+}
+
+ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, size_t count,
+                         ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kScatter, sendbuff, recvbuff, count, datatype, ncclSum,
+               root);
+}
+
+ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype, int peer,
+                      ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kSendRecv, sendbuff, nullptr, count, datatype, ncclSum, peer,
+               true);
+}
+
+ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer,
+                      ncclComm_t comm, cudaStream_t) {
+  return runOp(comm, algo::Collective::kSendRecv, nullptr, recvbuff, count, datatype, ncclSum, peer,
+               false);
+}
+
+ncclResult_t ncclGroupStart(void) {
+  api::groupStart();
+  return ncclSuccess;
+}
+
+ncclResult_t ncclGroupEnd(void) {
+  return api::guarded(nullptr, [] { api::groupEnd(); });
+}
+
+ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t* simInfo) {
+  return api::guarded(nullptr, [&] {
+    (void)simInfo;
+    throwError(ErrorCode::kInvalidUsage, "ncclGroupSimulateEnd is not supported by Plexus yet");
+  });
+}
+
+// Profiling aliases (pnccl*), as NCCL exports them.
+ncclResult_t pncclGetVersion(int*) PLEXUS_ALIAS(ncclGetVersion);
+ncclResult_t pncclGetUniqueId(ncclUniqueId*) PLEXUS_ALIAS(ncclGetUniqueId);
+ncclResult_t pncclCommInitRank(ncclComm_t*, int, ncclUniqueId, int) PLEXUS_ALIAS(ncclCommInitRank);
+ncclResult_t pncclCommInitRankConfig(ncclComm_t*, int, ncclUniqueId, int, ncclConfig_t*)
+    PLEXUS_ALIAS(ncclCommInitRankConfig);
+ncclResult_t pncclCommInitRankScalable(ncclComm_t*, int, int, int, ncclUniqueId*, ncclConfig_t*)
+    PLEXUS_ALIAS(ncclCommInitRankScalable);
+ncclResult_t pncclCommInitAll(ncclComm_t*, int, const int*) PLEXUS_ALIAS(ncclCommInitAll);
+ncclResult_t pncclCommFinalize(ncclComm_t) PLEXUS_ALIAS(ncclCommFinalize);
+ncclResult_t pncclCommDestroy(ncclComm_t) PLEXUS_ALIAS(ncclCommDestroy);
+ncclResult_t pncclCommAbort(ncclComm_t) PLEXUS_ALIAS(ncclCommAbort);
+ncclResult_t pncclCommRevoke(ncclComm_t, int) PLEXUS_ALIAS(ncclCommRevoke);
+ncclResult_t pncclCommSplit(ncclComm_t, int, int, ncclComm_t*, ncclConfig_t*)
+    PLEXUS_ALIAS(ncclCommSplit);
+ncclResult_t pncclCommShrink(ncclComm_t, int*, int, ncclComm_t*, ncclConfig_t*, int)
+    PLEXUS_ALIAS(ncclCommShrink);
+const char* pncclGetErrorString(ncclResult_t) PLEXUS_ALIAS(ncclGetErrorString);
+const char* pncclGetLastError(ncclComm_t) PLEXUS_ALIAS(ncclGetLastError);
+void pncclResetDebugInit(void) PLEXUS_ALIAS(ncclResetDebugInit);
+ncclResult_t pncclCommGetAsyncError(ncclComm_t, ncclResult_t*) PLEXUS_ALIAS(ncclCommGetAsyncError);
+ncclResult_t pncclCommCount(const ncclComm_t, int*) PLEXUS_ALIAS(ncclCommCount);
+ncclResult_t pncclCommCuDevice(const ncclComm_t, int*) PLEXUS_ALIAS(ncclCommCuDevice);
+ncclResult_t pncclCommUserRank(const ncclComm_t, int*) PLEXUS_ALIAS(ncclCommUserRank);
+ncclResult_t pncclMemAlloc(void**, size_t) PLEXUS_ALIAS(ncclMemAlloc);
+ncclResult_t pncclMemFree(void*) PLEXUS_ALIAS(ncclMemFree);
+ncclResult_t pncclCommRegister(const ncclComm_t, void*, size_t, void**)
+    PLEXUS_ALIAS(ncclCommRegister);
+ncclResult_t pncclCommDeregister(const ncclComm_t, void*) PLEXUS_ALIAS(ncclCommDeregister);
+ncclResult_t pncclCommWindowRegister(ncclComm_t, void*, size_t, ncclWindow_t*, int)
+    PLEXUS_ALIAS(ncclCommWindowRegister);
+ncclResult_t pncclCommWindowDeregister(ncclComm_t, ncclWindow_t)
+    PLEXUS_ALIAS(ncclCommWindowDeregister);
+ncclResult_t pncclRedOpCreatePreMulSum(ncclRedOp_t*, void*, ncclDataType_t, ncclScalarResidence_t,
+                                       ncclComm_t) PLEXUS_ALIAS(ncclRedOpCreatePreMulSum);
+ncclResult_t pncclRedOpDestroy(ncclRedOp_t, ncclComm_t) PLEXUS_ALIAS(ncclRedOpDestroy);
+ncclResult_t pncclReduce(const void*, void*, size_t, ncclDataType_t, ncclRedOp_t, int, ncclComm_t,
+                         cudaStream_t) PLEXUS_ALIAS(ncclReduce);
+ncclResult_t pncclBcast(void*, size_t, ncclDataType_t, int, ncclComm_t, cudaStream_t)
+    PLEXUS_ALIAS(ncclBcast);
+ncclResult_t pncclBroadcast(const void*, void*, size_t, ncclDataType_t, int, ncclComm_t,
+                            cudaStream_t) PLEXUS_ALIAS(ncclBroadcast);
+ncclResult_t pncclAllReduce(const void*, void*, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t,
+                            cudaStream_t) PLEXUS_ALIAS(ncclAllReduce);
+ncclResult_t pncclReduceScatter(const void*, void*, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t,
+                                cudaStream_t) PLEXUS_ALIAS(ncclReduceScatter);
+ncclResult_t pncclAllGather(const void*, void*, size_t, ncclDataType_t, ncclComm_t, cudaStream_t)
+    PLEXUS_ALIAS(ncclAllGather);
+ncclResult_t pncclAlltoAll(const void*, void*, size_t, ncclDataType_t, ncclComm_t, cudaStream_t)
+    PLEXUS_ALIAS(ncclAlltoAll);
+ncclResult_t pncclGather(const void*, void*, size_t, ncclDataType_t, int, ncclComm_t, cudaStream_t)
+    PLEXUS_ALIAS(ncclGather);
+ncclResult_t pncclScatter(const void*, void*, size_t, ncclDataType_t, int, ncclComm_t, cudaStream_t)
+    PLEXUS_ALIAS(ncclScatter);
+ncclResult_t pncclSend(const void*, size_t, ncclDataType_t, int, ncclComm_t, cudaStream_t)
+    PLEXUS_ALIAS(ncclSend);
+ncclResult_t pncclRecv(void*, size_t, ncclDataType_t, int, ncclComm_t, cudaStream_t)
+    PLEXUS_ALIAS(ncclRecv);
+ncclResult_t pncclGroupStart(void) PLEXUS_ALIAS(ncclGroupStart);
+ncclResult_t pncclGroupEnd(void) PLEXUS_ALIAS(ncclGroupEnd);
+ncclResult_t pncclGroupSimulateEnd(ncclSimInfo_t*) PLEXUS_ALIAS(ncclGroupSimulateEnd);
+
+}  // extern "C"

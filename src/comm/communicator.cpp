@@ -1,0 +1,292 @@
+// Communicator init, operations, split, finalize and abort.
+#include "comm/communicator.hpp"
+
+#include <unistd.h>
+
+#include <thread>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstring>
+
+#include "util/env.hpp"
+#include "util/error.hpp"
+#include "util/host_id.hpp"
+#include "util/log.hpp"
+
+namespace plexus::comm {
+namespace {
+
+uint32_t signatureOf(const OpArgs& a) {
+  uint64_t fields[5] = {static_cast<uint64_t>(a.collective), a.count, static_cast<uint64_t>(a.type),
+                        static_cast<uint64_t>(a.op), static_cast<uint64_t>(a.root)};
+  if (a.collective == algo::Collective::kSendRecv) fields[3] = fields[4] = 0;
+  uint64_t h = fnv1a64(fields, sizeof(fields));
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+bool rooted(algo::Collective c) {
+  return c == algo::Collective::kBroadcast || c == algo::Collective::kReduce ||
+         c == algo::Collective::kGather || c == algo::Collective::kScatter;
+}
+
+bool reduces(algo::Collective c) {
+  return c == algo::Collective::kAllReduce || c == algo::Collective::kReduce ||
+         c == algo::Collective::kReduceScatter;
+}
+
+}  // namespace
+
+std::unique_ptr<Communicator> Communicator::create(const bootstrap::UniqueId& id, int rank,
+                                                   int nranks, const CommOptions& options) {
+  std::unique_ptr<Communicator> c(new Communicator());
+  c->init(id, rank, nranks, options);
+  return c;
+}
+
+void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
+                        const CommOptions& options) {
+  rank_ = rank;
+  nranks_ = nranks;
+  context_ = formatString("rank %d of %d", rank, nranks);
+  if (!options.name.empty()) context_ += " (" + options.name + ")";
+  LogContext logContext(context_);
+  Deadline deadline = Deadline::fromEnv();
+
+  bootstrap_ = bootstrap::Bootstrap::connect(id, rank, nranks, deadline, &abort_);
+  context_ =
+      formatString("rank %d of %d, comm %08" PRIx64, rank, nranks, bootstrap_->commId() >> 32);
+  if (!options.name.empty()) context_ += " (" + options.name + ")";
+  control_ = transport::RankControl::create(bootstrap_->commId(), rank);
+
+  tctx_.commId = bootstrap_->commId();
+  tctx_.rank = rank;
+  tctx_.nranks = nranks;
+  tctx_.slots = transport::slotConfigFromEnv();
+  std::memcpy(tctx_.secret, bootstrap_->secret().data(), sizeof(tctx_.secret));
+  tctx_.peers = &peers_;
+  tctx_.abort = &abort_;
+  tctx_.self = &control_;
+
+  std::vector<std::unique_ptr<transport::Transport>> transports;
+  for (const std::string& name : transportOrderFromEnv()) {
+    if (name == "shm") transports.push_back(transport::makeShmTransport(tctx_));
+    if (name == "tcp") transports.push_back(transport::makeTcpTransport(tctx_));
+  }
+
+  PeerInfo mine;
+  mine.record.rank = rank;
+  mine.record.hostHash = hostHash();
+  mine.record.hostName = hostName();
+  mine.record.pid = static_cast<int>(getpid());
+  mine.slots = tctx_.slots;
+  for (auto& t : transports) mine.record.addresses[t->name()] = t->localAddress();
+
+  std::vector<std::string> blobs = bootstrap_->allGather(encodePeerInfo(mine), deadline);
+  peers_.resize(static_cast<size_t>(nranks));
+  topologies_.resize(static_cast<size_t>(nranks));
+  for (int r = 0; r < nranks; ++r) {
+    PeerInfo info = decodePeerInfo(blobs[static_cast<size_t>(r)], r);
+    if (info.record.rank != r)
+      throwError(ErrorCode::kRemote, "%s: peer description %d claims rank %d", context_.c_str(), r,
+                 info.record.rank);
+    if (info.slots.slotBytes != tctx_.slots.slotBytes || info.slots.slots != tctx_.slots.slots)
+      throwError(ErrorCode::kInvalidUsage,
+                 "%s: rank %d (host %s) uses %u slots of %u bytes, this rank %u of %u: set "
+                 "PLEXUS_SLOTS and PLEXUS_SLOT_SIZE alike on every rank",
+                 context_.c_str(), r, info.record.hostName.c_str(), info.slots.slots,
+                 info.slots.slotBytes, tctx_.slots.slots, tctx_.slots.slotBytes);
+    peers_[static_cast<size_t>(r)] = std::move(info.record);
+    topologies_[static_cast<size_t>(r)] = std::move(info.topology);
+  }
+
+  selector_ = std::make_unique<TransportSelector>(tctx_, std::move(transports));
+  selector_->choose();
+
+  nchannels_ = static_cast<int>(envInt("NCHANNELS", 1));
+  nchannels_ = std::clamp(nchannels_, 1, algo::kMaxChannels);
+
+  engine::EngineConfig ec;
+  ec.rank = rank;
+  ec.nranks = nranks;
+  ec.slotBytes = tctx_.slots.slotBytes;
+  ec.timeout = defaultTimeout();
+  ec.spin = std::chrono::microseconds(envInt("SPIN_US", 50));
+  ec.context = context_;
+  engine_ = std::make_unique<engine::Engine>(ec, *selector_, control_, abort_);
+  PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());
+}
+
+Communicator::~Communicator() {
+  // Engine first (it uses the selector and the control block), then the transports.
+  engine_.reset();
+  selector_.reset();
+}
+
+void Communicator::validate(const OpArgs& a) const {
+  if (static_cast<int>(a.type) >= kNumDataTypes)
+    throwError(ErrorCode::kInvalidArgument, "%s: invalid datatype %d", context_.c_str(),
+               static_cast<int>(a.type));
+  if (reduces(a.collective) && static_cast<int>(a.op) >= kNumRedOps)
+    throwError(ErrorCode::kInvalidArgument, "%s: invalid reduction op %d", context_.c_str(),
+               static_cast<int>(a.op));
+  if ((rooted(a.collective) || a.collective == algo::Collective::kSendRecv) &&
+      (a.root < 0 || a.root >= nranks_))
+    throwError(ErrorCode::kInvalidArgument, "%s: %s %d is not a rank of this %d-rank communicator",
+               context_.c_str(), a.collective == algo::Collective::kSendRecv ? "peer" : "root",
+               a.root, nranks_);
+  if (a.count == 0) return;
+  bool needInput = true, needOutput = true;
+  switch (a.collective) {
+    case algo::Collective::kBroadcast:
+      needInput = rank_ == a.root;
+      break;
+    case algo::Collective::kReduce:
+      needOutput = rank_ == a.root;
+      break;
+    case algo::Collective::kSendRecv:
+      needInput = a.isSend;
+      needOutput = !a.isSend;
+      break;
+    default:
+      break;
+  }
+  if (needInput && a.input == nullptr)
+    throwError(ErrorCode::kInvalidArgument, "%s: %s: send buffer is NULL with count %zu",
+               context_.c_str(), algo::collectiveName(a.collective), a.count);
+  if (needOutput && a.output == nullptr)
+    throwError(ErrorCode::kInvalidArgument, "%s: %s: receive buffer is NULL with count %zu",
+               context_.c_str(), algo::collectiveName(a.collective), a.count);
+}
+
+std::shared_ptr<const algo::Plan> Communicator::plan(const algo::BuildRequest& r) {
+  auto key = std::make_tuple(static_cast<int>(r.collective), r.count,
+                             static_cast<size_t>(r.fifoElems), r.root, r.nchannels);
+  std::lock_guard<std::mutex> lock(planMutex_);
+  auto it = plans_.find(key);
+  if (it != plans_.end()) return it->second;
+  auto p = std::make_shared<const algo::Plan>(algo::buildRing(r));
+  if (plans_.size() >= 256) plans_.clear();
+  plans_.emplace(key, p);
+  return p;
+}
+
+engine::WorkPtr Communicator::selfP2P(const OpArgs& a) {
+  size_t bytes = a.count * dataTypeSize(a.type);
+  engine::WorkDesc d;
+  d.label = formatString("%s of %zu x %s with itself", a.isSend ? "send" : "recv", a.count,
+                         dataTypeName(a.type));
+  auto w = std::make_shared<engine::Work>(std::move(d));
+  SelfTransfer t{w, a.input, a.output, bytes};
+  auto& mine = a.isSend ? selfSends_ : selfRecvs_;
+  auto& other = a.isSend ? selfRecvs_ : selfSends_;
+  if (other.empty()) {
+    mine.push_back(t);
+    return w;
+  }
+  SelfTransfer o = other.front();
+  other.erase(other.begin());
+  const SelfTransfer& send = a.isSend ? t : o;
+  const SelfTransfer& recv = a.isSend ? o : t;
+  if (send.bytes != recv.bytes) {
+    std::string msg = formatString("%s: send to itself of %zu bytes meets a receive of %zu bytes",
+                                   context_.c_str(), send.bytes, recv.bytes);
+    send.work->fail(ErrorCode::kInvalidUsage, msg);
+    recv.work->fail(ErrorCode::kInvalidUsage, msg);
+    return w;
+  }
+  if (send.bytes > 0 && send.input != recv.output)
+    std::memmove(recv.output, send.input, send.bytes);
+  send.work->complete();
+  recv.work->complete();
+  return w;
+}
+
+bool Communicator::hasUnmatchedSelfP2P() const {
+  return !selfSends_.empty() || !selfRecvs_.empty();
+}
+
+engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
+  validate(a);
+  if (a.collective == algo::Collective::kSendRecv && a.root == rank_) return selfP2P(a);
+  size_t esz = dataTypeSize(a.type);
+  engine::WorkDesc d;
+  d.input = a.input;
+  d.output = a.output;
+  d.type = a.type;
+  d.op = a.op;
+  d.signature = signatureOf(a);
+  if (a.collective == algo::Collective::kSendRecv) {
+    d.p2pPeer = a.root;
+    d.p2pSend = a.isSend;
+    d.plan = std::make_shared<const algo::Plan>(
+        a.isSend ? algo::buildSend(nranks_, rank_, a.root, a.count)
+                 : algo::buildRecv(nranks_, rank_, a.root, a.count));
+    d.label = formatString("%s of %zu x %s %s rank %d", a.isSend ? "send" : "recv", a.count,
+                           dataTypeName(a.type), a.isSend ? "to" : "from", a.root);
+  } else {
+    algo::BuildRequest r;
+    r.collective = a.collective;
+    r.nranks = nranks_;
+    r.rank = rank_;
+    r.root = rooted(a.collective) ? a.root : 0;
+    r.count = a.count;
+    r.fifoElems = static_cast<uint64_t>(tctx_.slots.slotBytes) * tctx_.slots.slots / esz;
+    r.nchannels = nchannels_;
+    d.plan = plan(r);
+    if (reduces(a.collective))
+      d.label = formatString("%s of %zu x %s (%s, %s)", algo::collectiveName(a.collective), a.count,
+                             dataTypeName(a.type), redOpName(a.op), d.plan->algorithm.c_str());
+    else
+      d.label = formatString("%s of %zu x %s (%s)", algo::collectiveName(a.collective), a.count,
+                             dataTypeName(a.type), d.plan->algorithm.c_str());
+  }
+  return engine_->submit(std::move(d), async);
+}
+
+void Communicator::finalize() {
+  // Completes every queued work (sends included: tcp data has left this process), so a later
+  // destroy cannot cut a peer's transfer short. No barrier: ranks of one thread finalize in turn.
+  engine_->waitIdle();
+}
+
+void Communicator::abort(const std::string& reason) {
+  abort_.store(true);
+  engine_->failAll(ErrorCode::kRemote, context_ + ": " + reason);
+}
+
+std::unique_ptr<Communicator> Communicator::split(int color, int key, const CommOptions& options) {
+  Deadline deadline = Deadline::fromEnv();
+  struct Entry {
+    int32_t color;
+    int32_t key;
+  };
+  Entry me{color, key};
+  auto all =
+      bootstrap_->allGather(std::string(reinterpret_cast<const char*>(&me), sizeof(me)), deadline);
+  std::vector<std::pair<std::pair<int, int>, int>> members;  // ((key, old rank), old rank)
+  for (int r = 0; r < nranks_; ++r) {
+    Entry e;
+    std::memcpy(&e, all[static_cast<size_t>(r)].data(), sizeof(e));
+    if (color >= 0 && e.color == color) members.push_back({{e.key, r}, r});
+  }
+  std::sort(members.begin(), members.end());
+  // The first member of each color creates the new root and shares its id.
+  std::string idBlob;
+  int newRank = -1;
+  for (size_t i = 0; i < members.size(); ++i)
+    if (members[i].second == rank_) newRank = static_cast<int>(i);
+  if (color >= 0 && newRank == 0) {
+    auto bytes = bootstrap::createRootAndId().encode();
+    idBlob.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  auto ids = bootstrap_->allGather(idBlob, deadline);
+  if (color < 0) return nullptr;
+  const std::string& leaderId = ids[static_cast<size_t>(members.front().second)];
+  bootstrap::UniqueIdBytes bytes{};
+  std::memcpy(bytes.data(), leaderId.data(), std::min(leaderId.size(), bytes.size()));
+  return create(bootstrap::UniqueId::decode(bytes), newRank, static_cast<int>(members.size()),
+                options);
+}
+
+}  // namespace plexus::comm
