@@ -1,0 +1,541 @@
+// The symbolic run of the verifier (symbolic.hpp): executes a compact program for all ranks in one
+// buffer placement, then checks completion (deadlock, leftover messages) and the collective's
+// specification. Each channel of each rank is a process that runs until its next step cannot
+// proceed (no message to receive, or no room for the message to send); it is woken when that FIFO
+// changes. The first execution error stops the run.
+#include <algorithm>
+#include <cinttypes>
+#include <deque>
+
+#include "algorithms/collective_spec.hpp"
+#include "algorithms/symbolic.hpp"
+#include "util/error.hpp"
+
+namespace plexus::algo::sym {
+namespace {
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+struct MsgNode {
+  uint32_t next = kNone;
+  uint32_t sender = 0;  // step id that sent it
+  std::vector<Val> data;
+};
+
+struct FifoState {
+  uint32_t head = kNone, tail = kNone;
+  uint32_t messages = 0;
+  uint64_t used = 0;    // elements held, including a message a fused step is working on
+  int64_t reader = -1;  // process waiting for a message
+  int64_t writer = -1;  // process waiting for room
+};
+
+std::string rangeText(Buffer b, uint64_t begin, uint64_t end) {
+  return formatString("%s[%" PRIu64 ",%" PRIu64 ")", bufferName(b), begin, end);
+}
+
+class Runner {
+ public:
+  Runner(const Program& p, bool inPlace, const Coefficients& coef, const VerifyOptions& opt,
+         std::vector<std::string>& errors)
+      : p_(p),
+        inPlace_(inPlace),
+        coef_(coef),
+        opt_(opt),
+        errors_(errors),
+        prefix_(inPlace ? "in-place: " : "out-of-place: ") {}
+
+  uint64_t run() {
+    if (!setup()) return 0;
+    while (!work_.empty() && !failed_) {
+      const uint32_t proc = work_.front();
+      work_.pop_front();
+      queued_[proc] = 0;
+      advance(proc);
+    }
+    if (failed_) return delivered_;
+    if (checkCompletion()) checkSpecification();  // after leftovers too: the state is final
+    return delivered_;
+  }
+
+ private:
+  // ---- setup -------------------------------------------------------------------------------
+  bool setup() {
+    const size_t n = static_cast<size_t>(p_.nranks);
+    layout_.resize(n);
+    mem_.resize(n);
+    lastWriter_.resize(n);
+    access_.resize(n);
+    uint64_t total = 0;
+    for (size_t r = 0; r < n; ++r) {
+      layout_[r] =
+          placement(p_.collective, static_cast<int>(r), p_.count, p_.bufferCount[r], inPlace_);
+      total += layout_[r].size;
+    }
+    if (total > opt_.maxElements) {
+      fail(formatString("too large to verify symbolically: %" PRIu64
+                        " elements over all ranks (limit %" PRIu64 "); verify a smaller count",
+                        total, opt_.maxElements));
+      return false;
+    }
+    std::vector<int> channelsWithSteps(n, 0);
+    for (const Proc& pr : p_.procs) {
+      if (pr.end > pr.begin) ++channelsWithSteps[static_cast<size_t>(pr.rank)];
+    }
+    for (size_t r = 0; r < n; ++r) {
+      mem_[r].assign(layout_[r].size, Val{});
+      lastWriter_[r].assign(layout_[r].size, 0);
+      if (channelsWithSteps[r] > 1) access_[r].assign(layout_[r].size, 0);
+      const uint64_t inBase = layout_[r].base[0];
+      for (uint64_t i = 0; i < p_.bufferCount[r][0]; ++i) {
+        Val& v = mem_[r][inBase + i];
+        v.hash = coef_.input(static_cast<int>(r), i);
+        v.terms = 1;
+        v.defined = 1;
+      }
+    }
+    fifos_.assign(p_.fifos.size(), FifoState{});
+    pc_.resize(p_.procs.size());
+    queued_.assign(p_.procs.size(), 0);
+    for (uint32_t i = 0; i < p_.procs.size(); ++i) {
+      pc_[i] = p_.procs[i].begin;
+      if (p_.procs[i].end > p_.procs[i].begin) enqueue(i);
+    }
+    return true;
+  }
+
+  // ---- scheduling --------------------------------------------------------------------------
+  void enqueue(uint32_t proc) {
+    if (queued_[proc]) return;
+    queued_[proc] = 1;
+    work_.push_back(proc);
+  }
+
+  void wake(int64_t& waiter) {
+    if (waiter >= 0) enqueue(static_cast<uint32_t>(waiter));
+    waiter = -1;
+  }
+
+  void advance(uint32_t proc) {
+    const Proc& pr = p_.procs[proc];
+    uint32_t& pc = pc_[proc];
+    while (pc < pr.end && !failed_) {
+      const CStep& s = p_.steps[pc];
+      FifoState* in = nullptr;
+      FifoState* out = nullptr;
+      if (stepReceives(s.kind)) {
+        in = &fifos_[s.fifoIn];
+        if (in->head == kNone) {
+          in->reader = proc;
+          return;
+        }
+        const MsgNode& m = nodes_[in->head];
+        if (m.data.size() != s.count) {
+          const FifoKey& k = p_.fifos[s.fifoIn];
+          fail(
+              formatString("%s: expects a message of %u elements but the next message from rank "
+                           "%d on connection %d has %zu elements (sent by %s)",
+                           p_.where(pc).c_str(), s.count, k.src, k.connection, m.data.size(),
+                           p_.where(m.sender).c_str()));
+          return;
+        }
+      }
+      if (stepSends(s.kind)) {
+        out = &fifos_[s.fifoOut];
+        if (p_.fifoElems > 0 && out->used + s.count > p_.fifoElems) {
+          out->writer = proc;
+          return;
+        }
+      }
+      execute(proc, pc, s, in, out);
+      if (failed_) return;
+      ++pc;
+    }
+  }
+
+  // ---- one step ----------------------------------------------------------------------------
+  uint64_t addr(int rank, Buffer b, uint32_t off) const {
+    return layout_[static_cast<size_t>(rank)].base[static_cast<size_t>(b)] + off;
+  }
+
+  // Reports a problem on elements [k, end) of the step, where `bad(j)` says whether element j
+  // has it; `b`/`off` name the slice the range is reported in.
+  template <typename Bad>
+  void failRange(uint32_t step, const CStep& s, Buffer b, uint32_t off, uint32_t k, Bad bad,
+                 const std::string& problem) {
+    uint32_t end = k + 1;
+    while (end < s.count && bad(end)) ++end;
+    fail(formatString("%s: %s at %s", p_.where(step).c_str(), problem.c_str(),
+                      rangeText(b, uint64_t{off} + k, uint64_t{off} + end).c_str()));
+  }
+
+  bool overlapsPartially(uint64_t a, uint64_t b, uint32_t count) const {
+    return a != b && a < b + count && b < a + count;
+  }
+
+  void execute(uint32_t proc, uint32_t step, const CStep& s, FifoState* in, FifoState* out) {
+    const Proc& pr = p_.procs[proc];
+    const int r = pr.rank;
+    std::vector<Val>& mem = mem_[static_cast<size_t>(r)];
+    std::vector<uint32_t>& writer = lastWriter_[static_cast<size_t>(r)];
+    const bool usesSrc = stepUsesSrc(s.kind), usesSrc2 = stepUsesSrc2(s.kind),
+               usesDst = stepUsesDst(s.kind);
+    const uint64_t srcA = usesSrc ? addr(r, s.srcBuf, s.srcOff) : 0;
+    const uint64_t src2A = usesSrc2 ? addr(r, s.src2Buf, s.src2Off) : 0;
+    const uint64_t dstA = usesDst ? addr(r, s.dstBuf, s.dstOff) : 0;
+    if (usesDst && ((usesSrc && overlapsPartially(srcA, dstA, s.count)) ||
+                    (usesSrc2 && overlapsPartially(src2A, dstA, s.count)))) {
+      fail(formatString("%s: source and destination overlap partially in this placement at %s",
+                        p_.where(step).c_str(),
+                        rangeText(s.dstBuf, s.dstOff, uint64_t{s.dstOff} + s.count).c_str()));
+      return;
+    }
+    if (!access_[static_cast<size_t>(r)].empty() && !checkRaces(proc, step, s, srcA, src2A, dstA)) {
+      return;
+    }
+    const Val* msg = in ? nodes_[in->head].data.data() : nullptr;
+    uint32_t outNode = kNone;
+    Val* sendData = nullptr;
+    if (out) {
+      outNode = allocNode();
+      nodes_[outNode].sender = step;
+      nodes_[outNode].data.resize(s.count);
+      sendData = nodes_[outNode].data.data();
+    }
+    const bool reduces = stepReduces(s.kind);
+    for (uint32_t k = 0; k < s.count; ++k) {
+      Val a, b;
+      if (usesSrc) {
+        a = mem[srcA + k];
+        if (!a.defined) {
+          failRange(
+              step, s, s.srcBuf, s.srcOff, k, [&](uint32_t j) { return !mem[srcA + j].defined; },
+              "reads elements that no step has written");
+          return;
+        }
+      }
+      if (usesSrc2) {
+        b = mem[src2A + k];
+        if (!b.defined) {
+          failRange(
+              step, s, s.src2Buf, s.src2Off, k, [&](uint32_t j) { return !mem[src2A + j].defined; },
+              "reads elements that no step has written");
+          return;
+        }
+      } else if (msg) {
+        b = msg[k];
+      }
+      Val v;
+      if (reduces) {
+        if (a.finalized || b.finalized) {
+          const bool local = a.finalized;
+          const Buffer rb = local ? s.srcBuf : (usesDst ? s.dstBuf : s.srcBuf);
+          const uint32_t ro = local ? s.srcOff : (usesDst ? s.dstOff : s.srcOff);
+          failRange(
+              step, s, rb, ro, k,
+              [&](uint32_t j) {
+                return mem[srcA + j].finalized ||
+                       (usesSrc2 ? mem[src2A + j].finalized : msg[j].finalized);
+              },
+              local ? "reduces a finalized local value (finalize must come last)"
+                    : "reduces a finalized value received from rank " + std::to_string(s.recvPeer) +
+                          " (finalize must come last)");
+          return;
+        }
+        v.hash = addMod(a.hash, b.hash);
+        v.terms = a.terms + b.terms;
+        v.defined = 1;
+      } else {
+        v = usesSrc ? a : b;
+      }
+      if (s.finalize) {
+        if (v.finalized) {
+          const Buffer rb = usesDst ? s.dstBuf : s.srcBuf;
+          const uint32_t ro = usesDst ? s.dstOff : s.srcOff;
+          failRange(
+              step, s, rb, ro, k, [&](uint32_t) { return true; },
+              "finalizes a value that is already finalized");
+          return;
+        }
+        v.finalized = 1;
+      }
+      if (usesDst) {
+        mem[dstA + k] = v;
+        writer[dstA + k] = step + 1;
+      }
+      if (sendData) sendData[k] = v;
+    }
+    if (in) pop(*in);
+    if (out) push(*out, outNode, s.count);
+  }
+
+  bool checkRaces(uint32_t proc, uint32_t step, const CStep& s, uint64_t srcA, uint64_t src2A,
+                  uint64_t dstA) {
+    const Proc& pr = p_.procs[proc];
+    std::vector<uint32_t>& acc = access_[static_cast<size_t>(pr.rank)];
+    const uint32_t me = static_cast<uint32_t>(pr.channel) + 1;
+    auto otherChannel = [](uint32_t id) { return static_cast<int>(id) - 1; };
+    auto read = [&](uint64_t a, Buffer b, uint32_t off) -> bool {
+      for (uint32_t k = 0; k < s.count; ++k) {
+        uint32_t& x = acc[a + k];
+        const uint32_t w = x & 0xffff, rd = x >> 16;
+        if (w != 0 && w != me) {
+          fail(
+              formatString("%s: reads %s, which channel %d of rank %d writes; channels run "
+                           "concurrently, so this is a race",
+                           p_.where(step).c_str(), rangeText(b, off + k, off + k + 1).c_str(),
+                           otherChannel(w), pr.rank));
+          return false;
+        }
+        const uint32_t nrd = rd == 0 ? me : (rd == me ? me : 0xffff);
+        x = (nrd << 16) | w;
+      }
+      return true;
+    };
+    if (stepUsesSrc(s.kind) && !read(srcA, s.srcBuf, s.srcOff)) return false;
+    if (stepUsesSrc2(s.kind) && !read(src2A, s.src2Buf, s.src2Off)) return false;
+    if (stepUsesDst(s.kind)) {
+      for (uint32_t k = 0; k < s.count; ++k) {
+        uint32_t& x = acc[dstA + k];
+        const uint32_t w = x & 0xffff, rd = x >> 16;
+        const bool readByOther = rd != 0 && rd != me;
+        if ((w != 0 && w != me) || readByOther) {
+          const std::string other = readByOther && rd != 0xffff
+                                        ? formatString("channel %d", otherChannel(rd))
+                                    : readByOther ? std::string("another channel")
+                                                  : formatString("channel %d", otherChannel(w));
+          fail(formatString(
+              "%s: writes %s, which %s of rank %d also %s; channels run "
+              "concurrently, so this is a race",
+              p_.where(step).c_str(),
+              rangeText(s.dstBuf, uint64_t{s.dstOff} + k, uint64_t{s.dstOff} + k + 1).c_str(),
+              other.c_str(), pr.rank, readByOther ? "reads" : "writes"));
+          return false;
+        }
+        x = (rd << 16) | me;
+      }
+    }
+    return true;
+  }
+
+  // ---- FIFOs -------------------------------------------------------------------------------
+  uint32_t allocNode() {
+    if (!freeNodes_.empty()) {
+      const uint32_t id = freeNodes_.back();
+      freeNodes_.pop_back();
+      nodes_[id].next = kNone;
+      return id;
+    }
+    nodes_.emplace_back();
+    return static_cast<uint32_t>(nodes_.size() - 1);
+  }
+
+  void push(FifoState& f, uint32_t node, uint32_t count) {
+    if (f.tail == kNone)
+      f.head = node;
+    else
+      nodes_[f.tail].next = node;
+    f.tail = node;
+    ++f.messages;
+    f.used += count;
+    wake(f.reader);
+  }
+
+  void pop(FifoState& f) {
+    const uint32_t node = f.head;
+    f.head = nodes_[node].next;
+    if (f.head == kNone) f.tail = kNone;
+    --f.messages;
+    f.used -= nodes_[node].data.size();
+    freeNodes_.push_back(node);
+    ++delivered_;
+    wake(f.writer);
+  }
+
+  // ---- completion and specification ---------------------------------------------------------
+  // The process of `rank` on `connection`, or kNone.
+  uint32_t procOn(int rank, int connection) const {
+    for (uint32_t i = 0; i < p_.procs.size(); ++i) {
+      const Proc& q = p_.procs[i];
+      if (q.rank == rank && q.connection == connection) return i;
+    }
+    return kNone;
+  }
+
+  // Steps left in process `proc` that send to (or receive from) `peer`.
+  uint64_t remainingWith(uint32_t proc, int peer, bool sends) const {
+    uint64_t n = 0;
+    for (uint32_t i = pc_[proc]; i < p_.procs[proc].end; ++i) {
+      const CStep& s = p_.steps[i];
+      if (sends ? (stepSends(s.kind) && s.sendPeer == peer)
+                : (stepReceives(s.kind) && s.recvPeer == peer)) {
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  std::string procState(uint32_t proc) const {
+    const Proc& q = p_.procs[proc];
+    if (pc_[proc] >= q.end) {
+      return formatString("rank %d channel %d has finished", q.rank, q.channel);
+    }
+    return formatString("rank %d is blocked at channel %d step %u", q.rank, q.channel,
+                        pc_[proc] - q.begin);
+  }
+
+  std::string waitReason(uint32_t step) const {
+    const CStep& s = p_.steps[step];
+    if (stepReceives(s.kind) && fifos_[s.fifoIn].head == kNone) {
+      const FifoKey& k = p_.fifos[s.fifoIn];
+      const uint32_t q = procOn(k.src, k.connection);
+      if (q == kNone) {
+        return formatString(
+            "waits for a message from rank %d, which has no channel on "
+            "connection %d",
+            k.src, k.connection);
+      }
+      const uint64_t left = remainingWith(q, k.dst, true);
+      return formatString(
+          "waits for a message from rank %d on connection %d that never arrives "
+          "(%s; it has %" PRIu64 " sends to rank %d left)",
+          k.src, k.connection, procState(q).c_str(), left, k.dst);
+    }
+    const FifoKey& k = p_.fifos[s.fifoOut];
+    const FifoState& f = fifos_[s.fifoOut];
+    const uint32_t q = procOn(k.dst, k.connection);
+    return formatString(
+        "waits for room for %u elements in the FIFO to rank %d on connection "
+        "%d, which holds %" PRIu64 " of %" PRIu64 " elements in %u unreceived messages (%s)",
+        s.count, k.dst, k.connection, f.used, p_.fifoElems, f.messages,
+        q == kNone ? "no receiver" : procState(q).c_str());
+  }
+
+  // Messages that their receiver will never take: more than its remaining receives from the
+  // sender. Reports the first surplus message of each such FIFO.
+  void reportSurplus() {
+    for (size_t i = 0; i < fifos_.size() && errors_.size() < opt_.maxErrors + 1; ++i) {
+      const FifoState& f = fifos_[i];
+      if (f.messages == 0) continue;
+      const FifoKey& k = p_.fifos[i];
+      const uint32_t q = procOn(k.dst, k.connection);
+      const uint64_t left = q == kNone ? 0 : remainingWith(q, k.src, false);
+      if (f.messages <= left) continue;
+      uint32_t node = f.head;
+      for (uint64_t j = 0; j < left; ++j) node = nodes_[node].next;
+      report(formatString(
+          "%s sent a message of %zu elements that rank %d never receives "
+          "(%u messages wait on connection %d, %s with %" PRIu64 " receives from rank %d left)",
+          p_.where(nodes_[node].sender).c_str(), nodes_[node].data.size(), k.dst, f.messages,
+          k.connection, q == kNone ? "no receiver" : procState(q).c_str(), left, k.src));
+    }
+  }
+
+  // Reports deadlocks and unreceived messages; false when deadlocked.
+  bool checkCompletion() {
+    std::vector<uint32_t> stuck;
+    for (uint32_t i = 0; i < p_.procs.size(); ++i) {
+      if (pc_[i] < p_.procs[i].end) stuck.push_back(i);
+    }
+    if (stuck.empty()) {
+      reportSurplus();
+      return true;
+    }
+    uint64_t inFlight = 0;
+    for (const FifoState& f : fifos_) inFlight += f.messages;
+    std::string text = formatString("deadlock: %zu of %zu channels cannot finish (%" PRIu64
+                                    " messages in flight); stuck:",
+                                    stuck.size(), p_.procs.size(), inFlight);
+    for (size_t j = 0; j < stuck.size() && j < opt_.maxErrors; ++j) {
+      const uint32_t step = pc_[stuck[j]];
+      text += "\n  " + p_.where(step) + ": " + waitReason(step);
+    }
+    if (stuck.size() > opt_.maxErrors) {
+      text += formatString("\n  ... and %zu more", stuck.size() - opt_.maxErrors);
+    }
+    fail(text);
+    reportSurplus();
+    return false;  // deadlocked: the final state is not reached
+  }
+
+  void checkSpecification() {
+    int badRanks = 0;
+    for (int r = 0; r < p_.nranks; ++r) {
+      const size_t rr = static_cast<size_t>(r);
+      const uint64_t outBase = layout_[rr].base[1];
+      const uint64_t outCount = p_.bufferCount[rr][1];
+      const std::vector<Val>& mem = mem_[rr];
+      auto wrong = [&](uint64_t i, Val& want) {
+        if (!expectedOutput(p_, r, i, coef_, want)) return false;
+        const Val& got = mem[outBase + i];
+        return got.defined != want.defined || got.hash != want.hash || got.terms != want.terms ||
+               got.finalized != want.finalized;
+      };
+      Val want;
+      uint64_t first = outCount;
+      for (uint64_t i = 0; i < outCount; ++i) {
+        if (wrong(i, want)) {
+          first = i;
+          break;
+        }
+      }
+      if (first == outCount) continue;
+      ++badRanks;
+      if (errors_.size() >= opt_.maxErrors) continue;
+      uint64_t end = first + 1;
+      Val tmp;
+      while (end < outCount && wrong(end, tmp)) ++end;
+      uint64_t total = 0;
+      for (uint64_t i = first; i < outCount; ++i) total += wrong(i, tmp) ? 1 : 0;
+      wrong(first, want);
+      const Val& got = mem[outBase + first];
+      const uint32_t lw = lastWriter_[rr][outBase + first];
+      const std::string writerText =
+          lw == 0 ? std::string("no step wrote it") : "last written by " + p_.where(lw - 1);
+      report(formatString("rank %d %s is wrong (%" PRIu64
+                          " wrong elements on this rank): element %" PRIu64 " %s; %s",
+                          r, rangeText(Buffer::kOutput, first, end).c_str(), total, first,
+                          explainMismatch(p_, r, first, got, want, coef_).c_str(),
+                          writerText.c_str()));
+    }
+    if (badRanks > 0 && errors_.size() >= opt_.maxErrors) {
+      report(formatString("%d ranks have wrong output elements in all", badRanks));
+    }
+  }
+
+  void report(const std::string& e) { errors_.push_back(prefix_ + e); }
+  void fail(const std::string& e) {
+    report(e);
+    failed_ = true;
+  }
+
+  const Program& p_;
+  const bool inPlace_;
+  const Coefficients& coef_;
+  const VerifyOptions& opt_;
+  std::vector<std::string>& errors_;
+  const std::string prefix_;
+  bool failed_ = false;
+  uint64_t delivered_ = 0;
+
+  std::vector<Layout> layout_;
+  std::vector<std::vector<Val>> mem_;
+  std::vector<std::vector<uint32_t>> lastWriter_;  // step id + 1; 0: not written
+  std::vector<std::vector<uint32_t>> access_;      // race tracking on multi-channel ranks
+  std::vector<FifoState> fifos_;
+  std::deque<MsgNode> nodes_;  // stable addresses
+  std::vector<uint32_t> freeNodes_;
+  std::vector<uint32_t> pc_;
+  std::vector<char> queued_;
+  std::deque<uint32_t> work_;
+};
+
+}  // namespace
+
+uint64_t runSymbolic(const Program& program, bool inPlace, const Coefficients& coef,
+                     const VerifyOptions& options, std::vector<std::string>& errors) {
+  Runner runner(program, inPlace, coef, options, errors);
+  return runner.run();
+}
+
+}  // namespace plexus::algo::sym
