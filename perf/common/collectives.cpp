@@ -1,0 +1,154 @@
+// The nine collectives of the perf tools (nccl-tests' definitions of sizes and bandwidth).
+#include "common/collectives.hpp"
+
+namespace plexus::perf {
+namespace {
+
+// --- counts -----------------------------------------------------------------------------------
+// Same count in and out: all-reduce, broadcast, reduce, send/recv.
+CollCounts sameCounts(size_t count, int) {
+  return {count, count, count, 0, 0};
+}
+// Each rank contributes count/n and receives n blocks: all-gather, gather.
+CollCounts gatherCounts(size_t count, int n) {
+  size_t per = count / static_cast<size_t>(n);
+  return {per, per * static_cast<size_t>(n), per, per, 0};
+}
+// Each rank holds n blocks and receives one: reduce-scatter, scatter.
+CollCounts scatterCounts(size_t count, int n) {
+  size_t per = count / static_cast<size_t>(n);
+  return {per * static_cast<size_t>(n), per, per, 0, per};
+}
+CollCounts alltoallCounts(size_t count, int n) {
+  size_t per = count / static_cast<size_t>(n);
+  return {per * static_cast<size_t>(n), per * static_cast<size_t>(n), per, 0, 0};
+}
+
+// --- bandwidth --------------------------------------------------------------------------------
+size_t plainBytes(size_t count, size_t size, int) {
+  return count * size;
+}
+size_t allRanksBytes(size_t count, size_t size, int n) {
+  return count * size * static_cast<size_t>(n);
+}
+double factorOne(int) {
+  return 1.0;
+}
+double factorAllReduce(int n) {
+  return 2.0 * (n - 1) / n;
+}
+double factorNm1OverN(int n) {
+  return static_cast<double>(n - 1) / n;
+}
+
+// --- layouts ----------------------------------------------------------------------------------
+RankLayout allReduceLayout(int, int, int) {
+  return {1, {{true, 0, 0}}};
+}
+RankLayout reduceLayout(int rank, int, int root) {
+  RankLayout l{1, {}};
+  if (rank == root) l.recv = {{true, 0, 0}};
+  return l;
+}
+RankLayout reduceScatterLayout(int rank, int n, int) {
+  return {n, {{true, 0, rank}}};
+}
+RankLayout allGatherLayout(int, int n, int) {
+  RankLayout l{1, {}};
+  for (int b = 0; b < n; ++b) l.recv.push_back({false, b, 0});
+  return l;
+}
+RankLayout broadcastLayout(int, int, int root) {
+  return {1, {{false, root, 0}}};
+}
+RankLayout sendRecvLayout(int rank, int n, int) {
+  return {1, {{false, (rank + n - 1) % n, 0}}};
+}
+RankLayout alltoallLayout(int rank, int n, int) {
+  RankLayout l{n, {}};
+  for (int b = 0; b < n; ++b) l.recv.push_back({false, b, rank});
+  return l;
+}
+RankLayout gatherLayout(int rank, int n, int root) {
+  RankLayout l{1, {}};
+  if (rank == root)
+    for (int b = 0; b < n; ++b) l.recv.push_back({false, b, 0});
+  return l;
+}
+RankLayout scatterLayout(int rank, int n, int root) {
+  return {n, {{false, root, rank}}};
+}
+
+// --- calls ------------------------------------------------------------------------------------
+ncclResult_t runAllReduce(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t op, int,
+                          int, int, ncclComm_t comm) {
+  return ncclAllReduce(s, r, c, t, op, comm, nullptr);
+}
+ncclResult_t runAllGather(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int, int,
+                          int, ncclComm_t comm) {
+  return ncclAllGather(s, r, c, t, comm, nullptr);
+}
+ncclResult_t runReduceScatter(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t op,
+                              int, int, int, ncclComm_t comm) {
+  return ncclReduceScatter(s, r, c, t, op, comm, nullptr);
+}
+ncclResult_t runBroadcast(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int root,
+                          int, int, ncclComm_t comm) {
+  return ncclBroadcast(s, r, c, t, root, comm, nullptr);
+}
+ncclResult_t runReduce(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t op, int root,
+                       int, int, ncclComm_t comm) {
+  return ncclReduce(s, r, c, t, op, root, comm, nullptr);
+}
+// Ring exchange, as nccl-tests: send to rank+1, receive from rank-1, in one group.
+ncclResult_t runSendRecv(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int,
+                         int rank, int n, ncclComm_t comm) {
+  ncclResult_t res = ncclGroupStart();
+  if (res != ncclSuccess) return res;
+  ncclResult_t a = ncclSend(s, c, t, (rank + 1) % n, comm, nullptr);
+  ncclResult_t b = a == ncclSuccess ? ncclRecv(r, c, t, (rank + n - 1) % n, comm, nullptr) : a;
+  ncclResult_t end = ncclGroupEnd();
+  return b != ncclSuccess ? b : end;
+}
+ncclResult_t runAlltoAll(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int, int,
+                         int, ncclComm_t comm) {
+  return ncclAlltoAll(s, r, c, t, comm, nullptr);
+}
+ncclResult_t runGather(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int root,
+                       int, int, ncclComm_t comm) {
+  return ncclGather(s, r, c, t, root, comm, nullptr);
+}
+ncclResult_t runScatter(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int root,
+                        int, int, ncclComm_t comm) {
+  return ncclScatter(s, r, c, t, root, comm, nullptr);
+}
+
+}  // namespace
+
+const Collective kAllReduce{"all_reduce",    true,        false,
+                            sameCounts,      plainBytes,  factorAllReduce,
+                            allReduceLayout, runAllReduce};
+const Collective kAllGather{"all_gather",  false,          false,           gatherCounts,
+                            allRanksBytes, factorNm1OverN, allGatherLayout, runAllGather};
+const Collective kReduceScatter{"reduce_scatter",
+                                true,
+                                false,
+                                scatterCounts,
+                                allRanksBytes,
+                                factorNm1OverN,
+                                reduceScatterLayout,
+                                runReduceScatter};
+const Collective kBroadcast{"broadcast", false,           true,        sameCounts, plainBytes,
+                            factorOne,   broadcastLayout, runBroadcast};
+const Collective kReduce{"reduce",   true,      true,         sameCounts,
+                         plainBytes, factorOne, reduceLayout, runReduce};
+const Collective kSendRecv{"sendrecv", false,     false,          sameCounts,
+                           plainBytes, factorOne, sendRecvLayout, runSendRecv};
+const Collective kAlltoAll{"alltoall",    false,          false,          alltoallCounts,
+                           allRanksBytes, factorNm1OverN, alltoallLayout, runAlltoAll};
+const Collective kGather{"gather",      false,          true,         gatherCounts,
+                         allRanksBytes, factorNm1OverN, gatherLayout, runGather};
+const Collective kScatter{"scatter",     false,          true,          scatterCounts,
+                          allRanksBytes, factorNm1OverN, scatterLayout, runScatter};
+
+}  // namespace plexus::perf

@@ -1,0 +1,29 @@
+// Where this process sits in the job: its process rank and the number of processes, from the
+// launcher's environment (first match wins): PLEXUS_RANK/PLEXUS_WORLD_SIZE (plexus-run),
+// OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE (Open MPI), SLURM_PROCID/SLURM_NTASKS (Slurm),
+// RANK/WORLD_SIZE (torchrun); none of them: a single process. With -t and -g each process holds
+// nThreads * nGpus ranks: global rank = process * nThreads * nGpus + thread * nGpus + index.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace plexus::perf {
+
+struct ProcessPlacement {
+  int rank = 0;
+  int size = 1;
+  std::string source = "single process";  // which variables gave it, for messages
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
+
+// The process environment (std::getenv; empty values count as unset).
+std::optional<std::string> processEnv(const char* name);
+
+// Throws std::runtime_error naming the variables when they are set but malformed or
+// inconsistent (rank outside [0, size), size without rank, ...).
+ProcessPlacement detectPlacement(const EnvLookup& env = processEnv);
+
+}  // namespace plexus::perf

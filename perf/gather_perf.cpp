@@ -1,0 +1,7 @@
+// gather_perf: nccl-tests-compatible benchmark of gather over Plexus (flags, output and checks
+// are the shared driver's: perf/common/runner.hpp, perf/README.md).
+#include "common/runner.hpp"
+
+int main(int argc, char** argv) {
+  return plexus::perf::perfMain(argc, argv, plexus::perf::kGather);
+}
