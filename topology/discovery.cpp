@@ -18,8 +18,4 @@ System discoverLocal(const DiscoveryOptions&) {
 System loadLocalSystem() {
   return discoverLocal();
 }
-System loadSystemFile(const std::string& path) {
-  throwError(ErrorCode::kInvalidUsage, "not yet: %s", path.c_str());
-}
-void saveSystemFile(const System&, const std::string&) {}
 }  // namespace plexus::topo
