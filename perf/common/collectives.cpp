@@ -125,30 +125,86 @@ ncclResult_t runScatter(const void* s, void* r, size_t c, ncclDataType_t t, nccl
 
 }  // namespace
 
-const Collective kAllReduce{"all_reduce",    true,        false,
-                            sameCounts,      plainBytes,  factorAllReduce,
-                            allReduceLayout, runAllReduce};
-const Collective kAllGather{"all_gather",  false,          false,           gatherCounts,
-                            allRanksBytes, factorNm1OverN, allGatherLayout, runAllGather};
-const Collective kReduceScatter{"reduce_scatter",
-                                true,
-                                false,
-                                scatterCounts,
-                                allRanksBytes,
-                                factorNm1OverN,
-                                reduceScatterLayout,
-                                runReduceScatter};
-const Collective kBroadcast{"broadcast", false,           true,        sameCounts, plainBytes,
-                            factorOne,   broadcastLayout, runBroadcast};
-const Collective kReduce{"reduce",   true,      true,         sameCounts,
-                         plainBytes, factorOne, reduceLayout, runReduce};
-const Collective kSendRecv{"sendrecv", false,     false,          sameCounts,
-                           plainBytes, factorOne, sendRecvLayout, runSendRecv};
-const Collective kAlltoAll{"alltoall",    false,          false,          alltoallCounts,
-                           allRanksBytes, factorNm1OverN, alltoallLayout, runAlltoAll};
-const Collective kGather{"gather",      false,          true,         gatherCounts,
-                         allRanksBytes, factorNm1OverN, gatherLayout, runGather};
-const Collective kScatter{"scatter",     false,          true,          scatterCounts,
-                          allRanksBytes, factorNm1OverN, scatterLayout, runScatter};
+const Collective kAllReduce{.name = "all_reduce",
+                            .hasOp = true,
+                            .hasRoot = false,
+                            .checkInPlace = true,
+                            .counts = sameCounts,
+                            .algBytes = plainBytes,
+                            .busFactor = factorAllReduce,
+                            .layout = allReduceLayout,
+                            .run = runAllReduce};
+const Collective kAllGather{.name = "all_gather",
+                            .hasOp = false,
+                            .hasRoot = false,
+                            .checkInPlace = true,
+                            .counts = gatherCounts,
+                            .algBytes = allRanksBytes,
+                            .busFactor = factorNm1OverN,
+                            .layout = allGatherLayout,
+                            .run = runAllGather};
+const Collective kReduceScatter{.name = "reduce_scatter",
+                                .hasOp = true,
+                                .hasRoot = false,
+                                .checkInPlace = true,
+                                .counts = scatterCounts,
+                                .algBytes = allRanksBytes,
+                                .busFactor = factorNm1OverN,
+                                .layout = reduceScatterLayout,
+                                .run = runReduceScatter};
+const Collective kBroadcast{.name = "broadcast",
+                            .hasOp = false,
+                            .hasRoot = true,
+                            .checkInPlace = true,
+                            .counts = sameCounts,
+                            .algBytes = plainBytes,
+                            .busFactor = factorOne,
+                            .layout = broadcastLayout,
+                            .run = runBroadcast};
+const Collective kReduce{.name = "reduce",
+                         .hasOp = true,
+                         .hasRoot = true,
+                         .checkInPlace = true,
+                         .counts = sameCounts,
+                         .algBytes = plainBytes,
+                         .busFactor = factorOne,
+                         .layout = reduceLayout,
+                         .run = runReduce};
+const Collective kSendRecv{.name = "sendrecv",
+                           .hasOp = false,
+                           .hasRoot = false,
+                           .checkInPlace = false,
+                           .counts = sameCounts,
+                           .algBytes = plainBytes,
+                           .busFactor = factorOne,
+                           .layout = sendRecvLayout,
+                           .run = runSendRecv};
+const Collective kAlltoAll{.name = "alltoall",
+                           .hasOp = false,
+                           .hasRoot = false,
+                           .checkInPlace = true,
+                           .counts = alltoallCounts,
+                           .algBytes = allRanksBytes,
+                           .busFactor = factorNm1OverN,
+                           .layout = alltoallLayout,
+                           .run = runAlltoAll};
+const Collective kGather{.name = "gather",
+                         .hasOp = false,
+                         .hasRoot = true,
+                         .checkInPlace = true,
+                         .counts = gatherCounts,
+                         .algBytes = allRanksBytes,
+                         .busFactor = factorNm1OverN,
+                         .layout = gatherLayout,
+                         .run = runGather};
+const Collective kScatter{.name = "scatter",
+                          .hasOp = false,
+                          .hasRoot = true,
+                          .checkInPlace = true,
+                          .counts = scatterCounts,
+                          .algBytes = allRanksBytes,
+                          .busFactor = factorNm1OverN,
+                          .layout = scatterLayout,
+                          .run = runScatter};
 
 }  // namespace plexus::perf

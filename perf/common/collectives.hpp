@@ -42,6 +42,10 @@ struct Collective {
   const char* name;  // "all_reduce" (the tool is <name>_perf)
   bool hasOp;        // prints the op and iterates -o; otherwise the op column is "none"
   bool hasRoot;      // prints and iterates -r; otherwise the root column is -1
+  // In place, the result is checked. False for send/recv: one buffer both sent and received in a
+  // group is not a valid use of the API, so its in-place form is timed only and its #wrong
+  // column is N/A, as in nccl-tests.
+  bool checkInPlace;
   CollCounts (*counts)(size_t count, int nranks);
   // Bytes counted by algbw for paramCount elements: count * size, or * nranks for all-gather,
   // reduce-scatter, all-to-all, gather and scatter (nccl-tests).

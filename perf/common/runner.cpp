@@ -359,7 +359,8 @@ std::string Worker::benchTime(const TypeInfo& type, ncclRedOp_t op, int root, si
 
   // Correctness: fresh data for each check iteration, one call, compare on every rank.
   std::vector<double> wrong(mine_.size(), 0.0);
-  for (int ci = 1; ci <= o_.check; ++ci) {
+  const int checks = (!inPlace || job_.coll.checkInPlace) ? o_.check : 0;
+  for (int ci = 1; ci <= checks; ++ci) {
     const Pattern data(type, kind, job_.nranks, static_cast<uint64_t>(ci));
     for (RankState& r : mine_)
       prepare(r, data, c, job_.coll.layout(r.rank, job_.nranks, root), inPlace, true);
@@ -400,7 +401,7 @@ std::string Worker::benchTime(const TypeInfo& type, ncclRedOp_t op, int root, si
     job_.busBwCount += 1;
   }
   return formatRowResult(reported * 1e6, algBw, busBw,
-                         o_.check > 0 ? std::optional<uint64_t>(wrongAll) : std::nullopt);
+                         checks > 0 ? std::optional<uint64_t>(wrongAll) : std::nullopt);
 }
 
 void Worker::timeTest(const TypeInfo& type, ncclRedOp_t op, int root) {
