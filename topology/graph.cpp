@@ -174,6 +174,8 @@ std::string canonicalBusId(std::string_view text) {
   }
   if (parts.size() < 2 || parts.size() > 3) return s;
   std::string domain = parts.size() == 3 ? parts[0] : "0000";
+  // NVML writes 8-digit domains ("00000000:18:00.0"): drop leading zeros down to 4 digits.
+  while (domain.size() > 4 && domain[0] == '0') domain.erase(0, 1);
   std::string bus = parts[parts.size() - 2];
   std::string devfn = parts.back();
   std::string dev = devfn, fn = "0";

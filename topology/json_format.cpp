@@ -1,6 +1,9 @@
 // Plexus topology JSON writer and reader (nlohmann_json).
 #include "topology/json_format.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "util/error.hpp"
@@ -9,18 +12,23 @@ namespace plexus::topo {
 namespace {
 
 using nlohmann::json;
+using ojson = nlohmann::ordered_json;  // writes keys in a readable order
 
 constexpr const char* kFormat = "plexus-topology";
 constexpr int kVersion = 1;
 
-json nodeToJson(const Node& n) {
-  json j;
+ojson nodeToJson(const Node& n) {
+  ojson j;
   j["name"] = n.name;
   j["type"] = nodeTypeName(n.type);
   if (n.host != -1) j["host"] = n.host;
   if (n.index != -1) j["index"] = n.index;
   if (!n.busId.empty()) j["bus_id"] = n.busId;
-  if (n.pciClass != 0) j["pci_class"] = n.pciClass;
+  if (n.pciClass != 0) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%06x", n.pciClass);
+    j["pci_class"] = buf;
+  }
   if (n.numa != -1) j["numa"] = n.numa;
   if (n.package != -1) j["package"] = n.package;
   if (n.cores != 0) j["cores"] = n.cores;
@@ -92,21 +100,21 @@ class Reader {
 }  // namespace
 
 std::string exportJson(const System& sys, int indent) {
-  json j;
+  ojson j;
   j["format"] = kFormat;
   j["version"] = kVersion;
   j["name"] = sys.name();
   j["source"] = sys.source();
   j["notes"] = sys.notes();
-  json hosts = json::array();
-  for (const HostInfo& h : sys.hosts()) hosts.push_back(json{{"name", h.name}});
+  ojson hosts = ojson::array();
+  for (const HostInfo& h : sys.hosts()) hosts.push_back(ojson{{"name", h.name}});
   j["hosts"] = std::move(hosts);
-  json nodes = json::array();
+  ojson nodes = ojson::array();
   for (const Node& n : sys.nodes()) nodes.push_back(nodeToJson(n));
   j["nodes"] = std::move(nodes);
-  json links = json::array();
+  ojson links = ojson::array();
   for (const Link& l : sys.links()) {
-    json lj;
+    ojson lj;
     lj["a"] = sys.node(l.a).name;
     lj["b"] = sys.node(l.b).name;
     lj["type"] = linkTypeName(l.type);
@@ -165,7 +173,18 @@ System importJson(std::string_view text, const std::string& origin) {
     n.host = r.integer(nj, "host", w, -1);
     n.index = r.integer(nj, "index", w, -1);
     n.busId = r.str(nj, "bus_id", w);
-    n.pciClass = r.get<uint32_t>(nj, "pci_class", w, 0);
+    if (auto pc = nj.find("pci_class"); pc != nj.end()) {
+      if (pc->is_number_unsigned()) {
+        n.pciClass = pc->get<uint32_t>();
+      } else if (pc->is_string()) {
+        char* end = nullptr;
+        const std::string v = pc->get<std::string>();
+        n.pciClass = static_cast<uint32_t>(std::strtoul(v.c_str(), &end, 0));
+        if (v.empty() || *end != '\0') r.fail(w + ".pci_class", "'" + v + "' is not a number");
+      } else {
+        r.fail(w + ".pci_class", "expected a number or a hex string");
+      }
+    }
     n.numa = r.integer(nj, "numa", w, -1);
     n.package = r.integer(nj, "package", w, -1);
     n.cores = r.integer(nj, "cores", w, 0);

@@ -75,6 +75,8 @@ TEST(Graph, CanonicalBusId) {
   EXPECT_EQ(canonicalBusId("ffff:ff:01.0"), "ffff:ff:01.0");
   EXPECT_EQ(canonicalBusId("0008:01:00"), "0008:01:00.0");
   EXPECT_EQ(canonicalBusId("eth0"), "eth0");
+  EXPECT_EQ(canonicalBusId("00000000:18:00.0"), "0000:18:00.0");
+  EXPECT_EQ(canonicalBusId("00010000:01:00.0"), "10000:01:00.0");
 }
 
 TEST(Graph, CpuListRoundTrip) {

@@ -2,6 +2,7 @@
 // public descriptions (REFERENCE.md "Systems"), clusters and the spec syntax.
 #include <gtest/gtest.h>
 
+#include "topology/discovery.hpp"
 #include "topology/paths.hpp"
 #include "topology/synthetic.hpp"
 #include "util/error.hpp"
@@ -192,6 +193,30 @@ TEST(Synthetic, MultiRackNvl72KeepsDomainsApart) {
   EXPECT_EQ(f.find(id(s, "node00/GPU0"), id(s, "node17/GPU0")).cls, PathClass::kNvl);
   EXPECT_EQ(f.find(id(s, "node00/GPU0"), id(s, "node18/GPU0")).cls, PathClass::kNet);
   EXPECT_EQ(s.node(id(s, "node18/GPU0")).nvlinkDomain, "nvl72-1");
+}
+
+}  // namespace
+}  // namespace plexus::topo
+
+namespace plexus::topo {
+namespace {
+
+TEST(Synthetic, CpuIsThisHostWithoutGpus) {
+  const System local = discoverLocal();
+  const System s = makeSyntheticSystem("cpu");
+  EXPECT_EQ(s.hostCount(), 1);
+  EXPECT_EQ(s.countNodes(NodeType::kGpu), 0u);
+  EXPECT_EQ(s.countNodes(NodeType::kCpu), local.countNodes(NodeType::kCpu));
+  EXPECT_EQ(s.countNodes(NodeType::kNic), local.countNodes(NodeType::kNic));
+  const System c = makeSyntheticSystem("cpu:x3");
+  EXPECT_EQ(c.hostCount(), 3);
+  EXPECT_EQ(c.countNodes(NodeType::kCpu), 3 * local.countNodes(NodeType::kCpu));
+  if (local.countNodes(NodeType::kNic) > 0) {
+    EXPECT_GE(c.countNodes(NodeType::kNetSwitch), 1u);
+    PathFinder f(c);
+    const auto nics = c.nodesOfType(NodeType::kNic);
+    EXPECT_EQ(f.find(nics.front(), nics.back()).cls, PathClass::kNet);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,137 @@
+// Discovery with hwloc (when the build found it): packages, cores, NUMA nodes with their CPUs
+// and memory, and the PCI tree above every GPU, NIC and NVSwitch.
+#include "topology/inventory.hpp"
+#include "util/log.hpp"
+
+#ifdef PLEXUS_HAVE_HWLOC
+#include <hwloc.h>
+
+#include <memory>
+#endif
+
+namespace plexus::topo {
+
+#ifndef PLEXUS_HAVE_HWLOC
+
+void discoverHwloc(Inventory& inv) {
+  inv.absent.push_back("hwloc (Plexus was built without it)");
+}
+
+#else
+
+namespace {
+
+struct TopologyDeleter {
+  void operator()(hwloc_topology* t) const { hwloc_topology_destroy(t); }
+};
+using TopologyPtr = std::unique_ptr<hwloc_topology, TopologyDeleter>;
+
+std::string busIdOf(const hwloc_obj_attr_u::hwloc_pcidev_attr_s& a) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04x:%02x:%02x.%x", static_cast<unsigned>(a.domain),
+                static_cast<unsigned>(a.bus), static_cast<unsigned>(a.dev),
+                static_cast<unsigned>(a.func));
+  return buf;
+}
+
+std::string info(hwloc_obj_t obj, const char* key) {
+  const char* v = obj ? hwloc_obj_get_info_by_name(obj, key) : nullptr;
+  return v ? v : "";
+}
+
+}  // namespace
+
+void discoverHwloc(Inventory& inv) {
+  hwloc_topology_t raw = nullptr;
+  if (hwloc_topology_init(&raw) != 0) {
+    inv.absent.push_back("hwloc (hwloc_topology_init failed)");
+    return;
+  }
+  TopologyPtr topo(raw);
+  hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_ALL);
+  if (hwloc_topology_load(raw) != 0) {
+    inv.absent.push_back("hwloc (hwloc_topology_load failed)");
+    return;
+  }
+  inv.sources.push_back("hwloc");
+  const std::string arch = info(hwloc_get_root_obj(raw), "Architecture");
+
+  // NUMA domains that have CPUs.
+  const int nnuma = hwloc_get_nbobjs_by_type(raw, HWLOC_OBJ_NUMANODE);
+  std::vector<std::pair<hwloc_obj_t, size_t> > numaObjs;  // obj, index in inv.cpus
+  for (int i = 0; i < nnuma; ++i) {
+    hwloc_obj_t numa = hwloc_get_obj_by_type(raw, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(i));
+    if (!numa || !numa->cpuset || hwloc_bitmap_iszero(numa->cpuset)) continue;
+    CpuDomain d;
+    d.numa = static_cast<int>(numa->os_index);
+    d.memoryBytes = numa->attr ? numa->attr->numanode.local_memory : 0;
+    int pu = -1;
+    while ((pu = hwloc_bitmap_next(numa->cpuset, pu)) != -1) d.pus.push_back(pu);
+    d.cores = hwloc_get_nbobjs_inside_cpuset_by_type(raw, numa->cpuset, HWLOC_OBJ_CORE);
+    d.arch = arch;
+    hwloc_obj_t pkg = nullptr;
+    while ((pkg = hwloc_get_next_obj_by_type(raw, HWLOC_OBJ_PACKAGE, pkg)) != nullptr) {
+      if (pkg->cpuset && hwloc_bitmap_intersects(pkg->cpuset, numa->cpuset)) break;
+    }
+    if (pkg) {
+      d.package = static_cast<int>(pkg->os_index);
+      d.vendor = info(pkg, "CPUVendor");
+      d.model = info(pkg, "CPUModel");
+      const std::string fam = info(pkg, "CPUFamilyNumber"), mod = info(pkg, "CPUModelNumber");
+      if (!fam.empty()) d.familyId = std::atoi(fam.c_str());
+      if (!mod.empty()) d.modelId = std::atoi(mod.c_str());
+    }
+    numaObjs.emplace_back(numa, inv.cpus.size());
+    inv.cpus.push_back(d);
+  }
+  if (!inv.cpus.empty()) inv.haveCpus = true;
+
+  // PCI devices of interest and their bridge chains.
+  std::vector<std::string> bridgesSeen;
+  for (hwloc_obj_t dev = hwloc_get_next_pcidev(raw, nullptr); dev;
+       dev = hwloc_get_next_pcidev(raw, dev)) {
+    const hwloc_obj_attr_u::hwloc_pcidev_attr_s& a = dev->attr->pcidev;
+    const uint32_t cls = static_cast<uint32_t>(a.class_id) << 8;
+    if (!isInterestingPciClass(cls, a.vendor_id)) continue;
+    PciDevice d;
+    d.busId = busIdOf(a);
+    d.classCode = cls;
+    d.vendor = a.vendor_id;
+    d.device = a.device_id;
+    d.subVendor = a.subvendor_id;
+    d.subDevice = a.subdevice_id;
+    for (hwloc_obj_t p = dev->parent; p && p->type == HWLOC_OBJ_BRIDGE; p = p->parent) {
+      if (p->attr->bridge.upstream_type != HWLOC_OBJ_BRIDGE_PCI) break;  // host bridge
+      const std::string b = busIdOf(p->attr->bridge.upstream.pci);
+      d.bridges.insert(d.bridges.begin(), b);
+      bool seen = false;
+      for (const std::string& s : bridgesSeen) seen = seen || s == b;
+      if (!seen) {
+        bridgesSeen.push_back(b);
+        PciDevice bd;
+        bd.busId = b;
+        bd.classCode = static_cast<uint32_t>(p->attr->bridge.upstream.pci.class_id) << 8;
+        bd.vendor = p->attr->bridge.upstream.pci.vendor_id;
+        bd.device = p->attr->bridge.upstream.pci.device_id;
+        inv.bridges.push_back(bd);
+      }
+    }
+    // NUMA from the first non-I/O ancestor when it is one NUMA domain.
+    hwloc_obj_t anc = hwloc_get_non_io_ancestor_obj(raw, dev);
+    if (anc && anc->cpuset) {
+      int match = -1, count = 0;
+      for (const auto& [numa, idx] : numaObjs)
+        if (hwloc_bitmap_intersects(numa->cpuset, anc->cpuset)) {
+          match = inv.cpus[idx].numa;
+          ++count;
+        }
+      if (count == 1) d.numa = match;
+    }
+    inv.pci.push_back(d);
+  }
+  inv.havePci = true;
+}
+
+#endif
+
+}  // namespace plexus::topo
