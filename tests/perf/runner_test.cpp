@@ -1,0 +1,157 @@
+// The perf driver end to end inside this process, on the real library: several ranks per process
+// (ncclCommInitAll, -t threads, -g ranks per thread in a group), every reducing op and type, both
+// placements; the table must come out in the nccl-tests layout with 0 wrong.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/collectives.hpp"
+#include "common/datatypes.hpp"
+#include "common/options.hpp"
+#include "common/runner.hpp"
+
+namespace plexus::perf {
+namespace {
+
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(std::FILE* f) {
+  std::rewind(f);
+  std::string s;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+RunResult run(const Collective& coll, const Options& o) {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  RunResult r;
+  r.code = runPerf(coll, o, ProcessPlacement{}, out, err);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+Options small() {
+  Options o;
+  o.minBytes = 8;
+  o.maxBytes = 64 << 10;
+  o.stepFactor = 8;
+  o.iters = 2;
+  o.warmupIters = 1;
+  return o;
+}
+
+// Table rows: size count type redop root | time algbw busbw wrong | time algbw busbw wrong.
+struct Row {
+  size_t bytes, count;
+  std::string type, op;
+  int root;
+  std::string wrongOut, wrongIn;
+};
+
+std::vector<Row> rows(const std::string& text) {
+  static const std::regex re(
+      R"(^ +(\d+) +(\d+) +(\S+) +(\S+) +(-?\d+) +[\d.]+ +[\d.]+ +[\d.]+ +(\S+) +[\d.]+ +[\d.]+ +[\d.]+ +(\S+)$)");
+  std::vector<Row> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::smatch m;
+    EXPECT_TRUE(std::regex_match(line, m, re)) << "not a table row: '" << line << "'";
+    if (m.empty()) continue;
+    out.push_back(Row{std::stoul(m[1]), std::stoul(m[2]), m[3], m[4], std::stoi(m[5]), m[6], m[7]});
+  }
+  return out;
+}
+
+TEST(PerfRunner, AllReduceEveryTypeAndOpWithThreadsAndGroups) {
+  Options o = small();
+  o.nThreads = 2;
+  o.nGpus = 2;  // 4 ranks: 2 threads x 2 ranks per thread
+  o.types.clear();
+  for (const TypeInfo& t : allTypes()) o.types.push_back(t.type);
+  o.ops = allOps();
+  o.check = 2;
+  RunResult r = run(kAllReduce, o);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  auto table = rows(r.out);
+  EXPECT_EQ(table.size(), 12u * 5u * sizeSequence(o).size());  // types x ops x sizes
+  for (const Row& row : table) {
+    EXPECT_EQ(row.wrongOut, "0");
+    EXPECT_EQ(row.wrongIn, "0");
+    EXPECT_EQ(row.root, -1);
+    EXPECT_EQ(row.bytes, row.count * typeInfo(*parseTypeName(row.type)).size);
+  }
+  EXPECT_NE(r.out.find("# nThread 2 nGpus 2 minBytes 8 maxBytes 65536 step: 8(factor)"),
+            std::string::npos);
+  for (int rank = 0; rank < 4; ++rank)
+    EXPECT_NE(r.out.find("#  Rank  " + std::to_string(rank) + " Group  0"), std::string::npos);
+  EXPECT_NE(r.out.find("# Out of bounds values : 0 OK"), std::string::npos);
+  EXPECT_NE(r.out.find("# Avg bus bandwidth    : "), std::string::npos);
+}
+
+TEST(PerfRunner, EveryRequiredCollectiveOnThreeRanks) {
+  for (const Collective* c : {&kAllGather, &kReduceScatter, &kBroadcast, &kReduce, &kSendRecv}) {
+    SCOPED_TRACE(c->name);
+    Options o = small();
+    o.nGpus = 3;
+    o.types = {ncclInt32, ncclFloat16, ncclFloat8e4m3};
+    o.ops = c->hasOp ? allOps() : std::vector<ncclRedOp_t>{ncclSum};
+    o.root = c->hasRoot ? -1 : 0;  // -r all
+    o.minBytes = 5;                // odd sizes: counts that do not divide by the rank count
+    o.stepFactor = 7;
+    RunResult r = run(*c, o);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    auto table = rows(r.out);
+    size_t roots = c->hasRoot ? 3 : 1;
+    EXPECT_EQ(sizeSequence(o).size(), 5u);  // 5, 35, 245, 1715, 12005
+    EXPECT_EQ(table.size(), 3u * o.ops.size() * roots * 5u);
+    for (const Row& row : table) {
+      EXPECT_EQ(row.wrongOut, "0");
+      EXPECT_EQ(row.wrongIn, c == &kSendRecv ? "N/A" : "0");
+      EXPECT_EQ(row.op, c->hasOp ? row.op : "none");
+      if (!c->hasRoot) {
+        EXPECT_EQ(row.root, -1);
+      }
+    }
+  }
+}
+
+TEST(PerfRunner, AggregationModesAndNoCheck) {
+  for (int a : {0, 2, 3}) {
+    Options o = small();
+    o.nGpus = 2;
+    o.average = a;
+    o.check = 0;
+    o.aggIters = 3;
+    RunResult r = run(kAllReduce, o);
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const Row& row : rows(r.out)) {
+      EXPECT_EQ(row.wrongOut, "N/A");
+      EXPECT_EQ(row.wrongIn, "N/A");
+    }
+  }
+}
+
+TEST(PerfRunner, RootOutsideTheJobIsAUsageError) {
+  Options o = small();
+  o.root = 5;
+  RunResult r = run(kBroadcast, o);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("-r 5 is not a rank"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace plexus::perf
