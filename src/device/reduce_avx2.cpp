@@ -1,6 +1,7 @@
 // The AVX2 kernel family (compiled with -mavx2 -mf16c -mfma; run only where the registry found
 // those features). Every kernel gives the same bits as the scalar family (reduce_scalar.cpp):
-// fp16 converts with F16C (round to nearest even), bf16 and fp8 convert with integer operations.
+// fp16 converts with F16C (round to nearest even), bf16 with integer operations, fp8 decodes
+// through fp16 (F16C) and encodes with integer operations.
 // Loops run over blocks of 128 input bytes; the last partial block goes through a small
 // zero-padded buffer so that tails use exactly the same code as the body.
 //
@@ -40,11 +41,13 @@ struct RawInt {  // integers: the vector is the data
   static constexpr size_t kElems = 4 * 32 / sizeof(T);
   static Blk load(const u8* p) {
     Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k)
       b.v[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
     return b;
   }
   static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k), b.v[k]);
   }
 };
@@ -56,11 +59,13 @@ struct F32 {
   static constexpr size_t kElems = 32;
   static Blk load(const u8* p) {
     Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k)
       b.v[k] = _mm256_loadu_ps(reinterpret_cast<const float*>(p + 32 * k));
     return b;
   }
   static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) _mm256_storeu_ps(reinterpret_cast<float*>(p + 32 * k), b.v[k]);
   }
 };
@@ -72,11 +77,13 @@ struct F64 {
   static constexpr size_t kElems = 16;
   static Blk load(const u8* p) {
     Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k)
       b.v[k] = _mm256_loadu_pd(reinterpret_cast<const double*>(p + 32 * k));
     return b;
   }
   static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) _mm256_storeu_pd(reinterpret_cast<double*>(p + 32 * k), b.v[k]);
   }
 };
@@ -88,12 +95,14 @@ struct F16 {  // F16C, round to nearest even whatever MXCSR says
   static constexpr size_t kElems = 32;
   static Blk load(const u8* p) {
     Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       b.v[k] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k)));
     }
     return b;
   }
   static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 16 * k),
                        _mm256_cvtps_ph(b.v[k], _MM_FROUND_TO_NEAREST_INT));
@@ -101,25 +110,47 @@ struct F16 {  // F16C, round to nearest even whatever MXCSR says
   }
 };
 
-// float bits (8 lanes) -> bf16 in the low 16 bits of each lane, nearest even, NaN made quiet.
+// Rounded bf16 in the low 16 bits of each lane: nearest even; NaN keeps its top bits, made quiet.
 inline __m256i encodeBf16(__m256 v) {
   const __m256i x = _mm256_castps_si256(v);
-  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+  const __m256i top = _mm256_srli_epi32(x, 16);
+  const __m256i lsb = _mm256_and_si256(top, _mm256_set1_epi32(1));
   const __m256i rounded =
-      _mm256_srli_epi32(_mm256_add_epi32(x, _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), lsb)), 16);
-  const __m256i quietNan = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(0x40));
-  const __m256i isNan = _mm256_cmpgt_epi32(_mm256_and_si256(x, _mm256_set1_epi32(0x7FFFFFFF)),
-                                           _mm256_set1_epi32(0x7F800000));
-  return _mm256_blendv_epi8(rounded, quietNan, isNan);
+      _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, lsb), _mm256_set1_epi32(0x7FFF)), 16);
+  const __m256i quietNan = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
+  const __m256 isNan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+  return _mm256_blendv_epi8(rounded, quietNan, _mm256_castps_si256(isNan));
 }
 
-struct Bf16 {  // bf16 -> float is a 16-bit shift; float -> bf16 is encodeBf16
+struct Bf16 {
+  // Reductions split 16 bf16 with unpacklo/hi(zero, x): each lands in the top half of a 32-bit
+  // lane, which is its float; packus_epi32 undoes the split (both work per 128-bit lane), so the
+  // order in memory is kept. Conversions use the ordered forms.
   using Blk = BlockF;
   static constexpr int kVecs = 4;
   static constexpr size_t kElemSize = 2;
   static constexpr size_t kElems = 32;
   static Blk load(const u8* p) {
+    const __m256i zero = _mm256_setzero_si256();
     Blk b;
+#pragma GCC unroll 4
+    for (int k = 0; k < 2; ++k) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+      b.v[2 * k] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, x));
+      b.v[2 * k + 1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, x));
+    }
+    return b;
+  }
+  static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 2; ++k) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k),
+                          _mm256_packus_epi32(encodeBf16(b.v[2 * k]), encodeBf16(b.v[2 * k + 1])));
+    }
+  }
+  static Blk loadOrdered(const u8* p) {
+    Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const __m256i x =
           _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k)));
@@ -127,7 +158,8 @@ struct Bf16 {  // bf16 -> float is a 16-bit shift; float -> bf16 is encodeBf16
     }
     return b;
   }
-  static void store(u8* p, const Blk& b) {
+  static void storeOrdered(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 2; ++k) {
       // packus works per 128-bit lane: [v0 0..3, v1 0..3 | v0 4..7, v1 4..7]; reorder qwords.
       const __m256i packed =
@@ -138,9 +170,9 @@ struct Bf16 {  // bf16 -> float is a 16-bit shift; float -> bf16 is encodeBf16
   }
 };
 
-// FP8 formats: ManBits stored mantissa bits, Bias, MaxFinite magnitude encoding, and whether the
-// all-ones exponent is inf/NaN (E5M2) or only S.1111.111 is NaN (E4M3).
-template <int ManBits, int Bias, int MaxFinite, bool IeeeSpecials>
+// FP8 formats: ManBits stored mantissa bits, Bias, MaxFinite magnitude encoding; IsE4M3 selects
+// E4M3's specials (only S.1111.111 is NaN) over E5M2's IEEE ones.
+template <int ManBits, int Bias, int MaxFinite, bool IsE4M3>
 struct Fp8 {
   using Blk = BlockF;
   static constexpr int kVecs = 4;
@@ -155,63 +187,63 @@ struct Fp8 {
     return c.f;
   }
 
-  // 8 lanes holding one fp8 byte each (0..255) -> exact floats. Integer-only for normal
-  // values, int->float conversion for subnormals: no float denormal appears, so DAZ is harmless.
-  static __m256 decode(__m256i x) {
-    const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(x, _mm256_set1_epi32(0x80)), 24);
-    const __m256i mag = _mm256_and_si256(x, _mm256_set1_epi32(0x7F));
-    const __m256i normal = _mm256_add_epi32(_mm256_slli_epi32(mag, 23 - ManBits),
-                                            _mm256_set1_epi32((127 - Bias) << 23));
-    const __m256 sub =
-        _mm256_mul_ps(_mm256_cvtepi32_ps(mag), _mm256_set1_ps(pow2(1 - Bias - ManBits)));
-    const __m256i isSub = _mm256_cmpgt_epi32(_mm256_set1_epi32(1 << ManBits), mag);
-    __m256i r = _mm256_blendv_epi8(normal, _mm256_castps_si256(sub), isSub);
-    if constexpr (IeeeSpecials) {
-      const __m256i manField = _mm256_and_si256(mag, _mm256_set1_epi32((1 << ManBits) - 1));
-      __m256i special =
-          _mm256_or_si256(_mm256_set1_epi32(0x7F800000), _mm256_slli_epi32(manField, 23 - ManBits));
-      const __m256i isNan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(MaxFinite + 1));
-      special = _mm256_or_si256(special, _mm256_and_si256(isNan, _mm256_set1_epi32(0x400000)));
-      r = _mm256_blendv_epi8(r, special, _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(MaxFinite)));
+  // 16 fp8 bytes -> 16 floats, exactly, through fp16 (which holds every fp8 value). E5M2 is the
+  // top byte of an fp16. E4M3 becomes the fp16 S.0EEEE.MMM0000000, whose value is the E4M3 value
+  // times 2^-8 (subnormals included), and the exact float product by 2^8 restores it; its NaN
+  // (S.1111.111) is mapped to the fp16 NaN S.11111.1000000000 first. VCVTPH2PS ignores DAZ.
+  static void decode16(__m128i bytes, __m256& lo, __m256& hi) {
+    __m256i h;
+    if constexpr (IsE4M3) {
+      const __m256i w = _mm256_cvtepi8_epi16(bytes);  // sign-extended: bits 15..7 = S..S.EEEEMMM
+      h = _mm256_and_si256(_mm256_slli_epi16(w, 7), _mm256_set1_epi16(int16_t(0xBFFF)));
+      const __m256i isNan = _mm256_cmpeq_epi16(_mm256_and_si256(h, _mm256_set1_epi16(0x7FFF)),
+                                               _mm256_set1_epi16(0x3F80));
+      const __m256i nan = _mm256_or_si256(_mm256_and_si256(h, _mm256_set1_epi16(int16_t(0x8000))),
+                                          _mm256_set1_epi16(0x7E00));
+      h = _mm256_blendv_epi8(h, nan, isNan);
     } else {
-      r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC00000),
-                             _mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7F)));
+      h = _mm256_slli_epi16(_mm256_cvtepu8_epi16(bytes), 8);
     }
-    return _mm256_castsi256_ps(_mm256_or_si256(r, sign));
+    lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+    hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+    if constexpr (IsE4M3) {
+      lo = _mm256_mul_ps(lo, _mm256_set1_ps(256.0f));
+      hi = _mm256_mul_ps(hi, _mm256_set1_ps(256.0f));
+    }
   }
 
   // 8 floats -> fp8 bytes (0..255) in 32-bit lanes: nearest even, saturating, NaN -> 0x7F.
   static __m256i encode(__m256 v) {
     constexpr int kShift = 23 - ManBits;
     const __m256i x = _mm256_castps_si256(v);
-    const __m256i sign = _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x80));
     const __m256i a = _mm256_and_si256(x, _mm256_set1_epi32(0x7FFFFFFF));
-    // Normal range: round the float bits at the target's last mantissa bit, then rebias.
+    // Normal range: round the float bits at the target's last mantissa bit; the rebias is folded
+    // into the rounding constant (lanes where it goes negative are subnormal and replaced below).
     const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(a, kShift), _mm256_set1_epi32(1));
     const __m256i rounded =
-        _mm256_add_epi32(a, _mm256_add_epi32(_mm256_set1_epi32((1 << (kShift - 1)) - 1), lsb));
-    const __m256i normal = _mm256_sub_epi32(_mm256_srli_epi32(rounded, kShift),
-                                            _mm256_set1_epi32((127 - Bias) << ManBits));
+        _mm256_add_epi32(_mm256_add_epi32(a, lsb),
+                         _mm256_set1_epi32(((1 << (kShift - 1)) - 1) - ((127 - Bias) << 23)));
+    const __m256i normal = _mm256_srli_epi32(rounded, kShift);
     // Subnormal range: adding 2^(24 - Bias - ManBits), whose ulp is the target's smallest
     // subnormal, rounds |x| to nearest even in the FPU; the low bits are then the encoding.
     const __m256 magic = _mm256_set1_ps(pow2(24 - Bias - ManBits));
     const __m256i sub =
-        _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(_mm256_castsi256_ps(a), magic)),
+        _mm256_xor_si256(_mm256_castps_si256(_mm256_add_ps(_mm256_castsi256_ps(a), magic)),
                          _mm256_castps_si256(magic));
     const __m256i isSub = _mm256_cmpgt_epi32(_mm256_set1_epi32((127 + 1 - Bias) << 23), a);
     __m256i r = _mm256_blendv_epi8(normal, sub, isSub);
-    const __m256i over = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(MaxFinite));
-    r = _mm256_blendv_epi8(r, _mm256_set1_epi32(MaxFinite), over);
-    r = _mm256_or_si256(r, sign);
-    const __m256i isNan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F800000));
-    return _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7F), isNan);
+    r = _mm256_min_epi32(r, _mm256_set1_epi32(MaxFinite));  // saturate (r >= 0 here)
+    r = _mm256_or_si256(r, _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x80)));
+    const __m256 isNan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    return _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7F), _mm256_castps_si256(isNan));
   }
 
   static Blk load(const u8* p) {
     Blk b;
-    for (int k = 0; k < 4; ++k) {
-      b.v[k] = decode(
-          _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * k))));
+#pragma GCC unroll 4
+    for (int k = 0; k < 2; ++k) {
+      decode16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k)), b.v[2 * k],
+               b.v[2 * k + 1]);
     }
     return b;
   }
@@ -225,8 +257,8 @@ struct Fp8 {
   }
 };
 
-using E4M3 = Fp8<3, 7, 0x7E, false>;
-using E5M2 = Fp8<2, 15, 0x7B, true>;
+using E4M3 = Fp8<3, 7, 0x7E, true>;
+using E5M2 = Fp8<2, 15, 0x7B, false>;
 
 // ---------------------------------------------------------------------------------------------
 // Operations on vectors.
@@ -337,6 +369,7 @@ struct MinMax64 {
 template <class Op, class B>
 B applyOp(const B& x, const B& y) {
   B r;
+#pragma GCC unroll 4
   for (int k = 0; k < 4; ++k) r.v[k] = Op::apply(x.v[k], y.v[k]);
   return r;
 }
@@ -392,6 +425,7 @@ void divideLoop(void* dst, const void* src, size_t n, int divisor) {
   const u8* s = static_cast<const u8*>(src);
   auto run = [&](u8* out, const u8* in) {
     auto x = C::load(in);
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k) x.v[k] = divide(x.v[k], dv);
     C::store(out, x);
   };
@@ -407,6 +441,25 @@ void divideLoop(void* dst, const void* src, size_t n, int divisor) {
   }
 }
 
+// Conversions keep memory order; codecs whose reduction load/store permute lanes provide
+// loadOrdered/storeOrdered.
+template <class C>
+typename C::Blk loadInOrder(const u8* p) {
+  if constexpr (requires { C::loadOrdered(p); }) {
+    return C::loadOrdered(p);
+  } else {
+    return C::load(p);
+  }
+}
+template <class C>
+void storeInOrder(u8* p, const typename C::Blk& b) {
+  if constexpr (requires { C::storeOrdered(p, b); }) {
+    C::storeOrdered(p, b);
+  } else {
+    C::store(p, b);
+  }
+}
+
 template <class C>
 void toFloatLoop(float* dst, const void* src, size_t n) {
   constexpr size_t kBytes = C::kElems * C::kElemSize;
@@ -414,7 +467,8 @@ void toFloatLoop(float* dst, const void* src, size_t n) {
   const u8* s = static_cast<const u8*>(src);
   size_t i = 0;
   for (; i + C::kElems <= n; i += C::kElems) {
-    const auto x = C::load(s + i * C::kElemSize);
+    const auto x = loadInOrder<C>(s + i * C::kElemSize);
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k)
       _mm256_storeu_ps(reinterpret_cast<float*>(d + 4 * i + 32 * k), x.v[k]);
   }
@@ -422,7 +476,8 @@ void toFloatLoop(float* dst, const void* src, size_t n) {
     alignas(32) u8 t[kBytes] = {};
     alignas(32) float f[C::kElems];
     __builtin_memcpy(t, s + i * C::kElemSize, (n - i) * C::kElemSize);
-    const auto x = C::load(t);
+    const auto x = loadInOrder<C>(t);
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k) _mm256_store_ps(f + 8 * k, x.v[k]);
     __builtin_memcpy(d + 4 * i, f, (n - i) * 4);
   }
@@ -436,16 +491,18 @@ void fromFloatLoop(void* dst, const float* src, size_t n) {
   size_t i = 0;
   BlockF x;
   for (; i + C::kElems <= n; i += C::kElems) {
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k)
       x.v[k] = _mm256_loadu_ps(reinterpret_cast<const float*>(s + 4 * i + 32 * k));
-    C::store(d + i * C::kElemSize, x);
+    storeInOrder<C>(d + i * C::kElemSize, x);
   }
   if (i < n) {
     alignas(32) float f[C::kElems] = {};
     alignas(32) u8 t[kBytes];
     __builtin_memcpy(f, s + 4 * i, (n - i) * 4);
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k) x.v[k] = _mm256_load_ps(f + 8 * k);
-    C::store(t, x);
+    storeInOrder<C>(t, x);
     __builtin_memcpy(d + i * C::kElemSize, t, (n - i) * C::kElemSize);
   }
 }

@@ -1,11 +1,12 @@
 // The AVX-512 kernel family (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq plus the
 // AVX2 flags; run only where the registry found all of them). Same structure and the same bits
 // as reduce_avx2.cpp and the scalar family: fp16 converts with VCVTPH2PS/VCVTPS2PH (nearest
-// even), bf16 and fp8 with integer operations and VPMOVDW/VPMOVDB narrowing.
+// even); bf16 with integer operations; fp8 decodes through fp16 and encodes through fp16 rounded
+// to odd, then integer rounding on 16-bit lanes.
 //
 // AVX512-BF16's VCVTNE2PS2BF16 is not used: it flushes subnormal inputs to zero, which the
-// reference does not. AVX512-FP16 arithmetic is not used: it would round fp16 sums in fp16
-// rather than in float, and this machine cannot test it.
+// reference does not (a fast path that falls back when a result is subnormal is possible future
+// work). AVX512-FP16 is not used: the machine this was written on lacks it, so it is untested.
 //
 // See reduce_kernels.hpp for the rule this file follows: nothing here has external linkage except
 // fillAvx512Kernels, and no inline function of another header is called.
@@ -47,10 +48,12 @@ struct RawInt {
   static constexpr size_t kElems = 4 * 64 / sizeof(T);
   static Blk load(const u8* p) {
     Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) b.v[k] = _mm512_loadu_si512(p + 64 * k);
     return b;
   }
   static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) _mm512_storeu_si512(p + 64 * k, b.v[k]);
   }
 };
@@ -62,10 +65,12 @@ struct F32 {
   static constexpr size_t kElems = 64;
   static Blk load(const u8* p) {
     Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) b.v[k] = _mm512_loadu_ps(p + 64 * k);
     return b;
   }
   static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) _mm512_storeu_ps(p + 64 * k, b.v[k]);
   }
 };
@@ -77,10 +82,12 @@ struct F64 {
   static constexpr size_t kElems = 32;
   static Blk load(const u8* p) {
     Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) b.v[k] = _mm512_loadu_pd(p + 64 * k);
     return b;
   }
   static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) _mm512_storeu_pd(p + 64 * k, b.v[k]);
   }
 };
@@ -92,12 +99,14 @@ struct F16 {
   static constexpr size_t kElems = 64;
   static Blk load(const u8* p) {
     Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       b.v[k] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k)));
     }
     return b;
   }
   static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k),
                           _mm512_cvtps_ph(b.v[k], _MM_FROUND_TO_NEAREST_INT));
@@ -106,22 +115,45 @@ struct F16 {
 };
 
 struct Bf16 {
+  // Reductions load 32 bf16 per vector and split them with unpacklo/hi(zero, x): each bf16 lands
+  // in the top half of a 32-bit lane, which is its float. packus_epi32 undoes the split (both
+  // work per 128-bit lane), so the order in memory is kept. Conversions use the ordered forms.
   using Blk = BlockF;
   static constexpr int kVecs = 4;
   static constexpr size_t kElemSize = 2;
   static constexpr size_t kElems = 64;
-  static __m512i encode(__m512 v) {  // nearest even, NaN made quiet; result in the low 16 bits
+
+  // Rounded bf16 in the low 16 bits of each lane: nearest even; NaN keeps its top bits, made quiet.
+  static __m512i encode(__m512 v) {
     const __m512i x = _mm512_castps_si512(v);
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
+    const __m512i top = _mm512_srli_epi32(x, 16);
+    const __m512i lsb = _mm512_and_si512(top, _mm512_set1_epi32(1));
     const __m512i rounded = _mm512_srli_epi32(
-        _mm512_add_epi32(x, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb)), 16);
-    const __m512i quietNan = _mm512_or_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(0x40));
-    const __mmask16 isNan = _mm512_cmpgt_epi32_mask(
-        _mm512_and_si512(x, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
-    return _mm512_mask_blend_epi32(isNan, rounded, quietNan);
+        _mm512_add_epi32(_mm512_add_epi32(x, lsb), _mm512_set1_epi32(0x7FFF)), 16);
+    const __mmask16 isNan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_or_epi32(rounded, isNan, top, _mm512_set1_epi32(0x40));
   }
   static Blk load(const u8* p) {
+    const __m512i zero = _mm512_setzero_si512();
     Blk b;
+#pragma GCC unroll 4
+    for (int k = 0; k < 2; ++k) {
+      const __m512i x = _mm512_loadu_si512(p + 64 * k);
+      b.v[2 * k] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, x));
+      b.v[2 * k + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, x));
+    }
+    return b;
+  }
+  static void store(u8* p, const Blk& b) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 2; ++k) {
+      _mm512_storeu_si512(p + 64 * k,
+                          _mm512_packus_epi32(encode(b.v[2 * k]), encode(b.v[2 * k + 1])));
+    }
+  }
+  static Blk loadOrdered(const u8* p) {
+    Blk b;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const __m512i x =
           _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k)));
@@ -129,7 +161,8 @@ struct Bf16 {
     }
     return b;
   }
-  static void store(u8* p, const Blk& b) {
+  static void storeOrdered(u8* p, const Blk& b) {
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k),
                           _mm512_cvtepi32_epi16(encode(b.v[k])));
@@ -137,86 +170,90 @@ struct Bf16 {
   }
 };
 
-template <int ManBits, int Bias, int MaxFinite, bool IeeeSpecials>
+// FP8 formats: ManBits stored mantissa bits, Bias, MaxFinite magnitude encoding; IsE4M3 selects
+// E4M3's specials (only S.1111.111 is NaN) over E5M2's IEEE ones.
+template <int ManBits, int Bias, int MaxFinite, bool IsE4M3>
 struct Fp8 {
   using Blk = BlockF;
   static constexpr int kVecs = 4;
   static constexpr size_t kElemSize = 1;
   static constexpr size_t kElems = 64;
 
-  static float pow2(int e) {
-    union {
-      uint32_t u;
-      float f;
-    } c{uint32_t(127 + e) << 23};
-    return c.f;
-  }
-
-  static __m512 decode(__m512i x) {  // see reduce_avx2.cpp: no float denormal appears
-    const __m512i sign = _mm512_slli_epi32(_mm512_and_si512(x, _mm512_set1_epi32(0x80)), 24);
-    const __m512i mag = _mm512_and_si512(x, _mm512_set1_epi32(0x7F));
-    const __m512i normal = _mm512_add_epi32(_mm512_slli_epi32(mag, 23 - ManBits),
-                                            _mm512_set1_epi32((127 - Bias) << 23));
-    const __m512 sub =
-        _mm512_mul_ps(_mm512_cvtepi32_ps(mag), _mm512_set1_ps(pow2(1 - Bias - ManBits)));
-    const __mmask16 isSub = _mm512_cmplt_epi32_mask(mag, _mm512_set1_epi32(1 << ManBits));
-    __m512i r = _mm512_mask_blend_epi32(isSub, normal, _mm512_castps_si512(sub));
-    if constexpr (IeeeSpecials) {
-      const __m512i manField = _mm512_and_si512(mag, _mm512_set1_epi32((1 << ManBits) - 1));
-      __m512i special =
-          _mm512_or_si512(_mm512_set1_epi32(0x7F800000), _mm512_slli_epi32(manField, 23 - ManBits));
-      const __mmask16 isNan = _mm512_cmpgt_epi32_mask(mag, _mm512_set1_epi32(MaxFinite + 1));
-      special = _mm512_mask_or_epi32(special, isNan, special, _mm512_set1_epi32(0x400000));
-      r = _mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(mag, _mm512_set1_epi32(MaxFinite)), r,
-                                  special);
+  // 16 fp8 bytes -> 16 floats, exactly, through fp16 (which holds every fp8 value). E5M2 is the
+  // top byte of an fp16. E4M3 becomes the fp16 S.0EEEE.MMM0000000, whose value is the E4M3 value
+  // times 2^-8 (subnormals included), and the exact float product by 2^8 restores it; its NaN
+  // (S.1111.111) is mapped to the fp16 NaN S.11111.1000000000 first. VCVTPH2PS ignores DAZ.
+  static void decode32(__m256i bytes, __m512& lo, __m512& hi) {
+    __m512i h;
+    if constexpr (IsE4M3) {
+      const __m512i w = _mm512_cvtepi8_epi16(bytes);  // sign-extended: bits 15..7 = S..S.EEEEMMM
+      h = _mm512_and_si512(_mm512_slli_epi16(w, 7), _mm512_set1_epi16(int16_t(0xBFFF)));
+      const __mmask32 isNan = _mm512_cmpeq_epi16_mask(
+          _mm512_and_si512(h, _mm512_set1_epi16(0x7FFF)), _mm512_set1_epi16(0x3F80));
+      // (h & 0x8000) | 0x7E00
+      const __m512i nan = _mm512_ternarylogic_epi32(h, _mm512_set1_epi16(int16_t(0x8000)),
+                                                    _mm512_set1_epi16(0x7E00), 0xEA);
+      h = _mm512_mask_mov_epi16(h, isNan, nan);
     } else {
-      r = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(mag, _mm512_set1_epi32(0x7F)), r,
-                                  _mm512_set1_epi32(0x7FC00000));
+      h = _mm512_slli_epi16(_mm512_cvtepu8_epi16(bytes), 8);
     }
-    return _mm512_castsi512_ps(_mm512_or_si512(r, sign));
+    lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+    hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+    if constexpr (IsE4M3) {
+      lo = _mm512_mul_ps(lo, _mm512_set1_ps(256.0f));
+      hi = _mm512_mul_ps(hi, _mm512_set1_ps(256.0f));
+    }
   }
 
-  static __m512i encode(__m512 v) {  // nearest even, saturating, NaN -> 0x7F
-    constexpr int kShift = 23 - ManBits;
-    const __m512i x = _mm512_castps_si512(v);
-    const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(x, 24), _mm512_set1_epi32(0x80));
-    const __m512i a = _mm512_and_si512(x, _mm512_set1_epi32(0x7FFFFFFF));
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(a, kShift), _mm512_set1_epi32(1));
+  // 16 floats -> 16 fp16 rounded to odd: truncate, then set the last bit if anything was lost.
+  // Rounding that to fewer bits (nearest even) gives exactly the nearest-even result of rounding
+  // the float directly, because fp16 keeps at least two more bits than fp8 at every magnitude.
+  // E4M3 is scaled by 2^-8 first (exact) so that its exponent and subnormal grid line up with
+  // fp16's, as E5M2's already do.
+  static __m256i toHalfRoundToOdd(__m512 v) {
+    if constexpr (IsE4M3) v = _mm512_mul_ps(v, _mm512_set1_ps(1.0f / 256.0f));
+    const __m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_ZERO);
+    const __mmask16 inexact = _mm512_cmp_ps_mask(_mm512_cvtph_ps(h), v, _CMP_NEQ_UQ);
+    return _mm256_mask_mov_epi16(h, inexact, _mm256_or_si256(h, _mm256_set1_epi16(1)));
+  }
+
+  // 32 floats -> 32 fp8 bytes: nearest even, saturating, NaN -> 0x7F.
+  static __m256i encode32(__m512 lo, __m512 hi) {
+    constexpr int kDrop = 10 - ManBits;  // fp16 mantissa bits that fp8 lacks
+    const __m512i h =
+        _mm512_inserti64x4(_mm512_castsi256_si512(toHalfRoundToOdd(lo)), toHalfRoundToOdd(hi), 1);
+    const __m512i m = _mm512_and_si512(h, _mm512_set1_epi16(0x7FFF));
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi16(m, kDrop), _mm512_set1_epi16(1));
     const __m512i rounded =
-        _mm512_add_epi32(a, _mm512_add_epi32(_mm512_set1_epi32((1 << (kShift - 1)) - 1), lsb));
-    const __m512i normal = _mm512_sub_epi32(_mm512_srli_epi32(rounded, kShift),
-                                            _mm512_set1_epi32((127 - Bias) << ManBits));
-    // Subnormals: the magic addition rounds to nearest even (embedded rounding: MXCSR ignored).
-    const __m512 magic = _mm512_set1_ps(pow2(24 - Bias - ManBits));
-    const __m512 sum = _mm512_add_round_ps(_mm512_castsi512_ps(a), magic,
-                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512i sub = _mm512_sub_epi32(_mm512_castps_si512(sum), _mm512_castps_si512(magic));
-    const __mmask16 isSub = _mm512_cmplt_epi32_mask(a, _mm512_set1_epi32((127 + 1 - Bias) << 23));
-    __m512i r = _mm512_mask_blend_epi32(isSub, normal, sub);
-    r = _mm512_min_epi32(r, _mm512_set1_epi32(MaxFinite));  // saturate (r >= 0 here)
-    r = _mm512_or_si512(r, sign);
-    const __mmask16 isNan = _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x7F800000));
-    return _mm512_mask_blend_epi32(isNan, r, _mm512_set1_epi32(0x7F));
+        _mm512_add_epi16(_mm512_add_epi16(m, lsb), _mm512_set1_epi16((1 << (kDrop - 1)) - 1));
+    __m512i r = _mm512_min_epu16(_mm512_srli_epi16(rounded, kDrop), _mm512_set1_epi16(MaxFinite));
+    // r | ((h >> 8) & 0x80): the sign
+    r = _mm512_ternarylogic_epi32(r, _mm512_srli_epi16(h, 8), _mm512_set1_epi16(0x80), 0xF8);
+    const __mmask32 isNan = _mm512_cmpgt_epu16_mask(m, _mm512_set1_epi16(0x7C00));
+    r = _mm512_mask_mov_epi16(r, isNan, _mm512_set1_epi16(0x7F));
+    return _mm512_cvtepi16_epi8(r);
   }
 
   static Blk load(const u8* p) {
     Blk b;
-    for (int k = 0; k < 4; ++k) {
-      b.v[k] = decode(
-          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k))));
+#pragma GCC unroll 4
+    for (int k = 0; k < 2; ++k) {
+      decode32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k)), b.v[2 * k],
+               b.v[2 * k + 1]);
     }
     return b;
   }
   static void store(u8* p, const Blk& b) {
-    for (int k = 0; k < 4; ++k) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 16 * k),
-                       _mm512_cvtepi32_epi8(encode(b.v[k])));
+#pragma GCC unroll 2
+    for (int k = 0; k < 2; ++k) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k),
+                          encode32(b.v[2 * k], b.v[2 * k + 1]));
     }
   }
 };
 
-using E4M3 = Fp8<3, 7, 0x7E, false>;
-using E5M2 = Fp8<2, 15, 0x7B, true>;
+using E4M3 = Fp8<3, 7, 0x7E, true>;
+using E5M2 = Fp8<2, 15, 0x7B, false>;
 
 // ---------------------------------------------------------------------------------------------
 // Operations.
@@ -320,6 +357,7 @@ struct MinU64 {
 template <class Op, class B>
 B applyOp(const B& x, const B& y) {
   B r;
+#pragma GCC unroll 4
   for (int k = 0; k < 4; ++k) r.v[k] = Op::apply(x.v[k], y.v[k]);
   return r;
 }
@@ -374,6 +412,7 @@ void divideLoop(void* dst, const void* src, size_t n, int divisor) {
   const u8* s = static_cast<const u8*>(src);
   auto run = [&](u8* out, const u8* in) {
     auto x = C::load(in);
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k) x.v[k] = divide(x.v[k], dv);
     C::store(out, x);
   };
@@ -389,6 +428,25 @@ void divideLoop(void* dst, const void* src, size_t n, int divisor) {
   }
 }
 
+// Conversions keep memory order; codecs whose reduction load/store permute lanes provide
+// loadOrdered/storeOrdered.
+template <class C>
+typename C::Blk loadInOrder(const u8* p) {
+  if constexpr (requires { C::loadOrdered(p); }) {
+    return C::loadOrdered(p);
+  } else {
+    return C::load(p);
+  }
+}
+template <class C>
+void storeInOrder(u8* p, const typename C::Blk& b) {
+  if constexpr (requires { C::storeOrdered(p, b); }) {
+    C::storeOrdered(p, b);
+  } else {
+    C::store(p, b);
+  }
+}
+
 template <class C>
 void toFloatLoop(float* dst, const void* src, size_t n) {
   constexpr size_t kBytes = C::kElems * C::kElemSize;
@@ -396,14 +454,16 @@ void toFloatLoop(float* dst, const void* src, size_t n) {
   const u8* s = static_cast<const u8*>(src);
   size_t i = 0;
   for (; i + C::kElems <= n; i += C::kElems) {
-    const auto x = C::load(s + i * C::kElemSize);
+    const auto x = loadInOrder<C>(s + i * C::kElemSize);
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k) _mm512_storeu_ps(d + 4 * i + 64 * k, x.v[k]);
   }
   if (i < n) {
     alignas(64) u8 t[kBytes] = {};
     alignas(64) float f[C::kElems];
     __builtin_memcpy(t, s + i * C::kElemSize, (n - i) * C::kElemSize);
-    const auto x = C::load(t);
+    const auto x = loadInOrder<C>(t);
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k) _mm512_store_ps(f + 16 * k, x.v[k]);
     __builtin_memcpy(d + 4 * i, f, (n - i) * 4);
   }
@@ -417,15 +477,17 @@ void fromFloatLoop(void* dst, const float* src, size_t n) {
   size_t i = 0;
   BlockF x;
   for (; i + C::kElems <= n; i += C::kElems) {
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k) x.v[k] = _mm512_loadu_ps(s + 4 * i + 64 * k);
-    C::store(d + i * C::kElemSize, x);
+    storeInOrder<C>(d + i * C::kElemSize, x);
   }
   if (i < n) {
     alignas(64) float f[C::kElems] = {};
     alignas(64) u8 t[kBytes];
     __builtin_memcpy(f, s + 4 * i, (n - i) * 4);
+#pragma GCC unroll 4
     for (int k = 0; k < C::kVecs; ++k) x.v[k] = _mm512_load_ps(f + 16 * k);
-    C::store(t, x);
+    storeInOrder<C>(t, x);
     __builtin_memcpy(d + i * C::kElemSize, t, (n - i) * C::kElemSize);
   }
 }
