@@ -38,9 +38,10 @@ inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
 
 struct Val {
   uint64_t hash = 0;
-  uint32_t terms = 0;  // number of contributions (with multiplicity)
-  uint8_t defined = 0;
-  uint8_t finalized = 0;
+  uint32_t terms : 30 = 0;  // number of contributions (with multiplicity)
+  uint32_t defined : 1 = 0;
+  uint32_t finalized : 1 = 0;
+  uint32_t writer = 0;  // in memory: step id + 1 of the step that stored it (0: initial)
 };
 
 class Coefficients {
@@ -105,6 +106,11 @@ struct Layout {
   uint64_t base[3] = {0, 0, 0};
   uint64_t size = 0;
 };
+
+// Finds two channels of one rank that touch the same element, one of them writing it (channels
+// run concurrently); describes the first such pair.
+bool findChannelRace(const Program& program, const std::vector<Layout>& layouts,
+                     std::string& error);
 
 // Runs the program in one placement and checks it; appends errors (prefixed with the placement).
 // Returns the number of messages delivered.

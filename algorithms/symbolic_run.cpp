@@ -3,9 +3,14 @@
 // specification. Each channel of each rank is a process that runs until its next step cannot
 // proceed (no message to receive, or no room for the message to send); it is woken when that FIFO
 // changes. The first execution error stops the run.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cinttypes>
+#include <cstdlib>
 #include <deque>
+#include <memory>
+#include <new>
 
 #include "algorithms/collective_spec.hpp"
 #include "algorithms/symbolic.hpp"
@@ -16,10 +21,23 @@ namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
 
+// A message in a FIFO; small ones (the common case in pipelined plans) are stored inline.
 struct MsgNode {
+  static constexpr uint32_t kInline = 4;
   uint32_t next = kNone;
   uint32_t sender = 0;  // step id that sent it
-  std::vector<Val> data;
+  uint32_t count = 0;
+  Val small[kInline];
+  std::vector<Val> big;
+
+  Val* resize(uint32_t n) {
+    count = n;
+    if (n <= kInline) return small;
+    big.resize(n);
+    return big.data();
+  }
+  const Val* data() const { return count <= kInline ? small : big.data(); }
+  uint32_t size() const { return count; }
 };
 
 struct FifoState {
@@ -34,6 +52,32 @@ std::string rangeText(Buffer b, uint64_t begin, uint64_t end) {
   return formatString("%s[%" PRIu64 ",%" PRIu64 ")", bufferName(b), begin, end);
 }
 
+// All ranks' symbolic memory in one allocation, on huge pages when it is large: the run touches
+// a different rank's memory at nearly every step, and 4 KiB pages would miss the TLB each time.
+class Arena {
+ public:
+  explicit Arena(size_t n) {
+    constexpr size_t kHuge = size_t{2} << 20;
+    const size_t bytes = std::max<size_t>(n, 1) * sizeof(Val);
+    if (bytes >= 2 * kHuge) {
+      const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+      ptr_.reset(static_cast<Val*>(std::aligned_alloc(kHuge, rounded)));
+      if (ptr_) madvise(ptr_.get(), rounded, MADV_HUGEPAGE);
+    } else {
+      ptr_.reset(static_cast<Val*>(std::malloc(bytes)));
+    }
+    if (!ptr_) throw std::bad_alloc();
+    std::uninitialized_fill_n(ptr_.get(), n, Val{});
+  }
+  Val* data() const { return ptr_.get(); }
+
+ private:
+  struct Free {
+    void operator()(Val* p) const { std::free(p); }
+  };
+  std::unique_ptr<Val, Free> ptr_;
+};
+
 class Runner {
  public:
   Runner(const Program& p, bool inPlace, const Coefficients& coef, const VerifyOptions& opt,
@@ -47,11 +91,19 @@ class Runner {
 
   uint64_t run() {
     if (!setup()) return 0;
-    while (!work_.empty() && !failed_) {
-      const uint32_t proc = work_.front();
-      work_.pop_front();
+    // Breadth first, prefetching what the processes a few places down the queue will touch:
+    // a ring touches a different rank's memory at every step, so the run is bound by memory
+    // latency, not by work.
+    while (head_ < work_.size() && !failed_) {
+      if (head_ + kPrefetchStep < work_.size()) prefetchStep(work_[head_ + kPrefetchStep]);
+      if (head_ + kPrefetchData < work_.size()) prefetchData(work_[head_ + kPrefetchData]);
+      const uint32_t proc = work_[head_++];
       queued_[proc] = 0;
       advance(proc);
+      if (head_ > 4096 && head_ * 2 > work_.size()) {
+        work_.erase(work_.begin(), work_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+      }
     }
     if (failed_) return delivered_;
     if (checkCompletion()) checkSpecification();  // after leftovers too: the state is final
@@ -63,9 +115,7 @@ class Runner {
   bool setup() {
     const size_t n = static_cast<size_t>(p_.nranks);
     layout_.resize(n);
-    mem_.resize(n);
-    lastWriter_.resize(n);
-    access_.resize(n);
+    memBase_.resize(n);
     uint64_t total = 0;
     for (size_t r = 0; r < n; ++r) {
       layout_[r] =
@@ -78,17 +128,17 @@ class Runner {
                         total, opt_.maxElements));
       return false;
     }
-    std::vector<int> channelsWithSteps(n, 0);
-    for (const Proc& pr : p_.procs) {
-      if (pr.end > pr.begin) ++channelsWithSteps[static_cast<size_t>(pr.rank)];
+    arena_ = std::make_unique<Arena>(total);
+    for (size_t r = 0, at = 0; r < n; at += layout_[r].size, ++r) memBase_[r] = at;
+    std::string race;
+    if (findChannelRace(p_, layout_, race)) {
+      fail(race);
+      return false;
     }
     for (size_t r = 0; r < n; ++r) {
-      mem_[r].assign(layout_[r].size, Val{});
-      lastWriter_[r].assign(layout_[r].size, 0);
-      if (channelsWithSteps[r] > 1) access_[r].assign(layout_[r].size, 0);
       const uint64_t inBase = layout_[r].base[0];
       for (uint64_t i = 0; i < p_.bufferCount[r][0]; ++i) {
-        Val& v = mem_[r][inBase + i];
+        Val& v = mem(r)[inBase + i];
         v.hash = coef_.input(static_cast<int>(r), i);
         v.terms = 1;
         v.defined = 1;
@@ -111,6 +161,28 @@ class Runner {
     work_.push_back(proc);
   }
 
+  static constexpr size_t kPrefetchStep = 8;
+  static constexpr size_t kPrefetchData = 4;
+
+  void prefetchStep(uint32_t proc) const {
+    if (pc_[proc] < p_.procs[proc].end) __builtin_prefetch(&p_.steps[pc_[proc]]);
+  }
+
+  void prefetchData(uint32_t proc) const {
+    if (pc_[proc] >= p_.procs[proc].end) return;
+    const CStep& s = p_.steps[pc_[proc]];
+    const int r = p_.procs[proc].rank;
+    const Val* mem = this->mem(static_cast<size_t>(r));
+    if (stepUsesSrc(s.kind)) __builtin_prefetch(mem + addr(r, s.srcBuf, s.srcOff));
+    if (stepUsesDst(s.kind)) __builtin_prefetch(mem + addr(r, s.dstBuf, s.dstOff), 1);
+    if (stepReceives(s.kind)) {
+      const FifoState& f = fifos_[s.fifoIn];
+      __builtin_prefetch(&f);
+      if (f.head != kNone) __builtin_prefetch(&nodes_[f.head]);
+    }
+    if (stepSends(s.kind)) __builtin_prefetch(&fifos_[s.fifoOut], 1);
+  }
+
   void wake(int64_t& waiter) {
     if (waiter >= 0) enqueue(static_cast<uint32_t>(waiter));
     waiter = -1;
@@ -130,12 +202,12 @@ class Runner {
           return;
         }
         const MsgNode& m = nodes_[in->head];
-        if (m.data.size() != s.count) {
+        if (m.size() != s.count) {
           const FifoKey& k = p_.fifos[s.fifoIn];
           fail(
               formatString("%s: expects a message of %u elements but the next message from rank "
-                           "%d on connection %d has %zu elements (sent by %s)",
-                           p_.where(pc).c_str(), s.count, k.src, k.connection, m.data.size(),
+                           "%d on connection %d has %u elements (sent by %s)",
+                           p_.where(pc).c_str(), s.count, k.src, k.connection, m.size(),
                            p_.where(m.sender).c_str()));
           return;
         }
@@ -176,8 +248,7 @@ class Runner {
   void execute(uint32_t proc, uint32_t step, const CStep& s, FifoState* in, FifoState* out) {
     const Proc& pr = p_.procs[proc];
     const int r = pr.rank;
-    std::vector<Val>& mem = mem_[static_cast<size_t>(r)];
-    std::vector<uint32_t>& writer = lastWriter_[static_cast<size_t>(r)];
+    Val* mem = this->mem(static_cast<size_t>(r));
     const bool usesSrc = stepUsesSrc(s.kind), usesSrc2 = stepUsesSrc2(s.kind),
                usesDst = stepUsesDst(s.kind);
     const uint64_t srcA = usesSrc ? addr(r, s.srcBuf, s.srcOff) : 0;
@@ -190,17 +261,13 @@ class Runner {
                         rangeText(s.dstBuf, s.dstOff, uint64_t{s.dstOff} + s.count).c_str()));
       return;
     }
-    if (!access_[static_cast<size_t>(r)].empty() && !checkRaces(proc, step, s, srcA, src2A, dstA)) {
-      return;
-    }
-    const Val* msg = in ? nodes_[in->head].data.data() : nullptr;
+    const Val* msg = in ? nodes_[in->head].data() : nullptr;
     uint32_t outNode = kNone;
     Val* sendData = nullptr;
     if (out) {
       outNode = allocNode();
       nodes_[outNode].sender = step;
-      nodes_[outNode].data.resize(s.count);
-      sendData = nodes_[outNode].data.data();
+      sendData = nodes_[outNode].resize(s.count);
     }
     const bool reduces = stepReduces(s.kind);
     for (uint32_t k = 0; k < s.count; ++k) {
@@ -260,62 +327,13 @@ class Runner {
         v.finalized = 1;
       }
       if (usesDst) {
+        v.writer = step + 1;
         mem[dstA + k] = v;
-        writer[dstA + k] = step + 1;
       }
       if (sendData) sendData[k] = v;
     }
     if (in) pop(*in);
     if (out) push(*out, outNode, s.count);
-  }
-
-  bool checkRaces(uint32_t proc, uint32_t step, const CStep& s, uint64_t srcA, uint64_t src2A,
-                  uint64_t dstA) {
-    const Proc& pr = p_.procs[proc];
-    std::vector<uint32_t>& acc = access_[static_cast<size_t>(pr.rank)];
-    const uint32_t me = static_cast<uint32_t>(pr.channel) + 1;
-    auto otherChannel = [](uint32_t id) { return static_cast<int>(id) - 1; };
-    auto read = [&](uint64_t a, Buffer b, uint32_t off) -> bool {
-      for (uint32_t k = 0; k < s.count; ++k) {
-        uint32_t& x = acc[a + k];
-        const uint32_t w = x & 0xffff, rd = x >> 16;
-        if (w != 0 && w != me) {
-          fail(
-              formatString("%s: reads %s, which channel %d of rank %d writes; channels run "
-                           "concurrently, so this is a race",
-                           p_.where(step).c_str(), rangeText(b, off + k, off + k + 1).c_str(),
-                           otherChannel(w), pr.rank));
-          return false;
-        }
-        const uint32_t nrd = rd == 0 ? me : (rd == me ? me : 0xffff);
-        x = (nrd << 16) | w;
-      }
-      return true;
-    };
-    if (stepUsesSrc(s.kind) && !read(srcA, s.srcBuf, s.srcOff)) return false;
-    if (stepUsesSrc2(s.kind) && !read(src2A, s.src2Buf, s.src2Off)) return false;
-    if (stepUsesDst(s.kind)) {
-      for (uint32_t k = 0; k < s.count; ++k) {
-        uint32_t& x = acc[dstA + k];
-        const uint32_t w = x & 0xffff, rd = x >> 16;
-        const bool readByOther = rd != 0 && rd != me;
-        if ((w != 0 && w != me) || readByOther) {
-          const std::string other = readByOther && rd != 0xffff
-                                        ? formatString("channel %d", otherChannel(rd))
-                                    : readByOther ? std::string("another channel")
-                                                  : formatString("channel %d", otherChannel(w));
-          fail(formatString(
-              "%s: writes %s, which %s of rank %d also %s; channels run "
-              "concurrently, so this is a race",
-              p_.where(step).c_str(),
-              rangeText(s.dstBuf, uint64_t{s.dstOff} + k, uint64_t{s.dstOff} + k + 1).c_str(),
-              other.c_str(), pr.rank, readByOther ? "reads" : "writes"));
-          return false;
-        }
-        x = (rd << 16) | me;
-      }
-    }
-    return true;
   }
 
   // ---- FIFOs -------------------------------------------------------------------------------
@@ -346,7 +364,7 @@ class Runner {
     f.head = nodes_[node].next;
     if (f.head == kNone) f.tail = kNone;
     --f.messages;
-    f.used -= nodes_[node].data.size();
+    f.used -= nodes_[node].size();
     freeNodes_.push_back(node);
     ++delivered_;
     wake(f.writer);
@@ -424,9 +442,9 @@ class Runner {
       uint32_t node = f.head;
       for (uint64_t j = 0; j < left; ++j) node = nodes_[node].next;
       report(formatString(
-          "%s sent a message of %zu elements that rank %d never receives "
+          "%s sent a message of %u elements that rank %d never receives "
           "(%u messages wait on connection %d, %s with %" PRIu64 " receives from rank %d left)",
-          p_.where(nodes_[node].sender).c_str(), nodes_[node].data.size(), k.dst, f.messages,
+          p_.where(nodes_[node].sender).c_str(), nodes_[node].size(), k.dst, f.messages,
           k.connection, q == kNone ? "no receiver" : procState(q).c_str(), left, k.src));
     }
   }
@@ -464,7 +482,7 @@ class Runner {
       const size_t rr = static_cast<size_t>(r);
       const uint64_t outBase = layout_[rr].base[1];
       const uint64_t outCount = p_.bufferCount[rr][1];
-      const std::vector<Val>& mem = mem_[rr];
+      const Val* mem = this->mem(rr);
       auto wrong = [&](uint64_t i, Val& want) {
         if (!expectedOutput(p_, r, i, coef_, want)) return false;
         const Val& got = mem[outBase + i];
@@ -489,7 +507,7 @@ class Runner {
       for (uint64_t i = first; i < outCount; ++i) total += wrong(i, tmp) ? 1 : 0;
       wrong(first, want);
       const Val& got = mem[outBase + first];
-      const uint32_t lw = lastWriter_[rr][outBase + first];
+      const uint32_t lw = got.writer;
       const std::string writerText =
           lw == 0 ? std::string("no step wrote it") : "last written by " + p_.where(lw - 1);
       report(formatString("rank %d %s is wrong (%" PRIu64
@@ -519,15 +537,16 @@ class Runner {
   uint64_t delivered_ = 0;
 
   std::vector<Layout> layout_;
-  std::vector<std::vector<Val>> mem_;
-  std::vector<std::vector<uint32_t>> lastWriter_;  // step id + 1; 0: not written
-  std::vector<std::vector<uint32_t>> access_;      // race tracking on multi-channel ranks
+  std::vector<uint64_t> memBase_;  // each rank's memory in the arena
+  std::unique_ptr<Arena> arena_;
+  Val* mem(size_t rank) const { return arena_->data() + memBase_[rank]; }
   std::vector<FifoState> fifos_;
   std::deque<MsgNode> nodes_;  // stable addresses
   std::vector<uint32_t> freeNodes_;
   std::vector<uint32_t> pc_;
   std::vector<char> queued_;
-  std::deque<uint32_t> work_;
+  std::vector<uint32_t> work_;  // queue: [head_, end)
+  size_t head_ = 0;
 };
 
 }  // namespace

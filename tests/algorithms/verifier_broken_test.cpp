@@ -313,9 +313,11 @@ TEST(VerifierBroken, RaceBetweenChannels) {
   Step& s = plans[0].channels[1].steps.back();  // recv into channel 1's part
   ASSERT_EQ(s.kind, StepKind::kRecv);
   s.dst.offset = 0;
-  expectRejected(verifyPlanSet(plans), {"rank 0 channel 1 step 2 recv(from 1, dst output[0,2))",
-                                        "which channel 0 of rank 0 also",
-                                        "channels run concurrently, so this is a race"});
+  expectRejected(verifyPlanSet(plans),
+                 {"out-of-place: rank 0 channel 0 step 1 recvReduceCopySend(from 1, to 1, src "
+                  "input[0,2), dst output[0,2), finalize) writes output[0,2) that rank 0 channel 1 "
+                  "step 2 recv(from 1, dst output[0,2)) also writes; channels run concurrently, so "
+                  "this is a race"});
 }
 
 TEST(VerifierBroken, ChannelsSharingAConnection) {
