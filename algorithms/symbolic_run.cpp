@@ -319,8 +319,10 @@ class Runner {
         if (v.finalized) {
           const Buffer rb = usesDst ? s.dstBuf : s.srcBuf;
           const uint32_t ro = usesDst ? s.dstOff : s.srcOff;
+          // Only a copied value can arrive finalized (reducing one was rejected above).
           failRange(
-              step, s, rb, ro, k, [&](uint32_t) { return true; },
+              step, s, rb, ro, k,
+              [&](uint32_t j) { return usesSrc ? mem[srcA + j].finalized : msg[j].finalized; },
               "finalizes a value that is already finalized");
           return;
         }
