@@ -628,6 +628,15 @@ Path findPath(const System& system, NodeId from, NodeId to) {
 std::vector<NodeId> matrixEndpoints(const System& system) {
   std::vector<NodeId> out = system.nodesOfType(NodeType::kGpu);
   for (NodeId n : system.nodesOfType(NodeType::kNic)) out.push_back(n);
+  // Host by host (fabric last); within a host GPUs then NICs, by index.
+  std::stable_sort(out.begin(), out.end(), [&](NodeId a, NodeId b) {
+    const Node& x = system.node(a);
+    const Node& y = system.node(b);
+    const unsigned hx = static_cast<unsigned>(x.host), hy = static_cast<unsigned>(y.host);
+    if (hx != hy) return hx < hy;
+    if (x.type != y.type) return x.type == NodeType::kGpu;
+    return x.index < y.index;
+  });
   return out;
 }
 

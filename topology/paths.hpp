@@ -106,7 +106,7 @@ class PathFinder {
 // Convenience for one pair (builds a PathFinder; use PathFinder for many pairs).
 Path findPath(const System& system, NodeId from, NodeId to);
 
-// GPUs then NICs, in id order: the rows and columns of `plexus-topo matrix`.
+// The rows and columns of `plexus-topo matrix`: host by host, GPUs then NICs, by index.
 std::vector<NodeId> matrixEndpoints(const System& system);
 
 }  // namespace plexus::topo

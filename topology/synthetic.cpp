@@ -154,8 +154,8 @@ void buildDgxH100(Unit& u, int host) {
   const int group = u.groupBase++;
   const int spread[4] = {5, 4, 4, 5};
   for (int k = 0; k < 4; ++k) {
-    const NodeId nvs =
-        addNvSwitch(s, host, p + "NVS" + std::to_string(k), k, 1, group, bus(0xffff, 0xf0 + k));
+    // HGX H100 NVSwitch chips are not PCI devices of the host: no bus id.
+    const NodeId nvs = addNvSwitch(s, host, p + "NVS" + std::to_string(k), k, 1, group, "");
     for (NodeId g : gpus) s.addLink(makeNvlink(g, nvs, 4, spread[k]));
   }
 }

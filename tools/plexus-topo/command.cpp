@@ -1,0 +1,36 @@
+// Shared parts of plexus-topo: the registry, system loading and output.
+#include "command.hpp"
+
+#include <cerrno>
+#include <cstdio>
+
+#include "topology/discovery.hpp"
+#include "topology/file_io.hpp"
+#include "topology/synthetic.hpp"
+#include "util/error.hpp"
+
+namespace plexus::tools::topo {
+
+std::vector<std::unique_ptr<Command>>& commandRegistry() {
+  static std::vector<std::unique_ptr<Command>> registry;
+  return registry;
+}
+
+plexus::topo::System loadSystem(const GlobalOptions& g) {
+  if (!g.file.empty() && !g.system.empty())
+    throwError(ErrorCode::kInvalidArgument, "--file and --system name two systems; give one");
+  if (!g.file.empty()) return plexus::topo::loadSystemFile(g.file);
+  if (!g.system.empty()) return plexus::topo::makeSyntheticSystem(g.system);
+  return plexus::topo::loadLocalSystem();
+}
+
+void emit(const std::string& text, const std::string& path) {
+  if (!path.empty() && path != "-") {
+    plexus::topo::writeTextFile(path, text);
+    return;
+  }
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+    throwSystemError(errno, "cannot write to standard output");
+}
+
+}  // namespace plexus::tools::topo

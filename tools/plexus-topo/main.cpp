@@ -1,0 +1,56 @@
+// plexus-topo: see how GPUs, NICs and CPUs are wired (this machine, a topology file, or a
+// synthetic system) and why Plexus chooses what it chooses.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "command.hpp"
+#include "util/error.hpp"
+
+using plexus::tools::topo::Command;
+using plexus::tools::topo::commandRegistry;
+using plexus::tools::topo::GlobalOptions;
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "plexus-topo: inspect the topology Plexus sees: this machine (default), an NCCL topology "
+      "XML or Plexus JSON file (--file), or a synthetic system (--system)"};
+  app.name("plexus-topo");
+  GlobalOptions global;
+  auto* file = app.add_option("--file,-f", global.file, "NCCL topology XML or Plexus JSON file");
+  auto* system = app.add_option("--system,-s", global.system,
+                                "synthetic system: NAME[:xK][,nic=GBPS][,oversub=R][,leaf=H], "
+                                "NAME = cpu, dgx-a100, dgx-h100, gb200-nvl72, nvl576 "
+                                "(see `plexus-topo systems`)");
+  file->excludes(system);
+  app.add_flag("--json", global.json, "machine-readable JSON output");
+  app.require_subcommand(1);
+
+  auto& commands = commandRegistry();
+  std::sort(commands.begin(), commands.end(),
+            [](const auto& a, const auto& b) { return std::string(a->name()) < b->name(); });
+  std::vector<std::pair<CLI::App*, Command*>> subs;
+  for (auto& c : commands) {
+    CLI::App* sub = app.add_subcommand(c->name(), c->help());
+    sub->fallthrough();  // --file/--system/--json may follow the subcommand
+    c->configure(*sub);
+    subs.emplace_back(sub, c.get());
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto& [sub, cmd] : subs)
+      if (sub->parsed()) return cmd->run(global);
+  } catch (const plexus::Error& e) {
+    std::fprintf(stderr, "plexus-topo: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "plexus-topo: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
