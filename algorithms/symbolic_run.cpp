@@ -20,6 +20,7 @@ namespace plexus::algo::sym {
 namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
+constexpr uint32_t kMaxTerms = (uint32_t{1} << 29);  // Val::terms has 30 bits
 
 // A message in a FIFO; small ones (the common case in pipelined plans) are stored inline.
 struct MsgNode {
@@ -307,6 +308,15 @@ class Runner {
               local ? "reduces a finalized local value (finalize must come last)"
                     : "reduces a finalized value received from rank " + std::to_string(s.recvPeer) +
                           " (finalize must come last)");
+          return;
+        }
+        if (uint64_t{a.terms} + b.terms > kMaxTerms) {  // a plan that keeps doubling a value
+          fail(formatString(
+              "%s: a value would hold more than %u contributions at %s", p_.where(step).c_str(),
+              kMaxTerms,
+              rangeText(usesDst ? s.dstBuf : s.srcBuf, uint64_t{usesDst ? s.dstOff : s.srcOff} + k,
+                        uint64_t{usesDst ? s.dstOff : s.srcOff} + k + 1)
+                  .c_str()));
           return;
         }
         v.hash = addMod(a.hash, b.hash);

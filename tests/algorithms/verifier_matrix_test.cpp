@@ -1,8 +1,10 @@
 // Every ring builder verified symbolically (both placements) for N = 1..33, 64, 127, 128, 255,
 // 576 and 1000 ranks, over counts (0, 1, N-1, N, a prime, a large one), channel counts {1, 2, 4}
 // with ring orders of their own, and FIFO sizes that force one-element messages or allow large
-// ones. Small N run the full cross product; large N a rotation that still covers every count,
-// channel count and FIFO size.
+// ones. N <= 12: the full cross product with FIFOs of 2, 7 and 65536 elements; N <= 128: FIFOs
+// of 2 and 65536; N = 255, 576, 1000: a hand-picked set covering every count (all-gather and
+// reduce-scatter: per-rank counts 0..3), every channel count and every FIFO size, each a few
+// million steps at most.
 #include <gtest/gtest.h>
 
 #include <algorithm>
