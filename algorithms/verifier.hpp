@@ -4,13 +4,13 @@
 // Every element of every rank's buffers holds a multiset of contributions {rank r's input element
 // i}, kept as (number of terms, a linear hash of the multiset over a prime field, finalize flag):
 // a reduction adds the hashes, so "every contribution exactly once" is one comparison per
-// element, and a wrong multiset passes that comparison with probability below 2^-59. Messages travel through
-// per-(connection, sender, receiver) FIFOs of Plan::fifoElems elements (0: unbounded), modelled
-// conservatively: a sending step proceeds only when its whole message fits, and a fused step holds
-// the message it receives until the message it sends fits. Channels of a rank run as independent
-// processes; the scheduler runs each as far as it can and wakes it when its FIFO changes, which
-// finds every deadlock that any schedule could reach (each FIFO has one reader and one writer, and
-// cross-channel races on a rank's memory are rejected before the run).
+// element, and a wrong multiset passes that comparison with probability below 2^-59. Messages
+// travel through per-(connection, sender, receiver) FIFOs of Plan::fifoElems elements (0:
+// unbounded), modelled conservatively: a sending step proceeds only when its whole message fits,
+// and a fused step holds the message it receives until the message it sends fits. Channels of a
+// rank run as independent processes; the scheduler runs each as far as it can and wakes it when its
+// FIFO changes, which finds every deadlock that any schedule could reach (each FIFO has one reader
+// and one writer, and cross-channel races on a rank's memory are rejected before the run).
 //
 // Checks, each error naming the rank, channel, step index, the step and the element range:
 //  - structure: plans agree on the call, buffer sizes match the collective, peers exist, every
