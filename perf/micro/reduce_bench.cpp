@@ -7,10 +7,17 @@
 // b, write dst = 3x the buffer; memcpy: 2x). A reduction runs at the speed of memory when its
 // bytes_per_second matches the stream2 row of the same size.
 //
+// The versus/<type>/<bytes> rows run memcpy, the stream and the dispatched reduction one after the
+// other in every iteration and keep the fastest run of each, so that their ratios hold even on a
+// busy machine: vs_stream2 = 1.0 means the reduction runs at the speed of memory.
+//
 //   perf_micro_reduce --benchmark_filter='/(float|bfloat16|half)/avx512/'
 //   perf_micro_reduce --benchmark_filter='memcpy|stream2|active'   (the dispatched family only)
+//   perf_micro_reduce --benchmark_filter='versus' --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -144,18 +151,60 @@ void stream2Portable(uint8_t* d, const uint8_t* a, const uint8_t* b, size_t byte
   }
 }
 
+using Stream2Fn = void (*)(uint8_t*, const uint8_t*, const uint8_t*, size_t);
+
+Stream2Fn pickStream2() {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return &stream2Avx2;
+#endif
+  return &stream2Portable;
+}
+
 void benchStream2(benchmark::State& state) {
   const size_t bytes = size_t(state.range(0));
   Buffer a = allocate(bytes), b = allocate(bytes), dst = allocate(bytes);
-  auto fn = &stream2Portable;
-#if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2")) fn = &stream2Avx2;
-#endif
+  const Stream2Fn fn = pickStream2();
   for (auto _ : state) {
     fn(dst.get(), a.get(), b.get(), bytes);
     benchmark::ClobberMemory();
   }
   setCounters(state, bytes, 3.0);
+}
+
+// memcpy, stream2 and the reduction, interleaved; the fastest run of each is kept.
+void benchVersus(benchmark::State& state, DataType type, const ReduceKernels* k) {
+  using Clock = std::chrono::steady_clock;
+  const size_t bytes = size_t(state.range(0));
+  const size_t count = bytes / plexus::dataTypeSize(type);
+  Buffer a = allocate(bytes), b = allocate(bytes), dst = allocate(bytes);
+  fillValues(type, a.get(), count, 1);
+  fillValues(type, b.get(), count, 2);
+  const auto fn = k->reduce[int(type)][int(plexus::RedOp::kSum)];
+  const Stream2Fn stream2 = pickStream2();
+  double best[3] = {1e30, 1e30, 1e30};  // memcpy, stream2, reduce (seconds)
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    std::memcpy(dst.get(), a.get(), bytes);
+    benchmark::ClobberMemory();
+    const auto t1 = Clock::now();
+    stream2(dst.get(), a.get(), b.get(), bytes);
+    benchmark::ClobberMemory();
+    const auto t2 = Clock::now();
+    fn(dst.get(), a.get(), b.get(), count);
+    benchmark::ClobberMemory();
+    const auto t3 = Clock::now();
+    const double t[3] = {std::chrono::duration<double>(t1 - t0).count(),
+                         std::chrono::duration<double>(t2 - t1).count(),
+                         std::chrono::duration<double>(t3 - t2).count()};
+    for (int i = 0; i < 3; ++i) best[i] = std::min(best[i], t[i]);
+    state.SetIterationTime(t[2]);
+  }
+  const double gb = double(bytes) * 1e-9;
+  state.counters["GBps"] = gb / best[2];
+  state.counters["stream2_GBps"] = gb / best[1];
+  state.counters["memcpy_GBps"] = gb / best[0];
+  state.counters["vs_stream2"] = best[1] / best[2];
+  state.counters["vs_memcpy"] = best[0] / best[2];
 }
 
 void applySizes(benchmark::internal::Benchmark* b) {
@@ -176,6 +225,13 @@ int main(int argc, char** argv) {
     applySizes(benchmark::RegisterBenchmark(
         (std::string("sum/") + plexus::dataTypeName(type) + "/active").c_str(),
         [type, active](benchmark::State& s) { benchReduce(s, type, active); }));
+  }
+  for (int t = 0; t < plexus::kNumDataTypes; ++t) {
+    const DataType type = DataType(t);
+    applySizes(benchmark::RegisterBenchmark(
+                   (std::string("versus/") + plexus::dataTypeName(type)).c_str(),
+                   [type, active](benchmark::State& s) { benchVersus(s, type, active); })
+                   ->UseManualTime());
   }
   for (int i = 0; i < plexus::device::kNumIsas; ++i) {
     const ReduceKernels* k = plexus::device::kernelsFor(Isa(i));

@@ -6,11 +6,12 @@
 // the tables once, on first use, from the CPU's features (__builtin_cpu_supports) and
 // PLEXUS_REDUCE_ISA, and never changes them afterwards.
 //
-// Rule for the vector families: reduce_avx2.cpp and reduce_avx512.cpp are compiled with ISA
-// flags. They must not define or instantiate any function with external linkage other than their
-// fill*Kernels entry point (everything else lives in an anonymous namespace), and must not call
-// inline functions from other headers (std:: templates, float_convert.hpp): the linker could keep
-// their AVX-512 copy for callers on CPUs without AVX-512.
+// Rule for the vector families: reduce_avx2.cpp, reduce_avx512.cpp and reduce_avx512bf16.cpp are
+// compiled with ISA flags. They must not define or instantiate any function with external linkage
+// other than their fill*Kernels entry point (everything else lives in an anonymous namespace,
+// including reduce_avx512_kernels.hpp), and must not call inline functions from other headers
+// (std:: templates, float_convert.hpp): the linker could keep their AVX-512 copy for callers on
+// CPUs without AVX-512.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +20,10 @@
 
 namespace plexus::device {
 
-enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
-constexpr int kNumIsas = 3;
+// Ordered from least to most capable; each family's table starts from the one before it (an entry
+// a family does not set keeps the previous family's kernel).
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };
+constexpr int kNumIsas = 4;
 
 // dst[i] = a[i] op b[i]; dst may alias a or b exactly.
 using ReduceFn = void (*)(void* dst, const void* a, const void* b, size_t count);
@@ -34,7 +37,7 @@ using FromFloatFn = void (*)(void* dst, const float* src, size_t count);
 constexpr int kNumKernelOps = 4;  // kSum, kProd, kMax, kMin: the RedOp values 0..3
 
 struct ReduceKernels {
-  const char* name;  // "scalar", "avx2", "avx512"
+  const char* name;  // "scalar", "avx2", "avx512", "avx512bf16"
   ReduceFn reduce[kNumDataTypes][kNumKernelOps];
   DivideFn divide[kNumDataTypes];
   ToFloatFn toFloat[kNumDataTypes];      // null for types not computed in float
@@ -52,9 +55,11 @@ const ReduceKernels& activeKernels();
 const char* isaName(Isa isa);
 
 // Used by the registry only: each family writes the entries it implements into a table that
-// holds the scalar entries. Defined in reduce_scalar.cpp, reduce_avx2.cpp, reduce_avx512.cpp.
+// holds the previous family's entries. Defined in reduce_scalar.cpp, reduce_avx2.cpp,
+// reduce_avx512.cpp, reduce_avx512bf16.cpp.
 void fillScalarKernels(ReduceKernels& table);
 void fillAvx2Kernels(ReduceKernels& table);
 void fillAvx512Kernels(ReduceKernels& table);
+void fillAvx512Bf16Kernels(ReduceKernels& table);
 
 }  // namespace plexus::device

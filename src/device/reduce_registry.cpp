@@ -25,6 +25,8 @@ bool cpuHas(Isa isa) {
       return cpuHas(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512dq");
+    case Isa::kAvx512Bf16:
+      return cpuHas(Isa::kAvx512) && __builtin_cpu_supports("avx512bf16");
   }
   return false;
 #else
@@ -43,11 +45,13 @@ Registry build() {
   for (int i = 0; i < kNumIsas; ++i) {
     const Isa isa = static_cast<Isa>(i);
     if (!cpuHas(isa)) continue;
+    // Each family starts from the one before it and overrides what it implements.
     ReduceKernels& t = r.tables[i];
     fillScalarKernels(t);
 #if defined(PLEXUS_DEVICE_X86_KERNELS)
-    if (isa == Isa::kAvx2) fillAvx2Kernels(t);
-    if (isa == Isa::kAvx512) fillAvx512Kernels(t);
+    if (i >= int(Isa::kAvx2)) fillAvx2Kernels(t);
+    if (i >= int(Isa::kAvx512)) fillAvx512Kernels(t);
+    if (i >= int(Isa::kAvx512Bf16)) fillAvx512Bf16Kernels(t);
 #endif
     r.available[i] = true;
     r.active = isa;  // families are ordered from least to most capable
@@ -67,9 +71,10 @@ Registry build() {
       }
     }
     if (!known) {
-      PLEXUS_WARN(subsys::kInit,
-                  "PLEXUS_REDUCE_ISA=%s is not one of auto, avx512, avx2, scalar; using %s",
-                  wanted.c_str(), isaName(r.active));
+      PLEXUS_WARN(
+          subsys::kInit,
+          "PLEXUS_REDUCE_ISA=%s is not one of auto, avx512bf16, avx512, avx2, scalar; using %s",
+          wanted.c_str(), isaName(r.active));
     }
   }
   PLEXUS_INFO(subsys::kInit, "Host reduction kernels: %s", isaName(r.active));
@@ -91,6 +96,8 @@ const char* isaName(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kAvx512Bf16:
+      return "avx512bf16";
   }
   return "unknown";
 }
