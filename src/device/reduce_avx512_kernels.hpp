@@ -3,11 +3,11 @@
 // in an anonymous namespace, so each of those files gets its own copy and nothing with external
 // linkage is compiled with AVX-512 instructions (see reduce_kernels.hpp).
 //
-// Same structure and the same bits as reduce_avx2.cpp and the scalar family: fp16 converts with
-// VCVTPH2PS/VCVTPS2PH (nearest even); bf16 with integer operations; fp8 decodes through fp16 and
-// encodes through fp16 rounded to odd, then integer rounding on 16-bit lanes. Loops run over
-// blocks of four vectors; the last partial block goes through a small zero-padded buffer so that
-// tails use exactly the same code as the body.
+// Only what 512-bit vectors make faster is here (see reduce_avx512.cpp): bf16 (integer rounding),
+// fp8 (decoded through fp16, encoded through fp16 rounded to odd, then integer rounding on 16-bit
+// lanes) and 64-bit integer multiply/min/max. Same structure and the same bits as reduce_avx2.cpp
+// and the scalar family. Loops run over blocks of four vectors; the last partial block goes
+// through a small zero-padded buffer so that tails use exactly the same code as the body.
 #pragma once
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_* helpers.
@@ -29,9 +29,6 @@ using u8 = unsigned char;
 // Four vectors of work per loop step.
 struct BlockF {
   __m512 v[4];
-};
-struct BlockD {
-  __m512d v[4];
 };
 struct BlockI {
   __m512i v[4];
@@ -55,62 +52,6 @@ struct RawInt {
   static void store(u8* p, const Blk& b) {
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) _mm512_storeu_si512(p + 64 * k, b.v[k]);
-  }
-};
-
-struct F32 {
-  using Blk = BlockF;
-  static constexpr int kVecs = 4;
-  static constexpr size_t kElemSize = 4;
-  static constexpr size_t kElems = 64;
-  static Blk load(const u8* p) {
-    Blk b;
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) b.v[k] = _mm512_loadu_ps(p + 64 * k);
-    return b;
-  }
-  static void store(u8* p, const Blk& b) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) _mm512_storeu_ps(p + 64 * k, b.v[k]);
-  }
-};
-
-struct F64 {
-  using Blk = BlockD;
-  static constexpr int kVecs = 4;
-  static constexpr size_t kElemSize = 8;
-  static constexpr size_t kElems = 32;
-  static Blk load(const u8* p) {
-    Blk b;
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) b.v[k] = _mm512_loadu_pd(p + 64 * k);
-    return b;
-  }
-  static void store(u8* p, const Blk& b) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) _mm512_storeu_pd(p + 64 * k, b.v[k]);
-  }
-};
-
-struct F16 {
-  using Blk = BlockF;
-  static constexpr int kVecs = 4;
-  static constexpr size_t kElemSize = 2;
-  static constexpr size_t kElems = 64;
-  static Blk load(const u8* p) {
-    Blk b;
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      b.v[k] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k)));
-    }
-    return b;
-  }
-  static void store(u8* p, const Blk& b) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k),
-                          _mm512_cvtps_ph(b.v[k], _MM_FROUND_TO_NEAREST_INT));
-    }
   }
 };
 
@@ -260,11 +201,9 @@ using E5M2 = Fp8<2, 15, 0x7B, false>;
 
 struct Sum {
   static __m512 apply(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
-  static __m512d apply(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
 };
 struct Prod {
   static __m512 apply(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
-  static __m512d apply(__m512d a, __m512d b) { return _mm512_mul_pd(a, b); }
 };
 // max/min: NaN operands ignored (NaN only if both are; then a), -0 < +0. See reduce_scalar.cpp.
 // Compare and blend rather than VMAXPS: with DAZ set, subnormal results keep their bits, as in
@@ -275,11 +214,6 @@ struct Max {
     r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), _mm512_and_ps(a, b));
     return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), a);
   }
-  static __m512d apply(__m512d a, __m512d b) {
-    __m512d r = _mm512_mask_mov_pd(b, _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ), a);
-    r = _mm512_mask_mov_pd(r, _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ), _mm512_and_pd(a, b));
-    return _mm512_mask_mov_pd(r, _mm512_cmp_pd_mask(b, b, _CMP_UNORD_Q), a);
-  }
 };
 struct Min {
   static __m512 apply(__m512 a, __m512 b) {
@@ -287,57 +221,8 @@ struct Min {
     r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), _mm512_or_ps(a, b));
     return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), a);
   }
-  static __m512d apply(__m512d a, __m512d b) {
-    __m512d r = _mm512_mask_mov_pd(b, _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ), a);
-    r = _mm512_mask_mov_pd(r, _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ), _mm512_or_pd(a, b));
-    return _mm512_mask_mov_pd(r, _mm512_cmp_pd_mask(b, b, _CMP_UNORD_Q), a);
-  }
 };
 
-struct AddI8 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_add_epi8(a, b); }
-};
-struct MulI8 {  // low 8 bits of the product: the same for signed and unsigned
-  static __m512i apply(__m512i a, __m512i b) {
-    const __m512i even = _mm512_mullo_epi16(a, b);
-    const __m512i odd = _mm512_mullo_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(b, 8));
-    return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi16(0xFF)),
-                           _mm512_slli_epi16(odd, 8));
-  }
-};
-struct MaxS8 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_max_epi8(a, b); }
-};
-struct MinS8 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_min_epi8(a, b); }
-};
-struct MaxU8 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_max_epu8(a, b); }
-};
-struct MinU8 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_min_epu8(a, b); }
-};
-struct AddI32 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
-};
-struct MulI32 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_mullo_epi32(a, b); }
-};
-struct MaxS32 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_max_epi32(a, b); }
-};
-struct MinS32 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_min_epi32(a, b); }
-};
-struct MaxU32 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_max_epu32(a, b); }
-};
-struct MinU32 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_min_epu32(a, b); }
-};
-struct AddI64 {
-  static __m512i apply(__m512i a, __m512i b) { return _mm512_add_epi64(a, b); }
-};
 struct MulI64 {
   static __m512i apply(__m512i a, __m512i b) { return _mm512_mullo_epi64(a, b); }
 };
@@ -394,14 +279,8 @@ void reduceLoop(void* dst, const void* a, const void* b, size_t n) {
 inline __m512 splat(int n, const BlockF*) {
   return _mm512_set1_ps(static_cast<float>(n));
 }
-inline __m512d splat(int n, const BlockD*) {
-  return _mm512_set1_pd(static_cast<double>(n));
-}
 inline __m512 divide(__m512 x, __m512 d) {
   return _mm512_div_ps(x, d);
-}
-inline __m512d divide(__m512d x, __m512d d) {
-  return _mm512_div_pd(x, d);
 }
 
 template <class C>
