@@ -120,8 +120,8 @@ bool TransportSelector::usesDoorbell() const {
   return false;
 }
 
-void TransportSelector::abortTransports() {
-  for (auto& t : transports_) t->abortAll();
+void TransportSelector::abortTransports(const std::string& reason) {
+  for (auto& t : transports_) t->abortAll(reason);
 }
 
 }  // namespace plexus::comm

@@ -29,7 +29,7 @@ class TransportSelector final : public engine::ConnectionProvider {
   void addPollFds(std::vector<pollfd>& fds) override;
   bool needsPolling() const override;
   bool usesDoorbell() const override;
-  void abortTransports() override;
+  void abortTransports(const std::string& reason) override;
 
  private:
   const transport::TransportContext& ctx_;

@@ -4,6 +4,7 @@
 
 #include <poll.h>
 
+#include <string>
 #include <vector>
 
 #include "transports/common/transport.hpp"
@@ -20,7 +21,8 @@ class ConnectionProvider {
   virtual bool needsPolling() const = 0;
   // True if some peer wakes this rank through its doorbell (then polls must be short).
   virtual bool usesDoorbell() const = 0;
-  virtual void abortTransports() = 0;
+  // Tells peers this rank failed (with the reason), then closes connections.
+  virtual void abortTransports(const std::string& reason) = 0;
 };
 
 }  // namespace plexus::engine

@@ -221,7 +221,7 @@ void Engine::failLocked(ErrorCode code, const std::string& message) {
     }
     PLEXUS_WARN(subsys::kColl, "%s", message.c_str());
     if (self_.valid()) self_.markAborted(message);
-    provider_.abortTransports();
+    provider_.abortTransports(message);
   }
   std::string reason = asyncErrorMessage();
   auto failQueue = [&](std::deque<Active>& q) {

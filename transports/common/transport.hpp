@@ -110,8 +110,9 @@ class Transport {
   virtual void addPollFds(std::vector<pollfd>& fds) = 0;
   // True if waiting must poll fds (otherwise the engine sleeps on the doorbell).
   virtual bool needsPolling() const = 0;
-  // Tells peers this rank is going away because of an error (sockets closed).
-  virtual void abortAll() = 0;
+  // Tells peers this rank is going away because of an error: best effort, the reason travels to
+  // them (so a failure far away in a ring is reported with its origin), then connections close.
+  virtual void abortAll(const std::string& reason) = 0;
 };
 
 // Built-in transports.

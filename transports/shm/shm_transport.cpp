@@ -154,7 +154,7 @@ class ShmTransport final : public Transport {
   bool progress() override { return false; }
   void addPollFds(std::vector<pollfd>&) override {}
   bool needsPolling() const override { return false; }
-  void abortAll() override {}
+  void abortAll(const std::string&) override {}  // peers read the reason from our control block
 
  private:
   const TransportContext& ctx_;

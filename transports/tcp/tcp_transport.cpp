@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -35,6 +36,9 @@ struct FrameHeader {
   uint32_t bytes;
   uint32_t tag;
 };
+constexpr size_t kMaxAbortText = 1024;
+// Hello.connection of a connection that only carries an abort reason.
+constexpr int32_t kAbortNotice = -1;
 
 class TcpConnection;
 
@@ -116,8 +120,25 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
     return formatString("rank %d (host %s, %s) over tcp", peer_, rec.hostName.c_str(),
                         peerAddress_.c_str());
   }
-  void shutdownNow() {
-    if (fd_) ::shutdown(fd_.get(), SHUT_RDWR);
+  // After an abort: FIN after what was written. A full close now would reset the connection if
+  // the peer's data is still unread here; the destructor drains before closing.
+  void halfClose() {
+    if (!fd_) return;
+    ::shutdown(fd_.get(), SHUT_WR);
+    aborted_ = true;
+  }
+
+  ~TcpConnection() override {
+    if (!fd_ || !aborted_) return;
+    // Give the peer a moment to read the reason: discard what it still sends until it closes.
+    char sink[4096];
+    auto until = Clock::now() + std::chrono::milliseconds(200);
+    while (Clock::now() < until) {
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 10) <= 0) continue;
+      ssize_t r = ::recv(fd_.get(), sink, sizeof(sink), MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) break;
+    }
   }
 
  private:
@@ -222,6 +243,7 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
   bool closed_ = false;
   bool eof_ = false;
   int eofErrno_ = 0;
+  bool aborted_ = false;
 };
 
 // An accepted socket whose hello has not fully arrived yet.
@@ -293,6 +315,12 @@ class TcpTransport final : public Transport {
 
   bool progress() override {
     bool moved = acceptNew();
+    if (!notices_.empty()) {
+      auto& [from, reason] = *notices_.begin();
+      const PeerRecord& rec = (*ctx_.peers)[static_cast<size_t>(from)];
+      throwError(ErrorCode::kRemote, "rank %d (host %s) aborted: %s", from, rec.hostName.c_str(),
+                 reason.c_str());
+    }
     for (auto& [key, conn] : connections_) moved |= conn->progress();
     return moved;
   }
@@ -302,8 +330,14 @@ class TcpTransport final : public Transport {
     for (auto& [key, conn] : connections_) conn->addPollFds(fds);
   }
   bool needsPolling() const override { return true; }
-  void abortAll() override {
-    for (auto& [key, conn] : connections_) conn->shutdownNow();
+  void abortAll(const std::string& reason) override {
+    // The reason goes first, on a fresh connection per peer (a data socket may be full); then the
+    // data sockets are half-closed, so peers that missed the notice still see the end of stream.
+    std::vector<int> told;
+    for (auto& [key, conn] : connections_)
+      if (std::find(told.begin(), told.end(), key.second) == told.end()) told.push_back(key.second);
+    for (int peer : told) sendAbortNotice(peer, reason);
+    for (auto& [key, conn] : connections_) conn->halfClose();
   }
 
  private:
@@ -334,6 +368,10 @@ class TcpTransport final : public Transport {
             std::memcmp(h.secret, ctx_.secret, sizeof(h.secret)) != 0) {
           drop = true;
           why = "did not present this communicator's id and secret";
+        } else if (h.connection == kAbortNotice && h.fromRank >= 0 && h.fromRank < ctx_.nranks) {
+          readAbortNotice(p.fd.get(), h.fromRank);
+          pending_.erase(pending_.begin() + static_cast<long>(i));
+          continue;
         } else if (h.fromRank < 0 || h.fromRank >= ctx_.nranks || h.fromRank >= ctx_.rank ||
                    h.connection < 0) {
           drop = true;
@@ -365,7 +403,58 @@ class TcpTransport final : public Transport {
     return moved;
   }
 
+  // A short connection that only carries this rank's abort reason to `peer`. Best effort.
+  void sendAbortNotice(int peer, const std::string& reason) {
+    const PeerRecord& rec = (*ctx_.peers)[static_cast<size_t>(peer)];
+    auto blob = rec.addresses.find("tcp");
+    if (blob == rec.addresses.end()) return;
+    SocketAddress addr =
+        SocketAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(blob->second.data()),
+                                    static_cast<socklen_t>(blob->second.size()));
+    Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) return;
+    if (::connect(fd.get(), addr.sa(), addr.length) != 0 && errno != EINPROGRESS) return;
+    pollfd p{fd.get(), POLLOUT, 0};
+    if (::poll(&p, 1, 200) <= 0) return;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return;
+    Hello h{};
+    h.magic = kHelloMagic;
+    h.fromRank = ctx_.rank;
+    h.commId = ctx_.commId;
+    h.connection = kAbortNotice;
+    std::memcpy(h.secret, ctx_.secret, sizeof(h.secret));
+    std::string text = reason.substr(0, kMaxAbortText);
+    uint32_t n = static_cast<uint32_t>(text.size());
+    std::string msg(reinterpret_cast<const char*>(&h), sizeof(h));
+    msg.append(reinterpret_cast<const char*>(&n), sizeof(n));
+    msg += text;
+    try {
+      sendAll(fd.get(), msg.data(), msg.size(), Deadline::after(std::chrono::milliseconds(200)),
+              nullptr, "abort notice");
+    } catch (const Error&) {
+    }
+  }
+
+  void readAbortNotice(int fd, int from) {
+    uint32_t n = 0;
+    std::string text;
+    try {
+      recvAll(fd, &n, sizeof(n), Deadline::after(std::chrono::milliseconds(500)), nullptr,
+              "notice");
+      text.resize(std::min<size_t>(n, kMaxAbortText));
+      recvAll(fd, text.data(), text.size(), Deadline::after(std::chrono::milliseconds(500)),
+              nullptr, "notice");
+    } catch (const Error&) {
+      text = "(reason lost)";
+    }
+    notices_.emplace(from, text);
+  }
+
   const TransportContext& ctx_;
+  std::map<int, std::string> notices_;
   Fd listener_;
   SocketAddress address_;
   std::vector<PendingAccept> pending_;

@@ -1,0 +1,227 @@
+// Every collective x datatype x op, in-place and out-of-place, at several counts, on 1 to 8 rank
+// processes, over forced shm and forced tcp: exact integer results, exact or 1-ulp float results
+// (see collective_check.hpp), guard elements around outputs untouched.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "device/datatype.hpp"
+#include "tests/multiproc/collective_check.hpp"
+#include "tests/multiproc/rank_harness.hpp"
+
+namespace plexus::testing {
+namespace {
+
+constexpr size_t kGuard = 16;
+constexpr unsigned char kFill = 0xA5;
+
+struct Failures {
+  int count = 0;
+  void report(const char* what, const std::string& detail) {
+    if (count++ < 20) std::fprintf(stderr, "%s\n%s", what, detail.c_str());
+  }
+};
+
+// A buffer with guard bytes after `elems` elements; data() is the user pointer.
+struct Guarded {
+  std::vector<unsigned char> bytes;
+  size_t esz;
+  size_t elems;
+  Guarded(size_t n, size_t e) : bytes((n + kGuard) * e, kFill), esz(e), elems(n) {}
+  unsigned char* data() { return bytes.data(); }
+  bool guardIntact() const {
+    for (size_t i = elems * esz; i < bytes.size(); ++i)
+      if (bytes[i] != kFill) return false;
+    return true;
+  }
+  bool allUntouched() const {
+    for (unsigned char b : bytes)
+      if (b != kFill) return false;
+    return true;
+  }
+};
+
+ncclDataType_t nt(DataType t) {
+  return static_cast<ncclDataType_t>(t);
+}
+ncclRedOp_t no(RedOp o) {
+  return static_cast<ncclRedOp_t>(o);
+}
+
+int runMatrix(int rank, int n, const ncclUniqueId& id, const std::vector<size_t>& counts,
+              bool large) {
+  ncclComm_t comm;
+  RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
+  Failures f;
+  uint64_t seed = 1;
+  char label[256];
+  const std::vector<DataType> largeTypes = {DataType::kFloat32, DataType::kInt8,
+                                            DataType::kBfloat16};
+  for (int ti = 0; ti < kNumDataTypes; ++ti) {
+    const DataType t = static_cast<DataType>(ti);
+    if (large && std::find(largeTypes.begin(), largeTypes.end(), t) == largeTypes.end()) continue;
+    const size_t esz = dataTypeSize(t);
+    for (size_t baseCount : counts) {
+      const size_t count = baseCount;
+      for (int inplace = 0; inplace < 2; ++inplace) {
+        // --- all-reduce, reduce-scatter and reduce, every op
+        for (int oi = 0; oi < kNumRedOps; ++oi) {
+          const RedOp op = static_cast<RedOp>(oi);
+          if (large && op != RedOp::kSum && op != RedOp::kMax) continue;
+          ++seed;
+          {  // all-reduce
+            Guarded out(count, esz);
+            std::vector<unsigned char> in(count * esz + 1);
+            fillInput(inplace ? out.data() : in.data(), t, op, rank, n, count, seed);
+            const void* send = inplace ? out.data() : in.data();
+            RANK_NCCL(ncclAllReduce(send, out.data(), count, nt(t), no(op), comm, nullptr));
+            auto exp = expectedReduction(t, op, n, count, seed);
+            std::snprintf(label, sizeof(label), "allreduce %s %s n=%d count=%zu %s",
+                          dataTypeName(t), redOpName(op), n, count,
+                          inplace ? "in-place" : "out-of-place");
+            auto d = compareResult(out.data(), exp.data(), t, op, count, true);
+            if (!d.empty() || !out.guardIntact())
+              f.report(label, d.empty() ? "guard overwritten\n" : d);
+          }
+          ++seed;
+          {  // reduce-scatter: input n*blk, output blk (large runs keep the input size)
+            const size_t blk = large ? baseCount / static_cast<size_t>(n) : baseCount;
+            Guarded big(blk * static_cast<size_t>(n), esz);
+            std::vector<unsigned char> in(blk * static_cast<size_t>(n) * esz + 1);
+            Guarded out(blk, esz);
+            fillInput(inplace ? big.data() : in.data(), t, op, rank, n,
+                      blk * static_cast<size_t>(n), seed);
+            const void* send = inplace ? big.data() : in.data();
+            void* recv = inplace ? big.data() + static_cast<size_t>(rank) * blk * esz : out.data();
+            RANK_NCCL(ncclReduceScatter(send, recv, blk, nt(t), no(op), comm, nullptr));
+            auto exp = expectedReduction(t, op, n, blk, seed, static_cast<size_t>(rank) * blk);
+            std::snprintf(label, sizeof(label), "reducescatter %s %s n=%d blk=%zu %s",
+                          dataTypeName(t), redOpName(op), n, blk,
+                          inplace ? "in-place" : "out-of-place");
+            auto d = compareResult(recv, exp.data(), t, op, blk, true);
+            bool guard = inplace ? big.guardIntact() : out.guardIntact();
+            if (!d.empty() || !guard) f.report(label, d.empty() ? "guard overwritten\n" : d);
+          }
+          for (int root : {0, n - 1}) {
+            if (large && root != 0) continue;
+            ++seed;
+            Guarded out(count, esz);
+            std::vector<unsigned char> in(count * esz + 1);
+            fillInput(inplace ? out.data() : in.data(), t, op, rank, n, count, seed);
+            const void* send = inplace ? out.data() : in.data();
+            RANK_NCCL(ncclReduce(send, out.data(), count, nt(t), no(op), root, comm, nullptr));
+            std::snprintf(label, sizeof(label), "reduce %s %s root=%d n=%d count=%zu %s",
+                          dataTypeName(t), redOpName(op), root, n, count,
+                          inplace ? "in-place" : "out-of-place");
+            if (rank == root) {
+              auto exp = expectedReduction(t, op, n, count, seed);
+              auto d = compareResult(out.data(), exp.data(), t, op, count, true);
+              if (!d.empty() || !out.guardIntact())
+                f.report(label, d.empty() ? "guard overwritten\n" : d);
+            } else if (!inplace && !out.allUntouched()) {
+              f.report(label, "a non-root rank's receive buffer was written\n");
+            }
+            if (n == 1 || root == 0) break;
+          }
+        }
+        // --- all-gather: input blk, output n*blk (large runs keep the output size)
+        ++seed;
+        {
+          const size_t blk = large ? baseCount / static_cast<size_t>(n) : baseCount;
+          Guarded out(blk * static_cast<size_t>(n), esz);
+          std::vector<unsigned char> in(blk * esz + 1);
+          unsigned char* mine =
+              inplace ? out.data() + static_cast<size_t>(rank) * blk * esz : in.data();
+          fillBytes(mine, blk * esz, rank, seed);
+          RANK_NCCL(ncclAllGather(mine, out.data(), blk, nt(t), comm, nullptr));
+          std::vector<unsigned char> exp(blk * esz);
+          std::snprintf(label, sizeof(label), "allgather %s n=%d blk=%zu %s", dataTypeName(t), n,
+                        blk, inplace ? "in-place" : "out-of-place");
+          for (int r = 0; r < n; ++r) {
+            fillBytes(exp.data(), exp.size(), r, seed);
+            if (std::memcmp(out.data() + static_cast<size_t>(r) * blk * esz, exp.data(),
+                            exp.size()) != 0)
+              f.report(label, "block of rank " + std::to_string(r) + " wrong\n");
+          }
+          if (!out.guardIntact()) f.report(label, "guard overwritten\n");
+        }
+        // --- broadcast
+        for (int root : {0, n - 1}) {
+          ++seed;
+          Guarded out(count, esz);
+          std::vector<unsigned char> in(count * esz + 1);
+          unsigned char* src = inplace ? out.data() : in.data();
+          if (rank == root) fillBytes(src, count * esz, root, seed);
+          RANK_NCCL(ncclBroadcast(src, out.data(), count, nt(t), root, comm, nullptr));
+          std::vector<unsigned char> exp(count * esz);
+          fillBytes(exp.data(), exp.size(), root, seed);
+          std::snprintf(label, sizeof(label), "broadcast %s root=%d n=%d count=%zu %s",
+                        dataTypeName(t), root, n, count, inplace ? "in-place" : "out-of-place");
+          if (std::memcmp(out.data(), exp.data(), exp.size()) != 0 || !out.guardIntact())
+            f.report(label, "wrong data or guard overwritten\n");
+          if (n == 1 || large) break;
+        }
+      }
+    }
+  }
+  RANK_NCCL(ncclCommFinalize(comm));
+  RANK_NCCL(ncclCommDestroy(comm));
+  if (f.count > 0) std::fprintf(stderr, "rank %d: %d failed checks\n", rank, f.count);
+  return f.count == 0 ? 0 : 1;
+}
+
+struct Case {
+  int nranks;
+  const char* transport;
+};
+
+class Collectives : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Collectives, EveryTypeOpAndPlacement) {
+  const Case c = GetParam();
+  RunOptions o;
+  o.env = {{"PLEXUS_TRANSPORTS", c.transport}, {"PLEXUS_TIMEOUT", "60"}};
+  o.timeoutSeconds = 300;
+  auto out = runRanks(
+      c.nranks,
+      [](int r, int n, const ncclUniqueId& id) {
+        return runMatrix(r, n, id, {0, 1, 7, 1013}, false);
+      },
+      o);
+  EXPECT_EQ(describeFailures(out), "");
+}
+
+TEST_P(Collectives, SeveralMegabytes) {
+  const Case c = GetParam();
+  RunOptions o;
+  // Small slots so that megabyte messages take many pieces and many pipeline iterations.
+  o.env = {{"PLEXUS_TRANSPORTS", c.transport},
+           {"PLEXUS_TIMEOUT", "60"},
+           {"PLEXUS_SLOT_SIZE", "64K"},
+           {"PLEXUS_SLOTS", "4"}};
+  o.timeoutSeconds = 300;
+  auto out = runRanks(
+      c.nranks,
+      [](int r, int n, const ncclUniqueId& id) {
+        return runMatrix(r, n, id, {(1u << 20) + 17}, true);
+      },
+      o);
+  EXPECT_EQ(describeFailures(out), "");
+}
+
+std::string caseName(const ::testing::TestParamInfo<Case>& info) {
+  return std::to_string(info.param.nranks) + "ranks_" + info.param.transport;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, Collectives,
+                         ::testing::Values(Case{1, "shm"}, Case{2, "shm"}, Case{2, "tcp"},
+                                           Case{3, "shm"}, Case{3, "tcp"}, Case{4, "shm"},
+                                           Case{4, "tcp"}, Case{5, "shm"}, Case{5, "tcp"},
+                                           Case{8, "shm"}, Case{8, "tcp"}),
+                         caseName);
+
+}  // namespace
+}  // namespace plexus::testing
