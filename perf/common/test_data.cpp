@@ -109,15 +109,21 @@ ExpectedTable expectedTable(const Pattern& p, const BlockSource& source, ncclRed
     if (!source.reduce) {
       value = static_cast<double>(p.value(source.source, source.block, k));
     } else {
+      // Only the aggregate of `op` is formed: the data of one op may overflow another's (the
+      // product of max/min data would), while its own stays exact by construction.
       int64_t sum = 0, absSum = 0, prod = 1;
       int64_t lo = p.value(0, source.block, k), hi = lo;
       for (int r = 0; r < nranks; ++r) {
         int64_t v = p.value(r, source.block, k);
-        sum += v;
-        absSum += v < 0 ? -v : v;
-        prod *= v;
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
+        if (op == ncclProd) {
+          prod *= v;
+        } else if (op == ncclMax || op == ncclMin) {
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+        } else {
+          sum += v;
+          absSum += v < 0 ? -v : v;
+        }
       }
       switch (op) {
         case ncclProd:

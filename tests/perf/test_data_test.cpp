@@ -74,6 +74,7 @@ Bytes reference(const Collective& coll, const TypeInfo& t, ncclRedOp_t op,
   const size_t esz = t.size;
   const std::string name = coll.name;
   auto copy = [&](Bytes& out, size_t dstElem, int src, size_t srcElem) {
+    if (count == 0) return;
     std::memcpy(out.data() + dstElem * esz, in[static_cast<size_t>(src)].data() + srcElem * esz,
                 count * esz);
   };

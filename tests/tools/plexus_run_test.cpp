@@ -11,9 +11,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -151,21 +151,27 @@ TEST(PlexusRun, RanksSeeDistinctRanksAndSharedJobVariables) {
   Launcher l(cat({"-n", "4"}, helper({"env"})),
              environmentWithout({"PLEXUS_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"}));
   ASSERT_EQ(l.finish(), 0) << l.err();
-  std::regex re(
-      R"(\[(\d+)\] rank=(\d+) size=4 local=(\d+) localsize=4 comm=127\.0\.0\.1:(\d+) secret=([0-9a-f]{32}) ifname=lo foo=\(unset\))");
   std::set<int> ranks;
   std::set<std::string> comms, secrets;
   for (const auto& line : splitLines(l.out())) {
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(line, m, re)) << line;
-    EXPECT_EQ(m[1], m[2]);
-    EXPECT_EQ(m[2], m[3]);
-    ranks.insert(std::stoi(m[2]));
-    int port = std::stoi(m[4]);
+    // "[r] rank=r size=4 local=r localsize=4 comm=127.0.0.1:<port> secret=<32 hex> ifname=lo ..."
+    int prefix = -1, rank = -1, local = -1, port = -1, end = 0;
+    char secret[33] = {0};
+    ASSERT_EQ(std::sscanf(line.c_str(),
+                          "[%d] rank=%d size=4 local=%d localsize=4 comm=127.0.0.1:%d "
+                          "secret=%32[0-9a-f] ifname=lo foo=(unset)%n",
+                          &prefix, &rank, &local, &port, secret, &end),
+              5)
+        << line;
+    EXPECT_EQ(static_cast<size_t>(end), line.size()) << line;
+    EXPECT_EQ(std::string(secret).size(), 32u);
+    EXPECT_EQ(prefix, rank);
+    EXPECT_EQ(rank, local);
+    ranks.insert(rank);
     EXPECT_GT(port, 0);
     EXPECT_LT(port, 65536);
-    comms.insert(m[4]);
-    secrets.insert(m[5]);
+    comms.insert(std::to_string(port));
+    secrets.insert(secret);
   }
   EXPECT_EQ(ranks, (std::set<int>{0, 1, 2, 3}));
   EXPECT_EQ(comms.size(), 1u);
@@ -178,11 +184,13 @@ TEST(PlexusRun, SecretDiffersBetweenJobs) {
   Launcher b(cat({"-n", "1"}, helper({"env"})));
   ASSERT_EQ(a.finish(), 0);
   ASSERT_EQ(b.finish(), 0);
-  std::regex re(R"(secret=([0-9a-f]{32}))");
-  std::smatch ma, mb;
-  ASSERT_TRUE(std::regex_search(a.out(), ma, re));
-  ASSERT_TRUE(std::regex_search(b.out(), mb, re));
-  EXPECT_NE(ma[1], mb[1]);
+  auto secretOf = [](const std::string& out) {
+    size_t at = out.find("secret=");
+    return at == std::string::npos ? std::string() : out.substr(at + 7, 32);
+  };
+  ASSERT_EQ(secretOf(a.out()).size(), 32u);
+  ASSERT_EQ(secretOf(b.out()).size(), 32u);
+  EXPECT_NE(secretOf(a.out()), secretOf(b.out()));
 }
 
 TEST(PlexusRun, PortExtraEnvironmentAndUserInterfaceChoice) {
@@ -214,17 +222,15 @@ TEST(PlexusRun, PrefixesEveryLineAndKeepsStdoutAndStderrApart) {
     auto lines = splitLines(isErr ? l.err() : l.out());
     ASSERT_EQ(lines.size(), static_cast<size_t>(kRanks * kLines));
     for (const auto& line : lines) {
-      std::smatch m;
-      static const std::regex re(R"(\[(\d+)\] (E?)r(\d+) i(\d+) ([a-z]+))");
-      ASSERT_TRUE(std::regex_match(line, m, re)) << line;
-      int r = std::stoi(m[1]);
-      EXPECT_EQ(r, std::stoi(m[3]));
-      EXPECT_EQ(m[2] == "E", isErr);
-      int i = std::stoi(m[4]);
+      // "[r] " + ("E" on stderr) + "r<r> i<i> " + letters, kLen bytes after the prefix.
+      int r = -1, r2 = -1, i = -1, bodyAt = 0;
+      const char* fmt = isErr ? "[%d] Er%d i%d %n" : "[%d] r%d i%d %n";
+      ASSERT_EQ(std::sscanf(line.c_str(), fmt, &r, &r2, &i, &bodyAt), 3) << line;
+      EXPECT_EQ(r, r2);
       EXPECT_EQ(i, next[r]++) << "lines of one rank stay in order";
-      std::string body = m[5];
-      EXPECT_EQ(body, std::string(body.size(), static_cast<char>('a' + (r + i) % 26)));
-      EXPECT_EQ(line.size() - m.position(2), static_cast<size_t>(kLen + (isErr ? 1 : 0)));
+      std::string body = line.substr(static_cast<size_t>(bodyAt));
+      EXPECT_EQ(body, std::string(body.size(), static_cast<char>('a' + (r + i) % 26))) << line;
+      EXPECT_EQ(line.size() - line.find(']') - 2, static_cast<size_t>(kLen + (isErr ? 1 : 0)));
     }
   }
 }
