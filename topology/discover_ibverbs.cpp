@@ -118,9 +118,8 @@ struct Verbs {
   // The exported symbol (the header wraps it in an inline of the same name).
   int (*queryPort)(ibv_context*, uint8_t, ibv_port_attr*) = nullptr;
 
-  ~Verbs() {
-    if (handle) ::dlclose(handle);
-  }
+  // The library stays loaded: libibverbs keeps process-wide state (device list, providers)
+  // that is not released on dlclose, and the RDMA transport loads it again anyway.
   bool load(std::string& why) {
     handle = ::dlopen("libibverbs.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!handle) {

@@ -97,6 +97,22 @@ TEST(Discovery, EverySourceOffStillGivesCpus) {
   EXPECT_EQ(allCpus(s), allCpus(discoverLocal()));
 }
 
+TEST(Discovery, HwlocAndSysfsAgree) {
+  DiscoveryOptions noHwloc;
+  noHwloc.useHwloc = false;
+  const System a = discoverLocal();
+  const System b = discoverLocal(noHwloc);
+  EXPECT_EQ(allCpus(a), allCpus(b));
+  EXPECT_EQ(a.countNodes(NodeType::kCpu), b.countNodes(NodeType::kCpu));
+  auto busIds = [](const System& s, NodeType t) {
+    std::set<std::string> out;
+    for (NodeId n : s.nodesOfType(t)) out.insert(s.node(n).busId);
+    return out;
+  };
+  for (NodeType t : {NodeType::kGpu, NodeType::kNic, NodeType::kPci})
+    EXPECT_EQ(busIds(a, t), busIds(b, t)) << nodeTypeName(t);
+}
+
 TEST(Discovery, MissingSysfsNeverThrows) {
   DiscoveryOptions o;
   o.sysfsRoot = "/nonexistent-sysfs";
