@@ -201,7 +201,7 @@ TEST(Timeout, SilentPeerMakesTheCallFailNamingWhatItWaitsFor) {
         ncclResult_t r = ncclAllReduce(&v, &v, 1, ncclInt32, ncclSum, comm, nullptr);
         auto secs = std::chrono::duration<double>(Clock::now() - t0).count();
         RANK_CHECK(r == ncclRemoteError, "result %d", r);
-        RANK_CHECK(secs >= 1.5 && secs < 5.0, "failed after %.1f s", secs);
+        RANK_CHECK(secs >= 1.5 && secs < 20.0, "failed after %.1f s", secs);
         std::fprintf(stderr, "ERROR: %s\n", ncclGetLastError(comm));
         ncclCommAbort(comm);
         return 0;

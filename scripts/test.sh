@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# README command 2 (and what CI runs): install dependencies, build everything with warnings as
+# errors, and run the whole test suite. Extra CTest arguments may be passed (e.g. -R multiproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+build=${PLEXUS_BUILD_DIR:-build-test}
+jobs=$(nproc)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLEXUS_WERROR=ON
+cmake --build "$build" --parallel "$jobs"
+# Tests talk only to loopback.
+export PLEXUS_SOCKET_IFNAME=lo FI_TCP_IFACE=lo UCX_NET_DEVICES=lo
+cd "$build"
+ctest --output-on-failure --timeout 600 -j "$jobs" "$@"
