@@ -9,6 +9,8 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "bootstrap/launch_env.hpp"
+#include "topology/discovery.hpp"
 #include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/host_id.hpp"
@@ -28,6 +30,21 @@ uint32_t signatureOf(const OpArgs& a) {
 bool rooted(algo::Collective c) {
   return c == algo::Collective::kBroadcast || c == algo::Collective::kReduce ||
          c == algo::Collective::kGather || c == algo::Collective::kScatter;
+}
+
+// This host's topology, discovered once per process (PLEXUS_TOPO_FILE replaces discovery); it is
+// immutable afterwards.
+const topo::System& localSystem() {
+  static const topo::System system = topo::loadLocalSystem();
+  return system;
+}
+
+int launcherLocalRank() {
+  try {
+    if (auto env = bootstrap::detectLaunchEnv()) return env->localRank;
+  } catch (const Error&) {
+  }
+  return 0;
 }
 
 bool reduces(algo::Collective c) {
@@ -81,10 +98,11 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   mine.record.pid = static_cast<int>(getpid());
   mine.slots = tctx_.slots;
   for (auto& t : transports) mine.record.addresses[t->name()] = t->localAddress();
+  mine.topology = topo::makeRankSummary(rank, launcherLocalRank(), localSystem()).serialize();
 
   std::vector<std::string> blobs = bootstrap_->allGather(encodePeerInfo(mine), deadline);
   peers_.resize(static_cast<size_t>(nranks));
-  topologies_.resize(static_cast<size_t>(nranks));
+  std::vector<topo::RankSummary> summaries;
   for (int r = 0; r < nranks; ++r) {
     PeerInfo info = decodePeerInfo(blobs[static_cast<size_t>(r)], r);
     if (info.record.rank != r)
@@ -97,8 +115,12 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
                  context_.c_str(), r, info.record.hostName.c_str(), info.slots.slots,
                  info.slots.slotBytes, tctx_.slots.slots, tctx_.slots.slotBytes);
     peers_[static_cast<size_t>(r)] = std::move(info.record);
-    topologies_[static_cast<size_t>(r)] = std::move(info.topology);
+    summaries.push_back(topo::RankSummary::deserialize(info.topology));
   }
+  cluster_ = std::make_unique<topo::ClusterView>(std::move(summaries));
+  ringOrder_ = cluster_->ringOrder();
+  PLEXUS_INFO(subsys::kGraph, "%s: %d host(s); ring order keeps each host's ranks together",
+              context_.c_str(), cluster_->nhosts());
 
   selector_ = std::make_unique<TransportSelector>(tctx_, std::move(transports));
   selector_->choose();
@@ -233,6 +255,7 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     r.count = a.count;
     r.fifoElems = static_cast<uint64_t>(tctx_.slots.slotBytes) * tctx_.slots.slots / esz;
     r.nchannels = nchannels_;
+    r.rings = {ringOrder_};
     d.plan = plan(r);
     if (reduces(a.collective))
       d.label = formatString("%s of %zu x %s (%s, %s)", algo::collectiveName(a.collective), a.count,

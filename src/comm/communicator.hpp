@@ -17,6 +17,7 @@
 #include "comm/transport_selector.hpp"
 #include "device/datatype.hpp"
 #include "engine/engine.hpp"
+#include "topology/cluster_view.hpp"
 
 namespace plexus::comm {
 
@@ -51,6 +52,8 @@ class Communicator {
   engine::Engine& engine() { return *engine_; }
   const std::vector<transport::PeerRecord>& peers() const { return peers_; }
   const char* transportFor(int peer) const { return selector_->transportFor(peer); }
+  // Which ranks share a host, an NVLink domain, a PCIe switch, a rail.
+  const topo::ClusterView& cluster() const { return *cluster_; }
 
   // Checks the arguments (throws Error(kInvalidArgument) naming the bad one) and queues the
   // operation. Send/recv with this rank as the peer are matched locally (see selfP2P).
@@ -81,7 +84,8 @@ class Communicator {
   std::unique_ptr<bootstrap::Bootstrap> bootstrap_;
   transport::RankControl control_;
   std::vector<transport::PeerRecord> peers_;
-  std::vector<std::string> topologies_;
+  std::unique_ptr<topo::ClusterView> cluster_;
+  std::vector<int> ringOrder_;
   transport::TransportContext tctx_;
   std::unique_ptr<TransportSelector> selector_;
   std::unique_ptr<engine::Engine> engine_;

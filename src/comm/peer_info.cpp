@@ -47,7 +47,7 @@ std::string encodePeerInfo(const PeerInfo& info) {
   nlohmann::json addrs = nlohmann::json::object();
   for (const auto& [name, blob] : info.record.addresses) addrs[name] = toHex(blob);
   j["addresses"] = addrs;
-  j["topology"] = info.topology;
+  j["topology"] = toHex(info.topology);
   return j.dump();
 }
 
@@ -63,7 +63,7 @@ PeerInfo decodePeerInfo(const std::string& blob, int fromRank) {
     info.slots.slots = j.at("slots").get<uint32_t>();
     for (const auto& [name, hex] : j.at("addresses").items())
       info.record.addresses[name] = fromHex(hex.get<std::string>());
-    info.topology = j.value("topology", std::string());
+    info.topology = fromHex(j.value("topology", std::string()));
     return info;
   } catch (const std::exception& e) {
     throwError(ErrorCode::kRemote,

@@ -11,7 +11,7 @@ namespace plexus::comm {
 struct PeerInfo {
   transport::PeerRecord record;
   transport::SlotConfig slots;
-  std::string topology;  // serialized topo::HostSummary ("" if unavailable)
+  std::string topology;  // serialized topo::RankSummary
 };
 
 std::string encodePeerInfo(const PeerInfo& info);
