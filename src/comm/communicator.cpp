@@ -1,6 +1,7 @@
 // Communicator init, operations, split, finalize and abort.
 #include "comm/communicator.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <thread>
@@ -133,7 +134,13 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   ec.nranks = nranks;
   ec.slotBytes = tctx_.slots.slotBytes;
   ec.timeout = defaultTimeout();
-  ec.spin = std::chrono::microseconds(envInt("SPIN_US", 50));
+  // Spinning only pays when every local rank has a core; otherwise a spinning rank takes the core
+  // its peer needs, so oversubscribed ranks go to sleep (futex) almost at once.
+  int cores = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
+  bool oversubscribed = cores > 0 && cluster_->localSize(rank) > cores;
+  ec.spin = std::chrono::microseconds(envInt("SPIN_US", oversubscribed ? 2 : 50));
   ec.context = context_;
   engine_ = std::make_unique<engine::Engine>(ec, *selector_, control_, abort_);
   PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());

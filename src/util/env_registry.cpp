@@ -32,7 +32,7 @@ constexpr EnvVar kVars[] = {
   {"NCHANNELS", "", "Number of channels (parallel rings) per collective; default chosen by the tuner.", false},
   {"MIN_NCHANNELS", "", "Lower bound for the channels the tuner picks.", true},
   {"MAX_NCHANNELS", "", "Upper bound for the channels the tuner picks.", true},
-  {"SPIN_US", "50", "Microseconds a waiting rank polls before it sleeps (futex or poll).", false},
+  {"SPIN_US", "50", "Microseconds a waiting rank polls before it sleeps (futex or poll); default 2 when this host runs more ranks than this process has cores.", false},
   {"REDUCE_ISA", "auto", "Host reduction kernels: auto (the best this CPU runs), avx512bf16, avx512, avx2 or scalar. A family the CPU lacks falls back to the best, with a warning.", false},
   // Topology
   {"TOPO_FILE", "", "Read the local topology from this NCCL XML or Plexus JSON file instead of discovering it.", true},
