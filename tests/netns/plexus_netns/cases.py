@@ -8,6 +8,7 @@
 #             must vanish and this namespace's links, addresses and routes must be unchanged.
 from __future__ import annotations
 
+import glob
 import os
 import re
 import signal
@@ -131,6 +132,7 @@ def run_kill(fabric: fab.Fabric, rph: int, argv: list[str], env: dict[str, str],
         finished = job.wait(timeout, stop_on_failure=False)
     finally:
         job.stop()
+    _remove_victim_segments(job, victim)
     problems = []
     pattern = f"rank {victim} (host"
     for r in job.ranks:
@@ -151,6 +153,22 @@ def run_kill(fabric: fab.Fabric, rph: int, argv: list[str], env: dict[str, str],
         return _fail("; ".join(problems))
     print("PASS", flush=True)
     return 0
+
+
+def _remove_victim_segments(job: Job, victim: int) -> None:
+    """Unlinks the shared-memory control block the SIGKILLed rank could not remove itself.
+
+    Plexus names it /dev/shm/plexus-<communicator id>-r<rank>; the survivors' log lines carry the
+    first 8 hex digits of the id ("comm 1a2b3c4d"). Nobody else unlinks it (see README)."""
+    comms = {m.group(1) for r in job.ranks for ln in r.lines
+             for m in [re.search(r"\bcomm ([0-9a-f]{8})\b", ln)] if m}
+    for comm in comms:
+        for path in glob.glob(f"/dev/shm/plexus-{comm}*-r{victim}"):
+            try:
+                os.unlink(path)
+                print(f"netns: removed {path}, left by the killed rank", flush=True)
+            except OSError:
+                pass
 
 
 def _network_state() -> str:
