@@ -30,18 +30,29 @@ void requireComm(ncclComm_t comm) {
     throwError(ErrorCode::kInvalidArgument, "the communicator argument is NULL or destroyed");
 }
 
-plexus::DataType toType(ncclDataType_t t) {
-  if (static_cast<int>(t) < 0 || static_cast<int>(t) >= ncclNumTypes)
-    throwError(ErrorCode::kInvalidArgument, "invalid ncclDataType_t %d", static_cast<int>(t));
-  return static_cast<plexus::DataType>(t);
+// C callers may pass any int as an enum: read the bits, not the enum (out-of-range enum loads are
+// undefined behaviour in C++).
+template <typename Enum>
+int rawValue(const Enum& e) {
+  int v = 0;
+  std::memcpy(&v, &e, sizeof(v) < sizeof(e) ? sizeof(v) : sizeof(e));
+  return v;
 }
 
-plexus::RedOp toOp(ncclRedOp_t op) {
-  if (static_cast<int>(op) < 0 || static_cast<int>(op) >= ncclNumOps)
+plexus::DataType toType(const ncclDataType_t& t) {
+  int v = rawValue(t);
+  if (v < 0 || v >= ncclNumTypes)
+    throwError(ErrorCode::kInvalidArgument, "invalid ncclDataType_t %d", v);
+  return static_cast<plexus::DataType>(v);
+}
+
+plexus::RedOp toOp(const ncclRedOp_t& op) {
+  int v = rawValue(op);
+  if (v < 0 || v >= ncclNumOps)
     throwError(ErrorCode::kInvalidArgument,
                "invalid or unsupported ncclRedOp_t %d (Plexus supports sum, prod, max, min, avg)",
-               static_cast<int>(op));
-  return static_cast<plexus::RedOp>(op);
+               v);
+  return static_cast<plexus::RedOp>(v);
 }
 
 ncclResult_t runOp(ncclComm_t comm, algo::Collective coll, const void* in, void* out, size_t count,

@@ -1,6 +1,8 @@
 // Per-rank bootstrap: root handshake, ring, ring all-gather.
 #include "bootstrap/bootstrap.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 
 #include "bootstrap/protocol.hpp"
@@ -77,6 +79,7 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int 
   hello.nonce = id.nonce;
   hello.rank = rank;
   hello.nranks = nranks;
+  hello.pid = static_cast<int32_t>(getpid());
   hello.ringAddress = toWire(ringAddr);
   sendAll(root.get(), &hello, sizeof(hello), deadline, abort, rootName);
   RootReply reply{};

@@ -24,6 +24,8 @@ struct RootHello {
   uint64_t nonce;
   int32_t rank;
   int32_t nranks;
+  int32_t pid;  // lets the root answer ranks of other processes before its own
+  uint32_t reserved;
   WireAddress ringAddress;
 };
 

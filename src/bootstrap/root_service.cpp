@@ -153,6 +153,7 @@ class Root {
       }
       slot.fd = std::move(fd);
       slot.ring = h.ringAddress;
+      slot.local = h.pid == getpid();
       ++arrived_;
     }
   }
@@ -191,13 +192,15 @@ class Root {
         "that they were started and use the same unique id / PLEXUS_COMM_ID",
         missing.c_str(), nranks_, address_.toString().c_str());
     PLEXUS_WARN(subsys::kBootstrap, "%s", msg.c_str());
-    for (auto& slot : ranks_)
-      if (slot.fd) refuse(std::move(slot.fd), msg);
+    for (bool local : {false, true})
+      for (auto& slot : ranks_)
+        if (slot.fd && slot.local == local) refuse(std::move(slot.fd), msg);
   }
 
   struct RankSlot {
     Fd fd;
     WireAddress ring{};
+    bool local = false;  // a rank of this process: answered last, as it may exit right after
   };
 
   Fd listener_;

@@ -100,8 +100,12 @@ bool Engine::advance(Active& a) {
     for (transport::Connection* c : a.sentOn)
       if (!c->sendDrained()) {
         c->progress();
-        if (!c->sendDrained()) return moved;
+        if (!c->sendDrained()) {
+          a.draining = c;
+          return moved;
+        }
       }
+    a.draining = nullptr;
     a.work->complete();
     pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
     moved = true;
@@ -162,6 +166,11 @@ std::string Engine::describeWaits() const {
   std::string out;
   auto describeActive = [&](const Active& a) {
     if (!a.started) return;
+    if (a.draining != nullptr) {
+      if (!out.empty()) out += "; ";
+      out += a.work->desc().label + ": waits for " + a.draining->describe() +
+             " to take delivery of the last data";
+    }
     for (const Lane& lane : a.lanes) {
       if (lane.step >= lane.channel->steps.size() || lane.waitingFor == nullptr) continue;
       if (!out.empty()) out += "; ";
@@ -187,6 +196,7 @@ void Engine::checkStall() {
     auto collect = [&](const Active& a) {
       for (const Lane& l : a.lanes)
         if (l.waitingOn != nullptr) waited.insert(l.waitingOn);
+      if (a.draining != nullptr) waited.insert(a.draining);
     };
     if (!collectives_.empty()) collect(collectives_.front());
     for (const auto& [key, q] : p2p_)

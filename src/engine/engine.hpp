@@ -72,6 +72,7 @@ class Engine {
     WorkPtr work;
     std::vector<Lane> lanes;
     std::vector<transport::Connection*> sentOn;
+    transport::Connection* draining = nullptr;  // all steps done; waits for this to drain
     bool started = false;
   };
 

@@ -102,7 +102,11 @@ class ShmConnection final : public Connection {
   SendEndpoint& sender() override { return *sender_; }
   RecvEndpoint& receiver() override { return *receiver_; }
   bool progress() override { return false; }
-  bool sendDrained() const override { return true; }
+  // Posted data is safe once the peer has mapped the FIFO (the mapping outlives our exit); before
+  // that, leaving would unlink a FIFO the peer still has to open.
+  bool sendDrained() const override {
+    return sendFifo_.view.header->attached.load(std::memory_order_acquire) >= 2;
+  }
   bool usesDoorbell() const override { return true; }
   void addPollFds(std::vector<pollfd>&) override {}
 
