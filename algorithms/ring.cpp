@@ -7,11 +7,13 @@
 // message within fifoElems / 2 so that two messages fit in a connection FIFO: a fused step holds
 // its incoming message until its outgoing one fits, and with one message per FIFO every rank of a
 // ring would wait for its successor. The chains (broadcast, reduce) have no cycle and use
-// messages of up to fifoElems.
+// messages of up to fifoElems. fifoElems == 0 means an unbounded FIFO; request.chunkElems, when
+// set, caps every message (the tuner's pipelining chunk).
 #include <algorithm>
 #include <cinttypes>
 #include <limits>
 
+#include "algorithms/build_common.hpp"
 #include "algorithms/builders.hpp"
 #include "algorithms/partition.hpp"
 #include "util/error.hpp"
@@ -96,13 +98,10 @@ void validate(const BuildRequest& r) {
     throwError(ErrorCode::kInvalidArgument, "ring %s: nchannels %d outside 1..%d", coll,
                r.nchannels, kMaxChannels);
   }
-  if (r.fifoElems == 0) {
-    throwError(ErrorCode::kInvalidArgument, "ring %s: fifoElems must be > 0", coll);
-  }
   const bool cyclic = r.collective == Collective::kAllReduce ||
                       r.collective == Collective::kAllGather ||
                       r.collective == Collective::kReduceScatter;
-  if (cyclic && r.nranks > 1 && r.fifoElems < 2) {
+  if (cyclic && r.nranks > 1 && r.fifoElems == 1) {
     throwError(ErrorCode::kInvalidArgument,
                "ring %s: fifoElems %" PRIu64
                " is too small: a ring needs two messages in flight per connection (>= 2 elements)",
@@ -187,8 +186,8 @@ Plan buildRing(const BuildRequest& r) {
                  collectiveName(r.collective));
   }
 
-  const uint64_t ringMsg = std::max<uint64_t>(1, r.fifoElems / 2);
-  const uint64_t chainMsg = r.fifoElems;
+  const uint64_t ringMsg = detail::exchangeMessage(r);  // fifoElems / 2; 0: unbounded
+  const uint64_t chainMsg = detail::treeMessage(r);     // fifoElems; capped by chunkElems
   plan.channels.resize(static_cast<size_t>(r.nchannels));
   for (int c = 0; c < r.nchannels; ++c) {
     Channel& ch = plan.channels[static_cast<size_t>(c)];

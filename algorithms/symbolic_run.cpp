@@ -29,6 +29,7 @@ struct MsgNode {
   uint32_t sender = 0;  // step id that sent it
   uint32_t count = 0;
   Val small[kInline];
+  std::vector<uint64_t> heard;  // barrier: the ranks whose entry happened before the send
   std::vector<Val> big;
 
   Val* resize(uint32_t n) {
@@ -107,7 +108,10 @@ class Runner {
       }
     }
     if (failed_) return delivered_;
-    if (checkCompletion()) checkSpecification();  // after leftovers too: the state is final
+    if (checkCompletion()) {  // after leftovers too: the state is final
+      checkSpecification();
+      if (barrier_) checkBarrier();
+    }
     return delivered_;
   }
 
@@ -146,10 +150,17 @@ class Runner {
       }
     }
     fifos_.assign(p_.fifos.size(), FifoState{});
+    barrier_ = p_.collective == Collective::kBarrier;
+    if (barrier_) heard_.resize(p_.procs.size());
     pc_.resize(p_.procs.size());
     queued_.assign(p_.procs.size(), 0);
     for (uint32_t i = 0; i < p_.procs.size(); ++i) {
       pc_[i] = p_.procs[i].begin;
+      if (barrier_) {
+        heard_[i].assign((p_.nranks + 63) / 64, 0);
+        const int r = p_.procs[i].rank;
+        heard_[i][static_cast<size_t>(r / 64)] |= uint64_t{1} << (r % 64);
+      }
       if (p_.procs[i].end > p_.procs[i].begin) enqueue(i);
     }
     return true;
@@ -344,6 +355,14 @@ class Runner {
       }
       if (sendData) sendData[k] = v;
     }
+    if (barrier_) {  // causality: what the received message knew, the step's send now knows
+      std::vector<uint64_t>& h = heard_[proc];
+      if (in) {
+        const std::vector<uint64_t>& got = nodes_[in->head].heard;
+        for (size_t i = 0; i < h.size() && i < got.size(); ++i) h[i] |= got[i];
+      }
+      if (out) nodes_[outNode].heard = h;
+    }
     if (in) pop(*in);
     if (out) push(*out, outNode, s.count);
   }
@@ -533,6 +552,28 @@ class Runner {
     }
   }
 
+  // A barrier must not let any rank leave before every rank has entered: the union of what the
+  // channels of each rank have heard (transitively, through messages) must be every rank.
+  void checkBarrier() {
+    const size_t words = (static_cast<size_t>(p_.nranks) + 63) / 64;
+    for (int r = 0; r < p_.nranks && errors_.size() < opt_.maxErrors; ++r) {
+      std::vector<uint64_t> all(words, 0);
+      for (uint32_t i = 0; i < p_.procs.size(); ++i) {
+        if (p_.procs[i].rank != r) continue;
+        for (size_t k = 0; k < words; ++k) all[k] |= heard_[i][k];
+      }
+      for (int s = 0; s < p_.nranks; ++s) {
+        if (!(all[static_cast<size_t>(s / 64)] >> (s % 64) & 1)) {
+          report(
+              formatString("barrier: rank %d can leave before rank %d has entered (no chain of "
+                           "messages leads from rank %d to rank %d)",
+                           r, s, s, r));
+          break;
+        }
+      }
+    }
+  }
+
   void report(const std::string& e) { errors_.push_back(prefix_ + e); }
   void fail(const std::string& e) {
     report(e);
@@ -553,7 +594,9 @@ class Runner {
   std::unique_ptr<Arena> arena_;
   Val* mem(size_t rank) const { return arena_->data() + memBase_[rank]; }
   std::vector<FifoState> fifos_;
-  std::deque<MsgNode> nodes_;  // stable addresses
+  bool barrier_ = false;
+  std::vector<std::vector<uint64_t>> heard_;  // barrier: per process, ranks heard from
+  std::deque<MsgNode> nodes_;                 // stable addresses
   std::vector<uint32_t> freeNodes_;
   std::vector<uint32_t> pc_;
   std::vector<char> queued_;

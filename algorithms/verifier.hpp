@@ -22,7 +22,9 @@
 //  - completion: no deadlock (which ranks wait at which step for what), no message left unreceived;
 //  - specification, for every rank and output element: all-reduce / reduce / reduce-scatter hold
 //    every rank's contribution for that index exactly once and are finalized once; all-gather,
-//    broadcast, all-to-all, gather and scatter hold exactly the right rank's input element.
+//    broadcast, all-to-all, gather and scatter hold exactly the right rank's input element; a
+//    barrier lets no rank finish before every rank has started (each rank's channels have heard,
+//    through chains of messages, from every rank).
 // Both buffer placements are run: out of place, and in place (aliasing as plan.hpp defines).
 #pragma once
 

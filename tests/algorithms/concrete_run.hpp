@@ -1,11 +1,14 @@
 // A tiny concrete executor for tests: runs the plans of all ranks on int64 data (sum as the
 // reduction, negation as the "finalize" post-processing so that a missing or doubled finalize
 // shows) with unbounded FIFOs, round-robin. It is independent of the symbolic verifier and
-// checks the builders against plain arithmetic for small rank counts.
+// checks the builders against plain arithmetic for small rank counts. concreteRunT runs any value
+// type with given input, reduction and finalize functions (floating-point determinism tests).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -15,10 +18,12 @@
 
 namespace plexus::algo::testing {
 
-struct ConcreteRank {
-  std::vector<int64_t> memory;  // input, output and scratch, aliased as the placement says
+template <typename T>
+struct ConcreteRankT {
+  std::vector<T> memory;  // input, output and scratch, aliased as the placement says
   uint64_t inputBase = 0, outputBase = 0, scratchBase = 0;
 };
+using ConcreteRank = ConcreteRankT<int64_t>;
 
 // Input element i of rank r.
 inline int64_t concreteInput(int r, uint64_t i) {
@@ -26,12 +31,16 @@ inline int64_t concreteInput(int r, uint64_t i) {
 }
 
 // In-place bases follow plan.hpp; out-of-place puts input, output, scratch one after another.
-inline std::vector<ConcreteRank> concreteRun(const std::vector<Plan>& plans, bool inPlace) {
+template <typename T>
+std::vector<ConcreteRankT<T>> concreteRunT(const std::vector<Plan>& plans, bool inPlace,
+                                           const std::function<T(int, uint64_t)>& input,
+                                           const std::function<T(T, T)>& op,
+                                           const std::function<T(T)>& finalize) {
   const int n = static_cast<int>(plans.size());
-  std::vector<ConcreteRank> ranks(static_cast<size_t>(n));
+  std::vector<ConcreteRankT<T>> ranks(static_cast<size_t>(n));
   for (int r = 0; r < n; ++r) {
     const Plan& p = plans[static_cast<size_t>(r)];
-    ConcreteRank& cr = ranks[static_cast<size_t>(r)];
+    ConcreteRankT<T>& cr = ranks[static_cast<size_t>(r)];
     uint64_t size = 0;
     if (!inPlace) {
       cr.inputBase = 0;
@@ -40,12 +49,22 @@ inline std::vector<ConcreteRank> concreteRun(const std::vector<Plan>& plans, boo
     } else {
       switch (p.collective) {
         case Collective::kAllGather:
-          cr.inputBase = static_cast<uint64_t>(r) * p.count;
-          size = p.outputCount;
+        case Collective::kGather:
+          if (p.outputCount > 0) {
+            cr.inputBase = static_cast<uint64_t>(r) * p.count;
+            size = p.outputCount;
+          } else {
+            size = p.inputCount;
+          }
           break;
         case Collective::kReduceScatter:
-          cr.outputBase = static_cast<uint64_t>(r) * p.count;
-          size = p.inputCount;
+        case Collective::kScatter:
+          if (p.inputCount > 0) {
+            cr.outputBase = static_cast<uint64_t>(r) * p.count;
+            size = p.inputCount;
+          } else {
+            size = p.outputCount;
+          }
           break;
         default:
           size = std::max(p.inputCount, p.outputCount);
@@ -54,17 +73,17 @@ inline std::vector<ConcreteRank> concreteRun(const std::vector<Plan>& plans, boo
     }
     cr.scratchBase = size;
     size += p.scratchCount;
-    cr.memory.assign(size, -777);
-    for (uint64_t i = 0; i < p.inputCount; ++i) cr.memory[cr.inputBase + i] = concreteInput(r, i);
+    cr.memory.assign(size, T(-777));
+    for (uint64_t i = 0; i < p.inputCount; ++i) cr.memory[cr.inputBase + i] = input(r, i);
   }
-  auto addr = [&](int r, const Slice& s, uint64_t k) -> int64_t& {
-    ConcreteRank& cr = ranks[static_cast<size_t>(r)];
+  auto addr = [&](int r, const Slice& s, uint64_t k) -> T& {
+    ConcreteRankT<T>& cr = ranks[static_cast<size_t>(r)];
     uint64_t base = s.buffer == Buffer::kInput    ? cr.inputBase
                     : s.buffer == Buffer::kOutput ? cr.outputBase
                                                   : cr.scratchBase;
     return cr.memory.at(base + s.offset + k);
   };
-  std::map<std::tuple<int, int, int>, std::deque<std::vector<int64_t>>> fifos;
+  std::map<std::tuple<int, int, int>, std::deque<std::vector<T>>> fifos;
   std::vector<std::vector<size_t>> pc(static_cast<size_t>(n));
   for (int r = 0; r < n; ++r)
     pc[static_cast<size_t>(r)].assign(plans[static_cast<size_t>(r)].channels.size(), 0);
@@ -78,7 +97,7 @@ inline std::vector<ConcreteRank> concreteRun(const std::vector<Plan>& plans, boo
         if (i >= ch.steps.size()) continue;
         const Step& s = ch.steps[i];
         const uint64_t cnt = s.count();
-        std::vector<int64_t> msg;
+        std::vector<T> msg;
         if (stepReceives(s.kind)) {
           auto& q = fifos[{ch.connection, s.recvPeer, r}];
           if (q.empty()) continue;
@@ -86,9 +105,9 @@ inline std::vector<ConcreteRank> concreteRun(const std::vector<Plan>& plans, boo
           q.pop_front();
           if (msg.size() != cnt) throw std::runtime_error("message size mismatch");
         }
-        std::vector<int64_t> value(cnt);
+        std::vector<T> value(cnt);
         for (uint64_t k = 0; k < cnt; ++k) {
-          int64_t v = 0;
+          T v{};
           switch (s.kind) {
             case StepKind::kSend:
               v = addr(r, s.src, k);
@@ -101,13 +120,13 @@ inline std::vector<ConcreteRank> concreteRun(const std::vector<Plan>& plans, boo
               v = addr(r, s.src, k);
               break;
             case StepKind::kReduce:
-              v = addr(r, s.src, k) + addr(r, s.src2, k);
+              v = op(addr(r, s.src, k), addr(r, s.src2, k));
               break;
             default:
-              v = addr(r, s.src, k) + msg[k];
+              v = op(addr(r, s.src, k), msg[k]);
               break;
           }
-          value[k] = s.finalize ? -v : v;
+          value[k] = s.finalize ? finalize(v) : v;
         }
         if (stepUsesDst(s.kind)) {
           for (uint64_t k = 0; k < cnt; ++k) addr(r, s.dst, k) = value[k];
@@ -131,7 +150,14 @@ inline std::vector<ConcreteRank> concreteRun(const std::vector<Plan>& plans, boo
   return ranks;
 }
 
-inline int64_t concreteOutput(const ConcreteRank& cr, uint64_t i) {
+inline std::vector<ConcreteRank> concreteRun(const std::vector<Plan>& plans, bool inPlace) {
+  return concreteRunT<int64_t>(
+      plans, inPlace, concreteInput, [](int64_t a, int64_t b) { return a + b; },
+      [](int64_t v) { return -v; });
+}
+
+template <typename T>
+T concreteOutput(const ConcreteRankT<T>& cr, uint64_t i) {
   return cr.memory.at(cr.outputBase + i);
 }
 

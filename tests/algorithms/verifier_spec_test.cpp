@@ -110,19 +110,22 @@ std::vector<Plan> scatter(int n, uint64_t c, int root) {
   return plans;
 }
 
-// A token around the ring with zero-element messages.
+// A token twice around the ring with zero-element messages: the first round tells rank 0 that
+// everyone has entered, the second tells everyone else.
 std::vector<Plan> barrier(int n) {
   std::vector<Plan> plans;
   for (int r = 0; r < n; ++r) {
     Plan p = base(Collective::kBarrier, n, r, 0);
     auto& st = p.channels[0].steps;
     if (n > 1) {
-      if (r == 0) {
-        st.push_back(send(1, in(0, 0)));
-        st.push_back(recv(n - 1, out(0, 0)));
-      } else {
-        st.push_back(recv(r - 1, out(0, 0)));
-        st.push_back(send((r + 1) % n, in(0, 0)));
+      for (int round = 0; round < 2; ++round) {
+        if (r == 0) {
+          st.push_back(send(1, in(0, 0)));
+          st.push_back(recv(n - 1, out(0, 0)));
+        } else {
+          st.push_back(recv(r - 1, out(0, 0)));
+          st.push_back(send((r + 1) % n, in(0, 0)));
+        }
       }
     }
     plans.push_back(p);
@@ -188,11 +191,18 @@ TEST(VerifierSpec, Barrier) {
   }
   std::vector<Plan> bad = barrier(4);
   bad[0].channels[0].steps.pop_back();  // rank 0 never takes the token back
-  const VerifyReport r = verifyPlanSet(bad);
+  VerifyReport r = verifyPlanSet(bad);
   ASSERT_FALSE(r.ok);
-  EXPECT_NE(r.text().find("rank 3 channel 0 step 1 send(to 0, src input[0,0)) sent a message of 0 "
+  EXPECT_NE(r.text().find("rank 3 channel 0 step 3 send(to 0, src input[0,0)) sent a message of 0 "
                           "elements that rank 0 never receives"),
             std::string::npos)
+      << r.text();
+  // One round only: rank 1 leaves having heard from rank 0 alone.
+  bad = barrier(4);
+  for (Plan& p : bad) p.channels[0].steps.resize(2);
+  r = verifyPlanSet(bad);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(r.text().find("barrier: rank 1 can leave before rank 2 has entered"), std::string::npos)
       << r.text();
 }
 

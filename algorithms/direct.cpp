@@ -1,0 +1,286 @@
+// Direct algorithms (builders.hpp): for ranks that all reach each other in one hop (one switch,
+// one host). One-shot and two-shot all-reduce, NVLS (in-switch reduction, emulated on hosts),
+// direct all-gather and reduce-scatter, linear gather and scatter, pairwise all-to-all.
+//
+// Every exchange is a sequence of phases (build_common.hpp): a rank sends its piece to every
+// peer, then receives from every peer; pieces are at most fifoElems / 2. Peers are visited in
+// the order r+1, r+2, ... so that not every rank sends to rank 0 first.
+//
+// Deterministic reductions: a rank that reduces a block combines the contributions in rank order
+// 0, 1, ..., n-1 (((x0 + x1) + x2) + ...), whoever it is, so one-shot gives every rank
+// bit-identical floating-point results, and two-shot / NVLS (one reducer per block) do too.
+// The running value lives in scratch (at the element's own offset, so channels never share
+// scratch) and the last contribution writes the output; in place, the own input is therefore
+// read before the output overwrites it.
+#include <algorithm>
+
+#include "algorithms/build_common.hpp"
+#include "algorithms/exchange.hpp"
+#include "algorithms/partition.hpp"
+
+namespace plexus::algo {
+namespace {
+
+using namespace detail;
+
+// dst-slice maker for the reduction: the final contribution writes `finalDst`, earlier ones the
+// scratch at `scratchAt`.
+struct Accumulate {
+  Writer& w;
+  int me, n;
+  // Reduces rank order 0..n-1 of one piece: `own` is this rank's contribution (a local slice),
+  // the others arrive from their ranks; the running value is kept in scratch[scratchAt, +k).
+  void run(Slice own, uint64_t scratchAt, Slice finalDst, bool finalize) const {
+    const uint64_t k = own.count;
+    if (k == 0) return;
+    if (n == 1) {
+      w.copy(own, finalDst, finalize);
+      return;
+    }
+    Slice cur{};
+    for (int j = 0; j < n; ++j) {
+      const bool last = j == n - 1;
+      const Slice dst = last ? finalDst : scr(scratchAt, k);
+      if (j == 0) {
+        if (j == me) {
+          cur = own;
+          continue;
+        }
+        w.recv(0, dst);
+      } else if (j == me) {
+        w.reduce(cur, own, dst, last && finalize);
+      } else {
+        w.recvReduce(j, cur, dst, last && finalize);
+      }
+      cur = dst;
+    }
+  }
+};
+
+void oneShot(const BuildRequest& r, Plan& plan) {
+  const uint64_t msg = exchangeMessage(r);
+  const int n = r.nranks, me = r.rank;
+  const int nch = static_cast<int>(plan.channels.size());
+  plan.scratchCount = n > 2 ? r.count : (n == 2 && me == 1 ? r.count : 0);
+  for (int c = 0; c < nch; ++c) {
+    Writer w(plan.channels[static_cast<size_t>(c)]);
+    const auto [a, b] = channelPart(r.count, c, nch);
+    for (const auto& [pb, pe] : pieces(b - a, msg)) {
+      const uint64_t x = a + pb, k = pe - pb;
+      for (int i = 1; i < n; ++i) w.send(rotated(me, i, n), in(x, k));
+      Accumulate{w, me, n}.run(in(x, k), x, out(x, k), true);
+    }
+  }
+}
+
+// Two-shot: block j of each channel's part belongs to rank j. Per iteration, piece `it` of every
+// block: send each peer its block's piece, reduce the own block's piece (rank order), send the
+// result to every peer, receive every peer's result.
+void twoShot(const BuildRequest& r, Plan& plan) {
+  const uint64_t msg = exchangeMessage(r);
+  const int n = r.nranks, me = r.rank;
+  const uint64_t un = static_cast<uint64_t>(n);
+  const int nch = static_cast<int>(plan.channels.size());
+  plan.scratchCount = n > 1 ? r.count : 0;
+  for (int c = 0; c < nch; ++c) {
+    Writer w(plan.channels[static_cast<size_t>(c)]);
+    const auto [a, b] = channelPart(r.count, c, nch);
+    const uint64_t len = b - a;
+    if (len == 0) continue;
+    if (n == 1) {
+      w.copy(in(a, len), out(a, len), true);
+      continue;
+    }
+    const uint64_t iters = partsOfAtMost((len + un - 1) / un, msg);
+    auto piece = [&](int j, uint64_t it) {
+      const auto [bb, be] = evenPart(len, static_cast<uint64_t>(j), un);
+      const auto [pb, pe] = evenPart(be - bb, it, iters);
+      return Range{a + bb + pb, pe - pb};
+    };
+    for (uint64_t it = 0; it < iters; ++it) {
+      for (int i = 1; i < n; ++i) {
+        const int peer = rotated(me, i, n);
+        const Range p = piece(peer, it);
+        w.send(peer, in(p.offset, p.count));
+      }
+      const Range mine = piece(me, it);
+      Accumulate{w, me, n}.run(in(mine.offset, mine.count), mine.offset,
+                               out(mine.offset, mine.count), true);
+      for (int i = 1; i < n; ++i) w.send(rotated(me, i, n), out(mine.offset, mine.count));
+      for (int i = 1; i < n; ++i) {
+        const int from = rotated(me, n - i, n);
+        const Range p = piece(from, it);
+        w.recv(from, out(p.offset, p.count));
+      }
+    }
+  }
+}
+
+// Direct all-gather: per piece, send the own block's piece to every peer, receive every peer's.
+void directAllGather(const BuildRequest& r, Plan& plan) {
+  const uint64_t msg = exchangeMessage(r);
+  const int n = r.nranks, me = r.rank;
+  const uint64_t C = r.count;
+  const int nch = static_cast<int>(plan.channels.size());
+  for (int c = 0; c < nch; ++c) {
+    Writer w(plan.channels[static_cast<size_t>(c)]);
+    const auto [a, b] = channelPart(C, c, nch);
+    w.copy(in(a, b - a), out(static_cast<uint64_t>(me) * C + a, b - a), false);
+    for (const auto& [pb, pe] : pieces(b - a, msg)) {
+      const uint64_t x = a + pb, k = pe - pb;
+      for (int i = 1; i < n; ++i) w.send(rotated(me, i, n), in(x, k));
+      for (int i = 1; i < n; ++i) {
+        const int from = rotated(me, n - i, n);
+        w.recv(from, out(static_cast<uint64_t>(from) * C + x, k));
+      }
+    }
+  }
+}
+
+// Direct reduce-scatter: per piece, send every peer its block's piece, reduce the own block's
+// piece in rank order.
+void directReduceScatter(const BuildRequest& r, Plan& plan) {
+  const uint64_t msg = exchangeMessage(r);
+  const int n = r.nranks, me = r.rank;
+  const uint64_t C = r.count;
+  const int nch = static_cast<int>(plan.channels.size());
+  plan.scratchCount = n > 1 ? C : 0;
+  for (int c = 0; c < nch; ++c) {
+    Writer w(plan.channels[static_cast<size_t>(c)]);
+    const auto [a, b] = channelPart(C, c, nch);
+    for (const auto& [pb, pe] : pieces(b - a, msg)) {
+      const uint64_t x = a + pb, k = pe - pb;
+      for (int i = 1; i < n; ++i) {
+        const int peer = rotated(me, i, n);
+        w.send(peer, in(static_cast<uint64_t>(peer) * C + x, k));
+      }
+      Accumulate{w, me, n}.run(in(static_cast<uint64_t>(me) * C + x, k), x, out(x, k), true);
+    }
+  }
+}
+
+// Linear gather / scatter: the root receives from (sends to) every rank in turn, piece by piece.
+// No cycle: messages up to fifoElems.
+void linearGather(const BuildRequest& r, Plan& plan) {
+  const uint64_t msg = treeMessage(r);
+  const int n = r.nranks, me = r.rank, root = r.root;
+  const uint64_t C = r.count;
+  const int nch = static_cast<int>(plan.channels.size());
+  for (int c = 0; c < nch; ++c) {
+    Writer w(plan.channels[static_cast<size_t>(c)]);
+    const auto [a, b] = channelPart(C, c, nch);
+    if (me == root) w.copy(in(a, b - a), out(static_cast<uint64_t>(root) * C + a, b - a), false);
+    for (const auto& [pb, pe] : pieces(b - a, msg)) {
+      const uint64_t x = a + pb, k = pe - pb;
+      if (me != root) {
+        w.send(root, in(x, k));
+        continue;
+      }
+      for (int i = 1; i < n; ++i) {
+        const int from = rotated(root, i, n);
+        w.recv(from, out(static_cast<uint64_t>(from) * C + x, k));
+      }
+    }
+  }
+}
+
+void linearScatter(const BuildRequest& r, Plan& plan) {
+  const uint64_t msg = treeMessage(r);
+  const int n = r.nranks, me = r.rank, root = r.root;
+  const uint64_t C = r.count;
+  const int nch = static_cast<int>(plan.channels.size());
+  for (int c = 0; c < nch; ++c) {
+    Writer w(plan.channels[static_cast<size_t>(c)]);
+    const auto [a, b] = channelPart(C, c, nch);
+    for (const auto& [pb, pe] : pieces(b - a, msg)) {
+      const uint64_t x = a + pb, k = pe - pb;
+      if (me != root) {
+        w.recv(root, out(x, k));
+        continue;
+      }
+      for (int i = 1; i < n; ++i) {
+        const int to = rotated(root, i, n);
+        w.send(to, in(static_cast<uint64_t>(to) * C + x, k));
+      }
+    }
+    if (me == root) w.copy(in(static_cast<uint64_t>(root) * C + a, b - a), out(a, b - a), false);
+  }
+}
+
+}  // namespace
+
+Plan buildOneShot(const BuildRequest& r) {
+  validateRequest(r, "oneshot", {Collective::kAllReduce});
+  Plan plan = planHeader(r, "oneshot", channelsOf(r));
+  oneShot(r, plan);
+  return plan;
+}
+
+Plan buildTwoShot(const BuildRequest& r) {
+  validateRequest(r, "twoshot", {Collective::kAllReduce});
+  Plan plan = planHeader(r, "twoshot", channelsOf(r));
+  twoShot(r, plan);
+  return plan;
+}
+
+Plan buildNvls(const BuildRequest& r) {
+  validateRequest(r, "nvls", {Collective::kAllReduce});
+  Plan plan = planHeader(r, "nvls", channelsOf(r));
+  twoShot(r, plan);
+  return plan;
+}
+
+Plan buildDirect(const BuildRequest& r) {
+  validateRequest(r, "direct",
+                  {Collective::kAllReduce, Collective::kAllGather, Collective::kReduceScatter,
+                   Collective::kGather, Collective::kScatter, Collective::kAllToAll});
+  if (r.collective == Collective::kAllReduce) {
+    // Family name: one-shot when one piece carries the whole message, else two-shot.
+    return r.count <= exchangeMessage(r) ? buildOneShot(r) : buildTwoShot(r);
+  }
+  if (r.collective == Collective::kAllToAll) return buildPairwise(r);
+  Plan plan = planHeader(r, "direct", channelsOf(r));
+  switch (r.collective) {
+    case Collective::kAllGather:
+      directAllGather(r, plan);
+      break;
+    case Collective::kReduceScatter:
+      directReduceScatter(r, plan);
+      break;
+    case Collective::kGather:
+      linearGather(r, plan);
+      break;
+    default:
+      linearScatter(r, plan);
+      break;
+  }
+  return plan;
+}
+
+// Pairwise exchange all-to-all: step s = 1..n-1 sends block (r+s) to rank r+s and receives block
+// (r-s) from rank r-s, piece by piece (one phase per piece).
+Plan buildPairwise(const BuildRequest& r) {
+  validateRequest(r, "pairwise", {Collective::kAllToAll});
+  Plan plan = planHeader(r, "pairwise", channelsOf(r));
+  const uint64_t msg = exchangeMessage(r);
+  const int n = r.nranks, me = r.rank;
+  const uint64_t C = r.count;
+  const int nch = static_cast<int>(plan.channels.size());
+  for (int c = 0; c < nch; ++c) {
+    Writer w(plan.channels[static_cast<size_t>(c)]);
+    const auto [a, b] = channelPart(C, c, nch);
+    const uint64_t mine = static_cast<uint64_t>(me) * C;
+    w.copy(in(mine + a, b - a), out(mine + a, b - a), false);
+    for (int s = 1; s < n; ++s) {
+      const int to = rotated(me, s, n), from = mod(static_cast<int64_t>(me) - s, n);
+      const uint64_t toAt = static_cast<uint64_t>(to) * C, fromAt = static_cast<uint64_t>(from) * C;
+      for (const auto& [pb, pe] : pieces(b - a, msg)) {
+        w.send(to, in(toAt + a + pb, pe - pb));
+        w.recv(from, out(fromAt + a + pb, pe - pb));
+      }
+    }
+  }
+  return plan;
+}
+
+}  // namespace plexus::algo
