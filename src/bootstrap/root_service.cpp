@@ -145,6 +145,28 @@ class Root {
                                            h.rank, h.nranks, nranks_));
         continue;
       }
+      // A rank that reached the root over a network but advertises a loopback address would make
+      // every other host dial itself: refuse it now with the fix, instead of a timeout later.
+      if (h.ringAddress.length > 0 && h.ringAddress.length <= sizeof(h.ringAddress.bytes)) {
+        SocketAddress ring = SocketAddress::fromSockaddr(
+            reinterpret_cast<const sockaddr*>(h.ringAddress.bytes), h.ringAddress.length);
+        sockaddr_storage ss{};
+        socklen_t len = sizeof(ss);
+        if (ring.isLoopback() &&
+            getpeername(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+            !SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len).isLoopback()) {
+          refuse(std::move(fd),
+                 formatString("rank %d reached the bootstrap root from %s but offers the loopback "
+                              "address %s to the other ranks: set PLEXUS_SOCKET_IFNAME to an "
+                              "interface the other hosts can reach",
+                              h.rank,
+                              SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len)
+                                  .hostString()
+                                  .c_str(),
+                              ring.toString().c_str()));
+          continue;
+        }
+      }
       auto& slot = ranks_[static_cast<size_t>(h.rank)];
       if (slot.fd) {
         refuse(std::move(fd),

@@ -118,6 +118,17 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
     peers_[static_cast<size_t>(r)] = std::move(info.record);
     summaries.push_back(topo::RankSummary::deserialize(info.topology));
   }
+  // Distinct hosts that share a name (containers, network namespaces) get a short id appended, so
+  // that messages naming a peer's host tell them apart.
+  std::vector<bool> ambiguous(peers_.size(), false);
+  for (size_t i = 0; i < peers_.size(); ++i)
+    for (size_t j = 0; j < peers_.size(); ++j)
+      if (peers_[i].hostName == peers_[j].hostName && peers_[i].hostHash != peers_[j].hostHash)
+        ambiguous[i] = true;
+  for (size_t i = 0; i < peers_.size(); ++i)
+    if (ambiguous[i])
+      peers_[i].hostName +=
+          formatString("#%06llx", static_cast<unsigned long long>(peers_[i].hostHash & 0xffffff));
   cluster_ = std::make_unique<topo::ClusterView>(std::move(summaries));
   ringOrder_ = cluster_->ringOrder();
   PLEXUS_INFO(subsys::kGraph, "%s: %d host(s); ring order keeps each host's ranks together",

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <set>
 
+#include "transports/common/abort_reason.hpp"
 #include "util/futex.hpp"
 #include "util/log.hpp"
 
@@ -230,8 +231,10 @@ void Engine::failLocked(ErrorCode code, const std::string& message) {
       fatalMessage_ = message;
     }
     PLEXUS_WARN(subsys::kColl, "%s", message.c_str());
-    if (self_.valid()) self_.markAborted(message);
-    provider_.abortTransports(message);
+    // Peers learn the first failure, which this message ends with when it was relayed.
+    std::string origin = transport::abortOrigin(message);
+    if (self_.valid()) self_.markAborted(origin);
+    provider_.abortTransports(origin);
   }
   std::string reason = asyncErrorMessage();
   auto failQueue = [&](std::deque<Active>& q) {
@@ -266,9 +269,13 @@ void Engine::sleepLocked(std::chrono::nanoseconds max) {
     if (provider_.needsPolling()) {
       std::vector<pollfd> fds;
       provider_.addPollFds(fds);
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(max).count();
-      if (provider_.usesDoorbell()) ms = 1;
-      ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(ms, 1)));
+      // A shared-memory peer rings the doorbell, which poll() does not see: with such peers the
+      // sleep is cut into short naps.
+      auto ns = provider_.usesDoorbell() ? std::chrono::nanoseconds(100 * 1000)
+                                         : std::chrono::nanoseconds(max);
+      timespec ts{static_cast<time_t>(ns.count() / 1000000000),
+                  static_cast<long>(ns.count() % 1000000000)};
+      ::ppoll(fds.data(), fds.size(), &ts, nullptr);
     } else {
       futexWait(&cb->bell, seen, max, /*processShared=*/true);
     }

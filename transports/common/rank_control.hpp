@@ -17,7 +17,7 @@ struct ControlBlock {
   std::atomic<uint32_t> sleepers;  // > 0 while this rank sleeps on `bell`
   std::atomic<uint32_t> aborted;   // set when this rank failed or aborted
   int32_t pid;
-  char reason[256];  // why it aborted (NUL-terminated)
+  char reason[1024];  // the first failure that made it abort (NUL-terminated)
 };
 
 class RankControl {

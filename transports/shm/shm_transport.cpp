@@ -2,6 +2,7 @@
 // memory. Segment names derive from the communicator id, the connection id and the two ranks, so
 // both sides meet without exchanging file descriptors; the second to attach removes the name.
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/shm/shm_fifo.hpp"
 #include "util/error.hpp"
@@ -113,12 +115,15 @@ class ShmConnection final : public Connection {
   void checkPeer() override {
     const ControlBlock* b = peerControl_.block();
     if (b->aborted.load(std::memory_order_acquire) != 0)
-      throwError(ErrorCode::kRemote, "%s aborted: %s", describe().c_str(), b->reason);
+      throw Error(ErrorCode::kRemote, peerAborted(describe(), b->reason));
     const PeerRecord& rec = (*ctx_.peers)[peer_];
-    if (rec.pid != getpid() && kill(rec.pid, 0) != 0 && errno == ESRCH)
+    if (rec.pid != getpid() && kill(rec.pid, 0) != 0 && errno == ESRCH) {
+      // It cannot remove its control block any more: do it for it.
+      shm_unlink(RankControl::segmentName(ctx_.commId, peer_).c_str());
       throwError(ErrorCode::kRemote,
                  "%s has exited (its process is gone); check that rank's output for the cause",
                  describe().c_str());
+    }
   }
 
   std::string describe() const override {

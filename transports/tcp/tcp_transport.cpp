@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -318,8 +319,9 @@ class TcpTransport final : public Transport {
     if (!notices_.empty()) {
       auto& [from, reason] = *notices_.begin();
       const PeerRecord& rec = (*ctx_.peers)[static_cast<size_t>(from)];
-      throwError(ErrorCode::kRemote, "rank %d (host %s) aborted: %s", from, rec.hostName.c_str(),
-                 reason.c_str());
+      throw Error(
+          ErrorCode::kRemote,
+          peerAborted(formatString("rank %d (host %s)", from, rec.hostName.c_str()), reason));
     }
     for (auto& [key, conn] : connections_) moved |= conn->progress();
     return moved;
