@@ -100,9 +100,9 @@ AlgoFilter AlgoFilter::parse(std::string_view spec, const PlanLibrary* custom) {
       const Collective* cp = coll ? &*coll : nullptr;
       if (!known(n, cp, custom)) {
         throwError(ErrorCode::kInvalidArgument,
-                   "PLEXUS_ALGO=\"%s\": \"%s\" is not %s algorithm (known: %s)", f.spec_.c_str(),
-                   raw.c_str(), coll ? formatString("a %s", collectiveName(*coll)).c_str() : "an",
-                   knownNames(cp, custom).c_str());
+                   "PLEXUS_ALGO=\"%s\": \"%s\" is not an algorithm%s%s (known: %s)",
+                   f.spec_.c_str(), raw.c_str(), coll ? " of " : "",
+                   coll ? collectiveName(*coll) : "", knownNames(cp, custom).c_str());
       }
       rule.names.push_back(n);
     }

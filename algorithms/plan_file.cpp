@@ -225,12 +225,12 @@ PlanTemplate parseTemplate(const Json& j, size_t index, const std::string& file)
   return t;
 }
 
-Json sliceJson(const Slice& s) {
-  return Json::array({bufferName(s.buffer), s.offset, s.count});
+nlohmann::ordered_json sliceJson(const Slice& s) {
+  return nlohmann::ordered_json::array({bufferName(s.buffer), s.offset, s.count});
 }
 
-Json stepJson(const Step& s) {
-  Json j;
+nlohmann::ordered_json stepJson(const Step& s) {
+  nlohmann::ordered_json j;
   j["op"] = stepKindName(s.kind);
   if (stepReceives(s.kind)) j["from"] = s.recvPeer;
   if (stepSends(s.kind)) j["to"] = s.sendPeer;
@@ -270,41 +270,48 @@ std::vector<PlanTemplate> parsePlanJson(const std::string& text, const std::stri
 }
 
 std::string planFileJson(const std::vector<PlanTemplate>& templates) {
-  Json root;
-  root["plexus_plan"] = kFormatVersion;
-  root["plans"] = Json::array();
-  for (const PlanTemplate& t : templates) {
-    Json jp;
-    jp["name"] = t.name;
-    jp["collective"] = collectiveName(t.collective);
-    jp["nranks"] = t.nranks;
-    if (t.root >= 0) jp["root"] = t.root;
-    jp["chunks"] = t.chunks;
-    jp["fifo_units"] = t.fifoUnits;
+  // Hand-laid-out JSON: the header fields of a plan on one line each, one step per line, so that
+  // files stay readable and diffable.
+  using OJson = nlohmann::ordered_json;
+  std::string out = "{\n \"plexus_plan\": " + std::to_string(kFormatVersion) + ",\n \"plans\": [";
+  for (size_t ti = 0; ti < templates.size(); ++ti) {
+    const PlanTemplate& t = templates[ti];
+    OJson head;
+    head["name"] = t.name;
+    head["collective"] = collectiveName(t.collective);
+    head["nranks"] = t.nranks;
+    if (t.root >= 0) head["root"] = t.root;
+    head["chunks"] = t.chunks;
+    head["fifo_units"] = t.fifoUnits;
     uint64_t scratch = 0;
     for (const Plan& p : t.plans) scratch = std::max(scratch, p.scratchCount);
-    if (scratch > 0) jp["scratch_units"] = scratch;
-    if (t.minBytes > 0) jp["min_bytes"] = t.minBytes;
-    if (t.maxBytes > 0) jp["max_bytes"] = t.maxBytes;
-    jp["ranks"] = Json::array();
-    for (const Plan& p : t.plans) {
-      Json jr;
-      jr["rank"] = p.rank;
-      jr["channels"] = Json::array();
-      for (const Channel& ch : p.channels) {
-        Json jc;
-        jc["connection"] = ch.connection;
-        jc["steps"] = Json::array();
-        for (const Step& s : ch.steps) jc["steps"].push_back(stepJson(s));
-        jr["channels"].push_back(std::move(jc));
-      }
-      jp["ranks"].push_back(std::move(jr));
+    if (scratch > 0) head["scratch_units"] = scratch;
+    if (t.minBytes > 0) head["min_bytes"] = t.minBytes;
+    if (t.maxBytes > 0) head["max_bytes"] = t.maxBytes;
+    out += ti ? ",\n  {\n" : "\n  {\n";
+    for (const auto& [key, value] : head.items()) {
+      out += "   " + OJson(key).dump() + ": " + value.dump() + ",\n";
     }
-    root["plans"].push_back(std::move(jp));
+    out += "   \"ranks\": [";
+    for (size_t ri = 0; ri < t.plans.size(); ++ri) {
+      const Plan& p = t.plans[ri];
+      out += (ri ? ",\n    {\"rank\": " : "\n    {\"rank\": ") + std::to_string(p.rank) +
+             ", \"channels\": [";
+      for (size_t ci = 0; ci < p.channels.size(); ++ci) {
+        const Channel& ch = p.channels[ci];
+        out += (ci ? ",\n     {\"connection\": " : "\n     {\"connection\": ") +
+               std::to_string(ch.connection) + ", \"steps\": [";
+        for (size_t si = 0; si < ch.steps.size(); ++si) {
+          out += (si ? ",\n      " : "\n      ") + stepJson(ch.steps[si]).dump();
+        }
+        out += ch.steps.empty() ? "]}" : "\n     ]}";
+      }
+      out += p.channels.empty() ? "]}" : "\n    ]}";
+    }
+    out += t.plans.empty() ? "]\n  }" : "\n   ]\n  }";
   }
-  // One step per line keeps files diffable and readable.
-  std::string text = root.dump(1);
-  return text + "\n";
+  out += templates.empty() ? "]\n}\n" : "\n ]\n}\n";
+  return out;
 }
 
 Plan expandTemplate(const PlanTemplate& t, const BuildRequest& r) {
