@@ -73,7 +73,7 @@ def main():
         include_dirs=[str(include), str(HERE / "csrc")],
         library_dirs=[str(libdir)],
         libraries=["plexus"],
-        extra_compile_args=["-std=c++20", "-O2", "-Wall", "-Wno-unused-parameter"],
+        extra_compile_args=["-std=c++20", "-O2", "-Wall", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
         extra_link_args=[f"-Wl,-rpath,{libdir}"],
     )
     setup(

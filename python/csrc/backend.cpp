@@ -339,7 +339,7 @@ c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::reduce_scatter(
   at::Tensor flat = at::cat(parts);
   std::lock_guard<std::mutex> lock(collMutex_);
   auto work = reduceScatterFlat(out, flat, true, opts.reduceOp, opts.timeout,
-                                "plexus:reduce_scatter", c10d::OpType::REDUCE_SCATTER, nullptr);
+                                "plexus:reduce_scatter", c10d::OpType::REDUCE_SCATTER, {});
   ++seq_;
   return launch(work);
 }
@@ -358,7 +358,7 @@ c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::_reduce_scatter_base(
   std::lock_guard<std::mutex> lock(collMutex_);
   auto work =
       reduceScatterFlat(output, in, !in.is_same(input), opts.reduceOp, opts.timeout,
-                        "plexus:_reduce_scatter_base", c10d::OpType::_REDUCE_SCATTER_BASE, nullptr);
+                        "plexus:_reduce_scatter_base", c10d::OpType::_REDUCE_SCATTER_BASE, {});
   ++seq_;
   return launch(work);
 }
