@@ -45,6 +45,8 @@ def _entry(fn, rank, world_size, port, results, args, backend, pg_timeout):
             timeout=datetime.timedelta(seconds=pg_timeout),
         )
         out = fn(rank, world_size, *args)
+        # Rank 0 serves the store: leave only when every rank is done with it.
+        dist.barrier()
         dist.destroy_process_group()
         results.put((rank, True, out))
     except BaseException:  # noqa: BLE001  (report everything to the parent)
