@@ -184,6 +184,20 @@ std::vector<std::vector<int>> hierGroupsFromCluster(const topo::ClusterView& vie
   return groups;
 }
 
+std::vector<std::vector<int>> ringOrdersFromCluster(const topo::ClusterView& view, int nchannels) {
+  std::vector<std::vector<int>> rings;
+  for (int c = 0; c < std::max(1, nchannels); ++c) {
+    std::vector<int> order;
+    for (int h = 0; h < view.nhosts(); ++h) {
+      const std::vector<int>& rs = view.ranksOnHost(h);
+      for (size_t i = 0; i < rs.size(); ++i)
+        order.push_back(rs[(i + static_cast<size_t>(c)) % rs.size()]);
+    }
+    rings.push_back(std::move(order));
+  }
+  return rings;
+}
+
 std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
   const TopologyCosts costs = costsFromSystem(sys, o.nranks);
   const int n = place(sys, o.nranks).nranks;

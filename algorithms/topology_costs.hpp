@@ -49,6 +49,14 @@ TopologyCosts costsFromCluster(const topo::ClusterView& view, const TransportCos
 // domains differ in size (the hierarchical algorithm then is not offered).
 std::vector<std::vector<int>> hierGroupsFromCluster(const topo::ClusterView& view);
 
+// Ring orders for `nchannels` channels (BuildRequest::rings): every ring visits the ranks of a
+// host together (one crossing per host and ring, the fewest possible), hosts in order; channel c
+// rotates each host's ranks by c, so that the rings leave each host from different ranks and
+// their crossings spread over the host's NICs (rail i for channel i when local rank i uses NIC
+// i). Strict rail alignment of both ends of a crossing would need relaying through NVLink
+// (NCCL's PXN), which the plans do not do.
+std::vector<std::vector<int>> ringOrdersFromCluster(const topo::ClusterView& view, int nchannels);
+
 // `plexus-topo tune`: per message size (8 B .. maxBytes, x4 steps by default x2^2), the chosen
 // algorithm and the predicted time, algbw and busbw of every candidate.
 struct TuneReportOptions {

@@ -143,10 +143,10 @@ uint64_t cost(const Plan& p) {
 }
 
 uint64_t budgetFor(int n) {
-  return n <= 8 ? UINT64_MAX : n <= 33 ? 60000 : n <= 128 ? 400000 : 500000;
+  return n <= 8 ? UINT64_MAX : n <= 33 ? 40000 : n <= 128 ? 300000 : 350000;
 }
 uint64_t capFor(int n) {
-  return n <= 8 ? UINT64_MAX : n <= 33 ? 30000 : n <= 128 ? 200000 : 500000;
+  return n <= 8 ? UINT64_MAX : n <= 33 ? 25000 : n <= 128 ? 150000 : 350000;
 }
 
 class AlgorithmMatrix : public ::testing::TestWithParam<Case> {};

@@ -107,7 +107,8 @@ std::vector<Config> configsFor(Collective c, int n) {
     // 2 * n^2 steps here, so these stay within a few million steps each.
     const uint64_t big = fifos[2];
     if (c == Collective::kAllGather || c == Collective::kReduceScatter) {
-      out = {{0, 1, 2}, {1, 2, 7}, {2, 4, big}, {2, 1, 2}, {3, 2, 7}};
+      out = {{0, 1, 2}, {1, 2, 7}, {2, 4, big}, {3, 2, 7}};
+      if (n < 576) out.push_back({2, 1, 2});  // n^2 one-element messages: seconds at 1000
     } else {
       out = {{counts[0], 1, 2}, {counts[1], 2, 7}, {counts[2], 4, big},
              {counts[3], 2, 2}, {counts[4], 1, 7}, {counts[5], 1, big}};
