@@ -182,6 +182,10 @@ BuildRequest buildRequestFor(const TuneRequest& q, const Candidate& choice, int 
   r.rank = rank;
   r.nchannels = choice.nchannels;
   r.chunkElems = choice.chunkElems;
+  if (!q.rings.empty()) {
+    for (int c = 0; c < choice.nchannels; ++c)
+      r.rings.push_back(q.rings[static_cast<size_t>(c) % q.rings.size()]);
+  }
   return r;
 }
 

@@ -31,9 +31,12 @@ struct TuneRequest {
   int root = 0;
   uint64_t fifoElems = 0;                // connection FIFO in elements (0: unbounded)
   std::vector<std::vector<int>> groups;  // domains for hierarchical algorithms (may be empty)
-  int channels = 0;                      // PLEXUS_NCHANNELS: fixed channel count (0: tuner's)
-  int minChannels = 1;                   // PLEXUS_MIN_NCHANNELS
-  int maxChannels = 0;                   // PLEXUS_MAX_NCHANNELS (0: TopologyCosts::maxChannels)
+  // Ring orders for ring/chain plans (ringOrdersFromCluster); channel c uses rings[c % size].
+  // Empty: rank order.
+  std::vector<std::vector<int>> rings;
+  int channels = 0;     // PLEXUS_NCHANNELS: fixed channel count (0: tuner's)
+  int minChannels = 1;  // PLEXUS_MIN_NCHANNELS
+  int maxChannels = 0;  // PLEXUS_MAX_NCHANNELS (0: TopologyCosts::maxChannels)
 };
 
 struct Candidate {

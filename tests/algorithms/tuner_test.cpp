@@ -200,10 +200,16 @@ TEST(Tuner, PicksAndHonoursTheFilter) {
   q.groups = contiguousGroups(8, 4);
   r = evaluate(q, TopologyCosts::hosts(4), AlgoFilter::parse("hier"));
   EXPECT_EQ(r.best.algorithm, "hier");
-  // Channel bounds.
+  // Channel bounds; ring orders cycle over the channels.
   q.channels = 3;
-  r = evaluate(q, shm);
+  q.rings = {{0, 1, 2, 3, 4, 5, 6, 7}, {7, 6, 5, 4, 3, 2, 1, 0}};
+  r = evaluate(q, shm, AlgoFilter::parse("ring"));
   EXPECT_EQ(r.best.nchannels, 3);
+  const BuildRequest br = buildRequestFor(q, r.best, 2);
+  ASSERT_EQ(br.rings.size(), 3u);
+  EXPECT_EQ(br.rings[2], q.rings[0]);
+  EXPECT_TRUE(verifyBuilder(buildRing, br).ok);
+  q.rings.clear();
   q.channels = 0;
   q.minChannels = 2;
   q.maxChannels = 2;
