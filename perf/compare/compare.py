@@ -252,6 +252,36 @@ def cpu_busy(seconds=0.5):
     return 1.0 - (i1 - i0) / max(1, t1 - t0)
 
 
+def busy_seconds():
+    """CPU seconds all CPUs have been busy since boot (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return (sum(v) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_seconds():
+    """CPU seconds used by this script's finished children (and theirs, once reaped)."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class OthersMeter:
+    """How much of the machine other people's work took while a run went on: busy CPU time of
+    the whole machine minus the CPU time of our own child processes, over wall time x CPUs."""
+
+    def __enter__(self):
+        self.t0, self.b0, self.c0 = time.monotonic(), busy_seconds(), children_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.monotonic() - self.t0
+        others = (busy_seconds() - self.b0) - (children_seconds() - self.c0)
+        self.share = max(0.0, others) / max(1e-9, wall * (os.cpu_count() or 1))
+        return False
+
+
 def wait_quiet(a):
     """Waits (at most --quiet seconds) until the CPUs are mostly idle; returns the busy fraction."""
     busy = cpu_busy()
@@ -281,6 +311,14 @@ def probe_rate(rows, kernel, threads, key="median_GBps"):
         if r["kernel"] == kernel and r["threads"] == threads:
             return r[key]
     return float("nan")
+
+
+def probe_limit(rows, kernel, ranks):
+    """The machine's limit for `kernel`: the best run with any thread count up to min(ranks,
+    cores). Other work on the machine can only lower a rate, so the best run is the bound."""
+    cap = min(ranks, os.cpu_count() or 1)
+    vals = [r["best_GBps"] for r in rows if r["kernel"] == kernel and r["threads"] <= cap]
+    return max(vals) if vals else float("nan")
 
 
 # ---------------------------------------------------------------- report
@@ -375,13 +413,13 @@ def check_targets(summary, sizes, ranks, probe_rows):
                 lines.append(f"{verdict(pl <= g / 10)} latency at 8 B <= Gloo / 10: {pl:.1f} vs "
                              f"{g:.1f} us (1/{g / pl:.1f}; best runs 1/{gb / plb:.1f})")
         size = 64 << 20
-        limit = probe_rate(probe_rows, "add", 2)
+        limit = probe_limit(probe_rows, "add", 2)
         if have("plexus", size) and limit == limit:
             b = summary[("plexus", size)]["busbw"]
             bb = summary[("plexus", size)]["busbw_hi"]
             lines.append(f"{verdict(b >= 0.5 * limit)} busbw at 64M >= 50% of the two-input "
-                         f"limit (add, 2 threads, {limit:.2f} GB/s): {b:.2f} GB/s = "
-                         f"{100 * b / limit:.0f}% (best run {100 * bb / limit:.0f}%)")
+                         f"limit ({limit:.2f} GB/s): {b:.2f} GB/s = {100 * b / limit:.1f}% "
+                         f"(best run {100 * bb / limit:.1f}%)")
     if ranks == 8 and all(have("mpi", s) for s in sizes):
         ratio = {s: t("plexus", s) / t("mpi", s) for s in sizes}
         worst = max(sizes, key=lambda s: ratio[s])
@@ -410,13 +448,12 @@ def plot(path, summary, sizes, libs, ranks, probe_rows):
                      marker=marker, ls=ls, ms=4, capsize=2)
         t = [summary[(lib, s)]["time"] for s in sizes]
         ax2.plot(sizes, t, label=LABEL.get(lib, lib), color=color, marker=marker, ls=ls, ms=4)
-    limit = probe_rate(probe_rows, "add", min(ranks, os.cpu_count() or 1))
-    copy = probe_rate(probe_rows, "copy", min(ranks, os.cpu_count() or 1))
+    limit = probe_limit(probe_rows, "add", ranks)
+    copy = probe_limit(probe_rows, "copy", ranks)
     if limit == limit:
-        ax1.axhline(limit, color="grey", ls=":", label=f"probe: a+b, {min(ranks, os.cpu_count() or 1)}"
-                    f" threads ({limit:.1f} GB/s)")
+        ax1.axhline(limit, color="grey", ls=":", label=f"probe: a+b limit ({limit:.1f} GB/s)")
     if copy == copy:
-        ax1.axhline(copy, color="grey", ls="-.", lw=0.8, label=f"probe: copy ({copy:.1f} GB/s)")
+        ax1.axhline(copy, color="grey", ls="-.", lw=0.8, label=f"probe: copy limit ({copy:.1f} GB/s)")
     ticks = sorted(set(sizes[::-2]) | {sizes[0]})  # every other size, ending on the largest
     for ax in (ax1, ax2):
         ax.set_xscale("log", base=2)
@@ -489,7 +526,7 @@ def main():
                    help="environment for the Plexus ranks (repeatable)")
     p.add_argument("--probe-reps", type=int, default=5, help="runs of each probe kernel")
     p.add_argument("--probe-mib", type=int, default=0, help="probe buffer size in MiB (default 8x LLC, 256..1024)")
-    p.add_argument("--quiet", type=float, default=0,
+    p.add_argument("--quiet", type=float, default=15,
                    help="before each run, wait up to this many seconds for the CPUs to be idle "
                         "(busy fraction <= --quiet-busy): the machine may be shared")
     p.add_argument("--quiet-busy", type=float, default=0.25, help="see --quiet")
@@ -531,6 +568,7 @@ def main():
 
     t_start = time.monotonic()
     load_start = loadavg()
+    wait_quiet(a)
     log(f"memory-bandwidth probe (threads 1 and {a.ranks})")
     probe_rows, probe_out = run_probe(a, tools)
     with open(os.path.join(out_dir, "probe.csv"), "w") as f:
@@ -542,16 +580,18 @@ def main():
     raw = open(os.path.join(out_dir, "raw.csv"), "w", newline="")
     rw = csv.writer(raw)
     rw.writerow(["lib", "rep", "ranks", "size_bytes", "time_us", "algbw_GBps", "busbw_GBps",
-                 "wrong", "cpu_busy_before"])
+                 "wrong", "cpu_busy_before", "others_cpu_share_during"])
     logs = open(os.path.join(out_dir, "runs.log"), "w")
-    busy_all = []
+    busy_all, others_all, run_order = [], [], []
     for rep in range(a.reps):
         order = libs[rep % len(libs):] + libs[:rep % len(libs)]  # rotate: no library always first
         for lib in order:
+            run_order.append(lib)
             t0 = time.monotonic()
             got, text = {}, ""
             busy = wait_quiet(a)
             busy_all.append(busy)
+            meter = OthersMeter().__enter__()
             for sweep in sweeps:
                 if lib == "plexus":
                     (oop, inp), out = run_plexus(a, bins, sweep)
@@ -565,6 +605,8 @@ def main():
                 text += out
                 for name, rows in part.items():
                     got.setdefault(name, {}).update(rows)
+            meter.__exit__(None, None, None)
+            others_all.append(meter.share)
             logs.write(f"===== {lib} rep {rep}\n{text}\n")
             logs.flush()
             for name, rows in got.items():
@@ -572,11 +614,12 @@ def main():
                     if r["wrong"]:
                         fail(f"{name} returned {r['wrong']} wrong elements at {size} bytes")
                     rw.writerow([name, rep, a.ranks, size, r["time_us"], r["algbw"], r["busbw"],
-                                 r["wrong"], f"{busy:.2f}"])
+                                 r["wrong"], f"{busy:.2f}", f"{meter.share:.2f}"])
                 results[name].append(rows)
             raw.flush()
             log(f"round {rep + 1}/{a.reps}: {lib} took {time.monotonic() - t0:.1f} s (CPUs "
-                f"{100 * busy:.0f}% busy before it)")
+                f"{100 * busy:.0f}% busy before it, other work took {100 * meter.share:.0f}% of "
+                "the CPUs during it)")
     raw.close()
     logs.close()
 
@@ -608,9 +651,10 @@ def main():
                            f"{r['median_GBps']:6.2f} GB/s  [{r['best_GBps']:.2f}]")
     lim_t = min(a.ranks, os.cpu_count() or 1)
     probe_lines.append(
-        f"  limit for a two-input reduction with {lim_t} thread(s): "
-        f"{probe_rate(probe_rows, 'add', lim_t):.2f} GB/s (a+b stream); copy "
-        f"{probe_rate(probe_rows, 'copy', lim_t):.2f} GB/s")
+        f"  limit (best run, 1..{lim_t} threads): two-input reduction (a+b) "
+        f"{probe_limit(probe_rows, 'add', a.ranks):.2f} GB/s, copy "
+        f"{probe_limit(probe_rows, 'copy', a.ranks):.2f} GB/s, a+b with non-temporal stores "
+        f"{probe_limit(probe_rows, 'add_nt', a.ranks):.2f} GB/s")
     targets = check_targets(summary, sizes, a.ranks, probe_rows)
     inplace = "# Plexus in place (median us / busbw): " + ", ".join(
         f"{human(s)} {fmt_time(summary[('plexus_inplace', s)]['time'])}/"
@@ -620,6 +664,9 @@ def main():
               f"# wall time of the measurements: {time.monotonic() - t_start:.0f} s; CPUs busy "
               f"with other work just before each run: {', '.join(f'{100 * b:.0f}%' for b in busy_all)}"
               + (f" (waited up to {a.quiet:g} s for <= {100 * a.quiet_busy:.0f}%)" if a.quiet else ""),
+              "# share of the CPUs other work took during each run: "
+              + ", ".join(f"{100 * b:.0f}%" for b in others_all)
+              + " (order: " + ", ".join(f"{l}" for l in run_order) + ")",
               "",
               text, "", inplace, "", *probe_lines, ""]
     if targets:
