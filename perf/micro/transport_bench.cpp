@@ -83,7 +83,6 @@ class Pair {
       std::memset(rk.ctx.secret, 0x5a, sizeof(rk.ctx.secret));
       rk.ctx.peers = &peers_;
       rk.ctx.abort = &abort_;
-      rk.ctx.self = &rk.control;
       rk.transport = kind == Kind::kShm ? plexus::transport::makeShmTransport(rk.ctx)
                                         : plexus::transport::makeTcpTransport(rk.ctx);
       p.addresses[rk.transport->name()] = rk.transport->localAddress();

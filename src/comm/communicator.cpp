@@ -10,6 +10,8 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "algorithms/registry.hpp"
+#include "algorithms/topology_costs.hpp"
 #include "bootstrap/launch_env.hpp"
 #include "topology/discovery.hpp"
 #include "util/env.hpp"
@@ -84,13 +86,8 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   std::memcpy(tctx_.secret, bootstrap_->secret().data(), sizeof(tctx_.secret));
   tctx_.peers = &peers_;
   tctx_.abort = &abort_;
-  tctx_.self = &control_;
 
-  std::vector<std::unique_ptr<transport::Transport>> transports;
-  for (const std::string& name : transportOrderFromEnv()) {
-    if (name == "shm") transports.push_back(transport::makeShmTransport(tctx_));
-    if (name == "tcp") transports.push_back(transport::makeTcpTransport(tctx_));
-  }
+  std::vector<std::unique_ptr<transport::Transport>> transports = createTransports(tctx_);
 
   PeerInfo mine;
   mine.record.rank = rank;
@@ -130,15 +127,28 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
       peers_[i].hostName +=
           formatString("#%06llx", static_cast<unsigned long long>(peers_[i].hostHash & 0xffffff));
   cluster_ = std::make_unique<topo::ClusterView>(std::move(summaries));
-  ringOrder_ = cluster_->ringOrder();
-  PLEXUS_INFO(subsys::kGraph, "%s: %d host(s); ring order keeps each host's ranks together",
+  PLEXUS_INFO(subsys::kGraph, "%s: %d host(s); rings keep each host's ranks together",
               context_.c_str(), cluster_->nhosts());
 
   selector_ = std::make_unique<TransportSelector>(tctx_, std::move(transports));
   selector_->choose();
 
-  nchannels_ = static_cast<int>(envInt("NCHANNELS", 1));
-  nchannels_ = std::clamp(nchannels_, 1, algo::kMaxChannels);
+  // Algorithms: custom plans, the filter, and the cost model of this cluster. One engine thread
+  // drives a rank's channels, so a few channels suffice to overlap steps.
+  customPlans_ = algo::loadPlanFileFromEnv(nranks);
+  algoFilter_ = algo::AlgoFilter::fromEnv(&customPlans_);
+  algo::TransportCost shmCost{10.0, 1.0, 1.0, 2};
+  algo::TransportCost netCost{1.25, 30.0, 2.0, 2};
+  costs_ = algo::costsFromCluster(*cluster_, shmCost, netCost);
+  domains_ = algo::hierGroupsFromCluster(*cluster_);
+  fixedChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("NCHANNELS", 0), 0, algo::kMaxChannels));
+  minChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("MIN_NCHANNELS", 1), 1, algo::kMaxChannels));
+  maxChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("MAX_NCHANNELS", 0), 0, algo::kMaxChannels));
+  rings_ = algo::ringOrdersFromCluster(
+      *cluster_, std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}));
 
   engine::EngineConfig ec;
   ec.rank = rank;
@@ -182,7 +192,14 @@ void Communicator::validate(const OpArgs& a) const {
       needInput = rank_ == a.root;
       break;
     case algo::Collective::kReduce:
+    case algo::Collective::kGather:
       needOutput = rank_ == a.root;
+      break;
+    case algo::Collective::kScatter:
+      needInput = rank_ == a.root;
+      break;
+    case algo::Collective::kBarrier:
+      needInput = needOutput = false;
       break;
     case algo::Collective::kSendRecv:
       needInput = a.isSend;
@@ -199,13 +216,27 @@ void Communicator::validate(const OpArgs& a) const {
                context_.c_str(), algo::collectiveName(a.collective), a.count);
 }
 
-std::shared_ptr<const algo::Plan> Communicator::plan(const algo::BuildRequest& r) {
-  auto key = std::make_tuple(static_cast<int>(r.collective), r.count,
-                             static_cast<size_t>(r.fifoElems), r.root, r.nchannels);
+std::shared_ptr<const algo::Plan> Communicator::plan(algo::Collective c, uint64_t count, size_t esz,
+                                                     int root) {
+  auto key = std::make_tuple(static_cast<int>(c), count, esz, root);
   std::lock_guard<std::mutex> lock(planMutex_);
   auto it = plans_.find(key);
   if (it != plans_.end()) return it->second;
-  auto p = std::make_shared<const algo::Plan>(algo::buildRing(r));
+  algo::TuneRequest q;
+  q.collective = c;
+  q.nranks = nranks_;
+  q.count = count;
+  q.elemSize = esz;
+  q.root = root;
+  q.fifoElems = static_cast<uint64_t>(tctx_.slots.slotBytes) * tctx_.slots.slots / esz;
+  q.groups = domains_;
+  q.rings = rings_;
+  q.channels = fixedChannels_;
+  q.minChannels = minChannels_;
+  q.maxChannels = maxChannels_;
+  algo::TuneResult t = algo::tune(q, costs_, algoFilter_, &customPlans_);
+  auto p = std::make_shared<const algo::Plan>(
+      algo::buildPlan(t.best.algorithm, algo::buildRequestFor(q, t.best, rank_), &customPlans_));
   if (plans_.size() >= 256) plans_.clear();
   plans_.emplace(key, p);
   return p;
@@ -265,16 +296,7 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     d.label = formatString("%s of %zu x %s %s rank %d", a.isSend ? "send" : "recv", a.count,
                            dataTypeName(a.type), a.isSend ? "to" : "from", a.root);
   } else {
-    algo::BuildRequest r;
-    r.collective = a.collective;
-    r.nranks = nranks_;
-    r.rank = rank_;
-    r.root = rooted(a.collective) ? a.root : 0;
-    r.count = a.count;
-    r.fifoElems = static_cast<uint64_t>(tctx_.slots.slotBytes) * tctx_.slots.slots / esz;
-    r.nchannels = nchannels_;
-    r.rings = {ringOrder_};
-    d.plan = plan(r);
+    d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
     if (reduces(a.collective))
       d.label = formatString("%s of %zu x %s (%s, %s)", algo::collectiveName(a.collective), a.count,
                              dataTypeName(a.type), redOpName(a.op), d.plan->algorithm.c_str());

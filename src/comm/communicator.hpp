@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "algorithms/builders.hpp"
+#include "algorithms/plan_file.hpp"
+#include "algorithms/tuner.hpp"
 #include "bootstrap/bootstrap.hpp"
 #include "comm/peer_info.hpp"
 #include "comm/transport_selector.hpp"
@@ -74,7 +76,8 @@ class Communicator {
  private:
   Communicator() = default;
   void init(const bootstrap::UniqueId& id, int rank, int nranks, const CommOptions& options);
-  std::shared_ptr<const algo::Plan> plan(const algo::BuildRequest& request);
+  std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
+                                         int root);
   engine::WorkPtr selfP2P(const OpArgs& args);
 
   int rank_ = 0;
@@ -85,14 +88,20 @@ class Communicator {
   transport::RankControl control_;
   std::vector<transport::PeerRecord> peers_;
   std::unique_ptr<topo::ClusterView> cluster_;
-  std::vector<int> ringOrder_;
+  // Algorithm choice: custom plans (PLEXUS_PLAN_FILE), the PLEXUS_ALGO filter, the cost model of
+  // this cluster, hierarchy domains and ring orders, all equal on every rank.
+  algo::PlanLibrary customPlans_;
+  algo::AlgoFilter algoFilter_;
+  algo::TopologyCosts costs_;
+  std::vector<std::vector<int>> domains_;
+  std::vector<std::vector<int>> rings_;
+  int fixedChannels_ = 0, minChannels_ = 1, maxChannels_ = 0;
   transport::TransportContext tctx_;
   std::unique_ptr<TransportSelector> selector_;
   std::unique_ptr<engine::Engine> engine_;
-  int nchannels_ = 1;
-
   std::mutex planMutex_;
-  std::map<std::tuple<int, uint64_t, size_t, int, int>, std::shared_ptr<const algo::Plan>> plans_;
+  // Plans by call signature (collective, count, element size, root).
+  std::map<std::tuple<int, uint64_t, size_t, int>, std::shared_ptr<const algo::Plan>> plans_;
 
   struct SelfTransfer {
     engine::WorkPtr work;

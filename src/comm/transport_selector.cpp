@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "transports/common/loaded_transport.hpp"
 #include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -10,7 +11,8 @@
 namespace plexus::comm {
 
 std::vector<std::string> transportOrderFromEnv() {
-  const std::vector<std::string> known = {"shm", "tcp"};
+  // Default: shared memory on a host; RDMA (ibverbs) when its plugin finds a device; else tcp.
+  const std::vector<std::string> known = {"shm", "ibverbs", "tcp"};
   std::vector<std::string> order = known;
   if (auto spec = envGet("TRANSPORTS")) {
     std::string s = *spec;
@@ -22,9 +24,10 @@ std::vector<std::string> transportOrderFromEnv() {
       size_t comma = s.find(',', pos);
       std::string tok = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
       if (!tok.empty()) {
-        if (std::find(known.begin(), known.end(), tok) == known.end())
+        if (tok.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
           throwError(ErrorCode::kInvalidArgument,
-                     "PLEXUS_TRANSPORTS names an unknown transport '%s' (known: shm, tcp)",
+                     "PLEXUS_TRANSPORTS: '%s' is not a transport name (built in: shm, tcp; "
+                     "plugins: ibverbs, ofi, ucx, or any libplexus-transport-NAME.so)",
                      tok.c_str());
         names.push_back(tok);
       }
@@ -45,6 +48,25 @@ std::vector<std::string> transportOrderFromEnv() {
     throwError(ErrorCode::kInvalidArgument,
                "PLEXUS_TRANSPORTS / PLEXUS_SHM_DISABLE leave no transport to use");
   return order;
+}
+
+std::vector<std::unique_ptr<transport::Transport>> createTransports(
+    transport::TransportContext& ctx) {
+  bool explicitList = envGet("TRANSPORTS").has_value();
+  std::vector<std::unique_ptr<transport::Transport>> out;
+  for (const std::string& name : transportOrderFromEnv()) {
+    const plexus_transport_v1_t* builtin = name == "shm"   ? transport::builtinShmTable()
+                                           : name == "tcp" ? transport::builtinTcpTable()
+                                                           : nullptr;
+    ctx.requested = explicitList;
+    if (auto t = transport::loadTransport(name, ctx, builtin)) out.push_back(std::move(t));
+  }
+  if (out.empty())
+    throwError(ErrorCode::kInvalidUsage,
+               "no transport is usable on this host (PLEXUS_TRANSPORTS='%s'); run with "
+               "PLEXUS_DEBUG=INFO to see why each was skipped",
+               envString("TRANSPORTS", "").c_str());
+  return out;
 }
 
 TransportSelector::TransportSelector(const transport::TransportContext& ctx,

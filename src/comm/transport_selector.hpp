@@ -14,6 +14,11 @@ namespace plexus::comm {
 // "tcp" forces tcp, "shm,tcp" orders, "^shm" excludes.
 std::vector<std::string> transportOrderFromEnv();
 
+// Every transport of PLEXUS_TRANSPORTS' order that is usable here, all through the plugin ABI
+// (shm and tcp from their built-in tables, others from plugin libraries). Throws if none is.
+std::vector<std::unique_ptr<transport::Transport>> createTransports(
+    transport::TransportContext& ctx);
+
 class TransportSelector final : public engine::ConnectionProvider {
  public:
   TransportSelector(const transport::TransportContext& ctx,

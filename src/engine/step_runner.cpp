@@ -46,14 +46,16 @@ bool Engine::runLane(Active& a, Lane& lane) {
   while (lane.step < lane.channel->steps.size()) {
     const algo::Step& s = lane.channel->steps[lane.step];
     const uint64_t count = s.count();
-    const uint64_t pieces = (count + pieceElems - 1) / pieceElems;
+    // A message of zero elements still travels (one empty piece): a barrier's tokens are such.
+    const bool communicates = algo::stepSends(s.kind) || algo::stepReceives(s.kind);
+    const uint64_t pieces = count == 0 && communicates ? 1 : (count + pieceElems - 1) / pieceElems;
     if (lane.piece >= pieces) {
       ++lane.step;
       lane.piece = 0;
       continue;
     }
     const uint64_t e0 = lane.piece * pieceElems;
-    const uint64_t n = std::min(pieceElems, count - e0);
+    const uint64_t n = count == 0 ? 0 : std::min(pieceElems, count - e0);
     const size_t bytes = n * esz;
     const bool receives = algo::stepReceives(s.kind);
     const bool sends = algo::stepSends(s.kind);

@@ -22,7 +22,8 @@ constexpr EnvVar kVars[] = {
   {"SECRET", "", "Hex secret shared by the ranks of a launcher-started job; the root refuses connections without it. plexus-run sets a random one.", false},
   {"HOSTID", "", "Override this host's identity (ranks with equal ids are on one host and may use shared memory).", true},
   // Transports
-  {"TRANSPORTS", "", "Force or exclude transports: 'tcp' (only tcp), 'shm,tcp' (this order), '^shm' (all but shm).", false},
+  {"TRANSPORTS", "shm,ibverbs,tcp", "Transports to use, in order of preference: 'tcp' (only tcp), 'shm,ofi' (this order), '^shm' (the default list without shm). Plugins (ibverbs, ofi, ucx, ...) are loaded from libplexus-transport-NAME.so.", false},
+  {"PLUGIN_PATH", "", "Colon-separated directories searched first for transport plugins (libplexus-transport-NAME.so); then <libdir>/plexus and the loader's default path.", false},
   {"SHM_DISABLE", "0", "Disable the shared-memory transport (same as PLEXUS_TRANSPORTS=^shm).", true},
   {"SLOT_SIZE", "512K", "Bytes per slot in a connection's FIFO (all ranks must agree).", false},
   {"SLOTS", "8", "Slots per connection FIFO (all ranks must agree).", false},

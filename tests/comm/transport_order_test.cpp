@@ -23,7 +23,7 @@ using V = std::vector<std::string>;
 
 TEST(TransportOrder, DefaultPrefersSharedMemory) {
   EnvGuard g;
-  EXPECT_EQ(transportOrderFromEnv(), (V{"shm", "tcp"}));
+  EXPECT_EQ(transportOrderFromEnv(), (V{"shm", "ibverbs", "tcp"}));
 }
 
 TEST(TransportOrder, ForceListAndExclude) {
@@ -33,25 +33,27 @@ TEST(TransportOrder, ForceListAndExclude) {
   setenv("PLEXUS_TRANSPORTS", "tcp,shm", 1);
   EXPECT_EQ(transportOrderFromEnv(), (V{"tcp", "shm"}));
   setenv("PLEXUS_TRANSPORTS", "^shm", 1);
-  EXPECT_EQ(transportOrderFromEnv(), (V{"tcp"}));
+  EXPECT_EQ(transportOrderFromEnv(), (V{"ibverbs", "tcp"}));
+  setenv("PLEXUS_TRANSPORTS", "ofi,tcp", 1);
+  EXPECT_EQ(transportOrderFromEnv(), (V{"ofi", "tcp"}));
 }
 
 TEST(TransportOrder, NcclShmDisableIsHonoured) {
   EnvGuard g;
   setenv("NCCL_SHM_DISABLE", "1", 1);
-  EXPECT_EQ(transportOrderFromEnv(), (V{"tcp"}));
+  EXPECT_EQ(transportOrderFromEnv(), (V{"ibverbs", "tcp"}));
 }
 
 TEST(TransportOrder, UnknownAndEmptyAreErrors) {
   EnvGuard g;
-  setenv("PLEXUS_TRANSPORTS", "carrier-pigeon", 1);
+  setenv("PLEXUS_TRANSPORTS", "carrier-pigeon!", 1);
   try {
     transportOrderFromEnv();
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("carrier-pigeon"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("carrier-pigeon!"), std::string::npos);
   }
-  setenv("PLEXUS_TRANSPORTS", "^shm,tcp", 1);
+  setenv("PLEXUS_TRANSPORTS", "^shm,ibverbs,tcp", 1);
   EXPECT_THROW(transportOrderFromEnv(), Error);
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "plexus/transport.h"
 #include "transports/common/rank_control.hpp"
 #include "util/deadline.hpp"
 
@@ -46,7 +47,7 @@ struct TransportContext {
   uint8_t secret[16] = {};
   const std::vector<PeerRecord>* peers = nullptr;  // indexed by rank; set before connect()
   const std::atomic<bool>* abort = nullptr;
-  RankControl* self = nullptr;  // this rank's doorbell
+  bool requested = false;  // the user named this transport in PLEXUS_TRANSPORTS
 };
 
 // Sending side of one direction. Non-blocking.
@@ -113,10 +114,18 @@ class Transport {
   // Tells peers this rank is going away because of an error: best effort, the reason travels to
   // them (so a failure far away in a ring is reported with its origin), then connections close.
   virtual void abortAll(const std::string& reason) = 0;
+  // Devices this transport drives (for the topology and the tuner); none by default.
+  virtual std::vector<plexus_tp_device_t> devices() const { return {}; }
 };
 
-// Built-in transports.
+// A transport implemented in C++ and a factory for it: what in-tree transports provide to be
+// exported through the plugin ABI (abi_export.hpp).
+using TransportFactory = std::unique_ptr<Transport> (*)(const TransportContext& ctx);
+
+// Built-in transports, and their plugin-ABI tables (the communicator uses the tables).
 std::unique_ptr<Transport> makeShmTransport(const TransportContext& ctx);
 std::unique_ptr<Transport> makeTcpTransport(const TransportContext& ctx);
+const plexus_transport_v1_t* builtinShmTable();
+const plexus_transport_v1_t* builtinTcpTable();
 
 }  // namespace plexus::transport

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "transports/common/abi_export.hpp"
 #include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/shm/shm_fifo.hpp"
@@ -176,4 +177,12 @@ std::unique_ptr<Transport> makeShmTransport(const TransportContext& ctx) {
   return std::make_unique<ShmTransport>(ctx);
 }
 
+}  // namespace plexus::transport
+
+namespace plexus::transport {
+const plexus_transport_v1_t* builtinShmTable() {
+  static const plexus_transport_v1_t table = exportTransport<makeShmTransport>(
+      "shm", PLEXUS_TP_FLAG_SAME_HOST_ONLY | PLEXUS_TP_FLAG_DOORBELL);
+  return &table;
+}
 }  // namespace plexus::transport

@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "transports/common/abi_export.hpp"
 #include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
 #include "util/error.hpp"
@@ -470,4 +471,11 @@ std::unique_ptr<Transport> makeTcpTransport(const TransportContext& ctx) {
   return std::make_unique<TcpTransport>(ctx);
 }
 
+}  // namespace plexus::transport
+
+namespace plexus::transport {
+const plexus_transport_v1_t* builtinTcpTable() {
+  static const plexus_transport_v1_t table = exportTransport<makeTcpTransport>("tcp", 0);
+  return &table;
+}
 }  // namespace plexus::transport

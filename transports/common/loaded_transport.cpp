@@ -1,0 +1,298 @@
+// Plugin loading (the process-wide plugin registry) and the C-table -> Transport adapter.
+#include "transports/common/loaded_transport.hpp"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "util/env.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace plexus::transport {
+namespace {
+
+// The documented registry of plugin libraries: loaded at most once per process and never
+// unloaded (transports of live communicators point into them).
+struct PluginRegistry {
+  std::mutex mutex;
+  std::map<std::string, const plexus_transport_v1_t*> tables;
+};
+PluginRegistry& registry() {
+  static PluginRegistry r;
+  return r;
+}
+
+std::string libraryDirectory() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&findTransportTable), &info) == 0 || info.dli_fname == nullptr)
+    return {};
+  std::string path = info.dli_fname;
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+const plexus_transport_v1_t* openPlugin(const std::string& name, std::string* searched) {
+  std::string file = "libplexus-transport-" + name + ".so";
+  std::vector<std::string> candidates;
+  if (auto path = envGet("PLUGIN_PATH")) {
+    size_t pos = 0;
+    while (pos <= path->size()) {
+      size_t colon = path->find(':', pos);
+      std::string dir =
+          path->substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
+      if (!dir.empty()) candidates.push_back(dir + "/" + file);
+      if (colon == std::string::npos) break;
+      pos = colon + 1;
+    }
+  }
+  std::string libdir = libraryDirectory();
+  if (!libdir.empty()) candidates.push_back(libdir + "/plexus/" + file);
+  candidates.push_back(file);  // LD_LIBRARY_PATH and the system paths
+  std::string errors;
+  for (const auto& c : candidates) {
+    void* handle = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* e = dlerror();
+      // A library that exists but fails to load (missing dependency) is worth naming.
+      if (e != nullptr && std::strstr(e, "No such file") == nullptr)
+        errors += std::string(errors.empty() ? "" : "; ") + e;
+      continue;
+    }
+    auto entry = reinterpret_cast<plexus_transport_entry_fn>(dlsym(handle, PLEXUS_TRANSPORT_ENTRY));
+    if (entry == nullptr) {
+      errors += (errors.empty() ? "" : "; ") + c + " has no " + PLEXUS_TRANSPORT_ENTRY + " symbol";
+      dlclose(handle);
+      continue;
+    }
+    const plexus_transport_v1_t* table = entry();
+    if (table == nullptr || table->abi_version != PLEXUS_TRANSPORT_ABI_VERSION) {
+      errors += (errors.empty() ? "" : "; ") + c + " speaks another plugin ABI version";
+      dlclose(handle);
+      continue;
+    }
+    PLEXUS_INFO(subsys::kNet, "transport %s: loaded %s", name.c_str(), c.c_str());
+    return table;
+  }
+  if (searched != nullptr) {
+    *searched = "";
+    for (const auto& c : candidates) *searched += (searched->empty() ? "" : ", ") + c;
+    if (!errors.empty()) *searched += " (" + errors + ")";
+  }
+  return nullptr;
+}
+
+[[noreturn]] void raise(const plexus_transport_v1_t* t, void* ctx, plexus_tp_result_t r,
+                        const char* what) {
+  const char* e = t->last_error != nullptr ? t->last_error(ctx) : nullptr;
+  // A remote failure's message already names the peer and transport: pass it on as it is.
+  if (r == PLEXUS_TP_REMOTE && e != nullptr && *e) throw Error(ErrorCode::kRemote, e);
+  throwError(r == PLEXUS_TP_REMOTE ? ErrorCode::kRemote : ErrorCode::kSystem,
+             "%s transport: %s%s%s", t->name, what, e != nullptr && *e ? ": " : "",
+             e != nullptr ? e : "");
+}
+
+class LoadedConnection final : public Connection, public SendEndpoint, public RecvEndpoint {
+ public:
+  LoadedConnection(const plexus_transport_v1_t* t, void* ctx, void* conn)
+      : t_(t), ctx_(ctx), conn_(conn) {}
+  SendEndpoint& sender() override { return *this; }
+  RecvEndpoint& receiver() override { return *this; }
+  std::byte* acquire() override { return static_cast<std::byte*>(t_->send_acquire(conn_)); }
+  void post(uint32_t bytes, uint32_t tag) override {
+    plexus_tp_result_t r = t_->send_post(conn_, bytes, tag);
+    if (r != PLEXUS_TP_SUCCESS) raise(t_, ctx_, r, "send failed");
+  }
+  const std::byte* peek(uint32_t* bytes, uint32_t* tag) override {
+    return static_cast<const std::byte*>(t_->recv_peek(conn_, bytes, tag));
+  }
+  void release() override {
+    plexus_tp_result_t r = t_->recv_release(conn_);
+    if (r != PLEXUS_TP_SUCCESS) raise(t_, ctx_, r, "receive failed");
+  }
+  bool progress() override {
+    plexus_tp_result_t r = t_->progress(ctx_);
+    if (r == PLEXUS_TP_SUCCESS) return true;
+    if (r == PLEXUS_TP_AGAIN) return false;
+    raise(t_, ctx_, r, "progress failed");
+  }
+  void checkPeer() override {
+    plexus_tp_result_t r = t_->check_peer(conn_);
+    if (r != PLEXUS_TP_SUCCESS) {
+      const char* e = t_->last_error(ctx_);
+      throw Error(r == PLEXUS_TP_REMOTE ? ErrorCode::kRemote : ErrorCode::kSystem,
+                  e != nullptr && *e ? e : describe() + " failed");
+    }
+  }
+  bool sendDrained() const override { return t_->send_drained(conn_) != 0; }
+  bool usesDoorbell() const override { return (t_->flags & PLEXUS_TP_FLAG_DOORBELL) != 0; }
+  void addPollFds(std::vector<pollfd>&) override {}  // the transport's poll_fds covers them
+  std::string describe() const override {
+    char buf[512] = {};
+    t_->describe(conn_, buf, sizeof(buf));
+    return buf;
+  }
+
+ private:
+  const plexus_transport_v1_t* t_;
+  void* ctx_;
+  void* conn_;
+};
+
+class LoadedTransport final : public Transport {
+ public:
+  LoadedTransport(const plexus_transport_v1_t* t, void* ctx, const TransportContext& tctx)
+      : t_(t), ctx_(ctx), tctx_(tctx) {}
+  ~LoadedTransport() override {
+    conns_.clear();
+    t_->finalize(ctx_);
+  }
+  const char* name() const override { return t_->name; }
+  std::string localAddress() override {
+    std::string blob(4096, '\0');
+    size_t len = blob.size();
+    plexus_tp_result_t r = t_->local_address(ctx_, blob.data(), &len);
+    if (r != PLEXUS_TP_SUCCESS && len > blob.size()) {
+      blob.resize(len);
+      r = t_->local_address(ctx_, blob.data(), &len);
+    }
+    if (r != PLEXUS_TP_SUCCESS) raise(t_, ctx_, r, "cannot produce its address");
+    blob.resize(len);
+    return blob;
+  }
+  bool canReach(const PeerRecord& self, const PeerRecord& peer) const override {
+    PeerView a(self, t_->name), b(peer, t_->name);
+    return t_->can_reach(ctx_, &a.view, &b.view) != 0;
+  }
+  Connection* connect(int connectionId, int peer) override {
+    PeerView p((*tctx_.peers)[static_cast<size_t>(peer)], t_->name);
+    void* conn = nullptr;
+    plexus_tp_result_t r = t_->connect(ctx_, connectionId, &p.view, &conn);
+    if (r == PLEXUS_TP_AGAIN) return nullptr;
+    if (r != PLEXUS_TP_SUCCESS)
+      raise(t_, ctx_, r, formatString("connect to rank %d failed", peer).c_str());
+    auto& slot = conns_[conn];
+    if (!slot) slot = std::make_unique<LoadedConnection>(t_, ctx_, conn);
+    return slot.get();
+  }
+  bool progress() override {
+    plexus_tp_result_t r = t_->progress(ctx_);
+    if (r == PLEXUS_TP_SUCCESS) return true;
+    if (r == PLEXUS_TP_AGAIN) return false;
+    raise(t_, ctx_, r, "progress failed");
+  }
+  void addPollFds(std::vector<pollfd>& fds) override {
+    pollfd buf[256];
+    int n = t_->poll_fds(ctx_, buf, 256);
+    if (n > 256) {
+      std::vector<pollfd> big(static_cast<size_t>(n));
+      n = t_->poll_fds(ctx_, big.data(), n);
+      fds.insert(fds.end(), big.begin(), big.begin() + std::max(n, 0));
+      return;
+    }
+    for (int i = 0; i < n; ++i) fds.push_back(buf[i]);
+  }
+  bool needsPolling() const override { return (t_->flags & PLEXUS_TP_FLAG_DOORBELL) == 0; }
+  void abortAll(const std::string& reason) override { t_->abort(ctx_, reason.c_str()); }
+  std::vector<plexus_tp_device_t> devices() const override {
+    std::vector<plexus_tp_device_t> out;
+    int n = t_->device_count(ctx_);
+    for (int i = 0; i < n; ++i) {
+      plexus_tp_device_t d{};
+      if (t_->device(ctx_, i, &d) == PLEXUS_TP_SUCCESS) out.push_back(d);
+    }
+    return out;
+  }
+
+ private:
+  // A PeerRecord seen through the ABI struct (keeps the strings alive).
+  struct PeerView {
+    plexus_tp_peer_t view{};
+    PeerView(const PeerRecord& r, const char* transport) {
+      view.rank = r.rank;
+      view.host_hash = r.hostHash;
+      view.pid = r.pid;
+      view.host_name = r.hostName.c_str();
+      auto it = r.addresses.find(transport);
+      if (it != r.addresses.end()) {
+        view.address = it->second.data();
+        view.address_len = it->second.size();
+      }
+    }
+  };
+
+  const plexus_transport_v1_t* t_;
+  void* ctx_;
+  const TransportContext& tctx_;
+  std::map<void*, std::unique_ptr<LoadedConnection>> conns_;
+};
+
+void logFromPlugin(void*, int level, const char* message) {
+  if (level <= PLEXUS_TP_LOG_WARN)
+    PLEXUS_WARN(subsys::kNet, "%s", message);
+  else if (level == PLEXUS_TP_LOG_INFO)
+    PLEXUS_INFO(subsys::kNet, "%s", message);
+  else
+    PLEXUS_TRACE(subsys::kNet, "%s", message);
+}
+
+}  // namespace
+
+const plexus_transport_v1_t* findTransportTable(const std::string& name, std::string* searched) {
+  PluginRegistry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto it = r.tables.find(name);
+  if (it != r.tables.end()) return it->second;
+  const plexus_transport_v1_t* t = openPlugin(name, searched);
+  if (t != nullptr) r.tables[name] = t;
+  return t;
+}
+
+std::unique_ptr<Transport> wrapTransportTable(const plexus_transport_v1_t* table,
+                                              const TransportContext& ctx,
+                                              std::string* unavailable) {
+  plexus_tp_config_t config{};
+  config.abi_version = PLEXUS_TRANSPORT_ABI_VERSION;
+  config.rank = ctx.rank;
+  config.nranks = ctx.nranks;
+  config.comm_id = ctx.commId;
+  config.slot_bytes = ctx.slots.slotBytes;
+  config.slots = ctx.slots.slots;
+  std::memcpy(config.secret, ctx.secret, sizeof(config.secret));
+  config.requested = ctx.requested ? 1 : 0;
+  config.log = &logFromPlugin;
+  char error[512] = {};
+  void* handle = nullptr;
+  plexus_tp_result_t r = table->init(&config, &handle, error, sizeof(error));
+  if (r == PLEXUS_TP_UNAVAILABLE) {
+    if (unavailable != nullptr) *unavailable = error;
+    return nullptr;
+  }
+  if (r != PLEXUS_TP_SUCCESS)
+    throwError(r == PLEXUS_TP_REMOTE ? ErrorCode::kRemote : ErrorCode::kSystem,
+               "%s transport: init failed: %s", table->name, error);
+  return std::make_unique<LoadedTransport>(table, handle, ctx);
+}
+
+std::unique_ptr<Transport> loadTransport(const std::string& name, const TransportContext& ctx,
+                                         const plexus_transport_v1_t* builtin) {
+  std::string searched;
+  const plexus_transport_v1_t* table =
+      builtin != nullptr ? builtin : findTransportTable(name, &searched);
+  if (table == nullptr) {
+    PLEXUS_INFO(subsys::kInit, "transport %s: no plugin library (looked for %s); skipped",
+                name.c_str(), searched.c_str());
+    return nullptr;
+  }
+  std::string why;
+  auto t = wrapTransportTable(table, ctx, &why);
+  if (!t)
+    PLEXUS_INFO(subsys::kInit, "transport %s: not usable here (%s); skipped", name.c_str(),
+                why.c_str());
+  return t;
+}
+
+}  // namespace plexus::transport
