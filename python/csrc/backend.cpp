@@ -67,8 +67,8 @@ ProcessGroupPlexus::ProcessGroupPlexus(const c10::intrusive_ptr<c10d::Store>& st
 ProcessGroupPlexus::~ProcessGroupPlexus() {
   // Works still pending would never finish once the communicators are gone: fail them first.
   if (completer_ && completer_->pending() > 0) abortAll();
+  p2p_.reset();  // fails receives still waiting for a message
   completer_.reset();
-  p2p_.reset();
 }
 
 void ProcessGroupPlexus::abortAll() {

@@ -5,6 +5,20 @@
 
 #include "backend.hpp"
 
+#if PLEXUS_TORCH_V2
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+
+namespace plexus_torch {
+// The group object torch.distributed keeps: c10d's ProcessGroup around the plexus Backend, named
+// "plexus" (a plain ProcessGroup calls every plugin backend "custom", e.g. in DDP's logging data).
+class PlexusProcessGroup : public c10d::ProcessGroup {
+ public:
+  using c10d::ProcessGroup::ProcessGroup;
+  const std::string getBackendName() const override { return "plexus"; }
+};
+}  // namespace plexus_torch
+#endif
+
 namespace py = pybind11;
 using plexus_torch::BackendBase;
 using plexus_torch::ProcessGroupPlexus;
@@ -24,5 +38,23 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            "Operations of this group still in flight.")
       .def("abort_all", &ProcessGroupPlexus::abortAll, py::call_guard<py::gil_scoped_release>(),
            "Fails every pending operation here and on the peers waiting for this rank.");
+#if PLEXUS_TORCH_V2
+  using plexus_torch::PlexusProcessGroup;
+  py::class_<PlexusProcessGroup, c10d::ProcessGroup, c10::intrusive_ptr<PlexusProcessGroup>>(
+      m, "PlexusProcessGroup");
+  m.def(
+      "create_process_group",
+      [](const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+         std::chrono::milliseconds timeout) {
+        auto backend = c10::make_intrusive<ProcessGroupPlexus>(store, rank, size, timeout);
+        auto pg = c10::make_intrusive<PlexusProcessGroup>(store, rank, size);
+        pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::CUSTOM, backend);
+        pg->setDefaultBackend(c10d::ProcessGroup::BackendType::CUSTOM);
+        return pg;
+      },
+      py::arg("store"), py::arg("rank"), py::arg("size"), py::arg("timeout"),
+      py::call_guard<py::gil_scoped_release>(),
+      "A ProcessGroup named \"plexus\" whose CPU backend is a ProcessGroupPlexus.");
+#endif
   m.attr("built_with_torch") = TORCH_VERSION;
 }

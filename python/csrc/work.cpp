@@ -234,6 +234,9 @@ Completer::~Completer() {
   }
   cv_.notify_all();
   thread_.join();
+  // Complete what has finished (aborted operations included) so their futures do not hang.
+  for (auto& w : works_)
+    if (w->requestsFinished()) w->complete();
 }
 
 void Completer::add(c10::intrusive_ptr<WorkPlexus> work) {
@@ -246,7 +249,9 @@ void Completer::add(c10::intrusive_ptr<WorkPlexus> work) {
 
 size_t Completer::pending() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return works_.size();
+  return static_cast<size_t>(std::count_if(
+      works_.begin(), works_.end(),
+      [](const c10::intrusive_ptr<WorkPlexus>& w) { return !w->requestsFinished(); }));
 }
 
 void Completer::run() {

@@ -90,7 +90,7 @@ class Completer {
   Completer& operator=(const Completer&) = delete;
 
   void add(c10::intrusive_ptr<WorkPlexus> work);
-  // Works not finished yet.
+  // Works whose operations have not finished yet.
   size_t pending() const;
 
  private:

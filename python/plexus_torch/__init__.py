@@ -37,7 +37,21 @@ def _check_build():
         )
 
 
+def _returns_process_group():
+    """True where torch.distributed takes a ProcessGroup from a backend's creator as the group."""
+    if not hasattr(_C, "create_process_group"):
+        return False
+    import inspect
+
+    from torch.distributed import distributed_c10d
+
+    src = inspect.getsource(distributed_c10d._new_process_group_helper)
+    return "isinstance(backend_class, ProcessGroup)" in src
+
+
 def _create(store, rank, size, timeout):
+    if _USE_PROCESS_GROUP:
+        return _C.create_process_group(store, rank, size, timeout)
     return ProcessGroupPlexus(store, rank, size, timeout)
 
 
@@ -55,4 +69,5 @@ def _register():
 
 
 _check_build()
+_USE_PROCESS_GROUP = _returns_process_group()
 _register()
