@@ -130,6 +130,12 @@ class PLEXUS_PUBLIC Communicator {
                         bool async);
   Request send(const void* in, size_t count, DataType type, int peer, bool async);
   Request recv(void* out, size_t count, DataType type, int peer, bool async);
+  // `count` elements per rank: all-to-all sends in[j*count..] to rank j and receives rank i's
+  // block into out[i*count..]; gather collects into out at the root; scatter sends in[j*count..]
+  // from the root to rank j.
+  Request allToAll(const void* in, void* out, size_t count, DataType type, bool async);
+  Request gather(const void* in, void* out, size_t count, DataType type, int root, bool async);
+  Request scatter(const void* in, void* out, size_t count, DataType type, int root, bool async);
 
   // Typed, blocking.
   template <typename T>
@@ -169,6 +175,24 @@ class PLEXUS_PUBLIC Communicator {
     recv(out.data(), out.size(), DataTypeOf<T>::value, peer, false).wait();
   }
 
+  template <typename T>
+  void allToAll(std::span<const T> in, std::span<T> out) {
+    checkSizes(in.size(), out.size(), 1, 1);
+    allToAll(in.data(), out.data(), in.size() / static_cast<size_t>(size()), DataTypeOf<T>::value,
+             false)
+        .wait();
+  }
+  template <typename T>
+  void gather(std::span<const T> in, std::span<T> out, int root) {
+    if (rank() == root) checkSizes(in.size(), out.size(), 1, size());
+    gather(in.data(), out.data(), in.size(), DataTypeOf<T>::value, root, false).wait();
+  }
+  template <typename T>
+  void scatter(std::span<const T> in, std::span<T> out, int root) {
+    if (rank() == root) checkSizes(in.size(), out.size(), size(), 1);
+    scatter(in.data(), out.data(), out.size(), DataTypeOf<T>::value, root, false).wait();
+  }
+
   // Typed, asynchronous: the buffers must stay alive until the request finishes.
   template <typename T>
   Request allReduceAsync(std::span<const T> in, std::span<T> out, RedOp op = RedOp::kSum) {
@@ -198,8 +222,9 @@ class PLEXUS_PUBLIC Communicator {
     return recv(out.data(), out.size(), DataTypeOf<T>::value, peer, true);
   }
 
-  // Blocks until every rank has called it.
+  // Blocks until every rank has called it (dissemination barrier: no data, log2(n) rounds).
   void barrier();
+  Request barrierAsync();
   // Ranks with the same color form a new communicator, ordered by key (then rank); a negative
   // color returns an empty communicator.
   Communicator split(int color, int key);

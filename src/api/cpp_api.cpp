@@ -160,9 +160,28 @@ Request Communicator::recv(void* out, size_t count, DataType type, int peer, boo
                 RedOp::kSum, peer, false, async);
 }
 
+Request Communicator::allToAll(const void* in, void* out, size_t count, DataType type, bool async) {
+  return submit(static_cast<int>(algo::Collective::kAllToAll), in, out, count, type, RedOp::kSum, 0,
+                false, async);
+}
+Request Communicator::gather(const void* in, void* out, size_t count, DataType type, int root,
+                             bool async) {
+  return submit(static_cast<int>(algo::Collective::kGather), in, out, count, type, RedOp::kSum,
+                root, false, async);
+}
+Request Communicator::scatter(const void* in, void* out, size_t count, DataType type, int root,
+                              bool async) {
+  return submit(static_cast<int>(algo::Collective::kScatter), in, out, count, type, RedOp::kSum,
+                root, false, async);
+}
+
 void Communicator::barrier() {
-  uint8_t in = 0, out = 0;
-  allReduce(&in, &out, 1, DataType::kUint8, RedOp::kSum, false).wait();
+  barrierAsync().wait();
+}
+
+Request Communicator::barrierAsync() {
+  return submit(static_cast<int>(algo::Collective::kBarrier), nullptr, nullptr, 0, DataType::kUint8,
+                RedOp::kSum, 0, false, true);
 }
 
 Communicator Communicator::split(int color, int key) {
