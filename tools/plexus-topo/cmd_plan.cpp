@@ -45,6 +45,7 @@ class PlanCommand : public Command {
     sub.add_option("--name", name_, "--export: the custom algorithm's name");
     sub.add_option("--output,-o", output_, "file to write (default: standard output)");
     sub.add_option("--check", check_, "load and verify a plan file");
+    sub.add_flag("--list", list_, "list the algorithms of --coll, one per line");
   }
   int run(const GlobalOptions&) override {
     if (!check_.empty()) {
@@ -61,6 +62,12 @@ class PlanCommand : public Command {
     algo::Collective coll;
     if (!algo::parseCollective(coll_, coll) || coll == algo::Collective::kSendRecv)
       throwError(ErrorCode::kInvalidArgument, "--coll %s: unknown collective", coll_.c_str());
+    if (list_) {
+      std::string out;
+      for (const std::string& name : algo::algorithmsFor(coll)) out += name + "\n";
+      emit(out, output_);
+      return 0;
+    }
     std::vector<std::vector<int>> groups;
     if (domain_ > 0) groups = algo::contiguousGroups(ranks_, domain_);
     if (export_) {
@@ -118,6 +125,7 @@ class PlanCommand : public Command {
   std::string name_;
   std::string output_;
   std::string check_;
+  bool list_ = false;
 };
 
 PLEXUS_TOPO_COMMAND(PlanCommand);
