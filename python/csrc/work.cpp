@@ -125,7 +125,11 @@ void WorkPlexus::complete() {
     } else {
       for (const plexus::Request& r : requests_)
         if (auto e = r.error()) {
-          error = makeError(what_ + " failed: " + e->what());
+          error = makeError(what_ +
+                            (e->code() == plexus::ErrorCode::kRemote
+                                 ? " failed (a peer closed or timed out): "
+                                 : " failed: ") +
+                            e->what());
           break;
         }
     }
@@ -160,45 +164,18 @@ bool WorkPlexus::isCompleted() {
 
 bool WorkPlexus::wait(std::chrono::milliseconds timeout) {
   if (!done_.load()) {
-    if (timeout == kNoTimeout) {
-      // The common blocking case: drive the requests from this thread (lowest latency); each
-      // is bounded by Plexus's stall timeout (PLEXUS_TIMEOUT), the group's by the loop below.
-      auto deadline = std::chrono::steady_clock::now() + timeout_;
-      while (!requestsFinished()) {
-        plexus::Request next;
-        bool armed;
-        {
-          std::lock_guard<std::mutex> lock(stateMutex_);
-          armed = armed_;
-          for (const plexus::Request& r : requests_)
-            if (!r.test()) {
-              next = r;
-              break;
-            }
-        }
-        if (std::chrono::steady_clock::now() >= deadline)
-          throwBackendError(what_ + ": Timed out after " + std::to_string(timeout_.count()) +
-                            " ms (the process group's timeout); the operation goes on");
-        if (armed) {
-          try {
-            next.wait();
-          } catch (const std::exception&) {
-            break;  // complete() reports it
-          }
-        } else {
-          waitSome(std::chrono::milliseconds(10));
-        }
-      }
-    } else {
-      auto deadline = std::chrono::steady_clock::now() + timeout;
-      while (!requestsFinished()) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0)
-          throwBackendError(what_ + ": Timed out after " + std::to_string(timeout.count()) +
-                            " ms in wait(timeout); the operation goes on");
-        waitSome(std::min(left, std::chrono::milliseconds(100)));
-      }
+    // Without a timeout, the group's timeout bounds the wait (as Gloo's does).
+    auto limit = timeout == kNoTimeout ? timeout_ : timeout;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!requestsFinished()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        throwBackendError(
+            what_ + ": Timed out after " + std::to_string(limit.count()) + " ms" +
+            (timeout == kNoTimeout ? " (the process group's timeout)" : " in wait(timeout)") +
+            "; the operation goes on");
+      waitSome(std::min(left, std::chrono::milliseconds(100)));
     }
     complete();
   }
