@@ -87,7 +87,9 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int 
   Deadline replyDeadline = Deadline::after(deadline.remaining() + std::chrono::seconds(5));
   try {
     recvAll(root.get(), &reply, sizeof(reply), replyDeadline, abort, rootName);
+    reapRoots();  // a root in this process has answered every rank by now: join it
   } catch (const Error& e) {
+    reapRoots();
     throwError(ErrorCode::kRemote,
                "rank %d of %d: no answer from %s (%s); the other ranks may not have started, or "
                "use a different unique id",

@@ -59,6 +59,9 @@ class Root {
   Root(Fd listener, const Secret& secret, uint64_t nonce, const SocketAddress& address)
       : listener_(std::move(listener)), secret_(secret), nonce_(nonce), address_(address) {}
 
+  // True once every rank has arrived (or the root gave up): only replies are left to send.
+  bool finishing() const { return finishing_.load(std::memory_order_acquire); }
+
   void run(const std::atomic<bool>& stop) {
     setNonBlocking(listener_.get(), true);
     std::optional<Deadline> deadline;
@@ -69,10 +72,12 @@ class Root {
       acceptAll();
       readHellos(deadline);
       if (nranks_ > 0 && arrived_ == nranks_) {
+        finishing_.store(true, std::memory_order_release);
         replyAll();
         return;
       }
       if (deadline && deadline->expired()) {
+        finishing_.store(true, std::memory_order_release);
         failAll();
         return;
       }
@@ -233,6 +238,7 @@ class Root {
   std::vector<RankSlot> ranks_;
   int nranks_ = 0;
   int arrived_ = 0;
+  std::atomic<bool> finishing_{false};
 };
 
 // The documented registry of bootstrap roots: owns each root's thread and joins it.
@@ -258,6 +264,22 @@ class RootRegistry {
       e->done.store(true, std::memory_order_release);
     });
     entries_.push_back(std::move(entry));
+  }
+
+  void reap() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto until = Clock::now() + std::chrono::seconds(10);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      Entry& e = **it;
+      while (e.root->finishing() && !e.done.load(std::memory_order_acquire) && Clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (e.done.load(std::memory_order_acquire)) {
+        e.thread.join();
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   void stopAll() {
@@ -303,6 +325,10 @@ void startRoot(Fd listener, const Secret& secret, uint64_t nonce, const SocketAd
 
 void stopAllRoots() {
   RootRegistry::instance().stopAll();
+}
+
+void reapRoots() {
+  RootRegistry::instance().reap();
 }
 
 }  // namespace plexus::bootstrap
