@@ -337,10 +337,20 @@ def fmt_time(us):
     return f"{us:.1f}" if us < 1000 else f"{us:.0f}"
 
 
-def summarize(results, sizes):
-    """results[lib][rep] = {size: row}; returns per (lib, size) medians and spreads."""
+def select_runs(results, max_others):
+    """results[lib] = [(rows, others_share)]: the quiet runs (other work took at most
+    max_others of the CPUs), or every run when a library has no quiet one."""
+    chosen = {}
+    for lib, runs in results.items():
+        quiet = [rows for rows, share in runs if share <= max_others]
+        chosen[lib] = (quiet if quiet else [rows for rows, _ in runs], len(quiet), len(runs))
+    return chosen
+
+
+def summarize(chosen, sizes):
+    """chosen[lib] = (runs, quiet, total); returns per (lib, size) medians and spreads."""
     summary = {}
-    for lib, reps in results.items():
+    for lib, (reps, _, _) in chosen.items():
         for size in sizes:
             t = [rep[size]["time_us"] for rep in reps if size in rep]
             b = [rep[size]["busbw"] for rep in reps if size in rep]
@@ -351,7 +361,7 @@ def summarize(results, sizes):
     return summary
 
 
-def table_text(summary, sizes, libs, ranks, reps):
+def table_text(summary, sizes, libs, ranks, chosen, max_others):
     peers = [l for l in libs if l in PEERS]
     head = ["size"]
     for lib in libs:
@@ -370,8 +380,12 @@ def table_text(summary, sizes, libs, ranks, reps):
         rows.append(row)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda r: "  ".join(str(x).rjust(w) for x, w in zip(r, widths))
-    out = [f"# all-reduce, fp32 sum, {ranks} ranks, out of place; median of {reps} runs; time = max "
-           "over ranks of the mean call (us); busbw GB/s;",
+    used = "; ".join(
+        f"{lib} {q} of {n}" if q else f"{lib} all {n} (none quiet: NOISY)"
+        for lib, (_, q, n) in chosen.items() if lib in libs)
+    out = [f"# all-reduce, fp32 sum, {ranks} ranks, out of place; medians over the quiet runs (other "
+           f"work took <= {100 * max_others:.0f}% of the CPUs): {used};",
+           "# time = max over ranks of the mean call (us); busbw GB/s;",
            "# max/min = slowest / fastest run's time; plexus/<peer> = peer time / Plexus time "
            "(> 1: Plexus faster)", line(head)]
     out += [line(r) for r in rows]
@@ -514,7 +528,13 @@ def main():
     p.add_argument("--split", type=parse_bytes, default=1 << 20,
                    help="largest size timed with --iters-small")
     p.add_argument("--warmup", type=int, default=5, help="warm-up calls at max and min size")
-    p.add_argument("--reps", type=int, default=3, help="runs of each library (medians over them)")
+    p.add_argument("--reps", type=int, default=3,
+                   help="quiet runs wanted of each library (medians over them)")
+    p.add_argument("--max-others", type=float, default=0.15,
+                   help="a run is quiet when other work took at most this share of the CPUs")
+    p.add_argument("--max-rounds", type=int, default=6,
+                   help="rounds at most: after --reps rounds, libraries short of quiet runs run "
+                        "again until they have --reps or this many rounds have run")
     p.add_argument("--libs", default="plexus,mpi,gloo", help="which libraries to run")
     p.add_argument("--build-dir", help="an existing Plexus build (else build-compare/ is built)")
     p.add_argument("--out", help="output directory (default perf/results/<timestamp>)")
@@ -571,8 +591,8 @@ def main():
     wait_quiet(a)
     log(f"memory-bandwidth probe (threads 1 and {a.ranks})")
     probe_rows, probe_out = run_probe(a, tools)
-    with open(os.path.join(out_dir, "probe.csv"), "w") as f:
-        f.write(probe_out)
+    for r in probe_rows:
+        r["when"] = "start"
 
     results = {lib: [] for lib in libs}
     if "plexus" in libs:
@@ -583,13 +603,24 @@ def main():
                  "wrong", "cpu_busy_before", "others_cpu_share_during"])
     logs = open(os.path.join(out_dir, "runs.log"), "w")
     busy_all, others_all, run_order = [], [], []
-    for rep in range(a.reps):
-        order = libs[rep % len(libs):] + libs[:rep % len(libs)]  # rotate: no library always first
+
+    def quiet_runs(lib):
+        return sum(1 for _, share in results[lib] if share <= a.max_others)
+
+    for rnd in range(max(a.reps, a.max_rounds)):
+        if rnd >= a.reps:  # extra rounds only for libraries that still lack quiet runs
+            todo = [l for l in libs if quiet_runs(l) < a.reps]
+            if not todo:
+                break
+            log(f"round {rnd + 1}: other work disturbed earlier runs; again: {', '.join(todo)}")
+        else:
+            todo = libs
+        order = todo[rnd % len(todo):] + todo[:rnd % len(todo)]  # rotate: none always first
         for lib in order:
             run_order.append(lib)
-            t0 = time.monotonic()
             got, text = {}, ""
             busy = wait_quiet(a)
+            t0 = time.monotonic()
             busy_all.append(busy)
             meter = OthersMeter().__enter__()
             for sweep in sweeps:
@@ -607,26 +638,36 @@ def main():
                     got.setdefault(name, {}).update(rows)
             meter.__exit__(None, None, None)
             others_all.append(meter.share)
-            logs.write(f"===== {lib} rep {rep}\n{text}\n")
+            logs.write(f"===== {lib} round {rnd} (other work: {100 * meter.share:.0f}% of the "
+                       f"CPUs)\n{text}\n")
             logs.flush()
             for name, rows in got.items():
                 for size, r in rows.items():
                     if r["wrong"]:
                         fail(f"{name} returned {r['wrong']} wrong elements at {size} bytes")
-                    rw.writerow([name, rep, a.ranks, size, r["time_us"], r["algbw"], r["busbw"],
+                    rw.writerow([name, rnd, a.ranks, size, r["time_us"], r["algbw"], r["busbw"],
                                  r["wrong"], f"{busy:.2f}", f"{meter.share:.2f}"])
-                results[name].append(rows)
+                results[name].append((rows, meter.share))
             raw.flush()
-            log(f"round {rep + 1}/{a.reps}: {lib} took {time.monotonic() - t0:.1f} s (CPUs "
+            log(f"round {rnd + 1}: {lib} took {time.monotonic() - t0:.1f} s (CPUs "
                 f"{100 * busy:.0f}% busy before it, other work took {100 * meter.share:.0f}% of "
                 "the CPUs during it)")
     raw.close()
     logs.close()
 
-    sizes = sorted(set().union(*[set(r) for reps in results.values() for r in reps]))
-    summary = summarize(results, sizes)
-    table_libs = [l for l in libs]
-    text = table_text(summary, sizes, table_libs, a.ranks, a.reps)
+    wait_quiet(a)
+    log("memory-bandwidth probe again")
+    end_rows, end_out = run_probe(a, tools)
+    for r in end_rows:
+        r["when"] = "end"
+    probe_rows += end_rows
+    with open(os.path.join(out_dir, "probe.csv"), "w") as f:
+        f.write("# before the runs\n" + probe_out + "# after the runs\n" + end_out)
+
+    sizes = sorted(set().union(*[set(r) for runs in results.values() for r, _ in runs]))
+    chosen = select_runs(results, a.max_others)
+    summary = summarize(chosen, sizes)
+    text = table_text(summary, sizes, libs, a.ranks, chosen, a.max_others)
     with open(os.path.join(out_dir, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         names = list(results)
@@ -644,11 +685,15 @@ def main():
                     for p in PEERS if p in libs]
             w.writerow(row)
 
-    probe_lines = ["# memory-bandwidth probe (output bytes per second, median of "
-                   f"{a.probe_reps}; best in brackets)"]
+    probe_lines = ["# memory-bandwidth probe, before and after the runs (output bytes per second, "
+                   f"median of {a.probe_reps}; best in brackets)"]
     for r in probe_rows:
-        probe_lines.append(f"  {r['kernel']:7s} {r['threads']} thread(s): "
-                           f"{r['median_GBps']:6.2f} GB/s  [{r['best_GBps']:.2f}]")
+        if r["when"] == "start":
+            e = [x for x in probe_rows if x["when"] == "end" and x["kernel"] == r["kernel"]
+                 and x["threads"] == r["threads"]]
+            after = f"   after: {e[0]['median_GBps']:6.2f} [{e[0]['best_GBps']:.2f}]" if e else ""
+            probe_lines.append(f"  {r['kernel']:7s} {r['threads']} thread(s): before: "
+                               f"{r['median_GBps']:6.2f} [{r['best_GBps']:.2f}]{after}")
     lim_t = min(a.ranks, os.cpu_count() or 1)
     probe_lines.append(
         f"  limit (best run, 1..{lim_t} threads): two-input reduction (a+b) "
