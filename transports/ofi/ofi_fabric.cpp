@@ -1,0 +1,235 @@
+// libfabric glue of the ofi plugin (see ofi_fabric.hpp).
+#include "transports/ofi/ofi_fabric.hpp"
+
+#include <rdma/fi_cm.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_eq.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_tagged.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "util/env.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace plexus::transport {
+namespace {
+
+std::string fiError(int rc) {
+  return formatString("%s (%d)", fi_strerror(rc < 0 ? -rc : rc), rc);
+}
+
+}  // namespace
+
+OfiFabric::OfiFabric(const TransportContext& ctx) : ctx_(ctx) {
+  fi_info* hints = fi_allocinfo();
+  if (hints == nullptr) throwError(ErrorCode::kSystem, "ofi transport: fi_allocinfo failed");
+  hints->caps = FI_TAGGED;
+  hints->ep_attr->type = FI_EP_RDM;
+  hints->mode = FI_CONTEXT | FI_CONTEXT2;
+  hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY;
+  hints->domain_attr->threading = FI_THREAD_DOMAIN;
+  std::string wanted = envString("FI_PROVIDER", "");
+  if (!wanted.empty()) hints->fabric_attr->prov_name = strdup(wanted.c_str());
+  const char* libFilter = std::getenv("FI_PROVIDER");
+  int rc = fi_getinfo(FI_VERSION(1, 10), nullptr, nullptr, 0, hints, &info_);
+  fi_freeinfo(hints);
+  if (rc != 0 || info_ == nullptr) {
+    std::string which = !wanted.empty() ? "provider '" + wanted + "' (PLEXUS_FI_PROVIDER)"
+                        : libFilter != nullptr
+                            ? std::string("provider '") + libFilter + "' (FI_PROVIDER)"
+                            : std::string("any provider");
+    throwError(ErrorCode::kInvalidUsage,
+               "libfabric %s offers no reliable tagged endpoint (FI_EP_RDM, FI_TAGGED): %s; "
+               "'fi_info -t FI_EP_RDM' lists what this host has",
+               which.c_str(), fiError(rc).c_str());
+  }
+  provider_ = info_->fabric_attr->prov_name != nullptr ? info_->fabric_attr->prov_name : "?";
+  needMr_ = (info_->domain_attr->mr_mode & FI_MR_LOCAL) != 0;
+  try {
+    rc = fi_fabric(info_->fabric_attr, &fabric_, nullptr);
+    if (rc != 0) throwError(ErrorCode::kSystem, "fi_fabric: %s", fiError(rc).c_str());
+    rc = fi_domain(fabric_, info_, &domain_, nullptr);
+    if (rc != 0) throwError(ErrorCode::kSystem, "fi_domain: %s", fiError(rc).c_str());
+    fi_cq_attr cqAttr{};
+    cqAttr.format = FI_CQ_FORMAT_TAGGED;
+    cqAttr.wait_obj = FI_WAIT_FD;
+    rc = fi_cq_open(domain_, &cqAttr, &cq_, nullptr);
+    if (rc != 0) {
+      cqAttr.wait_obj = FI_WAIT_NONE;
+      rc = fi_cq_open(domain_, &cqAttr, &cq_, nullptr);
+      if (rc != 0) throwError(ErrorCode::kSystem, "fi_cq_open: %s", fiError(rc).c_str());
+    } else if (fi_control(&cq_->fid, FI_GETWAIT, &waitFd_) != 0) {
+      waitFd_ = -1;
+    }
+    fi_av_attr avAttr{};
+    avAttr.type =
+        info_->domain_attr->av_type != FI_AV_UNSPEC ? info_->domain_attr->av_type : FI_AV_TABLE;
+    rc = fi_av_open(domain_, &avAttr, &av_, nullptr);
+    if (rc != 0) throwError(ErrorCode::kSystem, "fi_av_open: %s", fiError(rc).c_str());
+    rc = fi_endpoint(domain_, info_, &ep_, nullptr);
+    if (rc != 0) throwError(ErrorCode::kSystem, "fi_endpoint: %s", fiError(rc).c_str());
+    rc = fi_ep_bind(ep_, &av_->fid, 0);
+    if (rc != 0) throwError(ErrorCode::kSystem, "fi_ep_bind(av): %s", fiError(rc).c_str());
+    rc = fi_ep_bind(ep_, &cq_->fid, FI_TRANSMIT | FI_RECV);
+    if (rc != 0) throwError(ErrorCode::kSystem, "fi_ep_bind(cq): %s", fiError(rc).c_str());
+    rc = fi_enable(ep_);
+    if (rc != 0) throwError(ErrorCode::kSystem, "fi_enable: %s", fiError(rc).c_str());
+    size_t len = 0;
+    rc = fi_getname(&ep_->fid, nullptr, &len);
+    address_.assign(len, '\0');
+    rc = fi_getname(&ep_->fid, address_.data(), &len);
+    if (rc != 0) throwError(ErrorCode::kSystem, "fi_getname: %s", fiError(rc).c_str());
+    address_.resize(len);
+  } catch (const Error& e) {
+    close();
+    throwError(ErrorCode::kSystem, "ofi transport (provider %s, domain %s): %s", provider_.c_str(),
+               info_ != nullptr && info_->domain_attr->name ? info_->domain_attr->name : "?",
+               e.what());
+  }
+  PLEXUS_INFO(subsys::kNet,
+              "ofi transport: provider %s, domain %s, %s completion queue%s, %zu-byte address",
+              provider_.c_str(), info_->domain_attr->name ? info_->domain_attr->name : "?",
+              waitFd_ >= 0 ? "fd-waitable" : "polled", needMr_ ? ", local MR" : "",
+              address_.size());
+}
+
+OfiFabric::~OfiFabric() {
+  close();
+}
+
+void OfiFabric::close() {
+  if (ep_ != nullptr) fi_close(&ep_->fid);
+  ep_ = nullptr;
+  for (fid_mr* mr : mrs_) fi_close(&mr->fid);
+  mrs_.clear();
+  if (av_ != nullptr) fi_close(&av_->fid);
+  av_ = nullptr;
+  if (cq_ != nullptr) fi_close(&cq_->fid);
+  cq_ = nullptr;
+  if (domain_ != nullptr) fi_close(&domain_->fid);
+  domain_ = nullptr;
+  if (fabric_ != nullptr) fi_close(&fabric_->fid);
+  fabric_ = nullptr;
+  if (info_ != nullptr) fi_freeinfo(info_);
+  info_ = nullptr;
+}
+
+bool OfiFabric::sameHostOnly() const {
+  return provider_ == "shm" || provider_.rfind("shm;", 0) == 0;
+}
+
+void OfiFabric::addPeer(int rank, const std::string& address) {
+  if (peers_.count(rank) != 0) return;
+  fi_addr_t addr = FI_ADDR_UNSPEC;
+  int n = fi_av_insert(av_, address.data(), 1, &addr, 0, nullptr);
+  if (n != 1)
+    throwError(ErrorCode::kRemote,
+               "ofi transport (%s): cannot insert the address of rank %d into the address "
+               "vector: %s; check that every rank uses the same provider",
+               provider_.c_str(), rank, fiError(n).c_str());
+  peers_[rank] = addr;
+}
+
+void* OfiFabric::registerMemory(void* buf, size_t len) {
+  if (!needMr_) return nullptr;
+  fid_mr* mr = nullptr;
+  int rc = fi_mr_reg(domain_, buf, len, FI_SEND | FI_RECV, 0, 0, 0, &mr, nullptr);
+  if (rc != 0)
+    throwError(ErrorCode::kSystem, "ofi transport (%s): fi_mr_reg of %zu bytes failed: %s",
+               provider_.c_str(), len, fiError(rc).c_str());
+  mrs_.push_back(mr);
+  return fi_mr_desc(mr);
+}
+
+bool OfiFabric::post(FabricOp& op) {
+  ssize_t rc;
+  if (op.send) {
+    auto it = peers_.find(op.peer);
+    if (it == peers_.end())
+      throwError(ErrorCode::kInternal, "ofi transport: send to unknown rank %d", op.peer);
+    rc = fi_tsend(ep_, op.buf, op.len, op.desc, it->second, op.tag, op.fabricContext);
+  } else {
+    rc = fi_trecv(ep_, op.buf, op.len, op.desc, FI_ADDR_UNSPEC, op.tag, 0, op.fabricContext);
+  }
+  if (rc == -FI_EAGAIN) return false;
+  if (rc != 0) {
+    const PeerRecord* rec = op.peer >= 0 ? &(*ctx_.peers)[static_cast<size_t>(op.peer)] : nullptr;
+    throwError(ErrorCode::kRemote, "ofi transport (%s): %s %s failed: %s", provider_.c_str(),
+               op.send ? "fi_tsend to" : "fi_trecv",
+               rec != nullptr
+                   ? formatString("rank %d (host %s)", op.peer, rec->hostName.c_str()).c_str()
+                   : "",
+               fiError(static_cast<int>(rc)).c_str());
+  }
+  return true;
+}
+
+bool OfiFabric::progress() {
+  bool moved = false;
+  while (true) {
+    fi_cq_tagged_entry entries[16];
+    ssize_t n = fi_cq_read(cq_, entries, 16);
+    if (n > 0) {
+      moved = true;
+      for (ssize_t i = 0; i < n; ++i) {
+        auto* op = static_cast<FabricOp*>(entries[i].op_context);
+        if (op != nullptr && op->handler != nullptr)
+          op->handler->onComplete(*op, true, entries[i].len, "");
+      }
+      continue;
+    }
+    if (n == -FI_EAGAIN) break;
+    if (n == -FI_EAVAIL) {
+      fi_cq_err_entry err{};
+      if (fi_cq_readerr(cq_, &err, 0) <= 0) break;
+      moved = true;
+      if (err.err == FI_ECANCELED) continue;
+      char buf[256] = {};
+      const char* detail = fi_cq_strerror(cq_, err.prov_errno, err.err_data, buf, sizeof(buf));
+      std::string why = formatString("%s (%s)", fi_strerror(err.err), detail ? detail : "");
+      auto* op = static_cast<FabricOp*>(err.op_context);
+      if (op != nullptr && op->handler != nullptr) op->handler->onComplete(*op, false, 0, why);
+      continue;
+    }
+    throwError(ErrorCode::kSystem, "ofi transport (%s): fi_cq_read failed: %s", provider_.c_str(),
+               fiError(static_cast<int>(n)).c_str());
+  }
+  return moved;
+}
+
+bool OfiFabric::waitFds(std::vector<pollfd>& fds, bool* busy) {
+  if (waitFd_ < 0) return false;
+  fid* f = &cq_->fid;
+  int rc = fi_trywait(fabric_, &f, 1);
+  if (rc == -FI_EAGAIN)
+    *busy = true;
+  else if (rc != 0)
+    return false;
+  fds.push_back(pollfd{waitFd_, POLLIN, 0});
+  return true;
+}
+
+plexus_tp_device_t OfiFabric::device() const {
+  plexus_tp_device_t d{};
+  std::snprintf(d.name, sizeof(d.name), "%s:%s", provider_.c_str(),
+                info_->domain_attr->name ? info_->domain_attr->name : "?");
+  std::snprintf(d.link_layer, sizeof(d.link_layer), "%s",
+                sameHostOnly() ? "shared memory" : "libfabric");
+  d.mem_kinds = PLEXUS_TP_MEM_HOST;
+  d.latency_us = sameHostOnly() ? 1.0 : 10.0;
+  d.bandwidth_gbps = sameHostOnly() ? 100.0 : 10.0;
+  if (info_->nic != nullptr && info_->nic->link_attr != nullptr && info_->nic->link_attr->speed > 0)
+    d.bandwidth_gbps = static_cast<double>(info_->nic->link_attr->speed) / 1e9;
+  if (info_->nic != nullptr && info_->nic->bus_attr != nullptr &&
+      info_->nic->bus_attr->bus_type == FI_BUS_PCI) {
+    const fi_pci_attr& p = info_->nic->bus_attr->attr.pci;
+    std::snprintf(d.pci_path, sizeof(d.pci_path), "%04x:%02x:%02x.%x", p.domain_id, p.bus_id,
+                  p.device_id, p.function_id);
+  }
+  return d;
+}
+
+}  // namespace plexus::transport

@@ -1,0 +1,59 @@
+// The libfabric side of the ofi plugin: one FI_EP_RDM endpoint with tagged messages, its address
+// vector and completion queue (waitable through FI_WAIT_FD when the provider supports it).
+// Provider from PLEXUS_FI_PROVIDER, else libfabric's own FI_PROVIDER filter, else the first
+// provider that offers reliable tagged messages.
+#pragma once
+
+#include <rdma/fabric.h>
+#include <rdma/fi_domain.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "transports/common/transport.hpp"
+#include "transports/plugin_common/tagged_fabric.hpp"
+
+namespace plexus::transport {
+
+class OfiFabric final : public TaggedFabric {
+ public:
+  // Throws Error(kInvalidUsage) when no provider fits (the transport then steps aside).
+  explicit OfiFabric(const TransportContext& ctx);
+  ~OfiFabric() override;
+  OfiFabric(const OfiFabric&) = delete;
+  OfiFabric& operator=(const OfiFabric&) = delete;
+
+  std::string describe() const override { return "ofi (" + provider_ + ")"; }
+  std::string localAddress() override { return address_; }
+  void addPeer(int rank, const std::string& address) override;
+  void* registerMemory(void* buf, size_t len) override;
+  bool post(FabricOp& op) override;
+  bool progress() override;
+  bool waitFds(std::vector<pollfd>& fds, bool* busy) override;
+  bool peerFailed(int, std::string*) const override { return false; }
+  plexus_tp_device_t device() const override;
+
+  // The provider reaches only this host (shm).
+  bool sameHostOnly() const;
+  const std::string& provider() const { return provider_; }
+
+ private:
+  void close();
+
+  const TransportContext& ctx_;
+  fi_info* info_ = nullptr;
+  fid_fabric* fabric_ = nullptr;
+  fid_domain* domain_ = nullptr;
+  fid_av* av_ = nullptr;
+  fid_cq* cq_ = nullptr;
+  fid_ep* ep_ = nullptr;
+  int waitFd_ = -1;
+  bool needMr_ = false;
+  std::vector<fid_mr*> mrs_;
+  std::map<int, fi_addr_t> peers_;
+  std::string provider_;
+  std::string address_;
+};
+
+}  // namespace plexus::transport
