@@ -245,8 +245,10 @@ std::shared_ptr<const algo::Plan> Communicator::plan(algo::Collective c, uint64_
 engine::WorkPtr Communicator::selfP2P(const OpArgs& a) {
   size_t bytes = a.count * dataTypeSize(a.type);
   engine::WorkDesc d;
-  d.label = formatString("%s of %zu x %s with itself", a.isSend ? "send" : "recv", a.count,
-                         dataTypeName(a.type));
+  d.type = a.type;
+  d.count = a.count;
+  d.p2pPeer = rank_;
+  d.p2pSend = a.isSend;
   auto w = std::make_shared<engine::Work>(std::move(d));
   SelfTransfer t{w, a.input, a.output, bytes};
   auto& mine = a.isSend ? selfSends_ : selfRecvs_;
@@ -287,22 +289,15 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
   d.type = a.type;
   d.op = a.op;
   d.signature = signatureOf(a);
+  d.count = a.count;
   if (a.collective == algo::Collective::kSendRecv) {
     d.p2pPeer = a.root;
     d.p2pSend = a.isSend;
     d.plan = std::make_shared<const algo::Plan>(
         a.isSend ? algo::buildSend(nranks_, rank_, a.root, a.count)
                  : algo::buildRecv(nranks_, rank_, a.root, a.count));
-    d.label = formatString("%s of %zu x %s %s rank %d", a.isSend ? "send" : "recv", a.count,
-                           dataTypeName(a.type), a.isSend ? "to" : "from", a.root);
   } else {
     d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
-    if (reduces(a.collective))
-      d.label = formatString("%s of %zu x %s (%s, %s)", algo::collectiveName(a.collective), a.count,
-                             dataTypeName(a.type), redOpName(a.op), d.plan->algorithm.c_str());
-    else
-      d.label = formatString("%s of %zu x %s (%s)", algo::collectiveName(a.collective), a.count,
-                             dataTypeName(a.type), d.plan->algorithm.c_str());
   }
   return engine_->submit(std::move(d), async);
 }

@@ -86,7 +86,7 @@ void Engine::start(Active& a) {
     a.work->scratch.assign(plan.scratchCount * dataTypeSize(a.work->desc().type), std::byte{0});
   a.started = true;
   PLEXUS_TRACE(subsys::kColl, "%s: start %s (seq %u)", config_.context.c_str(),
-               a.work->desc().label.c_str(), a.work->seq);
+               a.work->desc().label().c_str(), a.work->seq);
 }
 
 bool Engine::advance(Active& a) {
@@ -169,13 +169,13 @@ std::string Engine::describeWaits() const {
     if (!a.started) return;
     if (a.draining != nullptr) {
       if (!out.empty()) out += "; ";
-      out += a.work->desc().label + ": waits for " + a.draining->describe() +
+      out += a.work->desc().label() + ": waits for " + a.draining->describe() +
              " to take delivery of the last data";
     }
     for (const Lane& lane : a.lanes) {
       if (lane.step >= lane.channel->steps.size() || lane.waitingFor == nullptr) continue;
       if (!out.empty()) out += "; ";
-      out += formatString("%s: channel %d step %zu waits for %s %s", a.work->desc().label.c_str(),
+      out += formatString("%s: channel %d step %zu waits for %s %s", a.work->desc().label().c_str(),
                           lane.channel->connection, lane.step, lane.waitingFor,
                           lane.waitingOn != nullptr
                               ? lane.waitingOn->describe().c_str()

@@ -86,8 +86,8 @@ bool Engine::runLane(Active& a, Lane& lane) {
                    "got operation #%u piece of %u bytes (argument hash %04x vs %04x). Every rank "
                    "must call the same operations in the same order with the same count, type, "
                    "op and root",
-                   d.label.c_str(), rc->describe().c_str(), w.seq & 0xffffu, d.label.c_str(), bytes,
-                   gotTag >> 16, gotBytes, d.signature & 0xffffu, gotTag & 0xffffu);
+                   d.label().c_str(), rc->describe().c_str(), w.seq & 0xffffu, d.label().c_str(),
+                   bytes, gotTag >> 16, gotBytes, d.signature & 0xffffu, gotTag & 0xffffu);
     }
     if (sends) {
       sc = connection(lane.channel->connection, s.sendPeer);

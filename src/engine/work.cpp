@@ -3,9 +3,27 @@
 
 #include <algorithm>
 
+#include "device/datatype.hpp"
 #include "util/futex.hpp"
 
 namespace plexus::engine {
+
+std::string WorkDesc::label() const {
+  const char* typeName = dataTypeName(type);
+  const auto n = static_cast<unsigned long long>(count);
+  if (p2pPeer >= 0)
+    return formatString("%s of %llu x %s %s rank %d", p2pSend ? "send" : "recv", n, typeName,
+                        p2pSend ? "to" : "from", p2pPeer);
+  if (!plan) return formatString("operation of %llu x %s", n, typeName);
+  const char* coll = algo::collectiveName(plan->collective);
+  bool reduces = plan->collective == algo::Collective::kAllReduce ||
+                 plan->collective == algo::Collective::kReduce ||
+                 plan->collective == algo::Collective::kReduceScatter;
+  if (reduces)
+    return formatString("%s of %llu x %s (%s, %s)", coll, n, typeName, redOpName(op),
+                        plan->algorithm.c_str());
+  return formatString("%s of %llu x %s (%s)", coll, n, typeName, plan->algorithm.c_str());
+}
 
 void Work::publish(State s) {
   state_.store(s, std::memory_order_release);

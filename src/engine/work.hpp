@@ -24,7 +24,11 @@ struct WorkDesc {
   uint32_t signature = 0;  // hash of the call's arguments; peers must agree
   int p2pPeer = -1;        // for point-to-point works: the peer
   bool p2pSend = false;    // for point-to-point works: direction
-  std::string label;       // "allreduce of 1024 x float (sum, ring)" for messages
+  uint64_t count = 0;      // the API's count (for messages)
+
+  // "allreduce of 1024 x float (sum, ring)", "send of 10 x int32 to rank 3": built only when a
+  // message needs it, so the hot path formats nothing.
+  std::string label() const;
 };
 
 class Work {
