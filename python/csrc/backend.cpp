@@ -1,7 +1,10 @@
 // ProcessGroupPlexus (backend.hpp): rendezvous through the c10d store, and every operation.
 #include "backend.hpp"
 
+#include <pybind11/pybind11.h>
+
 #include <cstring>
+#include <optional>
 
 #include "tensor_args.hpp"
 
@@ -65,6 +68,10 @@ ProcessGroupPlexus::ProcessGroupPlexus(const c10::intrusive_ptr<c10d::Store>& st
 }
 
 ProcessGroupPlexus::~ProcessGroupPlexus() {
+  // The helper threads may be running Python future callbacks that need the GIL: never join
+  // them while holding it.
+  std::optional<pybind11::gil_scoped_release> noGil;
+  if (Py_IsInitialized() && PyGILState_Check()) noGil.emplace();
   // Works still pending would never finish once the communicators are gone: fail them first.
   if (completer_ && completer_->pending() > 0) abortAll();
   p2p_.reset();  // fails receives still waiting for a message

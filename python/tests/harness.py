@@ -25,6 +25,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stacks(pid):
+    """Every thread's native stack of a hung rank (gdb), for the failure report."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("gdb"):
+        return "(gdb not installed)"
+    try:
+        out = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 30"],
+                             capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"(gdb failed: {e})"
+    return "\n".join(line for line in out.splitlines() if line.startswith(("#", "Thread")))
+
+
 def _entry(fn, rank, world_size, port, results, args, backend, pg_timeout):
     try:
         os.environ.update(LOOPBACK_ENV)
@@ -81,6 +96,8 @@ def run_ranks(fn, world_size, *args, timeout=240, backend="plexus", pg_timeout=1
             except queue.Empty:
                 missing = sorted(set(range(world_size)) - set(got))
                 errors.append(f"ranks {missing} gave no result within {timeout} s")
+                for r in missing:
+                    errors.append(f"rank {r} stacks:\n{stacks(procs[r].pid)}")
                 break
             got[rank] = payload
             if not ok:
