@@ -290,6 +290,13 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
   d.op = a.op;
   d.signature = signatureOf(a);
   d.count = a.count;
+  if (a.collective == algo::Collective::kAllToAll && a.count > 0 && a.input == a.output) {
+    // Pairwise exchange overwrites blocks it has still to send: run in place from a copy.
+    size_t bytes = a.count * esz * static_cast<size_t>(nranks_);
+    d.stagedInput.resize(bytes);
+    std::memcpy(d.stagedInput.data(), a.input, bytes);
+    d.input = d.stagedInput.data();
+  }
   if (a.collective == algo::Collective::kSendRecv) {
     d.p2pPeer = a.root;
     d.p2pSend = a.isSend;

@@ -25,6 +25,9 @@ struct WorkDesc {
   int p2pPeer = -1;        // for point-to-point works: the peer
   bool p2pSend = false;    // for point-to-point works: direction
   uint64_t count = 0;      // the API's count (for messages)
+  // A private copy of the input, for calls whose plan cannot run in place (all-to-all with
+  // input == output); `input` then points into it. Lives as long as the work.
+  std::vector<std::byte> stagedInput;
 
   // "allreduce of 1024 x float (sum, ring)", "send of 10 x int32 to rank 3": built only when a
   // message needs it, so the hot path formats nothing.

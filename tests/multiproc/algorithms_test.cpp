@@ -87,10 +87,10 @@ std::string checkOne(ncclComm_t comm, Collective c, DataType t, RedOp op, size_t
       break;
     }
     case Collective::kAllToAll: {
+      unsigned char* buf = inplace ? out.data() : in.data();
       for (int j = 0; j < n; ++j)
-        fillBytes(in.data() + static_cast<size_t>(j) * count * esz, count * esz, rank * n + j,
-                  seed);
-      r = ncclAlltoAll(in.data(), out.data(), count, nt(t), comm, nullptr);
+        fillBytes(buf + static_cast<size_t>(j) * count * esz, count * esz, rank * n + j, seed);
+      r = ncclAlltoAll(buf, out.data(), count, nt(t), comm, nullptr);
       exp.resize(count * un * esz);
       for (int i = 0; i < n; ++i)
         fillBytes(exp.data() + static_cast<size_t>(i) * count * esz, count * esz, i * n + rank,
@@ -148,7 +148,7 @@ int runAlgorithms(int rank, int n, const ncclUniqueId& id) {
       bool reduces = c == Collective::kAllReduce || c == Collective::kReduceScatter ||
                      c == Collective::kReduce;
       for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1013}, size_t{65539}}) {
-        for (int inplace = 0; inplace < (c == Collective::kAllToAll ? 1 : 2); ++inplace) {
+        for (int inplace = 0; inplace < 2; ++inplace) {
           for (int root : {0, n - 1}) {
             if (!rooted && root != 0) continue;
             struct TO {
