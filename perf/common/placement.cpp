@@ -32,7 +32,7 @@ ProcessPlacement detectPlacement(const EnvLookup& env) {
     const char* launcher;
   };
   static constexpr Source kSources[] = {
-      {"PLEXUS_RANK", "PLEXUS_WORLD_SIZE", "plexus-run"},
+      {"PLEXUS_RANK", "PLEXUS_WORLD_SIZE", "a launcher setting the Plexus rank variables"},
       {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "Open MPI"},
       {"SLURM_PROCID", "SLURM_NTASKS", "Slurm"},
       {"RANK", "WORLD_SIZE", "torchrun"},

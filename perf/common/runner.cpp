@@ -588,7 +588,7 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
     std::fprintf(err, "%s: %s\n", prog.c_str(), e.what());
     if (!initialized)
       std::fprintf(err,
-                   "%s: this process is %s; check that every rank was started and can "
+                   "%s: this process was placed by %s; check that every rank was started and can "
                    "reach rank 0\n",
                    prog.c_str(), where.source.c_str());
     if (initialized) destroyCommunicators(job, true);
