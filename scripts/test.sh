@@ -10,5 +10,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLEXUS_WERRO
 cmake --build "$build" --parallel "$jobs"
 # Tests talk only to loopback.
 export PLEXUS_SOCKET_IFNAME=lo FI_TCP_IFACE=lo UCX_NET_DEVICES=lo
-cd "$build"
-ctest --output-on-failure --timeout 600 -j "$jobs" "$@"
+(cd "$build" && ctest --output-on-failure --timeout 600 -j "$jobs" "$@")
+# The PyTorch backend (python/): builds against this tree for PyPI torch and Debian's torch 1.13
+# and runs its tests; skipped when CTest arguments select a subset.
+if [ $# -eq 0 ]; then bash python/ci.sh "$build"; fi
