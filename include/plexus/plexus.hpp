@@ -98,6 +98,8 @@ class PLEXUS_PUBLIC Communicator {
  public:
   struct Options {
     std::string name;  // appears in log lines and errors
+    // Bound for init and for any operation that makes no progress; zero: PLEXUS_TIMEOUT.
+    std::chrono::milliseconds timeout{0};
   };
 
   // Collective over `nranks` callers with the same id.

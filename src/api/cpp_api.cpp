@@ -68,6 +68,7 @@ Communicator Communicator::init(const UniqueId& id, int rank, int nranks, const 
   std::memcpy(bytes.data(), id.bytes.data(), bytes.size());
   comm::CommOptions o;
   o.name = options.name;
+  o.timeout = options.timeout;
   auto impl = std::make_shared<Impl>();
   impl->core = comm::Communicator::create(bootstrap::UniqueId::decode(bytes), rank, nranks, o);
   return Communicator(std::move(impl));
@@ -82,6 +83,7 @@ Communicator Communicator::fromEnvironment(const Options& options) {
                "torchrun, mpirun or srun");
   comm::CommOptions o;
   o.name = options.name;
+  o.timeout = options.timeout;
   auto impl = std::make_shared<Impl>();
   impl->core = comm::Communicator::create(bootstrap::idFromAddress(env->rootAddress, env->secret),
                                           env->rank, env->size, o);

@@ -71,7 +71,8 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   context_ = formatString("rank %d of %d", rank, nranks);
   if (!options.name.empty()) context_ += " (" + options.name + ")";
   LogContext logContext(context_);
-  Deadline deadline = Deadline::fromEnv();
+  timeout_ = options.timeout.count() > 0 ? options.timeout : defaultTimeout();
+  Deadline deadline = Deadline::after(timeout_);
 
   bootstrap_ = bootstrap::Bootstrap::connect(id, rank, nranks, deadline, &abort_);
   context_ =
@@ -154,7 +155,7 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   ec.rank = rank;
   ec.nranks = nranks;
   ec.slotBytes = tctx_.slots.slotBytes;
-  ec.timeout = defaultTimeout();
+  ec.timeout = timeout_;
   // Spinning only pays when every local rank has a core; otherwise a spinning rank takes the core
   // its peer needs, so oversubscribed ranks go to sleep (futex) almost at once.
   int cores = 0;
@@ -321,7 +322,7 @@ void Communicator::abort(const std::string& reason) {
 }
 
 std::unique_ptr<Communicator> Communicator::split(int color, int key, const CommOptions& options) {
-  Deadline deadline = Deadline::fromEnv();
+  Deadline deadline = Deadline::after(timeout_);
   struct Entry {
     int32_t color;
     int32_t key;
@@ -350,8 +351,10 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key, const Comm
   const std::string& leaderId = ids[static_cast<size_t>(members.front().second)];
   bootstrap::UniqueIdBytes bytes{};
   std::memcpy(bytes.data(), leaderId.data(), std::min(leaderId.size(), bytes.size()));
+  CommOptions inherited = options;
+  if (inherited.timeout.count() == 0) inherited.timeout = timeout_;
   return create(bootstrap::UniqueId::decode(bytes), newRank, static_cast<int>(members.size()),
-                options);
+                inherited);
 }
 
 }  // namespace plexus::comm

@@ -24,7 +24,8 @@
 namespace plexus::comm {
 
 struct CommOptions {
-  std::string name;  // shows in log lines
+  std::string name;                      // shows in log lines
+  std::chrono::milliseconds timeout{0};  // zero: PLEXUS_TIMEOUT
 };
 
 // Arguments of one operation, as the API received them.
@@ -82,6 +83,7 @@ class Communicator {
 
   int rank_ = 0;
   int nranks_ = 1;
+  std::chrono::milliseconds timeout_{0};
   std::string context_;
   std::atomic<bool> abort_{false};
   std::unique_ptr<bootstrap::Bootstrap> bootstrap_;

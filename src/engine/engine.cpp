@@ -213,13 +213,12 @@ void Engine::checkStall() {
     }
   }
   if (now - lastProgress_ > config_.timeout) {
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(config_.timeout).count();
+    double secs = std::chrono::duration<double>(config_.timeout).count();
     failLocked(ErrorCode::kRemote,
-               formatString("%s: no progress for %lld s (PLEXUS_TIMEOUT): %s. Check that every "
+               formatString("%s: no progress for %.3g s (PLEXUS_TIMEOUT): %s. Check that every "
                             "rank calls the same operations in the same order, and that the peer "
                             "is alive",
-                            config_.context.c_str(), static_cast<long long>(secs),
-                            describeWaits().c_str()));
+                            config_.context.c_str(), secs, describeWaits().c_str()));
   }
 }
 

@@ -141,6 +141,36 @@ TEST(CppApi, PeerFailureBecomesAnError) {
   EXPECT_EQ(describeFailures(out), "");
 }
 
+TEST(CppApi, OptionsTimeoutBoundsAStalledOperation) {
+  RunOptions o;
+  o.env = {{"PLEXUS_TIMEOUT", "600"}};  // the option, not the variable, must decide
+  auto out = runRanks(
+      2,
+      [](int rank, int n, const ncclUniqueId& id) {
+        Communicator::Options opts;
+        opts.timeout = std::chrono::milliseconds(1500);
+        Communicator comm = Communicator::init(fromNccl(id), rank, n, opts);
+        if (rank == 1) {
+          std::this_thread::sleep_for(std::chrono::seconds(5));
+          comm.abort();
+          return 0;
+        }
+        std::vector<int32_t> x(4, 1);
+        auto t0 = std::chrono::steady_clock::now();
+        try {
+          comm.allReduce<int32_t>(x);
+        } catch (const Error& e) {
+          double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          RANK_CHECK(s > 1.0 && s < 4.5, "failed after %.1f s", s);
+          RANK_CHECK(std::strstr(e.what(), "no progress for 1.5 s") != nullptr, "%s", e.what());
+          return 0;
+        }
+        return 1;
+      },
+      o);
+  EXPECT_EQ(describeFailures(out), "");
+}
+
 TEST(CppApi, FromEnvironmentLikePlexusRun) {
   auto out = runRanks(
       2,
