@@ -502,6 +502,12 @@ def machine_text(load_start):
     except OSError:
         pass
     lines.append(f"kernel: {platform.release()}")
+    rc, head, _ = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], check=False)
+    rc2, dirty, _ = run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                        check=False)
+    if rc == 0:
+        lines.append(f"plexus source: commit {head.strip()}"
+                     + (" with uncommitted changes" if rc2 == 0 and dirty.strip() else ""))
     for pkg in ("openmpi-bin", "libgloo-dev"):
         rc, out, _ = run(["dpkg-query", "-W", "-f=${Version}", pkg], check=False)
         lines.append(f"{pkg}: {out.strip() if rc == 0 else '?'}")
