@@ -167,6 +167,25 @@ TopologyCosts costsFromCluster(const topo::ClusterView& view, const TransportCos
   c.maxChannels = oneHost ? local.maxChannels : std::min(local.maxChannels, remote.maxChannels);
   c.channelGBps = std::max(1e-3, std::max(c.intra.bwGBps, c.inter.bwGBps) / 2);
   c.description = formatString("%d ranks on %d hosts", view.nranks(), view.nhosts());
+  // More ranks than hardware threads on a host: a step that waits for a peer waits for the peer
+  // to be scheduled (a context switch per waiting rank ahead of it), and the host's cores are
+  // shared by its ranks. Every rank computes this from the same cluster view, so all agree.
+  double over = 1;
+  for (int h = 0; h < view.nhosts(); ++h) {
+    const std::vector<int>& rs = view.ranksOnHost(h);
+    const uint32_t threads = view.rank(rs[0]).summary.threads;
+    if (threads > 0) over = std::max(over, static_cast<double>(rs.size()) / threads);
+  }
+  if (over > 1) {
+    constexpr double kSwitchUs = 5;  // a context switch and the wake-up it needs, on a VM
+    c.intra.latencyUs = std::max(c.intra.latencyUs, kSwitchUs * over);
+    c.intra.bwGBps /= over;
+    c.reduceGBps /= over;
+    c.messageUs *= over;  // per-message CPU work is shared too: fewer, larger messages
+    c.channelUs *= over;
+    if (oneHost) c.inter = c.intra;
+    c.description += formatString(", %.3g ranks per hardware thread", over);
+  }
   return c;
 }
 

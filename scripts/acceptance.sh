@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the acceptance commands of the issues that need long multi-process sweeps and writes one
-# log per command plus a summary. Usage: scripts/acceptance.sh [build-dir] [issue2|issue4|all]
-# (default build: build). Not part of CI (it takes a long time on a small machine).
+# log per command plus a summary. Usage:
+#   scripts/acceptance.sh [build-dir] [issue2|issue4|issue5|transports-busbw|all]
+# (default build: build). Not part of CI (it takes a long time on a small machine). issue5 and
+# transports-busbw need the plugins (ofi, ucx) built in that build directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -51,6 +53,43 @@ if [ "$what" = issue4 ] || [ "$what" = all ]; then
           "$bin/plexus-run" -n $n "$bin/${tool[$coll]}" -b 8 -e 16M -f 8 -d all $ops -n 2 -w 1
       done
     done
+  done
+fi
+# Every network transport selected by environment only (issue 5): 4 ranks, every datatype, 8 B to
+# 64 MB (x4 steps, 5 timed iterations: the sweep with nccl-tests' default 1 MB steps would take
+# hours over tcp on two cores).
+transports=(
+  "tcp PLEXUS_TRANSPORTS=tcp"
+  "tcp-4sockets PLEXUS_TRANSPORTS=tcp PLEXUS_NSOCKS_PERTHREAD=4"
+  "ofi-tcp-rxm PLEXUS_TRANSPORTS=ofi FI_PROVIDER=tcp;ofi_rxm FI_TCP_IFACE=lo"
+  "ofi-shm PLEXUS_TRANSPORTS=ofi FI_PROVIDER=shm"
+  "ucx-tcp PLEXUS_TRANSPORTS=ucx UCX_TLS=tcp UCX_NET_DEVICES=lo"
+  "ucx-posix-cma PLEXUS_TRANSPORTS=ucx UCX_TLS=posix,cma"
+  "shm PLEXUS_TRANSPORTS=shm"
+)
+if [ "$what" = issue5 ] || [ "$what" = all ]; then
+  for t in "${transports[@]}"; do
+    read -r name envs <<<"$t"
+    # shellcheck disable=SC2086
+    run "issue5-$name-4ranks" $envs -- "$bin/plexus-run" -n 4 "$bin/all_reduce_perf" -b 8 -e 64M \
+      -f 4 -d all -n 5 -w 1
+  done
+fi
+
+# busbw at 64 MB, 2 ranks on loopback, every transport in one run (issue 5's closing note).
+if [ "$what" = transports-busbw ] || [ "$what" = all ]; then
+  table="$out/transports-busbw.txt"
+  printf '%-16s %10s %10s %8s\n' transport "time(us)" "busbw" "#wrong" | tee "$table"
+  for t in "${transports[@]}"; do
+    read -r name envs <<<"$t"
+    log="$out/busbw-$name.log"
+    # shellcheck disable=SC2086
+    env $envs "$bin/plexus-run" -n 2 --no-prefix "$bin/all_reduce_perf" -b 64M -e 64M -n 20 \
+      -w 3 >"$log" 2>&1 || failed=1
+    line=$(grep -E '^ +67108864 ' "$log" | tail -1)
+    # shellcheck disable=SC2086
+    printf '%-16s %10s %10s %8s\n' "$name" $(echo "$line" | awk '{print $6, $8, $9}') |
+      tee -a "$table"
   done
 fi
 echo "logs in $out"

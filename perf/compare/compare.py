@@ -123,6 +123,8 @@ def build_plexus(build_dir, given):
                 fail(f"--build-dir {build_dir} has no {path}: build target {t} there first")
         return bins
     if not os.path.exists(os.path.join(build_dir, "build.ninja")):
+        # Plexus's own build dependencies (idempotent; the same script the README commands run).
+        run(["bash", os.path.join(ROOT, "scripts", "install-deps.sh")], capture=False)
         log(f"configuring Plexus (Release) in {build_dir}")
         run(["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
              "-DPLEXUS_BUILD_TESTS=OFF"], capture=False)

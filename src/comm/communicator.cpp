@@ -26,7 +26,12 @@ uint32_t signatureOf(const OpArgs& a) {
   uint64_t fields[5] = {static_cast<uint64_t>(a.collective), a.count, static_cast<uint64_t>(a.type),
                         static_cast<uint64_t>(a.op), static_cast<uint64_t>(a.root)};
   if (a.collective == algo::Collective::kSendRecv) fields[3] = fields[4] = 0;
-  uint64_t h = fnv1a64(fields, sizeof(fields));
+  // A multiply-xorshift mix per field: runs on every call, so it must cost nanoseconds.
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (uint64_t f : fields) {
+    h = (h ^ f) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+  }
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
@@ -162,7 +167,11 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
   bool oversubscribed = cores > 0 && cluster_->localSize(rank) > cores;
-  ec.spin = std::chrono::microseconds(envInt("SPIN_US", oversubscribed ? 2 : 50));
+  // With a core each, a blocked caller polls for up to 1 ms: waking from a futex costs tens of
+  // microseconds on virtual machines, far more than a small all-reduce takes.
+  ec.spin = std::chrono::microseconds(envInt("SPIN_US", oversubscribed ? 2 : 1000));
+  ec.yield = std::chrono::microseconds(envInt("YIELD_US", oversubscribed ? 1000 : 0));
+  ec.streamingBytes = envSize("NT_STORE_MIN", 8u << 20);
   ec.context = context_;
   engine_ = std::make_unique<engine::Engine>(ec, *selector_, control_, abort_);
   PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());

@@ -98,6 +98,10 @@ void TransportSelector::choose() {
     PLEXUS_INFO(subsys::kInit, "rank %d -> rank %zu (host %s): %s", ctx_.rank, p,
                 peers[p].hostName.c_str(), perPeer_[p]->name());
   }
+  used_.clear();
+  for (auto& t : transports_)
+    if (std::find(perPeer_.begin(), perPeer_.end(), t.get()) != perPeer_.end())
+      used_.push_back(t.get());
 }
 
 const char* TransportSelector::transportFor(int peer) const {
@@ -116,13 +120,15 @@ transport::Connection* TransportSelector::connect(int connectionId, int peer) {
 }
 
 bool TransportSelector::progressTransports() {
+  // Only transports that carry some peer: progressing an idle one (tcp's accept on its listener)
+  // costs system calls on every turn of the engine, which small messages pay for.
   bool moved = false;
-  for (auto& t : transports_) moved |= t->progress();
+  for (transport::Transport* t : used_) moved |= t->progress();
   return moved;
 }
 
 void TransportSelector::addPollFds(std::vector<pollfd>& fds) {
-  for (auto& t : transports_)
+  for (transport::Transport* t : used_)
     if (t->needsPolling()) t->addPollFds(fds);
 }
 

@@ -40,6 +40,7 @@ class TransportSelector final : public engine::ConnectionProvider {
   const transport::TransportContext& ctx_;
   std::vector<std::unique_ptr<transport::Transport>> transports_;
   std::vector<transport::Transport*> perPeer_;
+  std::vector<transport::Transport*> used_;  // transports chosen for at least one peer
   bool polling_ = false;
 };
 

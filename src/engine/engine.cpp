@@ -82,8 +82,23 @@ void Engine::start(Active& a) {
     lane.channel = &ch;
     a.lanes.push_back(lane);
   }
-  if (plan.scratchCount > 0)
-    a.work->scratch.assign(plan.scratchCount * dataTypeSize(a.work->desc().type), std::byte{0});
+  if (plan.scratchCount > 0) {
+    // Plans write scratch before they read it (the verifier proves it), so it is not cleared.
+    // Collectives run one at a time and share the engine's buffer; point-to-point works own
+    // theirs.
+    const size_t bytes = plan.scratchCount * dataTypeSize(a.work->desc().type);
+    if (a.work->isP2P()) {
+      a.work->ownScratch = std::make_unique_for_overwrite<std::byte[]>(bytes);
+      a.work->scratch = a.work->ownScratch.get();
+    } else {
+      if (bytes > scratchBytes_) {
+        scratch_.reset();
+        scratch_ = std::make_unique_for_overwrite<std::byte[]>(bytes);
+        scratchBytes_ = bytes;
+      }
+      a.work->scratch = scratch_.get();
+    }
+  }
   a.started = true;
   PLEXUS_TRACE(subsys::kColl, "%s: start %s (seq %u)", config_.context.c_str(),
                a.work->desc().label().c_str(), a.work->seq);
@@ -107,6 +122,10 @@ bool Engine::advance(Active& a) {
         }
       }
     a.draining = nullptr;
+    if (!a.work->isP2P() && scratchBytes_ > kKeptScratchBytes) {
+      scratch_.reset();  // a large one is not kept between calls
+      scratchBytes_ = 0;
+    }
     a.work->complete();
     pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
     moved = true;
@@ -153,13 +172,12 @@ bool Engine::progressLocked() {
     failLocked(e.code(), config_.context + ": " + e.what());
     return true;
   }
-  auto now = Clock::now();
-  if (moved) {
-    lastProgress_ = now;
-    lastPeerCheck_ = now;
-  } else {
+  // Reading the clock costs tens of nanoseconds in a VM: only a turn without progress does. The
+  // first idle turn after progress restarts the stall and peer-check clocks.
+  if (moved)
+    progressedSinceIdle_ = true;
+  else
     checkStall();
-  }
   return moved;
 }
 
@@ -191,6 +209,12 @@ std::string Engine::describeWaits() const {
 
 void Engine::checkStall() {
   auto now = Clock::now();
+  if (progressedSinceIdle_) {
+    progressedSinceIdle_ = false;
+    lastProgress_ = now;
+    lastPeerCheck_ = now;
+    return;
+  }
   if (now - lastPeerCheck_ >= std::chrono::milliseconds(200)) {
     lastPeerCheck_ = now;
     std::set<transport::Connection*> waited;
@@ -288,7 +312,9 @@ void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
     if (std::find(engines.begin(), engines.end(), e) == engines.end()) engines.push_back(e);
   if (engines.empty()) return;
   auto spin = engines.front()->config_.spin;
-  auto lastMove = Clock::now();
+  auto yieldFor = engines.front()->config_.yield;
+  Clock::time_point lastMove;
+  bool stampMove = true;  // lastMove is set on the first idle turn
   while (true) {
     const Work* pending = nullptr;
     for (const auto& [e, w] : works)
@@ -304,13 +330,23 @@ void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
       drove = true;
       moved |= e->progressLocked();
     }
-    auto now = Clock::now();
     if (moved) {
-      lastMove = now;
+      stampMove = true;  // the clock is read on the next idle turn, not on every busy one
       continue;
     }
+    auto now = Clock::now();
+    if (stampMove) {
+      lastMove = now;
+      stampMove = false;
+    }
     if (now - lastMove < spin) {
-      for (int i = 0; i < 16; ++i) cpuRelax();
+      cpuRelax();  // one pause per turn: a pause costs 65 to 140 cycles
+      continue;
+    }
+    if (now - lastMove < spin + yieldFor) {
+      // More ranks than cores: hand the core to a rank that has work (likely the peer this one
+      // waits for) instead of sleeping; a futex wake-up would cost more than the whole step.
+      sched_yield();
       continue;
     }
     if (!drove) {
@@ -361,7 +397,8 @@ void Engine::progressThreadMain() {
       lastMove = now;
       continue;
     }
-    if (now - lastMove < config_.spin) {
+    // The application's threads may want this core back: the progress thread polls briefly.
+    if (now - lastMove < std::min<Clock::duration>(config_.spin, std::chrono::microseconds(100))) {
       lock.unlock();
       cpuRelax();
       continue;

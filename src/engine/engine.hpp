@@ -25,9 +25,14 @@ namespace plexus::engine {
 struct EngineConfig {
   int rank = 0;
   int nranks = 1;
-  uint32_t slotBytes = 512 * 1024;
+  uint32_t slotBytes = 128 * 1024;
   std::chrono::milliseconds timeout{1800 * 1000};
   std::chrono::microseconds spin{50};
+  // After spinning, a blocked caller yields its core (sched_yield) this long before it sleeps.
+  std::chrono::microseconds yield{0};
+  // Operations whose buffers are at least this large write their results with non-temporal
+  // stores (they would not fit in the cache anyway); 0 disables. PLEXUS_NT_STORE_MIN.
+  uint64_t streamingBytes = 0;
   std::string context;  // "rank 2 of 4 (comm 1f2e)" for messages
 };
 
@@ -110,6 +115,11 @@ class Engine {
   std::map<std::pair<int, int>, transport::Connection*> connections_;
   Clock::time_point lastProgress_;
   Clock::time_point lastPeerCheck_;
+  bool progressedSinceIdle_ = false;
+  // Scratch shared by collectives (one runs at a time); kept between calls up to this size.
+  static constexpr size_t kKeptScratchBytes = size_t{16} << 20;
+  std::unique_ptr<std::byte[]> scratch_;
+  size_t scratchBytes_ = 0;  // progress made since the clocks above were last set
   std::atomic<int> fatalCode_{0};
   std::string fatalMessage_;
   mutable std::mutex fatalMutex_;

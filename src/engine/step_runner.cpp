@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "device/reduce.hpp"
+#include "device/stream_copy.hpp"
 #include "engine/engine.hpp"
 #include "util/log.hpp"
 
@@ -26,7 +27,7 @@ std::byte* slicePtr(Work& w, const algo::Slice& s, uint64_t elemOffset, size_t e
       base = static_cast<std::byte*>(w.desc().output);
       break;
     case algo::Buffer::kScratch:
-      base = w.scratch.data();
+      base = w.scratch;
       break;
   }
   return base + (s.offset + elemOffset) * esz;
@@ -41,6 +42,14 @@ bool Engine::runLane(Active& a, Lane& lane) {
   const uint64_t pieceElems = config_.slotBytes / esz;
   const uint32_t tag = makeTag(w.seq, d.signature);
   const bool avg = d.op == RedOp::kAvg;
+  // Results of large operations bypass the cache; slots and inputs stay where they are.
+  const bool streaming = config_.streamingBytes != 0 && d.count * esz >= config_.streamingBytes;
+  auto copyOut = [streaming](std::byte* dst, const std::byte* src, size_t bytes) {
+    if (streaming)
+      streamCopy(dst, src, bytes);
+    else
+      std::memcpy(dst, src, bytes);
+  };
   bool moved = false;
 
   while (lane.step < lane.channel->steps.size()) {
@@ -111,7 +120,7 @@ bool Engine::runLane(Active& a, Lane& lane) {
         std::memcpy(sslot, slicePtr(w, s.src, e0, esz), bytes);
         break;
       case StepKind::kRecv:
-        std::memcpy(slicePtr(w, s.dst, e0, esz), rslot, bytes);
+        copyOut(slicePtr(w, s.dst, e0, esz), rslot, bytes);
         break;
       case StepKind::kRecvReduce: {
         std::byte* dst = slicePtr(w, s.dst, e0, esz);
@@ -127,12 +136,12 @@ bool Engine::runLane(Active& a, Lane& lane) {
         std::byte* dst = slicePtr(w, s.dst, e0, esz);
         reduceBuffers(d.type, d.op, sslot, slicePtr(w, s.src, e0, esz), rslot, n);
         if (s.finalize && avg) finalizeAverage(d.type, sslot, sslot, n, config_.nranks);
-        std::memcpy(dst, sslot, bytes);
+        copyOut(dst, sslot, bytes);
         break;
       }
       case StepKind::kRecvCopySend:
         std::memcpy(sslot, rslot, bytes);
-        std::memcpy(slicePtr(w, s.dst, e0, esz), rslot, bytes);
+        copyOut(slicePtr(w, s.dst, e0, esz), rslot, bytes);
         break;
       case StepKind::kCopy: {
         std::byte* dst = slicePtr(w, s.dst, e0, esz);

@@ -55,7 +55,9 @@ class Work {
   void complete();
   void fail(ErrorCode code, std::string message);
   uint32_t seq = 0;  // assigned by the engine at submission
-  std::vector<std::byte> scratch;
+  // Scratch of the running plan: the engine's reusable collective scratch, or `ownScratch`.
+  std::byte* scratch = nullptr;
+  std::unique_ptr<std::byte[]> ownScratch;
 
  private:
   void publish(State s);

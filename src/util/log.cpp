@@ -109,7 +109,7 @@ LogSink& sink() {
   return s;
 }
 
-thread_local std::string tlsContext;
+thread_local const std::string* tlsContext = nullptr;
 
 }  // namespace
 
@@ -138,7 +138,8 @@ void logMessage(LogLevel level, uint32_t subsystems, const char* fmt, ...) {
   long tid = syscall(SYS_gettid);
   std::lock_guard<std::mutex> lock(s.mutex);
   std::fprintf(s.file, "%s:%d:%ld [%s] PLEXUS %s %s\n", s.host, static_cast<int>(getpid()), tid,
-               tlsContext.empty() ? "-" : tlsContext.c_str(), lvName, body);
+               tlsContext == nullptr || tlsContext->empty() ? "-" : tlsContext->c_str(), lvName,
+               body);
   std::fflush(s.file);
 }
 
@@ -148,11 +149,11 @@ void logReset() {
   s.configure();
 }
 
-LogContext::LogContext(std::string context) : previous_(std::move(tlsContext)) {
-  tlsContext = std::move(context);
+LogContext::LogContext(const std::string& context) : previous_(tlsContext) {
+  tlsContext = &context;
 }
 LogContext::~LogContext() {
-  tlsContext = std::move(previous_);
+  tlsContext = previous_;
 }
 
 }  // namespace plexus

@@ -32,13 +32,15 @@ void logReset();
 // Thread-local context printed in brackets on each line (usually "rank R"); RAII.
 class LogContext {
  public:
-  explicit LogContext(std::string context);
+  // Refers to `context` (no copy: this runs on every API call); it must outlive this object.
+  explicit LogContext(const std::string& context);
+  explicit LogContext(std::string&&) = delete;  // a temporary would dangle
   ~LogContext();
   LogContext(const LogContext&) = delete;
   LogContext& operator=(const LogContext&) = delete;
 
  private:
-  std::string previous_;
+  const std::string* previous_;
 };
 
 }  // namespace plexus

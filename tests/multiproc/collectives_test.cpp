@@ -198,11 +198,13 @@ TEST_P(Collectives, EveryTypeOpAndPlacement) {
 TEST_P(Collectives, SeveralMegabytes) {
   const Case c = GetParam();
   RunOptions o;
-  // Small slots so that megabyte messages take many pieces and many pipeline iterations.
+  // Small slots so that megabyte messages take many pieces and many pipeline iterations; results
+  // written with non-temporal stores (the path of operations larger than the cache).
   o.env = {{"PLEXUS_TRANSPORTS", c.transport},
            {"PLEXUS_TIMEOUT", "60"},
            {"PLEXUS_SLOT_SIZE", "64K"},
-           {"PLEXUS_SLOTS", "4"}};
+           {"PLEXUS_SLOTS", "4"},
+           {"PLEXUS_NT_STORE_MIN", "1M"}};
   o.timeoutSeconds = 300;
   auto out = runRanks(
       c.nranks,

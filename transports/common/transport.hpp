@@ -23,7 +23,7 @@ namespace plexus::transport {
 
 // FIFO geometry; every rank of a communicator must use the same (checked at init).
 struct SlotConfig {
-  uint32_t slotBytes = 512 * 1024;
+  uint32_t slotBytes = 128 * 1024;
   uint32_t slots = 8;
 };
 SlotConfig slotConfigFromEnv();

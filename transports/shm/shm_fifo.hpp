@@ -1,6 +1,11 @@
 // Layout of one shared-memory slot FIFO (one direction of a connection): a header with the
 // sender's head counter and the receiver's tail counter on separate cache lines, then `slots`
-// slots of `slotBytes` payload, each preceded by a 64-byte slot header (size and tag).
+// slots of `slotBytes` payload, each preceded by a 64-byte slot header (size, tag and sequence).
+//
+// Low-latency protocol: the sender writes the slot header's sequence number last (release), so a
+// receiver learns that slot i is full from slot i's own header line, not from the head counter;
+// a piece of at most kInlineBytes travels inside that same line. A small message therefore
+// costs the receiver one cache-line transfer, data and flag together.
 #pragma once
 
 #include <atomic>
@@ -18,11 +23,15 @@ struct alignas(64) FifoHeader {
 };
 
 struct SlotHeader {
+  std::atomic<uint64_t> seq;  // slot index + 1 once the slot is full (written last)
   uint32_t bytes;
   uint32_t tag;
+  std::byte inlineData[48];  // the payload itself when bytes <= kInlineBytes
 };
 
 constexpr size_t kSlotHeaderBytes = 64;
+constexpr uint32_t kInlineBytes = 48;
+static_assert(sizeof(SlotHeader) == kSlotHeaderBytes);
 
 inline size_t slotStride(uint32_t slotBytes) {
   return kSlotHeaderBytes + ((static_cast<size_t>(slotBytes) + 63) & ~size_t{63});

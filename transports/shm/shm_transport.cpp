@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -51,16 +52,21 @@ class ShmSender final : public SendEndpoint {
  public:
   ShmSender(MappedFifo& fifo, RankControl& peer) : fifo_(fifo), peer_(peer) {}
   std::byte* acquire() override {
-    uint64_t tail = fifo_.view.header->tail.load(std::memory_order_acquire);
-    if (head_ - tail >= fifo_.view.slots) return nullptr;
+    // The receiver's tail is read (a cache-line transfer) only when the FIFO looks full.
+    if (head_ - tail_ >= fifo_.view.slots) {
+      tail_ = fifo_.view.header->tail.load(std::memory_order_acquire);
+      if (head_ - tail_ >= fifo_.view.slots) return nullptr;
+    }
     return fifo_.view.slotData(head_);
   }
   void post(uint32_t bytes, uint32_t tag) override {
     shm::SlotHeader* h = fifo_.view.slotHeader(head_);
     h->bytes = bytes;
     h->tag = tag;
+    if (bytes <= shm::kInlineBytes) std::memcpy(h->inlineData, fifo_.view.slotData(head_), bytes);
     ++head_;
-    fifo_.view.header->head.store(head_, std::memory_order_release);
+    h->seq.store(head_, std::memory_order_release);
+    fifo_.view.header->head.store(head_, std::memory_order_relaxed);  // for debuggers only
     peer_.ring();
   }
 
@@ -68,17 +74,18 @@ class ShmSender final : public SendEndpoint {
   MappedFifo& fifo_;
   RankControl& peer_;
   uint64_t head_ = 0;
+  uint64_t tail_ = 0;  // the receiver's tail as last read
 };
 
 class ShmReceiver final : public RecvEndpoint {
  public:
   ShmReceiver(MappedFifo& fifo, RankControl& peer) : fifo_(fifo), peer_(peer) {}
   const std::byte* peek(uint32_t* bytes, uint32_t* tag) override {
-    if (fifo_.view.header->head.load(std::memory_order_acquire) == tail_) return nullptr;
     const shm::SlotHeader* h = fifo_.view.slotHeader(tail_);
+    if (h->seq.load(std::memory_order_acquire) != tail_ + 1) return nullptr;
     *bytes = h->bytes;
     *tag = h->tag;
-    return fifo_.view.slotData(tail_);
+    return h->bytes <= shm::kInlineBytes ? h->inlineData : fifo_.view.slotData(tail_);
   }
   void release() override {
     ++tail_;
