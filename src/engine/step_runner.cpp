@@ -115,47 +115,50 @@ bool Engine::runLane(Active& a, Lane& lane) {
       }
     }
 
-    switch (s.kind) {
-      case StepKind::kSend:
-        std::memcpy(sslot, slicePtr(w, s.src, e0, esz), bytes);
-        break;
-      case StepKind::kRecv:
-        copyOut(slicePtr(w, s.dst, e0, esz), rslot, bytes);
-        break;
-      case StepKind::kRecvReduce: {
-        std::byte* dst = slicePtr(w, s.dst, e0, esz);
-        reduceBuffers(d.type, d.op, dst, slicePtr(w, s.src, e0, esz), rslot, n);
-        if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
-        break;
-      }
-      case StepKind::kRecvReduceSend:
-        reduceBuffers(d.type, d.op, sslot, slicePtr(w, s.src, e0, esz), rslot, n);
-        if (s.finalize && avg) finalizeAverage(d.type, sslot, sslot, n, config_.nranks);
-        break;
-      case StepKind::kRecvReduceCopySend: {
-        std::byte* dst = slicePtr(w, s.dst, e0, esz);
-        reduceBuffers(d.type, d.op, sslot, slicePtr(w, s.src, e0, esz), rslot, n);
-        if (s.finalize && avg) finalizeAverage(d.type, sslot, sslot, n, config_.nranks);
-        copyOut(dst, sslot, bytes);
-        break;
-      }
-      case StepKind::kRecvCopySend:
-        std::memcpy(sslot, rslot, bytes);
-        copyOut(slicePtr(w, s.dst, e0, esz), rslot, bytes);
-        break;
-      case StepKind::kCopy: {
-        std::byte* dst = slicePtr(w, s.dst, e0, esz);
-        const std::byte* src = slicePtr(w, s.src, e0, esz);
-        if (dst != src) std::memmove(dst, src, bytes);
-        if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
-        break;
-      }
-      case StepKind::kReduce: {
-        std::byte* dst = slicePtr(w, s.dst, e0, esz);
-        reduceBuffers(d.type, d.op, dst, slicePtr(w, s.src, e0, esz), slicePtr(w, s.src2, e0, esz),
-                      n);
-        if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
-        break;
+    // A zero-element piece (a barrier token, an empty call) moves nothing; its buffers may be null.
+    if (bytes != 0) {
+      switch (s.kind) {
+        case StepKind::kSend:
+          std::memcpy(sslot, slicePtr(w, s.src, e0, esz), bytes);
+          break;
+        case StepKind::kRecv:
+          copyOut(slicePtr(w, s.dst, e0, esz), rslot, bytes);
+          break;
+        case StepKind::kRecvReduce: {
+          std::byte* dst = slicePtr(w, s.dst, e0, esz);
+          reduceBuffers(d.type, d.op, dst, slicePtr(w, s.src, e0, esz), rslot, n);
+          if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
+          break;
+        }
+        case StepKind::kRecvReduceSend:
+          reduceBuffers(d.type, d.op, sslot, slicePtr(w, s.src, e0, esz), rslot, n);
+          if (s.finalize && avg) finalizeAverage(d.type, sslot, sslot, n, config_.nranks);
+          break;
+        case StepKind::kRecvReduceCopySend: {
+          std::byte* dst = slicePtr(w, s.dst, e0, esz);
+          reduceBuffers(d.type, d.op, sslot, slicePtr(w, s.src, e0, esz), rslot, n);
+          if (s.finalize && avg) finalizeAverage(d.type, sslot, sslot, n, config_.nranks);
+          copyOut(dst, sslot, bytes);
+          break;
+        }
+        case StepKind::kRecvCopySend:
+          std::memcpy(sslot, rslot, bytes);
+          copyOut(slicePtr(w, s.dst, e0, esz), rslot, bytes);
+          break;
+        case StepKind::kCopy: {
+          std::byte* dst = slicePtr(w, s.dst, e0, esz);
+          const std::byte* src = slicePtr(w, s.src, e0, esz);
+          if (dst != src) std::memmove(dst, src, bytes);
+          if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
+          break;
+        }
+        case StepKind::kReduce: {
+          std::byte* dst = slicePtr(w, s.dst, e0, esz);
+          reduceBuffers(d.type, d.op, dst, slicePtr(w, s.src, e0, esz),
+                        slicePtr(w, s.src2, e0, esz), n);
+          if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
+          break;
+        }
       }
     }
     if (receives) rc->receiver().release();
