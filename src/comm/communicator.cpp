@@ -161,14 +161,16 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   ec.nranks = nranks;
   ec.slotBytes = tctx_.slots.slotBytes;
   ec.timeout = timeout_;
-  // Spinning only pays when every local rank has a core; otherwise a spinning rank takes the core
-  // its peer needs, so oversubscribed ranks go to sleep (futex) almost at once.
+  // Wait policy from this process's cores (its affinity): with a core per local rank a blocked
+  // caller polls for up to 1 ms, since waking from a futex costs tens of microseconds on virtual
+  // machines, far more than a small all-reduce takes; with fewer cores a polling rank would take
+  // the core its peer needs, so it polls 2 us, then yields the core for up to 1 ms, then sleeps.
+  // (The tuner's cost model judges oversubscription from the host summaries instead, which every
+  // rank sees alike: algo::costsFromCluster.)
   int cores = 0;
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
   bool oversubscribed = cores > 0 && cluster_->localSize(rank) > cores;
-  // With a core each, a blocked caller polls for up to 1 ms: waking from a futex costs tens of
-  // microseconds on virtual machines, far more than a small all-reduce takes.
   ec.spin = std::chrono::microseconds(envInt("SPIN_US", oversubscribed ? 2 : 1000));
   ec.yield = std::chrono::microseconds(envInt("YIELD_US", oversubscribed ? 1000 : 0));
   ec.streamingBytes = envSize("NT_STORE_MIN", 8u << 20);

@@ -136,10 +136,8 @@ bool TransportSelector::needsPolling() const {
   // Sockets are polled; when no socket connection exists the engine sleeps on its doorbell. Ranks
   // still accepting a tcp connection poll too.
   if (polling_) return true;
-  for (const auto& t : transports_)
-    if (t->needsPolling() && std::find(perPeer_.begin(), perPeer_.end(), t.get()) != perPeer_.end())
-      return true;
-  return false;
+  return std::any_of(used_.begin(), used_.end(),
+                     [](const transport::Transport* t) { return t->needsPolling(); });
 }
 
 bool TransportSelector::usesDoorbell() const {

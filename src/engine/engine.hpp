@@ -115,11 +115,11 @@ class Engine {
   std::map<std::pair<int, int>, transport::Connection*> connections_;
   Clock::time_point lastProgress_;
   Clock::time_point lastPeerCheck_;
-  bool progressedSinceIdle_ = false;
+  bool progressedSinceIdle_ = false;  // progress made since the clocks above were last set
   // Scratch shared by collectives (one runs at a time); kept between calls up to this size.
   static constexpr size_t kKeptScratchBytes = size_t{16} << 20;
   std::unique_ptr<std::byte[]> scratch_;
-  size_t scratchBytes_ = 0;  // progress made since the clocks above were last set
+  size_t scratchBytes_ = 0;
   std::atomic<int> fatalCode_{0};
   std::string fatalMessage_;
   mutable std::mutex fatalMutex_;

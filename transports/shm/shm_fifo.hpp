@@ -1,9 +1,9 @@
 // Layout of one shared-memory slot FIFO (one direction of a connection): a header with the
-// sender's head counter and the receiver's tail counter on separate cache lines, then `slots`
+// receiver's tail counter and, on another cache line, the attach count and geometry; then `slots`
 // slots of `slotBytes` payload, each preceded by a 64-byte slot header (size, tag and sequence).
 //
 // Low-latency protocol: the sender writes the slot header's sequence number last (release), so a
-// receiver learns that slot i is full from slot i's own header line, not from the head counter;
+// receiver learns that slot i is full from slot i's own header line (there is no head counter);
 // a piece of at most kInlineBytes travels inside that same line. A small message therefore
 // costs the receiver one cache-line transfer, data and flag together.
 #pragma once
@@ -15,7 +15,6 @@
 namespace plexus::transport::shm {
 
 struct alignas(64) FifoHeader {
-  alignas(64) std::atomic<uint64_t> head;  // slots posted (written by the sender)
   alignas(64) std::atomic<uint64_t> tail;  // slots released (written by the receiver)
   alignas(64) std::atomic<uint32_t> attached;
   uint32_t slotBytes;

@@ -66,7 +66,6 @@ class ShmSender final : public SendEndpoint {
     if (bytes <= shm::kInlineBytes) std::memcpy(h->inlineData, fifo_.view.slotData(head_), bytes);
     ++head_;
     h->seq.store(head_, std::memory_order_release);
-    fifo_.view.header->head.store(head_, std::memory_order_relaxed);  // for debuggers only
     peer_.ring();
   }
 
