@@ -1,4 +1,4 @@
-// POSIX shared memory segments.
+// Anonymous shared memory segments (memfd).
 #include "util/shm_segment.hpp"
 
 #include <fcntl.h>
@@ -12,64 +12,48 @@
 #include "util/error.hpp"
 
 namespace plexus {
+namespace {
 
-ShmSegment ShmSegment::createOrOpen(const std::string& name, size_t size) {
-  int fd = shm_open(name.c_str(), O_RDWR | O_CREAT, 0600);
-  if (fd < 0)
-    throwSystemError(errno, "shm_open(%s) failed; check that /dev/shm is mounted and has space",
-                     name.c_str());
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    throwSystemError(e, "fstat(%s) failed", name.c_str());
-  }
-  if (static_cast<size_t>(st.st_size) < size) {
-    // posix_fallocate reserves the pages now, so a full /dev/shm fails here and not with SIGBUS.
-    int rc = posix_fallocate(fd, 0, static_cast<off_t>(size));
-    if (rc != 0 && rc != EINVAL && rc != EOPNOTSUPP) {
-      close(fd);
-      shm_unlink(name.c_str());
-      throwSystemError(rc, "cannot reserve %zu bytes of shared memory for %s; /dev/shm may be full",
-                       size, name.c_str());
-    }
-    if (rc != 0 && ftruncate(fd, static_cast<off_t>(size)) != 0) {
-      int e = errno;
-      close(fd);
-      throwSystemError(e, "ftruncate(%s, %zu) failed", name.c_str(), size);
-    }
-  }
+void* mapShared(int fd, size_t size, const std::string& label) {
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  int e = errno;
-  close(fd);
   if (p == MAP_FAILED)
-    throwSystemError(e, "mmap of shared memory %s (%zu bytes) failed", name.c_str(), size);
+    throwSystemError(errno, "mmap of shared memory '%s' (%zu bytes) failed", label.c_str(), size);
+  return p;
+}
+
+}  // namespace
+
+ShmSegment ShmSegment::create(const std::string& label, size_t size) {
+  Fd fd(memfd_create(label.c_str(), MFD_CLOEXEC));
+  if (!fd)
+    throwSystemError(errno, "memfd_create(%s) failed; check the process's open-file limit",
+                     label.c_str());
+  // Reserving the pages makes an exhausted memory fail here and not with SIGBUS on first touch.
+  int rc = posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
+  if (rc != 0 && rc != EINVAL && rc != EOPNOTSUPP)
+    throwSystemError(rc,
+                     "cannot reserve %zu bytes of shared memory for %s: the host is out of "
+                     "memory; see PLEXUS_SHM_BUDGET in docs/environment.md",
+                     size, label.c_str());
+  if (rc != 0 && ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+    throwSystemError(errno, "ftruncate(%s, %zu) failed", label.c_str(), size);
   ShmSegment seg;
-  seg.data_ = p;
+  seg.data_ = mapShared(fd.get(), size, label);
   seg.size_ = size;
-  seg.name_ = name;
-  seg.linked_ = true;
+  seg.fd_ = std::move(fd);
   return seg;
 }
 
-ShmSegment ShmSegment::openExisting(const std::string& name, size_t size) {
-  int fd = shm_open(name.c_str(), O_RDWR, 0600);
-  if (fd < 0) {
-    if (errno == ENOENT)
-      throwError(ErrorCode::kRemote,
-                 "shared memory %s does not exist: its owner has exited or destroyed it",
-                 name.c_str());
-    throwSystemError(errno, "shm_open(%s) failed", name.c_str());
-  }
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  int e = errno;
-  close(fd);
-  if (p == MAP_FAILED) throwSystemError(e, "mmap of shared memory %s failed", name.c_str());
+ShmSegment ShmSegment::map(Fd fd, size_t size, const std::string& label) {
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0)
+    throwSystemError(errno, "fstat of shared memory %s", label.c_str());
+  if (static_cast<size_t>(st.st_size) < size)
+    throwError(ErrorCode::kRemote, "shared memory %s holds %lld bytes where %zu were expected",
+               label.c_str(), static_cast<long long>(st.st_size), size);
   ShmSegment seg;
-  seg.data_ = p;
+  seg.data_ = mapShared(fd.get(), size, label);
   seg.size_ = size;
-  seg.name_ = name;
-  seg.linked_ = false;
   return seg;
 }
 
@@ -80,31 +64,23 @@ ShmSegment::~ShmSegment() {
 ShmSegment::ShmSegment(ShmSegment&& o) noexcept
     : data_(std::exchange(o.data_, nullptr)),
       size_(std::exchange(o.size_, 0)),
-      name_(std::move(o.name_)),
-      linked_(std::exchange(o.linked_, false)) {}
+      fd_(std::move(o.fd_)) {}
 
 ShmSegment& ShmSegment::operator=(ShmSegment&& o) noexcept {
   if (this != &o) {
     reset();
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
-    name_ = std::move(o.name_);
-    linked_ = std::exchange(o.linked_, false);
+    fd_ = std::move(o.fd_);
   }
   return *this;
-}
-
-void ShmSegment::unlink() {
-  if (linked_) {
-    shm_unlink(name_.c_str());
-    linked_ = false;
-  }
 }
 
 void ShmSegment::reset() {
   if (data_ != nullptr) munmap(data_, size_);
   data_ = nullptr;
   size_ = 0;
+  fd_.reset();
 }
 
 }  // namespace plexus

@@ -1,20 +1,26 @@
-// A POSIX shared-memory segment (shm_open + mmap), owned RAII. Names are made from ids the
-// communicator agrees on, so two processes can meet on one segment without exchanging fds.
+// Shared memory that cannot outlive its processes: an anonymous memory file (memfd) mapped RAII.
+// It has no name in /dev/shm; other processes map it through its file descriptor, passed to them
+// over a Unix socket (SCM_RIGHTS). The pages are freed when the last mapping and descriptor go,
+// however the processes end (SIGKILL and the OOM killer included).
 #pragma once
 
 #include <cstddef>
 #include <string>
+
+#include "util/socket.hpp"
 
 namespace plexus {
 
 class ShmSegment {
  public:
   ShmSegment() = default;
-  // Creates (or opens, if it exists already) the segment `name` of `size` bytes, zero-filled
-  // when new. The name must start with '/'.
-  static ShmSegment createOrOpen(const std::string& name, size_t size);
-  // Opens an existing segment; throws Error(kRemote) when it does not exist.
-  static ShmSegment openExisting(const std::string& name, size_t size);
+  // A new zero-filled segment of `size` bytes whose pages are reserved now (a full memory fails
+  // here with a clear error, not later with SIGBUS). `label` names it in errors and in
+  // /proc/PID/maps. The segment keeps its descriptor for passing to peers (fd()).
+  static ShmSegment create(const std::string& label, size_t size);
+  // Maps a segment received from a peer; checks that it holds at least `size` bytes. The
+  // descriptor is closed once mapped.
+  static ShmSegment map(Fd fd, size_t size, const std::string& label);
   ~ShmSegment();
   ShmSegment(ShmSegment&& other) noexcept;
   ShmSegment& operator=(ShmSegment&& other) noexcept;
@@ -23,17 +29,15 @@ class ShmSegment {
 
   void* data() const { return data_; }
   size_t size() const { return size_; }
-  const std::string& name() const { return name_; }
   bool valid() const { return data_ != nullptr; }
-  // Removes the name (mapping stays valid). Idempotent.
-  void unlink();
+  // The descriptor of a segment made by create() (to pass to peers), or -1.
+  int fd() const { return fd_.get(); }
 
  private:
   void reset();
   void* data_ = nullptr;
   size_t size_ = 0;
-  std::string name_;
-  bool linked_ = false;
+  Fd fd_;
 };
 
 }  // namespace plexus

@@ -1,39 +1,77 @@
-// Rank control blocks (doorbell + abort flag) in shared memory.
+// Rank control blocks (doorbell + abort flag) in anonymous shared memory, and the registry of this
+// process's own blocks.
 #include "transports/common/rank_control.hpp"
 
 #include <unistd.h>
 
 #include <cinttypes>
-#include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
 
+#include "util/error.hpp"
 #include "util/futex.hpp"
 
 namespace plexus::transport {
+namespace {
 
-std::string RankControl::segmentName(uint64_t commId, int rank) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "/plexus-%016" PRIx64 "-r%d", commId, rank);
-  return buf;
+// The documented registry (rank_control.hpp, ownFd): (commId, rank) -> descriptor of the block
+// this process owns. Entries live as long as their RankControl.
+struct OwnBlocks {
+  std::mutex mutex;
+  std::map<std::pair<uint64_t, int>, int> fds;
+};
+OwnBlocks& ownBlocks() {
+  static OwnBlocks registry;
+  return registry;
 }
+
+}  // namespace
 
 RankControl RankControl::create(uint64_t commId, int rank) {
   RankControl rc;
-  rc.segment_ = ShmSegment::createOrOpen(segmentName(commId, rank), sizeof(ControlBlock));
+  rc.segment_ = ShmSegment::create(formatString("plexus-control-r%d", rank), sizeof(ControlBlock));
+  rc.commId_ = commId;
+  rc.rank_ = rank;
   rc.owner_ = true;
   rc.block()->pid = static_cast<int32_t>(getpid());
+  std::lock_guard<std::mutex> lock(ownBlocks().mutex);
+  ownBlocks().fds[{commId, rank}] = rc.segment_.fd();
   return rc;
 }
 
-RankControl RankControl::open(uint64_t commId, int rank) {
+RankControl RankControl::map(Fd fd, int rank) {
   RankControl rc;
-  rc.segment_ = ShmSegment::openExisting(segmentName(commId, rank), sizeof(ControlBlock));
-  rc.owner_ = false;
+  rc.segment_ = ShmSegment::map(std::move(fd), sizeof(ControlBlock),
+                                formatString("control block of rank %d", rank));
+  rc.rank_ = rank;
   return rc;
+}
+
+int RankControl::ownFd(uint64_t commId, int rank) {
+  std::lock_guard<std::mutex> lock(ownBlocks().mutex);
+  auto it = ownBlocks().fds.find({commId, rank});
+  return it != ownBlocks().fds.end() ? it->second : -1;
+}
+
+RankControl& RankControl::operator=(RankControl&& o) noexcept {
+  if (this != &o) {
+    if (owner_) {
+      std::lock_guard<std::mutex> lock(ownBlocks().mutex);
+      ownBlocks().fds.erase({commId_, rank_});
+    }
+    segment_ = std::move(o.segment_);
+    commId_ = o.commId_;
+    rank_ = o.rank_;
+    owner_ = std::exchange(o.owner_, false);
+  }
+  return *this;
 }
 
 RankControl::~RankControl() {
-  if (owner_) segment_.unlink();
+  if (!owner_) return;
+  std::lock_guard<std::mutex> lock(ownBlocks().mutex);
+  ownBlocks().fds.erase({commId_, rank_});
 }
 
 void RankControl::wake() {

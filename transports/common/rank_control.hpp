@@ -1,12 +1,15 @@
 // A rank's control block in shared memory: the doorbell that peers ring after they post or free a
 // slot (so a waiting rank can sleep on a futex instead of spinning), and the abort flag peers
-// check when they stall. One per communicator rank, named from the communicator id and the rank.
+// check when they stall. One per communicator rank, in anonymous shared memory: peers on the same
+// host map it through its descriptor, which the shm transport hands them (nothing is named in
+// /dev/shm, so nothing outlives the ranks).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "util/shm_segment.hpp"
 
@@ -22,12 +25,19 @@ struct ControlBlock {
 
 class RankControl {
  public:
-  // Creates this rank's block (owner) or maps a peer's (not owner).
+  // Creates this rank's block and records its descriptor in the process's registry of blocks
+  // (ownFd), until it is destroyed.
   static RankControl create(uint64_t commId, int rank);
-  static RankControl open(uint64_t commId, int rank);
+  // Maps a peer's block from the descriptor it sent.
+  static RankControl map(Fd fd, int rank);
+  // The registry: the descriptor of this process's block for (commId, rank), or -1. It lets the
+  // built-in shm transport, which sits behind the plugin ABI, hand its rank's block to peers.
+  static int ownFd(uint64_t commId, int rank);
   RankControl() = default;
-  RankControl(RankControl&&) noexcept = default;
-  RankControl& operator=(RankControl&&) noexcept = default;
+  RankControl(RankControl&& o) noexcept { *this = std::move(o); }
+  RankControl& operator=(RankControl&& o) noexcept;
+  RankControl(const RankControl&) = delete;
+  RankControl& operator=(const RankControl&) = delete;
   ~RankControl();
 
   ControlBlock* block() const { return static_cast<ControlBlock*>(segment_.data()); }
@@ -50,11 +60,11 @@ class RankControl {
   // Marks this rank aborted with a reason that peers will quote.
   void markAborted(const std::string& reason);
 
-  static std::string segmentName(uint64_t commId, int rank);
-
  private:
   void wake();
   ShmSegment segment_;
+  uint64_t commId_ = 0;
+  int rank_ = -1;
   bool owner_ = false;
 };
 
