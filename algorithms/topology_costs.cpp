@@ -218,6 +218,9 @@ std::vector<std::vector<int>> ringOrdersFromCluster(const topo::ClusterView& vie
 }
 
 std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
+  if (o.elemSize == 0) throwError(ErrorCode::kInvalidArgument, "tune report: element size 0");
+  // A barrier moves no data: one row, time only (no size, algbw or busbw).
+  const bool timeOnly = o.collective == Collective::kBarrier;
   const TopologyCosts costs = costsFromSystem(sys, o.nranks);
   const int n = place(sys, o.nranks).nranks;
   TuneRequest q;
@@ -229,8 +232,11 @@ std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
   const int factor = std::max(2, o.stepFactor);
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   std::string text =
-      formatString("# %s, %s, %zu-byte elements\n# costs: %s\n", collectiveName(o.collective),
-                   formatString("%d ranks", n).c_str(), o.elemSize, costs.description.c_str());
+      timeOnly
+          ? formatString("# %s, %d ranks\n# costs: %s\n", collectiveName(o.collective), n,
+                         costs.description.c_str())
+          : formatString("# %s, %d ranks, %zu-byte elements\n# costs: %s\n",
+                         collectiveName(o.collective), n, o.elemSize, costs.description.c_str());
   bool header = false;
   for (uint64_t bytes = std::max<uint64_t>(o.minBytes, o.elemSize); bytes <= o.maxBytes;
        bytes *= static_cast<uint64_t>(factor)) {
@@ -241,20 +247,24 @@ std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
     const TuneResult r = evaluate(q, costs);
     const double callB = callBytes(o.collective, n, q.count, o.elemSize);
     if (!header) {
-      text += formatString("# %12s  %-24s", "size(B)", "chosen (channels, chunk)");
+      text += timeOnly ? formatString("# %-24s", "chosen (channels, chunk)")
+                       : formatString("# %12s  %-24s", "size(B)", "chosen (channels, chunk)");
       for (const Candidate& c : r.candidates) {
-        text += formatString(" | %-24s", (c.algorithm + " us algbw busbw").c_str());
+        text += formatString(" | %-24s",
+                             (c.algorithm + (timeOnly ? " us" : " us algbw busbw")).c_str());
       }
       text += "\n";
       header = true;
     }
-    text += formatString("  %12.0f  %-24s", callB,
-                         formatString("%s (%d, %" PRIu64 ")", r.best.algorithm.c_str(),
-                                      r.best.nchannels, r.best.chunkElems)
-                             .c_str());
+    if (!timeOnly) text += formatString("  %12.0f", callB);
+    text += formatString("  %-24s", formatString("%s (%d, %" PRIu64 ")", r.best.algorithm.c_str(),
+                                                 r.best.nchannels, r.best.chunkElems)
+                                        .c_str());
     nlohmann::ordered_json row;
-    row["bytes"] = callB;
-    row["count"] = q.count;
+    if (!timeOnly) {
+      row["bytes"] = callB;
+      row["count"] = q.count;
+    }
     row["chosen"] = {{"algorithm", r.best.algorithm},
                      {"channels", r.best.nchannels},
                      {"chunk_elems", r.best.chunkElems},
@@ -264,7 +274,10 @@ std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
       const bool ok = c.runnable && std::isfinite(c.timeUs);
       const double algbw = ok ? callB / (c.timeUs * 1e3) : 0;  // GB/s
       const double busbw = algbw * busFactor(o.collective, n);
-      if (ok) {
+      if (ok && timeOnly) {
+        text += formatString(" | %9.2f", c.timeUs);
+        text += std::string(24 - 9, ' ');
+      } else if (ok) {
         text += formatString(" | %9.2f %6.2f %6.2f", c.timeUs, algbw, busbw);
         text += std::string(24 - 23, ' ');
       } else {
@@ -273,8 +286,10 @@ std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
       nlohmann::ordered_json jc = {{"algorithm", c.algorithm}, {"runnable", ok}};
       if (ok) {
         jc["time_us"] = c.timeUs;
-        jc["algbw_gbps"] = algbw;
-        jc["busbw_gbps"] = busbw;
+        if (!timeOnly) {
+          jc["algbw_gbps"] = algbw;
+          jc["busbw_gbps"] = busbw;
+        }
         jc["channels"] = c.nchannels;
         jc["chunk_elems"] = c.chunkElems;
       } else {
@@ -284,12 +299,23 @@ std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
     }
     text += "\n";
     rows.push_back(row);
+    if (timeOnly) break;
+  }
+  if (rows.empty()) {
+    const bool perRank = callBytes(o.collective, n, 1, 1) > 1;
+    throwError(ErrorCode::kInvalidArgument,
+               "no size from %" PRIu64 " to %" PRIu64
+               " bytes holds a whole %zu-byte element%s; "
+               "the smallest %s of %d ranks is %" PRIu64 " bytes",
+               o.minBytes, o.maxBytes, o.elemSize, perRank ? " per rank" : "",
+               collectiveName(o.collective), n,
+               static_cast<uint64_t>(o.elemSize) * (perRank ? static_cast<uint64_t>(n) : 1));
   }
   if (o.json) {
     nlohmann::ordered_json j;
     j["collective"] = collectiveName(o.collective);
     j["nranks"] = n;
-    j["elem_size"] = o.elemSize;
+    if (!timeOnly) j["elem_size"] = o.elemSize;
     j["costs"] = costs.description;
     j["rows"] = rows;
     return j.dump(1) + "\n";

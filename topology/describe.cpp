@@ -65,7 +65,8 @@ std::string linkSummary(const Link& l) {
       s = "CPU interconnect";
       break;
     case LinkType::kNetwork:
-      s = formatSpeed(l.speedGbps) + " network";
+      // Modelled links (synthetic systems) may carry a bandwidth but no nominal line rate.
+      s = l.speedGbps > 0 ? formatSpeed(l.speedGbps) + " network" : std::string("network");
       if (l.count > 1) s += " x" + std::to_string(l.count);
       break;
   }

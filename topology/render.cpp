@@ -92,13 +92,16 @@ void renderHost(const System& sys, const HostTree& tree, int host, std::string& 
     cores += sys.node(c).cores;
     threads += sys.node(c).threads;
   }
+  // Counts a source does not give (NCCL XML has no core counts) are left out, not shown as 0.
+  std::string cpuCounts;
+  if (cores > 0) cpuCounts += std::to_string(cores) + " cores, ";
+  if (threads > 0) cpuCounts += std::to_string(threads) + " threads, ";
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "Host %s: %zu package(s), %zu NUMA node(s), %d cores, %d threads, "
-                "%zu GPUs, %zu NICs\n",
+                "Host %s: %zu package(s), %zu NUMA node(s), %s%zu GPUs, %zu NICs\n",
                 sys.hosts()[static_cast<size_t>(host)].name.c_str(),
                 packages.empty() ? size_t{cpus.empty() ? 0u : 1u} : packages.size(), cpus.size(),
-                cores, threads, sys.nodesOfType(NodeType::kGpu, host).size(),
+                cpuCounts.c_str(), sys.nodesOfType(NodeType::kGpu, host).size(),
                 sys.nodesOfType(NodeType::kNic, host).size());
   out += buf;
   // CPUs grouped by package, then their PCI trees.

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 extern char** environ;
@@ -319,6 +320,178 @@ TEST(PlexusTopo, SystemsList) {
   for (const char* n : {"cpu", "dgx-a100", "dgx-h100", "gb200-nvl72", "nvl576"})
     EXPECT_NE(r.out.find(std::string("  ") + n + " "), std::string::npos) << n;
   EXPECT_NE(r.out.find("NVLink 4 (per link)"), std::string::npos);
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Issue 11 point 5: these died with SIGFPE (element size 0: a division by it).
+TEST(PlexusTopo, TuneElementSizeZeroIsRefusedNotACrash) {
+  const Result r = run({"--system", "dgx-h100", "tune", "--elem-size", "0"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(has(r.err, "--elem-size: 0 not in {1,2,4,8}")) << r.err;
+  for (const char* coll : {"allreduce", "allgather", "reducescatter", "broadcast", "reduce",
+                           "alltoall", "gather", "scatter", "barrier"}) {
+    for (const char* es : {"1", "2", "4", "8"}) {
+      const Result ok = run({"--system", "dgx-h100", "tune", "-c", coll, "--elem-size", es});
+      EXPECT_EQ(ok.status, 0) << coll << " " << es << ": " << ok.err;
+      EXPECT_TRUE(has(ok.out, std::string("# ") + coll + ", 8 ranks")) << ok.out;
+    }
+  }
+}
+
+// Issue 11 point 11: bad values of tune are refused, naming the value and the valid range.
+TEST(PlexusTopo, TuneRejectsBadValues) {
+  struct Case {
+    std::vector<std::string> args;
+    int status;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{"-n", "0"}, 2, "--ranks: Value 0 not in range 1 to 65536"},
+      {{"-n", "-3"}, 2, "--ranks: Value -3 not in range 1 to 65536"},
+      {{"-f", "0"}, 2, "--factor: Value 0 not in range 2 to 1024"},
+      {{"-f", "1"}, 2, "--factor: Value 1 not in range 2 to 1024"},
+      {{"-f", "-2"}, 2, "--factor: Value -2 not in range 2 to 1024"},
+      {{"-e", "2T"}, 2, "--max-bytes: '2T' is not a size from 0 to 1T"},
+      {{"-b", "lots"}, 2, "--min-bytes: 'lots' is not a size"},
+      {{"-b", "1G", "-e", "8"},
+       1,
+       "--min-bytes 1G (1073741824 bytes) is larger than --max-bytes 8 (8 bytes)"},
+      {{"-c", "allgather", "-e", "16"},
+       1,
+       "no size from 8 to 16 bytes holds a whole 4-byte element per rank; the smallest "
+       "allgather of 8 ranks is 32 bytes"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"--system", "dgx-h100", "tune"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const Result r = run(args);
+    EXPECT_EQ(r.status, c.status) << c.args[0] << " " << c.args[1] << ": " << r.err;
+    EXPECT_TRUE(has(r.err, c.error)) << r.err;
+    EXPECT_EQ(r.out, "") << c.args[0] << " " << c.args[1];
+  }
+}
+
+// A barrier moves no data: tune shows its time, not a size, algbw or busbw.
+TEST(PlexusTopo, TuneBarrierShowsTimeOnly) {
+  const Result r = run({"--system", "dgx-h100", "tune", "-c", "barrier"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(has(r.out, "algbw")) << r.out;
+  EXPECT_FALSE(has(r.out, "size(B)")) << r.out;
+  EXPECT_TRUE(has(r.out, "dissemination us")) << r.out;
+  const auto ls = lines(r.out);
+  ASSERT_EQ(ls.size(), 4u) << r.out;  // title, costs, header, one row
+  EXPECT_EQ(words(ls[3]), (std::vector<std::string>{"dissemination", "(1,", "0)", "|", "14.90"}));
+  const Result j = run({"--system", "dgx-h100", "--json", "tune", "-c", "barrier"});
+  ASSERT_EQ(j.status, 0) << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  ASSERT_EQ(doc["rows"].size(), 1u);
+  EXPECT_FALSE(doc["rows"][0].contains("bytes"));
+  EXPECT_TRUE(doc["rows"][0]["candidates"][0].contains("time_us"));
+  EXPECT_FALSE(doc["rows"][0]["candidates"][0].contains("algbw_gbps"));
+}
+
+// Issue 11 point 12: files, system names, plan file errors, --json plan, the size of plan.
+TEST(PlexusTopo, FileThatIsADirectory) {
+  char tmpl[] = "/tmp/plexus-topo-dir-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const Result r = run({"--file", tmpl, "show"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(has(r.err, std::string("--file ") + tmpl +
+                             ": is a directory; give an NCCL topology XML or Plexus JSON file"))
+      << r.err;
+  const Result c = run({"plan", "--check", tmpl});
+  EXPECT_EQ(c.status, 1);
+  EXPECT_TRUE(has(c.err, std::string("--check ") + tmpl + ": is a directory")) << c.err;
+  fs::remove_all(tmpl);
+}
+
+TEST(PlexusTopo, EmptySystemOrFileIsAnError) {
+  const Result s = run({"--system", "", "show"});
+  EXPECT_EQ(s.status, 2);
+  EXPECT_TRUE(has(s.err, "--system: empty value: give a synthetic system")) << s.err;
+  EXPECT_EQ(s.out, "");
+  const Result f = run({"show", "--file", ""});
+  EXPECT_EQ(f.status, 2);
+  EXPECT_TRUE(has(f.err, "--file: empty value: give an NCCL topology XML")) << f.err;
+}
+
+TEST(PlexusTopo, PlanCheckOfAMissingFileNamesNoVariable) {
+  const Result r = run({"plan", "--check", "/nonexistent/plexus-plans.json"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(has(r.err, "plan file /nonexistent/plexus-plans.json: cannot open it: No such file"))
+      << r.err;
+  EXPECT_FALSE(has(r.err, "PLEXUS_PLAN_FILE")) << r.err;
+}
+
+TEST(PlexusTopo, PlanJson) {
+  const Result r = run({"--json", "plan"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["algorithm"], "ring");
+  EXPECT_EQ(doc["nranks"], 8);
+  EXPECT_EQ(doc["ok"], true);
+  EXPECT_GT(doc["steps"].get<int>(), 0);
+  const Result steps = run({"plan", "--json", "--rank", "1", "-n", "3"});
+  ASSERT_EQ(steps.status, 0) << steps.err;
+  EXPECT_EQ(nlohmann::json::parse(steps.out)["rank"], 1);
+  const Result list = run({"plan", "--list", "--json", "-c", "allgather"});
+  ASSERT_EQ(list.status, 0) << list.err;
+  EXPECT_EQ(nlohmann::json::parse(list.out)["algorithms"][0], "ring");
+  char tmpl[] = "/tmp/plexus-topo-plan-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string file = std::string(tmpl) + "/ring4.json";
+  ASSERT_EQ(run({"plan", "-n", "4", "--export", "--name", "myring", "-o", file}).status, 0);
+  const Result check = run({"plan", "--check", file, "--json"});
+  ASSERT_EQ(check.status, 0) << check.err;
+  const auto c = nlohmann::json::parse(check.out);
+  EXPECT_EQ(c["plans"][0]["name"], "myring");
+  EXPECT_EQ(c["plans"][0]["nranks"], 4);
+  fs::remove_all(tmpl);
+}
+
+TEST(PlexusTopo, PlanRefusesWorkThatTakesMinutes) {
+  const auto start = std::chrono::steady_clock::now();
+  const Result huge = run({"plan", "-n", "100000"});
+  EXPECT_EQ(huge.status, 2);
+  EXPECT_TRUE(has(huge.err, "--ranks: Value 100000 not in range 1 to 65536")) << huge.err;
+  const Result wide = run({"plan", "-n", "65536"});
+  EXPECT_EQ(wide.status, 1);
+  EXPECT_TRUE(has(wide.err, "verifying ring allreduce on 65536 ranks x 1 channels")) << wide.err;
+  EXPECT_TRUE(has(wide.err, "more than the 268435456 this tool verifies")) << wide.err;
+  const Result steps = run({"plan", "-n", "2048", "-c", "alltoall", "-a", "pairwise"});
+  EXPECT_EQ(steps.status, 1);
+  EXPECT_TRUE(has(steps.err, "verifying pairwise alltoall on 2048 ranks means about")) << steps.err;
+  EXPECT_TRUE(has(steps.err, "more than the 2097152 this tool verifies")) << steps.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  for (const auto& [arg, value, error] :
+       {std::tuple{"-n", "0", "--ranks: Value 0 not in range 1 to 65536"},
+        std::tuple{"--channels", "33", "--channels: Value 33 not in range 1 to 32"},
+        std::tuple{"--root", "-1", "--root: Value -1 not in range 0 to 65535"}}) {
+    const Result r = run({"plan", arg, value});
+    EXPECT_EQ(r.status, 2) << arg << " " << value;
+    EXPECT_TRUE(has(r.err, error)) << r.err;
+  }
+  const Result root = run({"plan", "-n", "4", "--root", "4"});
+  EXPECT_EQ(root.status, 1);
+  EXPECT_TRUE(has(root.err, "--root 4: the ranks are 0..3 (--ranks 4)")) << root.err;
+}
+
+// Issue 11 point 15: what the display says when a source does not give a number.
+TEST(PlexusTopo, ShowNcclXmlLeavesOutCoresItDoesNotKnow) {
+  const Result r = run({"--file", data("azure-ndv4-topo.xml"), "show"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(has(r.out, " 0 cores")) << r.out;
+  EXPECT_TRUE(has(r.out, "4 NUMA node(s), 96 threads, 8 GPUs, 8 NICs")) << r.out;
+}
+
+TEST(PlexusTopo, SyntheticNetworkLinkShowsNoUnknownSpeed) {
+  const Result r = run({"--system", "dgx-h100:x2", "paths", "node00/GPU0", "node01/GPU0"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(has(r.out, "speed unknown network")) << r.out;
+  EXPECT_TRUE(has(r.out, "|  network, 47 GB/s")) << r.out;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 #include "topology/discovery.hpp"
 #include "topology/file_io.hpp"
@@ -19,7 +21,14 @@ std::vector<std::unique_ptr<Command>>& commandRegistry() {
 plexus::topo::System loadSystem(const GlobalOptions& g) {
   if (!g.file.empty() && !g.system.empty())
     throwError(ErrorCode::kInvalidArgument, "--file and --system name two systems; give one");
-  if (!g.file.empty()) return plexus::topo::loadSystemFile(g.file);
+  if (!g.file.empty()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(g.file, ec))
+      throwError(ErrorCode::kInvalidArgument,
+                 "--file %s: is a directory; give an NCCL topology XML or Plexus JSON file",
+                 g.file.c_str());
+    return plexus::topo::loadSystemFile(g.file);
+  }
   if (!g.system.empty()) return plexus::topo::makeSyntheticSystem(g.system);
   return plexus::topo::loadLocalSystem();
 }

@@ -23,6 +23,18 @@ int main(int argc, char** argv) {
                                 "synthetic system: NAME[:xK][,nic=GBPS][,oversub=R][,leaf=H], "
                                 "NAME = cpu, dgx-a100, dgx-h100, gb200-nvl72, nvl576 "
                                 "(see `plexus-topo systems`)");
+  // An empty value is a mistake (a variable that expanded to nothing), not "this machine".
+  auto nonEmpty = [](const char* what) {
+    return CLI::Validator(
+        [what](std::string& value) -> std::string {
+          return value.empty() ? std::string("empty value: give ") + what : std::string();
+        },
+        "");
+  };
+  file->check(nonEmpty("an NCCL topology XML or Plexus JSON file"));
+  system->check(
+      nonEmpty("a synthetic system such as dgx-h100 (`plexus-topo systems` lists them), or leave "
+               "--system out for this machine"));
   file->excludes(system);
   app.add_flag("--json", global.json, "machine-readable JSON output");
   app.require_subcommand(1);
@@ -40,7 +52,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // A usage error (unknown option, bad value): exit 2, as the perf tools and plexus-run.
+    std::fprintf(stderr, "plexus-topo: error: %s\nRun with --help for more information.\n",
+                 e.what());
+    return 2;
   }
   try {
     for (auto& [sub, cmd] : subs)
