@@ -346,4 +346,22 @@ TEST(PlexusRun, ProgramArgumentsAreNotParsedByTheLauncher) {
   EXPECT_EQ(l.out(), "[0] -n --timeout\n");
 }
 
+// Issue 11 point 12: an unknown launcher option is a usage error, not a program to start.
+TEST(PlexusRun, UnknownOptionIsAUsageError) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--bogus", "-n", "2", "true"}, {"-n", "2", "--bogus", "true"}}) {
+    Launcher l(args);
+    EXPECT_EQ(l.finish(), 2);
+    EXPECT_NE(l.err().find("plexus-run: unknown option '--bogus'"), std::string::npos) << l.err();
+    EXPECT_EQ(l.err().find("cannot start"), std::string::npos) << l.err();
+    EXPECT_EQ(l.out(), "");
+  }
+}
+
+TEST(PlexusRun, DoubleDashEndsLauncherOptions) {
+  Launcher l({"-n", "1", "--", "sh", "-c", "echo ran"});
+  ASSERT_EQ(l.finish(), 0) << l.err();
+  EXPECT_EQ(l.out(), "[0] ran\n");
+}
+
 }  // namespace

@@ -62,6 +62,17 @@ ParseOutcome parseLaunchOptions(int argc, const char* const* argv) {
     return {std::nullopt, code == 0 ? 0 : 2};
   }
   opt.command = app.remaining();
+  // The launcher's options come before the program: an unrecognised option stops option parsing
+  // (prefix_command), so it would be taken for the program. `--` ends the launcher's options.
+  if (!opt.command.empty() && opt.command[0] == "--") {
+    opt.command.erase(opt.command.begin());
+  } else if (!opt.command.empty() && opt.command[0].size() > 1 && opt.command[0][0] == '-') {
+    std::cerr << "plexus-run: unknown option '" << opt.command[0]
+              << "' (launcher options: -n/--np, --port, --no-prefix, --grace, --timeout, "
+                 "-x/--env; they come before the program, or end them with --)\n"
+                 "Run with --help for more information.\n";
+    return {std::nullopt, 2};
+  }
   if (opt.command.empty()) {
     std::cerr << "plexus-run: no program given\nRun with --help for more information.\n";
     return {std::nullopt, 2};
