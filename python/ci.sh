@@ -4,15 +4,19 @@
 #
 #   bash python/ci.sh [PLEXUS_BUILD_OR_PREFIX]      (default: build-test, then build-py)
 #
-# PyTorch versions: the PyPI wheel for the `python3` on PATH, and Debian's python3-torch (1.13)
-# for /usr/bin/python3. Each gets its own build directory (python/build/<tag>) and runs:
+# PyTorch versions: the PyPI wheel, in a virtual environment of its own made from the `python3` on
+# PATH (nothing is installed into that python3 itself), and Debian's python3-torch (1.13) for
+# /usr/bin/python3. Each gets its own build directory (python/build/<tag>) and runs:
 #   1. pytest python/tests (every operation x dtype x op on 2, 3 and 4 ranks, Work handles,
 #      subgroups, DDP against Gloo);
 #   2. PyTorch's DistributedTest suite on 3 ranks (about 90 s each), and with
 #      PLEXUS_TORCH_CI_GLOO_GATES=1 a second pass with the suite's Gloo-only gates opened.
 # Knobs: PLEXUS_TORCH_CI_TORCH="pypi debian" (which PyTorch builds), PLEXUS_TORCH_CI_BUDGET
 # (seconds for building and testing, default 1200; installing comes first and is not counted),
-# PLEXUS_TORCH_CI_NO_INSTALL=1 (skip installing).
+# PLEXUS_TORCH_CI_NO_INSTALL=1 (skip installing), PLEXUS_TORCH_CI_VENV (the PyPI environment,
+# default ~/.cache/plexus/venv-torch-<python tag>: outside the tree, so that a fresh clone on the
+# same machine, as CI's, reuses its torch instead of downloading it again; when it already has
+# every package nothing is downloaded, so it also works offline).
 # Everything talks over loopback only.
 set -euo pipefail
 
@@ -64,7 +68,23 @@ install_pip() {  # python, then module:package pairs
   fi
 }
 
-PYPI_PY="$(command -v python3)"
+# The PyPI environment: a venv of the python3 on PATH, without the system's site-packages (there
+# Debian's torch 1.13 would satisfy `import torch`). Remade when its base python is gone.
+BASE_PY="$(command -v python3)"
+PYPI_VENV="${PLEXUS_TORCH_CI_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/plexus/venv-torch-$(
+  "$BASE_PY" -c 'import sys; print(sys.implementation.cache_tag)')}"
+PYPI_PY="$PYPI_VENV/bin/python"
+make_pypi_venv() {
+  if "$PYPI_PY" -c 'import sys' > /dev/null 2>&1; then return 0; fi
+  say "creating the PyPI environment $PYPI_VENV (from $BASE_PY)"
+  rm -rf "$PYPI_VENV"
+  mkdir -p "$(dirname "$PYPI_VENV")"
+  if ! "$BASE_PY" -m venv "$PYPI_VENV" > /dev/null 2>&1; then
+    rm -rf "$PYPI_VENV"
+    install_debian python3-venv python3-dev  # Debian's python3 needs these for venv and builds
+    "$BASE_PY" -m venv "$PYPI_VENV"
+  fi
+}
 DEBIAN_PY="$HERE/build/venv-debian/bin/python"  # /usr/bin/python3 with Debian's torch, in a venv
 if [ "${PLEXUS_TORCH_CI_NO_INSTALL:-0}" != 1 ]; then
   install_debian ninja-build pkg-config
@@ -80,6 +100,7 @@ if [ "${PLEXUS_TORCH_CI_NO_INSTALL:-0}" != 1 ]; then
     install_pip "$HERE/build/venv-debian/bin/python" expecttest:expecttest ;;
   esac
   case " $WHICH " in *" pypi "*)
+    make_pypi_venv
     install_pip "$PYPI_PY" torch:torch pytest:pytest numpy:numpy expecttest:expecttest \
       hypothesis:hypothesis setuptools:setuptools yaml:pyyaml ;;
   esac
@@ -100,6 +121,7 @@ run_for() {  # tag python
   ver="$("$py" -c 'import torch; print(torch.__version__)' 2> /dev/null | tail -1)"
   say "$tag: building plexus_torch for torch $ver ($py)"
   local b="$HERE/build/$tag"
+  mkdir -p "$HERE/build"
   (cd "$HERE" && PLEXUS_DIR="$plexus_dir" MAX_JOBS=2 \
     "$py" setup.py -q build --build-base "$b" --build-lib "$b/lib" > "$b.log" 2>&1) || {
     say "$tag: build failed; log:"
@@ -146,7 +168,9 @@ run_for() {  # tag python
 
 for w in $WHICH; do
   case "$w" in
-    pypi) run_for torch2 "$PYPI_PY" ;;
+    pypi)  # with PLEXUS_TORCH_CI_NO_INSTALL=1 and no environment yet: the python3 on PATH as it is
+      if [ "${PLEXUS_TORCH_CI_NO_INSTALL:-0}" = 1 ] && [ ! -x "$PYPI_PY" ]; then PYPI_PY="$BASE_PY"; fi
+      run_for torch2 "$PYPI_PY" ;;
     debian) run_for torch1 "$DEBIAN_PY" ;;
     *) say "unknown PyTorch source '$w' (pypi, debian)"; status=1 ;;
   esac
