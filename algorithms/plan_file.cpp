@@ -465,10 +465,8 @@ Plan PlanLibrary::build(const std::string& name, const BuildRequest& r) const {
 PlanLibrary loadPlanFile(const std::string& path) {
   std::ifstream f(path);
   if (!f) {
-    throwError(ErrorCode::kInvalidArgument,
-               "plan file %s: cannot open it: %s (check "
-               "PLEXUS_PLAN_FILE)",
-               path.c_str(), std::strerror(errno));
+    throwError(ErrorCode::kInvalidArgument, "plan file %s: cannot open it: %s", path.c_str(),
+               std::strerror(errno));
   }
   std::stringstream ss;
   ss << f.rdbuf();
@@ -488,8 +486,9 @@ PlanLibrary loadPlanFileFromEnv(int nranks) {
                           t.name.c_str());
   }
   if (names.empty()) {
-    PLEXUS_WARN(subsys::kTune, "PLEXUS_PLAN_FILE=%s holds %zu plans, none for %d ranks",
-                path->c_str(), lib.templates().size(), nranks);
+    const size_t held = lib.templates().size();
+    PLEXUS_WARN(subsys::kTune, "PLEXUS_PLAN_FILE=%s holds %zu plan%s, none for %d rank%s",
+                path->c_str(), held, held == 1 ? "" : "s", nranks, nranks == 1 ? "" : "s");
   } else {
     PLEXUS_INFO(subsys::kTune, "PLEXUS_PLAN_FILE=%s: custom algorithms for %d ranks: %s",
                 path->c_str(), nranks, names.c_str());

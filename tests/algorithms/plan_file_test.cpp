@@ -9,12 +9,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "algorithms/plan_file.hpp"
 #include "algorithms/registry.hpp"
 #include "algorithms/tuner.hpp"
 #include "algorithms/verifier.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace plexus::algo {
 namespace {
@@ -224,6 +226,28 @@ TEST(PlanFile, FromEnvironment) {
   ::unsetenv("PLEXUS_PLAN_FILE");
   EXPECT_TRUE(lib.has(Collective::kAllReduce, "MyRhd"));
   EXPECT_TRUE(loadPlanFileFromEnv(3).empty());
+}
+
+// The warning for a plan file without plans for this world size counts in the right number.
+TEST(PlanFile, FromEnvironmentWarningSaysOnePlan) {
+  ExportOptions o;
+  o.algorithm = "rhd";
+  o.nranks = 3;
+  o.name = "myrhd";
+  TempFile f(exportPlanJson(o));
+  TempFile log("");
+  ::setenv("PLEXUS_PLAN_FILE", f.path.c_str(), 1);
+  ::setenv("PLEXUS_DEBUG", "WARN", 1);
+  ::setenv("PLEXUS_DEBUG_FILE", log.path.c_str(), 1);
+  logReset();
+  EXPECT_FALSE(loadPlanFileFromEnv(5).empty());
+  ::unsetenv("PLEXUS_PLAN_FILE");
+  ::unsetenv("PLEXUS_DEBUG");
+  ::unsetenv("PLEXUS_DEBUG_FILE");
+  logReset();
+  std::ifstream in(log.path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("holds 1 plan, none for 5 ranks"), std::string::npos) << text;
 }
 
 }  // namespace
