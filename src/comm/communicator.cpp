@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstring>
+#include <map>
 
 #include "algorithms/registry.hpp"
 #include "algorithms/topology_costs.hpp"
@@ -93,20 +94,20 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   tctx_.peers = &peers_;
   tctx_.abort = &abort_;
 
-  std::vector<std::unique_ptr<transport::Transport>> transports = createTransports(tctx_);
-
+  // First all-gather: who runs where, the FIFO geometry asked for, the budget, the topology.
   PeerInfo mine;
   mine.record.rank = rank;
   mine.record.hostHash = hostHash();
   mine.record.hostName = hostName();
   mine.record.pid = static_cast<int>(getpid());
   mine.slots = tctx_.slots;
-  for (auto& t : transports) mine.record.addresses[t->name()] = t->localAddress();
+  mine.shmBudget = transport::shmBudgetFromEnv();
   mine.topology = topo::makeRankSummary(rank, launcherLocalRank(), localSystem()).serialize();
 
   std::vector<std::string> blobs = bootstrap_->allGather(encodePeerInfo(mine), deadline);
   peers_.resize(static_cast<size_t>(nranks));
   std::vector<topo::RankSummary> summaries;
+  uint64_t shmBudget = mine.shmBudget;
   for (int r = 0; r < nranks; ++r) {
     PeerInfo info = decodePeerInfo(blobs[static_cast<size_t>(r)], r);
     if (info.record.rank != r)
@@ -118,6 +119,7 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
                  "PLEXUS_SLOTS and PLEXUS_SLOT_SIZE alike on every rank",
                  context_.c_str(), r, info.record.hostName.c_str(), info.slots.slots,
                  info.slots.slotBytes, tctx_.slots.slots, tctx_.slots.slotBytes);
+    shmBudget = std::min(shmBudget, info.shmBudget);
     peers_[static_cast<size_t>(r)] = std::move(info.record);
     summaries.push_back(topo::RankSummary::deserialize(info.topology));
   }
@@ -136,6 +138,29 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   PLEXUS_INFO(subsys::kGraph, "%s: %d host(s); rings keep each host's ranks together",
               context_.c_str(), cluster_->nhosts());
 
+  // The geometry every rank derives alike from what all sent: FIFOs small enough that a host's
+  // full mesh of shm connections, on as many channels as a plan may use, fits its budget. The
+  // transports are made for it, then a second all-gather spreads their addresses.
+  const algo::TransportCost shmCost{10.0, 1.0, 1.0, 2};
+  const algo::TransportCost netCost{1.25, 30.0, 2.0, 2};
+  fixedChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("NCHANNELS", 0), 0, algo::kMaxChannels));
+  minChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("MIN_NCHANNELS", 1), 1, algo::kMaxChannels));
+  maxChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("MAX_NCHANNELS", 0), 0, algo::kMaxChannels));
+  std::map<uint64_t, int> perHost;
+  int maxLocal = 0;
+  for (const auto& p : peers_) maxLocal = std::max(maxLocal, ++perHost[p.hostHash]);
+  tctx_.slots = transport::fitSlotsToBudget(
+      tctx_.slots, transport::slotConfigFromUser(), maxLocal, shmBudget,
+      std::max({fixedChannels_, maxChannels_, minChannels_, shmCost.maxChannels}));
+  std::vector<std::unique_ptr<transport::Transport>> transports = createTransports(tctx_);
+  std::map<std::string, std::string> addresses;
+  for (auto& t : transports) addresses[t->name()] = t->localAddress();
+  blobs = bootstrap_->allGather(encodeAddresses(addresses), deadline);
+  for (int r = 0; r < nranks; ++r)
+    peers_[static_cast<size_t>(r)].addresses = decodeAddresses(blobs[static_cast<size_t>(r)], r);
   selector_ = std::make_unique<TransportSelector>(tctx_, std::move(transports));
   selector_->choose();
 
@@ -143,16 +168,8 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   // drives a rank's channels, so a few channels suffice to overlap steps.
   customPlans_ = algo::loadPlanFileFromEnv(nranks);
   algoFilter_ = algo::AlgoFilter::fromEnv(&customPlans_);
-  algo::TransportCost shmCost{10.0, 1.0, 1.0, 2};
-  algo::TransportCost netCost{1.25, 30.0, 2.0, 2};
   costs_ = algo::costsFromCluster(*cluster_, shmCost, netCost);
   domains_ = algo::hierGroupsFromCluster(*cluster_);
-  fixedChannels_ =
-      static_cast<int>(std::clamp<int64_t>(envInt("NCHANNELS", 0), 0, algo::kMaxChannels));
-  minChannels_ =
-      static_cast<int>(std::clamp<int64_t>(envInt("MIN_NCHANNELS", 1), 1, algo::kMaxChannels));
-  maxChannels_ =
-      static_cast<int>(std::clamp<int64_t>(envInt("MAX_NCHANNELS", 0), 0, algo::kMaxChannels));
   rings_ = algo::ringOrdersFromCluster(
       *cluster_, std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}));
 

@@ -44,9 +44,7 @@ std::string encodePeerInfo(const PeerInfo& info) {
   j["pid"] = info.record.pid;
   j["slotBytes"] = info.slots.slotBytes;
   j["slots"] = info.slots.slots;
-  nlohmann::json addrs = nlohmann::json::object();
-  for (const auto& [name, blob] : info.record.addresses) addrs[name] = toHex(blob);
-  j["addresses"] = addrs;
+  j["shmBudget"] = info.shmBudget;
   j["topology"] = toHex(info.topology);
   return j.dump();
 }
@@ -61,13 +59,34 @@ PeerInfo decodePeerInfo(const std::string& blob, int fromRank) {
     info.record.pid = j.at("pid").get<int>();
     info.slots.slotBytes = j.at("slotBytes").get<uint32_t>();
     info.slots.slots = j.at("slots").get<uint32_t>();
-    for (const auto& [name, hex] : j.at("addresses").items())
-      info.record.addresses[name] = fromHex(hex.get<std::string>());
+    info.shmBudget = j.at("shmBudget").get<uint64_t>();
     info.topology = fromHex(j.value("topology", std::string()));
     return info;
   } catch (const std::exception& e) {
     throwError(ErrorCode::kRemote,
                "rank %d sent a malformed peer description during init (%s); are all ranks "
+               "running the same Plexus version?",
+               fromRank, e.what());
+  }
+}
+
+std::string encodeAddresses(const std::map<std::string, std::string>& addresses) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, blob] : addresses) j[name] = toHex(blob);
+  return j.dump();
+}
+
+std::map<std::string, std::string> decodeAddresses(const std::string& blob, int fromRank) {
+  try {
+    std::map<std::string, std::string> out;
+    const nlohmann::json j = nlohmann::json::parse(blob);
+    if (!j.is_object()) throw std::invalid_argument("not a JSON object");
+    for (const auto& [name, hex] : j.items())
+      out[name] = fromHex(hex.get<std::string>());
+    return out;
+  } catch (const std::exception& e) {
+    throwError(ErrorCode::kRemote,
+               "rank %d sent malformed transport addresses during init (%s); are all ranks "
                "running the same Plexus version?",
                fromRank, e.what());
   }

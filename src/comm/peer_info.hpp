@@ -1,7 +1,9 @@
-// A rank's self-description for the bootstrap all-gather: host identity, process, FIFO geometry,
-// one address blob per transport, and its local topology summary. Encoded as JSON.
+// A rank's self-description for the bootstrap all-gathers: first host identity, process, FIFO
+// geometry, shared-memory budget and its local topology summary; then one address blob per
+// transport (the transports are made for the geometry the first one settles). Encoded as JSON.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "transports/common/transport.hpp"
@@ -10,12 +12,17 @@ namespace plexus::comm {
 
 struct PeerInfo {
   transport::PeerRecord record;
-  transport::SlotConfig slots;
-  std::string topology;  // serialized topo::RankSummary
+  transport::SlotConfig slots;  // as the environment asks
+  uint64_t shmBudget = 0;       // PLEXUS_SHM_BUDGET as this rank sees it
+  std::string topology;         // serialized topo::RankSummary
 };
 
 std::string encodePeerInfo(const PeerInfo& info);
 // Throws Error(kRemote) naming `fromRank` when the blob is malformed.
 PeerInfo decodePeerInfo(const std::string& blob, int fromRank);
+
+// The second all-gather: each transport's address blob, by transport name.
+std::string encodeAddresses(const std::map<std::string, std::string>& addresses);
+std::map<std::string, std::string> decodeAddresses(const std::string& blob, int fromRank);
 
 }  // namespace plexus::comm

@@ -4,7 +4,8 @@
 //   over shm and over tcp;
 // - SIGKILL of every rank of a job, at any moment from connection set-up to the middle of an
 //   all-reduce, leaves /dev/shm as it was;
-// - a shared-memory budget too small for the FIFOs fails with an error naming the budget.
+// - FIFOs are sized to the shared-memory budget, and FIFOs the user made too large for it fail
+//   with an error naming the budget.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -177,10 +178,15 @@ TEST_P(KillEveryRank, NothingIsLeftInDevShm) {
 
 INSTANTIATE_TEST_SUITE_P(Transports, KillEveryRank, ::testing::Values("shm", "tcp"));
 
-// A budget smaller than one FIFO: every rank fails at its first connection, naming the budget.
+// FIFOs the user sized beyond the budget: every rank fails at its first connection, naming the
+// budget and the knobs, instead of exhausting the host.
 TEST(ShmBudget, ExhaustedBudgetFailsNamingTheKnob) {
   RunOptions o;
-  o.env = {{"PLEXUS_TRANSPORTS", "shm"}, {"PLEXUS_TIMEOUT", "30"}, {"PLEXUS_SHM_BUDGET", "1M"}};
+  o.env = {{"PLEXUS_TRANSPORTS", "shm"},
+           {"PLEXUS_TIMEOUT", "30"},
+           {"PLEXUS_SHM_BUDGET", "1M"},
+           {"PLEXUS_SLOT_SIZE", "128K"},
+           {"PLEXUS_SLOTS", "8"}};
   auto t0 = Clock::now();
   auto out = runRanks(
       4,
@@ -198,21 +204,23 @@ TEST(ShmBudget, ExhaustedBudgetFailsNamingTheKnob) {
       o);
   EXPECT_EQ(describeFailures(out), "");
   for (const auto& r : out) {
-    // Each rank fails on its own budget or, if a peer failed first, relays the peer's reason.
+    // The share is checked before anything is created or linked, so each rank fails on its own.
     EXPECT_TRUE(contains(r.output, "PLEXUS_SHM_BUDGET=1048576 bytes per host / 4 ranks"))
         << r.output;
+    EXPECT_TRUE(contains(r.output, "PLEXUS_SLOTS=8 x PLEXUS_SLOT_SIZE=131072")) << r.output;
   }
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(20));
 }
 
-// The same job fits once the FIFOs are made small enough for the budget.
-TEST(ShmBudget, SmallerFifosFitTheSameBudget) {
+// Left to choose, init sizes the FIFOs so that every rank's FIFOs from all its same-host peers fit
+// its share of the budget, and the job runs.
+TEST(ShmBudget, FifosAreSizedToFitTheBudget) {
   RunOptions o;
   o.env = {{"PLEXUS_TRANSPORTS", "shm"},
            {"PLEXUS_TIMEOUT", "30"},
            {"PLEXUS_SHM_BUDGET", "1M"},
-           {"PLEXUS_SLOT_SIZE", "4K"},
-           {"PLEXUS_SLOTS", "2"}};
+           {"PLEXUS_DEBUG", "INFO"},
+           {"PLEXUS_DEBUG_SUBSYS", "INIT"}};
   auto out = runRanks(
       4,
       [](int rank, int n, const ncclUniqueId& id) {
@@ -227,6 +235,11 @@ TEST(ShmBudget, SmallerFifosFitTheSameBudget) {
       },
       o);
   EXPECT_EQ(describeFailures(out), "");
+  for (const auto& r : out)
+    EXPECT_TRUE(contains(r.output,
+                         "4 ranks on one host: FIFOs of 8 slots of 4096 bytes instead "
+                         "of 8 of 131072"))
+        << r.output;
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -30,7 +32,10 @@ std::string libraryDirectory() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&findTransportTable), &info) == 0 || info.dli_fname == nullptr)
     return {};
-  std::string path = info.dli_fname;
+  // The real file: through the alias directory (lib/plexus/libplexus.so.0 -> ../libplexus.so.0)
+  // the plugins are in lib/plexus, not lib/plexus/plexus.
+  char real[PATH_MAX];
+  std::string path = realpath(info.dli_fname, real) != nullptr ? real : info.dli_fname;
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }

@@ -27,6 +27,17 @@ struct SlotConfig {
   uint32_t slots = 8;
 };
 SlotConfig slotConfigFromEnv();
+// True when PLEXUS_SLOT_SIZE or PLEXUS_SLOTS is set (the user chose the geometry).
+bool slotConfigFromUser();
+// The shared memory the shm FIFOs of one host may hold: PLEXUS_SHM_BUDGET, or a quarter of the
+// host's physical memory.
+uint64_t shmBudgetFromEnv();
+// The geometry for a communicator whose largest host has `localRanks` ranks: `wanted` when every
+// rank's receive FIFOs from all its same-host peers on `channels` connections each fit its share
+// of `budget`; otherwise (unless the user chose the geometry) smaller slots, then fewer, down to
+// 4 KiB x 2. The same inputs give the same geometry on every rank.
+SlotConfig fitSlotsToBudget(SlotConfig wanted, bool fromUser, int localRanks, uint64_t budget,
+                            int channels);
 
 // What the communicator knows of one rank after the bootstrap all-gather.
 struct PeerRecord {

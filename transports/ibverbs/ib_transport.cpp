@@ -199,8 +199,11 @@ class IbConnection final : public Connection, public SendEndpoint, public RecvEn
 
  private:
   void failIfBroken() const {
-    if (!broken_.empty()) throw Error(ErrorCode::kRemote, broken_);
+    if (!broken_.empty()) failBroken();
   }
+  // A broken queue pair is often a symptom (the peer aborted because a third rank failed): the
+  // side band says whether the peer aborted, naming the first failure, or died.
+  [[noreturn]] void failBroken() const;
   void breakWith(const std::string& what) {
     if (broken_.empty()) broken_ = describe() + ": " + what;
   }
@@ -698,6 +701,10 @@ bool IbConnection::poll() {
 bool IbConnection::arm() {
   if (ibv_req_notify_cq(cq_, 0) != 0) return false;
   return !drainCq();
+}
+
+void IbConnection::failBroken() const {
+  owner_.sideband().failBroken(peer_, describe(), broken_);
 }
 
 void IbConnection::checkPeer() {

@@ -284,6 +284,28 @@ bool Sideband::progress() {
   return moved;
 }
 
+void Sideband::settle(int peer, std::chrono::milliseconds max) {
+  auto until = Clock::now() + max;
+  for (;;) {
+    progress();
+    auto it = channels_.find(peer);
+    if (it == channels_.end() || !it->second->fd || it->second->eof) return;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (left.count() <= 0) return;
+    pollfd p{it->second->fd.get(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 50)));
+  }
+}
+
+void Sideband::failBroken(int peer, const std::string& who, const std::string& broken) {
+  settle(peer, std::chrono::seconds(1));
+  std::string why;
+  if (peerGone(peer, &why))
+    throwError(ErrorCode::kRemote, "%s %s (%s); check its output", who.c_str(), why.c_str(),
+               broken.c_str());
+  throw Error(ErrorCode::kRemote, broken);
+}
+
 void Sideband::addPollFds(std::vector<pollfd>& fds) const {
   fds.push_back(pollfd{listener_.get(), POLLIN, 0});
   for (const auto& p : pending_) fds.push_back(pollfd{p->fd.get(), POLLIN, 0});

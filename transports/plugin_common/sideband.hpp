@@ -9,6 +9,7 @@
 
 #include <poll.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -42,6 +43,15 @@ class Sideband {
   // Accepts, reads and writes. True if anything moved. Throws Error(kRemote) naming the peer when
   // a peer sent an abort notice (with its first failure).
   bool progress();
+  // After the fabric reported `peer` broken: reads its side band until an abort notice (thrown,
+  // as progress() does, so the first failure is named rather than this symptom of it) or its end
+  // of stream arrives, for at most `max`. A peer that aborted sends its notice before it closes
+  // anything, so only a peer that died reaches the end with no notice.
+  void settle(int peer, std::chrono::milliseconds max);
+  // Throws the error for a connection to `peer` (described as `who`) the fabric broke with
+  // `broken`: the peer's abort notice if one arrives within a second (settle), else that it died
+  // when its side band ended, else `broken` itself.
+  [[noreturn]] void failBroken(int peer, const std::string& who, const std::string& broken);
   // The peer's end of the side band is gone (it exited, failed or finished); `why` says how.
   bool peerGone(int peer, std::string* why) const;
   // Fds to poll while idle.

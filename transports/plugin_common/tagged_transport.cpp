@@ -107,8 +107,11 @@ class TaggedConnection final : public Connection,
 
  private:
   void failIfBroken() const {
-    if (!broken_.empty()) throw Error(ErrorCode::kRemote, broken_);
+    if (!broken_.empty()) failBroken();
   }
+  // The fabric's error is often a symptom (the peer closed its endpoint because a third rank
+  // failed): the side band says whether the peer aborted, naming the first failure, or died.
+  [[noreturn]] void failBroken() const;
   void breakWith(const std::string& what) {
     if (broken_.empty()) broken_ = describe() + ": " + what;
   }
@@ -433,11 +436,15 @@ void TaggedConnection::onComplete(FabricOp& op, bool ok, size_t length, const st
   }
 }
 
+void TaggedConnection::failBroken() const {
+  owner_.sideband().failBroken(peer_, describe(), broken_);
+}
+
 void TaggedConnection::checkPeer() {
   failIfBroken();
   std::string why;
   if (fabric_.peerFailed(peer_, &why))
-    throwError(ErrorCode::kRemote, "%s: %s", describe().c_str(), why.c_str());
+    owner_.sideband().failBroken(peer_, describe(), describe() + ": " + why);
   if (!rf_.ready() && owner_.sideband().peerGone(peer_, &why))
     throwError(ErrorCode::kRemote, "%s %s; check its output", describe().c_str(), why.c_str());
 }

@@ -1,25 +1,9 @@
 // Shared-memory budget per rank.
 #include "transports/shm/shm_budget.hpp"
 
-#include <unistd.h>
-
-#include "util/env.hpp"
 #include "util/error.hpp"
 
 namespace plexus::transport::shm {
-
-uint64_t hostBudget() {
-  long pages = sysconf(_SC_PHYS_PAGES);
-  long pageSize = sysconf(_SC_PAGESIZE);
-  uint64_t half = pages > 0 && pageSize > 0
-                      ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize) / 2
-                      : uint64_t{8} << 30;
-  uint64_t b = envSize("SHM_BUDGET", half);
-  if (b == 0)
-    throwError(ErrorCode::kInvalidArgument,
-               "PLEXUS_SHM_BUDGET=0: the shared-memory budget per host must be positive (e.g. 8G)");
-  return b;
-}
 
 int localRanks(const TransportContext& ctx) {
   const auto& peers = *ctx.peers;
@@ -30,7 +14,7 @@ int localRanks(const TransportContext& ctx) {
 }
 
 void Budget::check(const TransportContext& ctx, size_t bytes, int connectionId, int peer) const {
-  uint64_t budget = hostBudget();
+  uint64_t budget = shmBudgetFromEnv();
   int local = localRanks(ctx);
   uint64_t share = budget / static_cast<uint64_t>(local > 0 ? local : 1);
   if (used_ + bytes > share) {

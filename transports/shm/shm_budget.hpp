@@ -1,4 +1,4 @@
-// The shared-memory budget of one rank: the host's budget (PLEXUS_SHM_BUDGET, default half of the
+// The shared-memory budget of one rank: the host's budget (PLEXUS_SHM_BUDGET, default a quarter of the
 // host's memory) shared equally by the communicator's ranks on the host. Every receive FIFO a
 // rank creates is charged to it; one that would pass the share is refused with an error that
 // names the budget and the knobs, so a job with many local ranks fails clearly instead of
@@ -11,9 +11,6 @@
 #include "transports/common/transport.hpp"
 
 namespace plexus::transport::shm {
-
-// The host budget in bytes: PLEXUS_SHM_BUDGET, or half of the physical memory.
-uint64_t hostBudget();
 
 // Ranks of the communicator on this rank's host.
 int localRanks(const TransportContext& ctx);

@@ -132,7 +132,7 @@ def run_kill(fabric: fab.Fabric, rph: int, argv: list[str], env: dict[str, str],
         finished = job.wait(timeout, stop_on_failure=False)
     finally:
         job.stop()
-    _remove_victim_segments(job, victim)
+    left = _leftover_segments(job)
     problems = []
     pattern = f"rank {victim} (host"
     for r in job.ranks:
@@ -149,26 +149,23 @@ def run_kill(fabric: fab.Fabric, rph: int, argv: list[str], env: dict[str, str],
             problems.append(f"rank {r.rank} exited 0 although rank {victim} died")
         elif not named:
             problems.append(f"rank {r.rank}'s output does not name '{pattern}'")
+    if left:
+        problems.append(f"shared memory left in /dev/shm: {', '.join(left)}")
     if problems:
         return _fail("; ".join(problems))
     print("PASS", flush=True)
     return 0
 
 
-def _remove_victim_segments(job: Job, victim: int) -> None:
-    """Unlinks the shared-memory control block the SIGKILLed rank could not remove itself.
+def _leftover_segments(job: Job) -> list[str]:
+    """Shared memory of this job's communicators still named in /dev/shm after the run.
 
-    Plexus names it /dev/shm/plexus-<communicator id>-r<rank>; the survivors' log lines carry the
-    first 8 hex digits of the id ("comm 1a2b3c4d"). Nobody else unlinks it (see README)."""
+    Plexus names none (its segments are anonymous memory passed between ranks), so a SIGKILLed
+    rank must leave nothing; the survivors' log lines carry the first 8 hex digits of the id
+    ("comm 1a2b3c4d")."""
     comms = {m.group(1) for r in job.ranks for ln in r.lines
              for m in [re.search(r"\bcomm ([0-9a-f]{8})\b", ln)] if m}
-    for comm in comms:
-        for path in glob.glob(f"/dev/shm/plexus-{comm}*-r{victim}"):
-            try:
-                os.unlink(path)
-                print(f"netns: removed {path}, left by the killed rank", flush=True)
-            except OSError:
-                pass
+    return sorted(p for comm in comms for p in glob.glob(f"/dev/shm/plexus-{comm}*"))
 
 
 def _network_state() -> str:
