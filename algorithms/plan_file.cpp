@@ -478,7 +478,15 @@ PlanLibrary loadPlanFile(const std::string& path) {
 PlanLibrary loadPlanFileFromEnv(int nranks) {
   const std::optional<std::string> path = envGet("PLAN_FILE");
   if (!path) return {};
-  PlanLibrary lib = loadPlanFile(*path);
+  PlanLibrary lib;
+  try {
+    lib = loadPlanFile(*path);
+  } catch (const Error& e) {
+    throwError(e.code(),
+               "PLEXUS_PLAN_FILE='%s' is not a usable plan file: %s (it must name a Plexus plan "
+               "JSON file, docs/plan-format.md; `plexus-topo plan --check FILE` checks one)",
+               path->c_str(), e.what());
+  }
   std::string names;
   for (const PlanTemplate& t : lib.templates()) {
     if (t.nranks != nranks) continue;

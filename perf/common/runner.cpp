@@ -13,6 +13,7 @@
 #include <span>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/datatypes.hpp"
@@ -34,6 +35,23 @@ class Failure : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// A failed API call, with its result and what ncclGetLastError said.
+class CallFailure : public Failure {
+ public:
+  CallFailure(const std::string& what, ncclResult_t res, std::string text)
+      : Failure(what), result(res), detail(std::move(text)) {}
+  ncclResult_t result;
+  std::string detail;
+};
+
+// Whether a failed init is about the ranks finding each other (the bootstrap: a rank not started,
+// a root nobody reaches), where the launcher's placement is worth checking. Bad configuration
+// (PLEXUS_* values, plan files, transports) fails with invalid argument/usage and names its cause.
+bool isBootstrapFailure(const CallFailure& f) {
+  return (f.result == ncclRemoteError || f.result == ncclSystemError) &&
+         f.detail.find("bootstrap") != std::string::npos;
+}
 
 struct RankState {
   int rank = 0;    // global rank
@@ -121,10 +139,17 @@ struct Job {
 
 void check(ncclResult_t res, ncclComm_t comm, int rank, const char* what) {
   if (res == ncclSuccess) return;
-  const char* detail = ncclGetLastError(comm);
-  throw Failure("rank " + std::to_string(rank) + ": " + what +
-                " failed: " + ncclGetErrorString(res) +
-                (detail != nullptr && *detail ? std::string(" (") + detail + ")" : ""));
+  const char* last = ncclGetLastError(comm);
+  std::string detail = last != nullptr ? last : "";
+  std::string text = ncclGetErrorString(res);
+  if (!detail.empty()) {
+    // The message says what went wrong: NCCL's "(run with NCCL_DEBUG=... for details)" would not.
+    size_t hint = text.find(" (run with NCCL_DEBUG");
+    if (hint != std::string::npos) text.erase(hint);
+    text += ": " + detail;
+  }
+  throw CallFailure("rank " + std::to_string(rank) + ": " + what + " failed: " + text, res,
+                    std::move(detail));
 }
 
 // One benchmark thread: drives nGpus ranks of the process.
@@ -586,7 +611,8 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(err, "%s: %s\n", prog.c_str(), e.what());
-    if (!initialized)
+    auto* call = dynamic_cast<const CallFailure*>(&e);
+    if (!initialized && call != nullptr && isBootstrapFailure(*call))
       std::fprintf(err,
                    "%s: this process was placed by %s; check that every rank was started and can "
                    "reach rank 0\n",

@@ -97,9 +97,12 @@ ncclResult_t initRank(ncclComm_t* comm, int nranks, const ncclUniqueId& commId, 
 extern "C" {
 
 ncclResult_t ncclGetVersion(int* version) {
-  if (version == nullptr) return ncclInvalidArgument;
-  *version = NCCL_VERSION_CODE;
-  return ncclSuccess;
+  return api::guarded(nullptr, [&] {
+    if (version == nullptr)
+      throwError(ErrorCode::kInvalidArgument,
+                 "ncclGetVersion: version is NULL (pass the address of an int)");
+    *version = NCCL_VERSION_CODE;
+  });
 }
 
 ncclResult_t ncclGetUniqueId(ncclUniqueId* uniqueId) {

@@ -10,6 +10,64 @@
 
 namespace plexus::comm {
 
+namespace {
+
+// The transports Plexus ships (built in, then plugins), and other names users reach for.
+constexpr const char* kShipped[] = {"shm", "tcp", "ibverbs", "ofi", "ucx"};
+struct Alias {
+  const char* name;
+  const char* canonical;
+};
+constexpr Alias kAliases[] = {{"libfabric", "ofi"}, {"verbs", "ibverbs"}, {"ib", "ibverbs"}};
+
+constexpr const char* kValidNames =
+    "valid names: shm, tcp (built in), ibverbs, ofi, ucx (plugins); aliases: libfabric = ofi, "
+    "verbs = ib = ibverbs; any other NAME loads a plugin libplexus-transport-NAME.so";
+
+std::string canonicalName(const std::string& name) {
+  for (const Alias& a : kAliases)
+    if (name == a.name) return a.canonical;
+  return name;
+}
+
+bool isShipped(const std::string& name) {
+  return std::any_of(std::begin(kShipped), std::end(kShipped),
+                     [&](const char* k) { return name == k; });
+}
+
+size_t editDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean ofi?)" when `name` is a near miss of a shipped name or alias, else "".
+std::string suggestion(const std::string& name) {
+  std::string best;
+  size_t bestDistance = 3;  // at most two edits, and fewer than the name is long
+  auto consider = [&](const char* candidate, const char* canonical) {
+    size_t d = editDistance(name, candidate);
+    if (d < bestDistance && d < name.size()) {
+      bestDistance = d;
+      best = canonical;
+    }
+  };
+  for (const char* k : kShipped) consider(k, k);
+  for (const Alias& a : kAliases) consider(a.name, a.canonical);
+  return best.empty() ? std::string() : " (did you mean " + best + "?)";
+}
+
+}  // namespace
+
 std::vector<std::string> transportOrderFromEnv() {
   // Default: shared memory on a host; RDMA (ibverbs) when its plugin finds a device; else tcp.
   const std::vector<std::string> known = {"shm", "ibverbs", "tcp"};
@@ -26,10 +84,10 @@ std::vector<std::string> transportOrderFromEnv() {
       if (!tok.empty()) {
         if (tok.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
           throwError(ErrorCode::kInvalidArgument,
-                     "PLEXUS_TRANSPORTS: '%s' is not a transport name (built in: shm, tcp; "
-                     "plugins: ibverbs, ofi, ucx, or any libplexus-transport-NAME.so)",
-                     tok.c_str());
-        names.push_back(tok);
+                     "PLEXUS_TRANSPORTS: '%s' is not a transport name%s (%s)", tok.c_str(),
+                     suggestion(tok).c_str(), kValidNames);
+        tok = canonicalName(tok);
+        if (std::find(names.begin(), names.end(), tok) == names.end()) names.push_back(tok);
       }
       if (comma == std::string::npos) break;
       pos = comma + 1;
@@ -54,18 +112,48 @@ std::vector<std::unique_ptr<transport::Transport>> createTransports(
     transport::TransportContext& ctx) {
   bool explicitList = envGet("TRANSPORTS").has_value();
   std::vector<std::unique_ptr<transport::Transport>> out;
+  std::string skipped;  // why each transport was left out, for the error below
+  std::vector<std::string> unknown;
   for (const std::string& name : transportOrderFromEnv()) {
     const plexus_transport_v1_t* builtin = name == "shm"   ? transport::builtinShmTable()
                                            : name == "tcp" ? transport::builtinTcpTable()
                                                            : nullptr;
     ctx.requested = explicitList;
-    if (auto t = transport::loadTransport(name, ctx, builtin)) out.push_back(std::move(t));
+    std::string searched;
+    const plexus_transport_v1_t* table =
+        builtin != nullptr ? builtin : transport::findTransportTable(name, &searched);
+    std::string why;
+    if (table == nullptr) {
+      PLEXUS_INFO(subsys::kInit, "transport %s: no plugin library (looked for %s); skipped",
+                  name.c_str(), searched.c_str());
+      if (isShipped(name)) {
+        why = "its plugin was not built or installed (looked for " + searched + ")";
+      } else {
+        why = "not a transport" + suggestion(name) + ": no plugin library (looked for " + searched +
+              ")";
+        unknown.push_back(name);
+      }
+    } else if (auto t = transport::wrapTransportTable(table, ctx, &why)) {
+      out.push_back(std::move(t));
+      continue;
+    } else {
+      PLEXUS_INFO(subsys::kInit, "transport %s: not usable here (%s); skipped", name.c_str(),
+                  why.c_str());
+      why = "not usable here: " + why;
+    }
+    skipped += (skipped.empty() ? "" : "; ") + name + ": " + why;
   }
   if (out.empty())
     throwError(ErrorCode::kInvalidUsage,
-               "no transport is usable on this host (PLEXUS_TRANSPORTS='%s'); run with "
-               "PLEXUS_DEBUG=INFO to see why each was skipped",
-               envString("TRANSPORTS", "").c_str());
+               "no transport is usable on this host (PLEXUS_TRANSPORTS='%s'): %s%s%s",
+               envString("TRANSPORTS", "").c_str(), skipped.c_str(), unknown.empty() ? "" : "; ",
+               unknown.empty() ? "" : kValidNames);
+  // Some transport works: a misspelt one is skipped with a warning (once per job, from rank 0).
+  for (const std::string& name : unknown)
+    if (ctx.rank == 0)
+      PLEXUS_WARN(subsys::kInit,
+                  "PLEXUS_TRANSPORTS names '%s', which is not a transport%s; skipped (%s)",
+                  name.c_str(), suggestion(name).c_str(), kValidNames);
   return out;
 }
 

@@ -19,6 +19,13 @@ std::optional<std::string> rawGet(const std::string& full) {
   if (v == nullptr || *v == '\0') return std::nullopt;
   return std::string(v);
 }
+
+// What a malformed numeric variable means and its default, for the error.
+std::string meaningOf(std::string_view name) {
+  const EnvVar* var = findVar(name);
+  return formatString("default %s; %s", *var->defaultValue ? var->defaultValue : "unset",
+                      var->meaning);
+}
 }  // namespace
 
 std::optional<std::string> envGet(std::string_view name) {
@@ -43,8 +50,8 @@ int64_t envInt(std::string_view name, int64_t fallback) {
   char* end = nullptr;
   long long x = std::strtoll(v->c_str(), &end, 0);
   if (end == v->c_str() || *end != '\0')
-    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not an integer",
-               static_cast<int>(name.size()), name.data(), v->c_str());
+    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not an integer (%s)",
+               static_cast<int>(name.size()), name.data(), v->c_str(), meaningOf(name).c_str());
   return x;
 }
 
@@ -54,8 +61,8 @@ double envDouble(std::string_view name, double fallback) {
   char* end = nullptr;
   double x = std::strtod(v->c_str(), &end);
   if (end == v->c_str() || *end != '\0')
-    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not a number",
-               static_cast<int>(name.size()), name.data(), v->c_str());
+    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not a number (%s)",
+               static_cast<int>(name.size()), name.data(), v->c_str(), meaningOf(name).c_str());
   return x;
 }
 

@@ -22,7 +22,7 @@ constexpr EnvVar kVars[] = {
   {"SECRET", "", "Hex secret shared by the ranks of a launcher-started job; the root refuses connections without it. plexus-run sets a random one.", false},
   {"HOSTID", "", "Override this host's identity (ranks with equal ids are on one host and may use shared memory).", true},
   // Transports
-  {"TRANSPORTS", "shm,ibverbs,tcp", "Transports to use, in order of preference: 'tcp' (only tcp), 'shm,ofi' (this order), '^shm' (the default list without shm). Plugins (ibverbs, ofi, ucx, ...) are loaded from libplexus-transport-NAME.so.", false},
+  {"TRANSPORTS", "shm,ibverbs,tcp", "Transports to use, in order of preference: 'tcp' (only tcp), 'shm,ofi' (this order), '^shm' (the default list without shm). Names: shm and tcp (built in); ibverbs, ofi, ucx (plugins, loaded from libplexus-transport-NAME.so, as is any other NAME). Aliases: libfabric = ofi, verbs = ib = ibverbs. When none of the listed transports is usable, the error says why for each.", false},
   {"PLUGIN_PATH", "", "Colon-separated directories searched first for transport plugins (libplexus-transport-NAME.so); then <libdir>/plexus and the loader's default path.", false},
   {"SHM_DISABLE", "0", "Disable the shared-memory transport (same as PLEXUS_TRANSPORTS=^shm).", true},
   {"SLOT_SIZE", "128K", "Bytes per slot in a connection's FIFO (all ranks must agree); the unit the engine moves data in. Small enough that the FIFOs of a shared-memory pair stay in the cache.", false},
