@@ -27,6 +27,7 @@ constexpr EnvVar kVars[] = {
   {"SHM_DISABLE", "0", "Disable the shared-memory transport (same as PLEXUS_TRANSPORTS=^shm).", true},
   {"SLOT_SIZE", "128K", "Bytes per slot in a connection's FIFO (all ranks must agree); the unit the engine moves data in. Small enough that the FIFOs of a shared-memory pair stay in the cache.", false},
   {"SLOTS", "8", "Slots per connection FIFO (all ranks must agree).", false},
+  {"SHM_BUDGET", "a quarter of the host's memory", "Shared memory the communicator's ranks on one host may hold for shm FIFOs, shared equally among them. Init sizes FIFOs (unless PLEXUS_SLOT_SIZE or PLEXUS_SLOTS is set) so that a full mesh of a host's ranks fits; a connection whose FIFO would pass a rank's share fails with an error naming this budget.", false},
   {"NSOCKS_PERTHREAD", "1", "TCP sockets per peer connection (1 to 16); slots larger than PLEXUS_SOCKET_STRIPE are striped across them.", true},
   {"SOCKET_STRIPE", "64K", "tcp transport: smallest piece of a slot sent on one socket when PLEXUS_NSOCKS_PERTHREAD > 1 (smaller slots travel whole).", false},
   {"SOCKET_BUF_SIZE", "4M", "tcp transport: SO_SNDBUF/SO_RCVBUF of each data socket; 0 keeps the kernel's autotuning.", false},

@@ -32,6 +32,9 @@ class ShmSegment {
   bool valid() const { return data_ != nullptr; }
   // The descriptor of a segment made by create() (to pass to peers), or -1.
   int fd() const { return fd_.get(); }
+  // Closes the descriptor once it was passed on (the mapping stays): a rank with many peers
+  // would otherwise hold one per segment.
+  void closeFd() { fd_.reset(); }
 
  private:
   void reset();

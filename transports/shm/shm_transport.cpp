@@ -387,6 +387,7 @@ class ShmTransport final : public Transport {
     m.slotBytes = ctx_.slots.slotBytes;
     m.slots = ctx_.slots.slots;
     shm::sendLink(link.sockets.front().get(), m, {fifo.fd(), control}, describePeer(ctx_, peer));
+    fifo.closeFd();
     link.mine.emplace(connectionId, std::move(fifo));
     budget_.charge(bytes);
     // A peer that sleeps wakes to answer.
