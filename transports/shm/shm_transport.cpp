@@ -212,7 +212,8 @@ class ShmTransport final : public Transport {
     PeerLink& link = links_[peer];
     if (!announced(link, connectionId, peer)) announce(link, connectionId, peer);
     auto theirs = link.theirs.find(connectionId);
-    if (theirs == link.theirs.end()) {
+    auto mine = link.mine.find(connectionId);
+    if (theirs == link.theirs.end() || mine == link.mine.end()) {
       checkWaiting(link, peer);
       return nullptr;
     }
@@ -220,7 +221,6 @@ class ShmTransport final : public Transport {
                                           shm::fifoBytes(ctx_.slots.slotBytes, ctx_.slots.slots),
                                           formatString("FIFO to rank %d", peer));
     link.theirs.erase(theirs);
-    auto mine = link.mine.find(connectionId);
     auto conn = std::make_unique<ShmConnection>(ctx_, peer, link, std::move(sendFifo),
                                                 std::move(mine->second));
     link.mine.erase(mine);
