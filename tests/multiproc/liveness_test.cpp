@@ -46,6 +46,8 @@ std::set<std::string> plexusShmEntries() {
 struct Board {
   std::atomic<int64_t> killedAtNs{0};  // steady clock of the kill
   std::atomic<int> pids[8];
+  std::atomic<int> idReady{0};  // 1 once `id` is written, -1 if making it failed
+  ncclUniqueId id;
 };
 
 Board* newBoard() {
@@ -93,18 +95,27 @@ TEST_P(SelfForked, KilledRankIsNamedByEverySurvivorWithinSeconds) {
   auto out = runRanks(
       1,
       [board](int, int, const ncclUniqueId&) {
-        ncclUniqueId id;
-        RANK_NCCL(ncclGetUniqueId(&id));
         constexpr int kRanks = 4;
+        // Children first, while this process has one thread (the unique id starts the bootstrap
+        // root's thread here); they wait for the id on the board.
         std::vector<pid_t> children;
         for (int r = 1; r < kRanks; ++r) {
           pid_t pid = fork();
-          if (pid == 0) _exit(selfForkedRank(r, kRanks, id, board));
+          if (pid == 0) {
+            auto until = Clock::now() + std::chrono::seconds(30);
+            while (board->idReady.load() == 0 && Clock::now() < until)
+              std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            if (board->idReady.load() != 1) _exit(92);
+            _exit(selfForkedRank(r, kRanks, board->id, board));
+          }
           children.push_back(pid);
         }
+        ncclResult_t made = ncclGetUniqueId(&board->id);
+        board->idReady.store(made == ncclSuccess ? 1 : -1);
+        RANK_NCCL(made);
         // The parent is rank 0 and reaps its children only after its own collective failed: the
         // killed rank stays a zombie meanwhile.
-        int rc = selfForkedRank(0, kRanks, id, board);
+        int rc = selfForkedRank(0, kRanks, board->id, board);
         for (size_t i = 0; i < children.size(); ++i) {
           int status = 0;
           waitpid(children[i], &status, 0);
