@@ -81,8 +81,7 @@ std::map<std::string, std::string> decodeAddresses(const std::string& blob, int 
     std::map<std::string, std::string> out;
     const nlohmann::json j = nlohmann::json::parse(blob);
     if (!j.is_object()) throw std::invalid_argument("not a JSON object");
-    for (const auto& [name, hex] : j.items())
-      out[name] = fromHex(hex.get<std::string>());
+    for (const auto& [name, hex] : j.items()) out[name] = fromHex(hex.get<std::string>());
     return out;
   } catch (const std::exception& e) {
     throwError(ErrorCode::kRemote,

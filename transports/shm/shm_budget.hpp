@@ -1,5 +1,5 @@
-// The shared-memory budget of one rank: the host's budget (PLEXUS_SHM_BUDGET, default a quarter of the
-// host's memory) shared equally by the communicator's ranks on the host. Every receive FIFO a
+// The shared-memory budget of one rank: the host's budget (PLEXUS_SHM_BUDGET, default a quarter of
+// the host's memory) shared equally by the communicator's ranks on the host. Every receive FIFO a
 // rank creates is charged to it; one that would pass the share is refused with an error that
 // names the budget and the knobs, so a job with many local ranks fails clearly instead of
 // exhausting the machine.
