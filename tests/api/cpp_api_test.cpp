@@ -20,19 +20,6 @@
 namespace plexus::testing {
 namespace {
 
-// A port nobody listens on right now (bound once with port 0, then released).
-int freeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 UniqueId fromNccl(const ncclUniqueId& id) {
   UniqueId u;
   std::memcpy(u.bytes.data(), id.internal, u.bytes.size());

@@ -1,9 +1,12 @@
 // Fork-based multi-rank test harness.
 #include "tests/multiproc/rank_harness.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,6 +119,18 @@ std::vector<RankOutcome> runRanks(int nranks, const RankBody& body, const RunOpt
   shared->~SharedId();
   munmap(mem, sizeof(SharedId));
   return out;
+}
+
+int freeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
 }
 
 std::string describeFailures(const std::vector<RankOutcome>& outcomes) {

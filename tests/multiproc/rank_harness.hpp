@@ -27,6 +27,10 @@ using RankBody = std::function<int(int rank, int nranks, const ncclUniqueId& id)
 
 std::vector<RankOutcome> runRanks(int nranks, const RankBody& body, const RunOptions& options = {});
 
+// A loopback TCP port nobody listens on right now (bound once with port 0, then released): for a
+// bootstrap root that no rank will start.
+int freeLoopbackPort();
+
 // "rank 2 exited with 1:\n<output>" for every failed rank; "" when all exited 0.
 std::string describeFailures(const std::vector<RankOutcome>& outcomes);
 

@@ -14,6 +14,8 @@
 #include "common/collectives.hpp"
 #include "common/options.hpp"
 #include "common/runner.hpp"
+#include "tests/multiproc/rank_harness.hpp"
+#include "tests/perf/captured_run.hpp"
 
 namespace plexus::perf {
 namespace {
@@ -34,34 +36,13 @@ class ScopedEnv {
   const char* name_;
 };
 
-struct RunResult {
-  int code = -1;
-  std::string err;
-};
-
-std::string slurp(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-
 RunResult run(const ProcessPlacement& where) {
   Options o;
   o.minBytes = 8;
   o.maxBytes = 8;
   o.iters = 1;
   o.warmupIters = 0;
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  RunResult r;
-  r.code = runPerf(kAllReduce, o, where, out, err);
-  slurp(out);
-  r.err = slurp(err);
-  return r;
+  return runCaptured(kAllReduce, o, where);
 }
 
 bool contains(const std::string& s, const std::string& part) {
@@ -130,22 +111,9 @@ TEST(PerfInitErrors, UnknownTransportListsTheValidNames) {
   EXPECT_FALSE(contains(r.err, kLauncherHint)) << r.err;
 }
 
-// A port nobody listens on right now (bound once with port 0, then released).
-int freeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 TEST(PerfInitErrors, APeerThatNeverArrivesKeepsTheLauncherHint) {
   // Rank 0 of 2 starts the bootstrap root; rank 1 never comes.
-  ScopedEnv id("PLEXUS_COMM_ID", "127.0.0.1:" + std::to_string(freeLoopbackPort()));
+  ScopedEnv id("PLEXUS_COMM_ID", "127.0.0.1:" + std::to_string(testing::freeLoopbackPort()));
   ScopedEnv timeout("PLEXUS_TIMEOUT", "1");
   ProcessPlacement where;
   where.rank = 0;

@@ -12,33 +12,13 @@
 #include "common/datatypes.hpp"
 #include "common/options.hpp"
 #include "common/runner.hpp"
+#include "tests/perf/captured_run.hpp"
 
 namespace plexus::perf {
 namespace {
 
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-
 RunResult run(const Collective& coll, const Options& o) {
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  RunResult r;
-  r.code = runPerf(coll, o, ProcessPlacement{}, out, err);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return runCaptured(coll, o, ProcessPlacement{});
 }
 
 Options small() {
