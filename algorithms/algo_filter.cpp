@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "algorithms/plan_file.hpp"
-#include "util/env.hpp"
-#include "util/error.hpp"
+#include "base/env.hpp"
+#include "base/error.hpp"
 
 namespace plexus::algo {
 namespace {

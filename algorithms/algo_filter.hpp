@@ -22,8 +22,8 @@
 #include <string_view>
 #include <vector>
 
-#include "algorithms/plan.hpp"
 #include "algorithms/registry.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::algo {
 

@@ -8,7 +8,7 @@
 
 #include "algorithms/collective_spec.hpp"
 #include "algorithms/partition.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::algo::detail {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "algorithms/builders.hpp"
-#include "algorithms/plan.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::algo::detail {
 

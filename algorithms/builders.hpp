@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "algorithms/plan.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::algo {
 

@@ -4,7 +4,7 @@
 
 #include <cinttypes>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::algo::sym {
 namespace {

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <string>
 
-#include "algorithms/plan.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::algo {
 

@@ -15,9 +15,9 @@
 #include "algorithms/partition.hpp"
 #include "algorithms/registry.hpp"
 #include "algorithms/verifier.hpp"
-#include "util/env.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
+#include "base/env.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
 
 namespace plexus::algo {
 namespace {

@@ -6,7 +6,7 @@
 #include <cinttypes>
 
 #include "algorithms/symbolic.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::algo::sym {
 namespace {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "algorithms/builders.hpp"
-#include "algorithms/plan.hpp"
 #include "algorithms/verifier.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::algo {
 

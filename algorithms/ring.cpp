@@ -16,7 +16,7 @@
 #include "algorithms/build_common.hpp"
 #include "algorithms/builders.hpp"
 #include "algorithms/partition.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::algo {
 namespace {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "algorithms/plan.hpp"
 #include "algorithms/verifier.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::algo::sym {
 

@@ -14,7 +14,7 @@
 
 #include "algorithms/collective_spec.hpp"
 #include "algorithms/symbolic.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::algo::sym {
 namespace {

@@ -11,8 +11,8 @@
 
 #include "algorithms/registry.hpp"
 #include "algorithms/tuner.hpp"
+#include "base/error.hpp"
 #include "topology/paths.hpp"
-#include "util/error.hpp"
 
 namespace plexus::algo {
 namespace {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "algorithms/cost_model.hpp"
-#include "algorithms/plan.hpp"
+#include "plan/plan.hpp"
 #include "topology/cluster_view.hpp"
 #include "topology/graph.hpp"
 

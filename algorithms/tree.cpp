@@ -20,7 +20,7 @@
 #include <bit>
 
 #include "algorithms/build_common.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::algo {
 namespace {

@@ -9,8 +9,8 @@
 #include "algorithms/build_common.hpp"
 #include "algorithms/plan_file.hpp"
 #include "algorithms/registry.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
 
 namespace plexus::algo {
 namespace {

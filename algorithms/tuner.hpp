@@ -17,7 +17,7 @@
 #include "algorithms/algo_filter.hpp"
 #include "algorithms/builders.hpp"
 #include "algorithms/cost_model.hpp"
-#include "algorithms/plan.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::algo {
 

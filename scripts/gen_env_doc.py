@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
-"""Regenerates the table in docs/environment.md from src/util/env_registry.cpp (the one source)."""
+"""Regenerates the table in docs/environment.md from src/base/env_registry.cpp (the one source)."""
 import pathlib
 import re
 
 root = pathlib.Path(__file__).resolve().parent.parent
-src = (root / "src/util/env_registry.cpp").read_text()
+src = (root / "src/base/env_registry.cpp").read_text()
 rows = re.findall(r'\{"([A-Z0-9_]+)", "([^"]*)", "((?:[^"\\]|\\.)*)", (true|false)\}', src)
 out = [
     "# Environment variables",
     "",
     "Every variable Plexus reads, with its default and meaning (generated from",
-    "`src/util/env_registry.cpp` by `scripts/gen_env_doc.py`). Where an NCCL alias is listed, the",
+    "`src/base/env_registry.cpp` by `scripts/gen_env_doc.py`). Where an NCCL alias is listed, the",
     "NCCL spelling is honoured when the `PLEXUS_` one is not set. Sizes accept K/M/G suffixes.",
     "",
     "| variable | default | NCCL alias | meaning |",

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <map>
 
-#include "util/error.hpp"
-#include "util/host_id.hpp"
+#include "base/error.hpp"
+#include "base/host_id.hpp"
 
 namespace plexus::topo {
 namespace {

@@ -1,7 +1,7 @@
 // Discovery with hwloc (when the build found it): packages, cores, NUMA nodes with their CPUs
 // and memory, and the PCI tree above every GPU, NIC and NVSwitch.
+#include "base/log.hpp"
 #include "topology/inventory.hpp"
-#include "util/log.hpp"
 
 #ifdef PLEXUS_HAVE_HWLOC
 #include <hwloc.h>

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/log.hpp"
 #include "topology/inventory.hpp"
-#include "util/log.hpp"
 
 #if __has_include(<infiniband/verbs.h>)
 #include <infiniband/verbs.h>

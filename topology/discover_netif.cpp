@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <map>
 
+#include "base/log.hpp"
 #include "topology/inventory.hpp"
-#include "util/log.hpp"
 
 namespace plexus::topo {
 namespace fs = std::filesystem;

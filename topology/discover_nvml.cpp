@@ -8,8 +8,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "base/log.hpp"
 #include "topology/inventory.hpp"
-#include "util/log.hpp"
 
 namespace plexus::topo {
 namespace {

@@ -11,10 +11,10 @@
 #include <map>
 #include <set>
 
+#include "base/error.hpp"
+#include "base/log.hpp"
 #include "topology/inventory.hpp"
 #include "topology/link_constants.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace plexus::topo {
 namespace fs = std::filesystem;

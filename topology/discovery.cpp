@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <map>
 
+#include "base/env.hpp"
+#include "base/error.hpp"
+#include "base/host_id.hpp"
+#include "base/log.hpp"
 #include "topology/inventory.hpp"
 #include "topology/link_constants.hpp"
-#include "util/env.hpp"
-#include "util/error.hpp"
-#include "util/host_id.hpp"
-#include "util/log.hpp"
 
 namespace plexus::topo {
 namespace {

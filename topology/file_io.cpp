@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::topo {
 

@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cstdio>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::topo {
 

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::topo {
 namespace {

@@ -9,11 +9,11 @@
 #include <map>
 #include <set>
 
+#include "base/error.hpp"
 #include "topology/file_io.hpp"
 #include "topology/link_constants.hpp"
 #include "topology/tree.hpp"
 #include "topology/xml.hpp"
-#include "util/error.hpp"
 
 namespace plexus::topo {
 namespace {

@@ -13,7 +13,7 @@
 #include <queue>
 #include <tuple>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::topo {
 

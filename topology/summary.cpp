@@ -7,10 +7,10 @@
 #include <deque>
 #include <set>
 
+#include "base/error.hpp"
+#include "base/host_id.hpp"
 #include "topology/paths.hpp"
 #include "topology/tree.hpp"
-#include "util/error.hpp"
-#include "util/host_id.hpp"
 
 namespace plexus::topo {
 namespace {

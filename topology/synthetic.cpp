@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <functional>
 
+#include "base/error.hpp"
 #include "topology/discovery.hpp"
 #include "topology/link_constants.hpp"
-#include "util/error.hpp"
 
 namespace plexus::topo {
 namespace {

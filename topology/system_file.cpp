@@ -2,11 +2,11 @@
 // and by file name on save.
 #include <cctype>
 
+#include "base/error.hpp"
 #include "topology/discovery.hpp"
 #include "topology/file_io.hpp"
 #include "topology/json_format.hpp"
 #include "topology/nccl_xml.hpp"
-#include "util/error.hpp"
 
 namespace plexus::topo {
 

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <cstdint>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::topo {
 

@@ -1,4 +1,4 @@
-// Microbenchmark of the host reduction kernels (src/device): sum over every datatype and every
+// Microbenchmark of the host reduction kernels (src/kernels): sum over every datatype and every
 // kernel family this CPU runs, buffers of 4 KiB to 64 MiB, next to memcpy and a plain two-input
 // stream (dst = a | b, 256-bit) of the same size, all in one run so the numbers compare.
 //
@@ -29,9 +29,9 @@
 #include <immintrin.h>
 #endif
 
-#include "device/float_convert.hpp"
-#include "device/reduce.hpp"
-#include "device/reduce_kernels.hpp"
+#include "kernels/float_convert.hpp"
+#include "kernels/reduce.hpp"
+#include "kernels/reduce_kernels.hpp"
 
 namespace {
 

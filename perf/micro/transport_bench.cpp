@@ -39,8 +39,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/futex.hpp"
 #include "transports/common/transport.hpp"
-#include "util/futex.hpp"
 
 namespace {
 

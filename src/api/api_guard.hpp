@@ -4,8 +4,8 @@
 #include <new>
 
 #include "api/api_state.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
 
 namespace plexus::api {
 

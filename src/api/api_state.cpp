@@ -2,7 +2,7 @@
 #include <thread>
 
 #include "api/api_guard.hpp"
-#include "util/log.hpp"
+#include "base/log.hpp"
 
 namespace plexus::api {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "comm/communicator.hpp"
 #include "plexus/nccl.h"
+#include "runtime/communicator.hpp"
 
 struct ncclComm {
   std::shared_ptr<plexus::comm::Communicator> impl;

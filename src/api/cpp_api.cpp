@@ -1,10 +1,10 @@
 // The C++ API (include/plexus/plexus.hpp) over the communicator core.
 #include <cstring>
 
-#include "bootstrap/launch_env.hpp"
-#include "comm/communicator.hpp"
+#include "base/error.hpp"
 #include "plexus/plexus.hpp"
-#include "util/error.hpp"
+#include "runtime/communicator.hpp"
+#include "runtime/launch_env.hpp"
 
 namespace plexus {
 

@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "api/api_guard.hpp"
-#include "bootstrap/launch_env.hpp"
-#include "util/env.hpp"
-#include "util/log.hpp"
+#include "base/env.hpp"
+#include "base/log.hpp"
+#include "runtime/launch_env.hpp"
 
 using plexus::ErrorCode;
 using plexus::throwError;

@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <set>
 
+#include "base/futex.hpp"
+#include "base/log.hpp"
 #include "transports/common/abort_reason.hpp"
-#include "util/futex.hpp"
-#include "util/log.hpp"
 
 namespace plexus::engine {
 

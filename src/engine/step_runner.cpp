@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "device/reduce.hpp"
-#include "device/stream_copy.hpp"
+#include "base/log.hpp"
 #include "engine/engine.hpp"
-#include "util/log.hpp"
+#include "kernels/reduce.hpp"
+#include "kernels/stream_copy.hpp"
 
 namespace plexus::engine {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "device/datatype.hpp"
-#include "util/futex.hpp"
+#include "base/futex.hpp"
+#include "kernels/datatype.hpp"
 
 namespace plexus::engine {
 

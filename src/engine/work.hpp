@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "algorithms/plan.hpp"
-#include "device/datatype.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
+#include "kernels/datatype.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::engine {
 

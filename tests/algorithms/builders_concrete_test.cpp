@@ -10,8 +10,8 @@
 #include <set>
 
 #include "algorithms/registry.hpp"
+#include "base/error.hpp"
 #include "concrete_run.hpp"
-#include "util/error.hpp"
 
 namespace plexus::algo {
 namespace {

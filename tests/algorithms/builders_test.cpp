@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "algorithms/builders.hpp"
+#include "base/error.hpp"
 #include "concrete_run.hpp"
-#include "util/error.hpp"
 
 namespace plexus::algo {
 namespace {

@@ -14,7 +14,7 @@
 #include <tuple>
 #include <vector>
 
-#include "algorithms/plan.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::algo::testing {
 

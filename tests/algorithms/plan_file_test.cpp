@@ -15,8 +15,8 @@
 #include "algorithms/registry.hpp"
 #include "algorithms/tuner.hpp"
 #include "algorithms/verifier.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
 
 namespace plexus::algo {
 namespace {

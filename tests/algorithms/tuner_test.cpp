@@ -12,8 +12,8 @@
 #include "algorithms/topology_costs.hpp"
 #include "algorithms/tuner.hpp"
 #include "algorithms/verifier.hpp"
+#include "base/error.hpp"
 #include "topology/synthetic.hpp"
-#include "util/error.hpp"
 
 namespace plexus::algo {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "algorithms/builders.hpp"
 #include "algorithms/verifier.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::algo {
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "algorithms/registry.hpp"
-#include "device/datatype.hpp"
+#include "kernels/datatype.hpp"
 #include "tests/multiproc/collective_check.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 

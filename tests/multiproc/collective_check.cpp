@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "device/datatype.hpp"
-#include "device/float_convert.hpp"
+#include "kernels/datatype.hpp"
+#include "kernels/float_convert.hpp"
 
 namespace plexus::testing {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "device/datatype.hpp"
+#include "kernels/datatype.hpp"
 #include "tests/multiproc/collective_check.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "bootstrap/unique_id.hpp"
+#include "runtime/unique_id.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 
 namespace plexus::testing {

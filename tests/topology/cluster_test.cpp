@@ -2,13 +2,13 @@
 // ranks, NVLink domains, PCIe switches, rails, ring order) on synthetic clusters.
 #include <gtest/gtest.h>
 
+#include "base/error.hpp"
 #include "test_util.hpp"
 #include "topology/cluster_view.hpp"
 #include "topology/discovery.hpp"
 #include "topology/nccl_xml.hpp"
 #include "topology/summary.hpp"
 #include "topology/synthetic.hpp"
-#include "util/error.hpp"
 
 namespace plexus::topo {
 namespace {

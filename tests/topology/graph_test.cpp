@@ -1,9 +1,9 @@
 // Graph model: node/link bookkeeping, name resolution, CPU set and bus id helpers.
 #include <gtest/gtest.h>
 
+#include "base/error.hpp"
 #include "topology/graph.hpp"
 #include "topology/link_constants.hpp"
-#include "util/error.hpp"
 
 namespace plexus::topo {
 namespace {

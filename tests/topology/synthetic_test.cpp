@@ -2,10 +2,10 @@
 // public descriptions (REFERENCE.md "Systems"), clusters and the spec syntax.
 #include <gtest/gtest.h>
 
+#include "base/error.hpp"
 #include "topology/discovery.hpp"
 #include "topology/paths.hpp"
 #include "topology/synthetic.hpp"
-#include "util/error.hpp"
 
 namespace plexus::topo {
 namespace {

@@ -2,8 +2,8 @@
 // minor versions), other major versions and damage refused with a message naming the rank.
 #include <gtest/gtest.h>
 
+#include "base/error.hpp"
 #include "transports/plugin_common/address_blob.hpp"
-#include "util/error.hpp"
 
 namespace plexus::transport {
 namespace {

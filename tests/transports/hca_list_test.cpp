@@ -1,8 +1,8 @@
 // PLEXUS_IB_HCA parsing and matching (NCCL syntax): prefixes, ports, exclusion, exact names.
 #include <gtest/gtest.h>
 
+#include "base/error.hpp"
 #include "transports/ibverbs/hca_list.hpp"
-#include "util/error.hpp"
 
 namespace plexus::transport::ib {
 namespace {

@@ -2,9 +2,9 @@
 // list), the per-connection record, immediate data, port rates and GID index choice.
 #include <gtest/gtest.h>
 
+#include "base/error.hpp"
 #include "transports/ibverbs/ib_wire.hpp"
 #include "transports/plugin_common/address_blob.hpp"
-#include "util/error.hpp"
 
 namespace plexus::transport::ib {
 namespace {

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <map>
 
+#include "base/error.hpp"
 #include "transports/ibverbs/mr_cache.hpp"
-#include "util/error.hpp"
 
 namespace plexus::transport::ib {
 namespace {

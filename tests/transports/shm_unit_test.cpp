@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
+#include "base/shm_segment.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/shm/local_link.hpp"
 #include "transports/shm/shm_budget.hpp"
 #include "transports/shm/shm_fifo.hpp"
-#include "util/error.hpp"
-#include "util/shm_segment.hpp"
 
 namespace plexus::transport {
 namespace {

@@ -14,8 +14,8 @@
 #include <memory>
 #include <random>
 
+#include "base/error.hpp"
 #include "transports/plugin_common/tagged_transport.hpp"
-#include "util/error.hpp"
 
 namespace plexus::transport {
 namespace {

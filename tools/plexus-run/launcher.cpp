@@ -19,8 +19,8 @@
 #include <cstdio>
 #include <optional>
 
+#include "base/socket.hpp"
 #include "line_splitter.hpp"
-#include "util/socket.hpp"
 
 namespace plexus::run {
 namespace {

@@ -2,10 +2,10 @@
 // run the ranks. See launcher.hpp for the behaviour and exit codes.
 #include <cstdio>
 
+#include "base/error.hpp"
 #include "launch_options.hpp"
 #include "launcher.hpp"
 #include "rank_environment.hpp"
-#include "util/error.hpp"
 
 int main(int argc, char** argv) {
   using namespace plexus::run;

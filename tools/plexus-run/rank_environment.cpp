@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "util/random.hpp"
-#include "util/socket.hpp"
+#include "base/random.hpp"
+#include "base/socket.hpp"
 
 extern char** environ;
 

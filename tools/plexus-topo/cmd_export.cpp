@@ -1,10 +1,10 @@
 // plexus-topo export: write the topology as NCCL XML (one host; usable as NCCL_TOPO_FILE or
 // PLEXUS_TOPO_FILE), Plexus JSON (everything) or Graphviz DOT.
+#include "base/error.hpp"
 #include "command.hpp"
 #include "topology/dot_format.hpp"
 #include "topology/json_format.hpp"
 #include "topology/nccl_xml.hpp"
-#include "util/error.hpp"
 
 namespace plexus::tools::topo {
 namespace {

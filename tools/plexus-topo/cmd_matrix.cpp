@@ -1,9 +1,9 @@
 // plexus-topo matrix: the path class between every pair of GPUs and NICs, like
 // `nvidia-smi topo -m` (NV# for NVLink counts), with CPU and NUMA affinity and a legend.
+#include "base/error.hpp"
 #include "command.hpp"
 #include "topology/paths.hpp"
 #include "topology/render.hpp"
-#include "util/error.hpp"
 
 namespace plexus::tools::topo {
 namespace {

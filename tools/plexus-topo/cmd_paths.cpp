@@ -1,9 +1,9 @@
 // plexus-topo paths A B: the path Plexus models between two nodes: hops, links, bottleneck
 // bandwidth, latency and class.
+#include "base/error.hpp"
 #include "command.hpp"
 #include "topology/paths.hpp"
 #include "topology/render.hpp"
-#include "util/error.hpp"
 
 namespace plexus::tools::topo {
 namespace {

@@ -15,12 +15,12 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
-#include "algorithms/plan.hpp"
 #include "algorithms/plan_file.hpp"
 #include "algorithms/registry.hpp"
 #include "algorithms/verifier.hpp"
+#include "base/error.hpp"
 #include "command.hpp"
-#include "util/error.hpp"
+#include "plan/plan.hpp"
 
 namespace plexus::tools::topo {
 namespace {

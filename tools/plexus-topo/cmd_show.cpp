@@ -1,10 +1,10 @@
 // plexus-topo show: the machine as an indented tree (CPU packages, NUMA nodes, PCIe switches,
 // GPUs, NICs with link kinds and speeds), then NVLinks, the fabric and notes.
+#include "base/error.hpp"
 #include "command.hpp"
 #include "topology/describe.hpp"
 #include "topology/json_format.hpp"
 #include "topology/render.hpp"
-#include "util/error.hpp"
 
 namespace plexus::tools::topo {
 namespace {

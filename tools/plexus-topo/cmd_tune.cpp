@@ -14,9 +14,9 @@
 
 #include "algorithms/registry.hpp"
 #include "algorithms/topology_costs.hpp"
+#include "base/env.hpp"
+#include "base/error.hpp"
 #include "command.hpp"
-#include "util/env.hpp"
-#include "util/error.hpp"
 
 namespace plexus::tools::topo {
 namespace {

@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <system_error>
 
+#include "base/error.hpp"
 #include "topology/discovery.hpp"
 #include "topology/file_io.hpp"
 #include "topology/synthetic.hpp"
-#include "util/error.hpp"
 
 namespace plexus::tools::topo {
 

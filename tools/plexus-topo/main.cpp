@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/error.hpp"
 #include "command.hpp"
-#include "util/error.hpp"
 
 using plexus::tools::topo::Command;
 using plexus::tools::topo::commandRegistry;

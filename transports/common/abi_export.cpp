@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::transport::abi_detail {
 namespace {

@@ -10,9 +10,9 @@
 #include <map>
 #include <mutex>
 
-#include "util/env.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
+#include "base/env.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
 
 namespace plexus::transport {
 namespace {

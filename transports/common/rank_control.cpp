@@ -9,8 +9,8 @@
 #include <map>
 #include <mutex>
 
-#include "util/error.hpp"
-#include "util/futex.hpp"
+#include "base/error.hpp"
+#include "base/futex.hpp"
 
 namespace plexus::transport {
 namespace {

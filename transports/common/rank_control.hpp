@@ -11,7 +11,7 @@
 #include <string>
 #include <utility>
 
-#include "util/shm_segment.hpp"
+#include "base/shm_segment.hpp"
 
 namespace plexus::transport {
 

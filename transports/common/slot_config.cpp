@@ -1,10 +1,10 @@
 // Slot FIFO geometry from the environment, fitted to the shared-memory budget.
 #include <unistd.h>
 
+#include "base/env.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
 #include "transports/common/transport.hpp"
-#include "util/env.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace plexus::transport {
 

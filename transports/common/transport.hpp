@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "base/deadline.hpp"
 #include "plexus/transport.h"
 #include "transports/common/rank_control.hpp"
-#include "util/deadline.hpp"
 
 namespace plexus::transport {
 

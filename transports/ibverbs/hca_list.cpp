@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::transport::ib {
 

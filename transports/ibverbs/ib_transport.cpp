@@ -26,6 +26,9 @@
 #include <random>
 #include <set>
 
+#include "base/env.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
 #include "transports/common/abi_export.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/ibverbs/hca_list.hpp"
@@ -36,9 +39,6 @@
 #include "transports/plugin_common/slot_arena.hpp"
 #include "transports/plugin_common/slot_flow.hpp"
 #include "transports/plugin_common/wake_fds.hpp"
-#include "util/env.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace plexus::transport {
 namespace {

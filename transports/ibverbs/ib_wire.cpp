@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::transport::ib {
 namespace {

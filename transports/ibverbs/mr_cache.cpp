@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::transport::ib {
 

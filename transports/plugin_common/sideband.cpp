@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/error.hpp"
+#include "base/log.hpp"
 #include "transports/common/abort_reason.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace plexus::transport {
 namespace {

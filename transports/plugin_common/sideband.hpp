@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "base/socket.hpp"
 #include "transports/common/transport.hpp"
-#include "util/socket.hpp"
 
 namespace plexus::transport {
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::transport {
 

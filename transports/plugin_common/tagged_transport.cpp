@@ -10,14 +10,14 @@
 #include <map>
 #include <set>
 
+#include "base/error.hpp"
+#include "base/log.hpp"
 #include "transports/common/abort_reason.hpp"
 #include "transports/plugin_common/address_blob.hpp"
 #include "transports/plugin_common/sideband.hpp"
 #include "transports/plugin_common/slot_arena.hpp"
 #include "transports/plugin_common/slot_flow.hpp"
 #include "transports/plugin_common/wake_fds.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace plexus::transport {
 namespace {

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::transport {
 

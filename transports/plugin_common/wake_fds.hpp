@@ -8,7 +8,7 @@
 
 #include <chrono>
 
-#include "util/socket.hpp"
+#include "base/socket.hpp"
 
 namespace plexus::transport {
 

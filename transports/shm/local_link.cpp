@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::transport::shm {
 namespace {

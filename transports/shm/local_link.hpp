@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "util/socket.hpp"
+#include "base/socket.hpp"
 
 namespace plexus::transport::shm {
 

@@ -1,7 +1,7 @@
 // Shared-memory budget per rank.
 #include "transports/shm/shm_budget.hpp"
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace plexus::transport::shm {
 

@@ -17,14 +17,14 @@
 #include <memory>
 #include <set>
 
+#include "base/error.hpp"
+#include "base/log.hpp"
 #include "transports/common/abi_export.hpp"
 #include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/shm/local_link.hpp"
 #include "transports/shm/shm_budget.hpp"
 #include "transports/shm/shm_fifo.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace plexus::transport {
 namespace {

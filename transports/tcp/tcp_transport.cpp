@@ -18,14 +18,14 @@
 #include <memory>
 #include <vector>
 
+#include "base/env.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "base/socket.hpp"
 #include "transports/common/abi_export.hpp"
 #include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/tcp/stripe.hpp"
-#include "util/env.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
-#include "util/socket.hpp"
 
 namespace plexus::transport {
 namespace {

@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "util/deadline.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
+#include "base/deadline.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
 
 namespace plexus::transport {
 namespace {

@@ -1,0 +1,64 @@
+// The one table of environment variables Plexus reads. docs/environment.md mirrors it (checked by
+// tests/util/env_docs_test). Keep entries sorted by area; add a row here before reading a new one.
+#include "base/env.hpp"
+
+namespace plexus {
+namespace {
+// clang-format off
+constexpr EnvVar kVars[] = {
+  // Logging
+  {"DEBUG", "WARN", "Log level: VERSION, WARN, INFO or TRACE.", true},
+  {"DEBUG_SUBSYS", "ALL", "Comma list of subsystems to log (INIT, COLL, P2P, SHM, NET, GRAPH, TUNE, ENV, BOOTSTRAP, ALL); ^ excludes.", true},
+  {"DEBUG_FILE", "", "Write log lines to this file instead of stderr; %h is replaced by the host name, %p by the pid.", true},
+  // Bootstrap and launch
+  {"TIMEOUT", "1800", "Seconds any wait may last without progress (init, connect, collectives) before it fails with an error naming what it waited for.", false},
+  {"SOCKET_IFNAME", "", "Network interfaces for bootstrap and TCP: prefix list (eth,ib), ^ to exclude (^docker,lo), = for exact names (=eth0). Default: any interface but lo and docker*, else lo.", true},
+  {"SOCKET_FAMILY", "", "Restrict socket addresses to AF_INET or AF_INET6.", true},
+  {"COMM_ID", "", "host:port of the bootstrap root when ranks are started by a launcher (set by plexus-run).", true},
+  {"RANK", "", "This process's rank when started by plexus-run (also RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID).", false},
+  {"WORLD_SIZE", "", "Number of ranks when started by plexus-run (also WORLD_SIZE, OMPI_COMM_WORLD_SIZE, SLURM_NTASKS).", false},
+  {"LOCAL_RANK", "", "Rank among the processes of this host (also LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID).", false},
+  {"LOCAL_SIZE", "", "Number of processes of this job on this host (set by plexus-run).", false},
+  {"SECRET", "", "Hex secret shared by the ranks of a launcher-started job; the root refuses connections without it. plexus-run sets a random one.", false},
+  {"HOSTID", "", "Override this host's identity (ranks with equal ids are on one host and may use shared memory).", true},
+  // Transports
+  {"TRANSPORTS", "shm,ibverbs,tcp", "Transports to use, in order of preference: 'tcp' (only tcp), 'shm,ofi' (this order), '^shm' (the default list without shm). Names: shm and tcp (built in); ibverbs, ofi, ucx (plugins, loaded from libplexus-transport-NAME.so, as is any other NAME). Aliases: libfabric = ofi, verbs = ib = ibverbs. When none of the listed transports is usable, the error says why for each.", false},
+  {"PLUGIN_PATH", "", "Colon-separated directories searched first for transport plugins (libplexus-transport-NAME.so); then <libdir>/plexus and the loader's default path.", false},
+  {"SHM_DISABLE", "0", "Disable the shared-memory transport (same as PLEXUS_TRANSPORTS=^shm).", true},
+  {"SLOT_SIZE", "128K", "Bytes per slot in a connection's FIFO (all ranks must agree); the unit the engine moves data in. Small enough that the FIFOs of a shared-memory pair stay in the cache.", false},
+  {"SLOTS", "8", "Slots per connection FIFO (all ranks must agree).", false},
+  {"SHM_BUDGET", "a quarter of the host's memory", "Shared memory the communicator's ranks on one host may hold for shm FIFOs, shared equally among them. Init sizes FIFOs (unless PLEXUS_SLOT_SIZE or PLEXUS_SLOTS is set) so that a full mesh of a host's ranks fits; a connection whose FIFO would pass a rank's share fails with an error naming this budget.", false},
+  {"NSOCKS_PERTHREAD", "1", "TCP sockets per peer connection (1 to 16); slots larger than PLEXUS_SOCKET_STRIPE are striped across them.", true},
+  {"SOCKET_STRIPE", "64K", "tcp transport: smallest piece of a slot sent on one socket when PLEXUS_NSOCKS_PERTHREAD > 1 (smaller slots travel whole).", false},
+  {"SOCKET_BUF_SIZE", "4M", "tcp transport: SO_SNDBUF/SO_RCVBUF of each data socket; 0 keeps the kernel's autotuning.", false},
+  {"FI_PROVIDER", "", "ofi transport: libfabric provider to use, e.g. 'tcp;ofi_rxm', 'shm', 'verbs;ofi_rxm', 'efa' (default: libfabric's FI_PROVIDER filter, then its first provider with reliable tagged messages).", false},
+  {"IB_HCA", "", "ibverbs transport: RDMA devices and ports to use (NCCL syntax: 'mlx5_0:1,mlx5_1' prefixes with optional port, '^mlx5_2' excludes, '=mlx5_0' exact names). Default: every active port.", true},
+  {"IB_GID_INDEX", "", "ibverbs transport: GID index for RoCE (default: the first RoCE v2 GID with an IPv4-mapped address, then RoCE v2 IPv6, then index 0).", true},
+  {"IB_QPS_PER_CONNECTION", "1", "ibverbs transport: RC queue pairs per connection (1 to 16); large slots are striped across them.", true},
+  {"IB_TIMEOUT", "18", "ibverbs transport: local ACK timeout exponent of the queue pairs (4.096 us * 2^N).", true},
+  {"IB_RETRY_CNT", "7", "ibverbs transport: transport retry count of the queue pairs.", true},
+  {"IB_SL", "0", "ibverbs transport: InfiniBand service level.", true},
+  {"IB_TC", "0", "ibverbs transport: traffic class (RoCE DSCP << 2).", true},
+  {"IB_MR_CACHE_SIZE", "256", "ibverbs transport: registrations kept by the memory-registration cache before unused ones are evicted.", false},
+  // Algorithms and engine
+  {"ALGO", "", "Force or exclude algorithms (NCCL syntax: ring,tree / ^tree / allreduce:ring;allgather:ring).", true},
+  {"NCHANNELS", "", "Number of channels (parallel rings) per collective; default chosen by the tuner.", false},
+  {"MIN_NCHANNELS", "", "Lower bound for the channels the tuner picks.", true},
+  {"MAX_NCHANNELS", "", "Upper bound for the channels the tuner picks.", true},
+  {"SPIN_US", "1000", "Microseconds a blocked caller polls before it sleeps (futex or poll); default 2 when this host runs more ranks than this process has cores. The progress thread of asynchronous operations polls at most 100 us.", false},
+  {"YIELD_US", "0", "After PLEXUS_SPIN_US, microseconds a blocked caller yields its core (sched_yield) between polls before it sleeps; default 1000 when this host runs more ranks than this process has cores (a peer that has work then gets the core at once), else 0.", false},
+  {"NT_STORE_MIN", "8M", "Operations on buffers at least this large write their results with non-temporal (cache-bypassing) stores; 0 disables.", false},
+  {"REDUCE_ISA", "auto", "Host reduction kernels: auto (the best this CPU runs), avx512bf16, avx512, avx2 or scalar. A family the CPU lacks falls back to the best, with a warning.", false},
+  // Topology
+  {"TOPO_FILE", "", "Read the local topology from this NCCL XML or Plexus JSON file instead of discovering it.", true},
+  {"TOPO_DUMP_FILE", "", "Write the discovered local topology to this file (XML, or JSON when it ends in .json).", true},
+  {"PLAN_FILE", "", "Load custom algorithms (Plexus plan JSON) from this file.", false},
+};
+// clang-format on
+}  // namespace
+
+std::span<const EnvVar> documentedEnvVars() {
+  return kVars;
+}
+
+}  // namespace plexus

@@ -1,0 +1,101 @@
+// Sockets for bootstrap and the TCP transport: addresses, interface selection with NCCL's
+// PLEXUS_SOCKET_IFNAME syntax, and blocking helpers that honour a deadline and an abort flag.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/deadline.hpp"
+
+namespace plexus {
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) reset(o.release());
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+
+  // "1.2.3.4:5000", "[::1]:5000" or "hostname:5000".
+  static std::optional<SocketAddress> parse(std::string_view hostPort);
+  static SocketAddress fromSockaddr(const sockaddr* sa, socklen_t len);
+  int family() const { return storage.ss_family; }
+  uint16_t port() const;
+  void setPort(uint16_t port);
+  bool isLoopback() const;
+  std::string toString() const;    // "1.2.3.4:5000" / "[::1]:5000"
+  std::string hostString() const;  // without the port
+  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+struct NetInterface {
+  std::string name;
+  SocketAddress address;  // port 0
+  bool loopback = false;
+};
+
+// True if interface `name` is selected by `spec` in NCCL syntax: "eth,ib" prefixes;
+// "^docker,lo" excludes prefixes; "=eth0" exact names; "^=eth0" excludes exact names.
+bool interfaceMatches(std::string_view spec, std::string_view name);
+
+// All up interfaces with an IPv4 or (non link-local) IPv6 address.
+std::vector<NetInterface> listInterfaces();
+
+// Interfaces to use for bootstrap/TCP: PLEXUS_SOCKET_IFNAME and PLEXUS_SOCKET_FAMILY applied;
+// default: all but lo and docker*, or lo when nothing else is up. Throws when none matches.
+std::vector<NetInterface> selectInterfaces();
+
+void setNonBlocking(int fd, bool on);
+void setNoDelay(int fd);
+void setCloseOnExec(int fd);
+
+// Listening TCP socket on `address` (port 0 picks one). Returns the fd; `address` gets the port.
+Fd listenOn(SocketAddress& address, int backlog = 16384);
+SocketAddress localAddress(int fd);
+
+// Connects, retrying refused or unreachable attempts until the deadline (the peer may not be
+// listening yet). `what` names the peer in errors.
+Fd connectTo(const SocketAddress& address, Deadline deadline, const std::atomic<bool>* abort,
+             const std::string& what);
+// Waits for one connection; returns an empty Fd on deadline or abort.
+Fd acceptOne(int listenFd, Deadline deadline, const std::atomic<bool>* abort);
+
+// Blocking transfers on a (possibly non-blocking) socket, bounded by the deadline. Throw
+// Error(kRemote) naming `what` on EOF, reset or timeout.
+void sendAll(int fd, const void* data, size_t size, Deadline deadline,
+             const std::atomic<bool>* abort, const std::string& what);
+void recvAll(int fd, void* data, size_t size, Deadline deadline, const std::atomic<bool>* abort,
+             const std::string& what);
+
+}  // namespace plexus

@@ -1,0 +1,388 @@
+// Communicator init, operations, split, finalize and abort.
+#include "runtime/communicator.hpp"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstring>
+#include <map>
+
+#include "algorithms/registry.hpp"
+#include "algorithms/topology_costs.hpp"
+#include "base/env.hpp"
+#include "base/error.hpp"
+#include "base/host_id.hpp"
+#include "base/log.hpp"
+#include "runtime/launch_env.hpp"
+#include "topology/discovery.hpp"
+
+namespace plexus::comm {
+namespace {
+
+uint32_t signatureOf(const OpArgs& a) {
+  uint64_t fields[5] = {static_cast<uint64_t>(a.collective), a.count, static_cast<uint64_t>(a.type),
+                        static_cast<uint64_t>(a.op), static_cast<uint64_t>(a.root)};
+  if (a.collective == algo::Collective::kSendRecv) fields[3] = fields[4] = 0;
+  // A multiply-xorshift mix per field: runs on every call, so it must cost nanoseconds.
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (uint64_t f : fields) {
+    h = (h ^ f) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+  }
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+bool rooted(algo::Collective c) {
+  return c == algo::Collective::kBroadcast || c == algo::Collective::kReduce ||
+         c == algo::Collective::kGather || c == algo::Collective::kScatter;
+}
+
+// This host's topology, discovered once per process (PLEXUS_TOPO_FILE replaces discovery); it is
+// immutable afterwards.
+const topo::System& localSystem() {
+  static const topo::System system = topo::loadLocalSystem();
+  return system;
+}
+
+int launcherLocalRank() {
+  try {
+    if (auto env = bootstrap::detectLaunchEnv()) return env->localRank;
+  } catch (const Error&) {
+  }
+  return 0;
+}
+
+bool reduces(algo::Collective c) {
+  return c == algo::Collective::kAllReduce || c == algo::Collective::kReduce ||
+         c == algo::Collective::kReduceScatter;
+}
+
+}  // namespace
+
+std::unique_ptr<Communicator> Communicator::create(const bootstrap::UniqueId& id, int rank,
+                                                   int nranks, const CommOptions& options) {
+  std::unique_ptr<Communicator> c(new Communicator());
+  c->init(id, rank, nranks, options);
+  return c;
+}
+
+void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
+                        const CommOptions& options) {
+  rank_ = rank;
+  nranks_ = nranks;
+  context_ = formatString("rank %d of %d", rank, nranks);
+  if (!options.name.empty()) context_ += " (" + options.name + ")";
+  LogContext logContext(context_);
+  timeout_ = options.timeout.count() > 0 ? options.timeout : defaultTimeout();
+  Deadline deadline = Deadline::after(timeout_);
+
+  bootstrap_ = bootstrap::Bootstrap::connect(id, rank, nranks, deadline, &abort_);
+  context_ =
+      formatString("rank %d of %d, comm %08" PRIx64, rank, nranks, bootstrap_->commId() >> 32);
+  if (!options.name.empty()) context_ += " (" + options.name + ")";
+  control_ = transport::RankControl::create(bootstrap_->commId(), rank);
+
+  tctx_.commId = bootstrap_->commId();
+  tctx_.rank = rank;
+  tctx_.nranks = nranks;
+  tctx_.slots = transport::slotConfigFromEnv();
+  std::memcpy(tctx_.secret, bootstrap_->secret().data(), sizeof(tctx_.secret));
+  tctx_.peers = &peers_;
+  tctx_.abort = &abort_;
+
+  // First all-gather: who runs where, the FIFO geometry asked for, the budget, the topology.
+  PeerInfo mine;
+  mine.record.rank = rank;
+  mine.record.hostHash = hostHash();
+  mine.record.hostName = hostName();
+  mine.record.pid = static_cast<int>(getpid());
+  mine.slots = tctx_.slots;
+  mine.shmBudget = transport::shmBudgetFromEnv();
+  mine.topology = topo::makeRankSummary(rank, launcherLocalRank(), localSystem()).serialize();
+
+  std::vector<std::string> blobs = bootstrap_->allGather(encodePeerInfo(mine), deadline);
+  peers_.resize(static_cast<size_t>(nranks));
+  std::vector<topo::RankSummary> summaries;
+  uint64_t shmBudget = mine.shmBudget;
+  for (int r = 0; r < nranks; ++r) {
+    PeerInfo info = decodePeerInfo(blobs[static_cast<size_t>(r)], r);
+    if (info.record.rank != r)
+      throwError(ErrorCode::kRemote, "%s: peer description %d claims rank %d", context_.c_str(), r,
+                 info.record.rank);
+    if (info.slots.slotBytes != tctx_.slots.slotBytes || info.slots.slots != tctx_.slots.slots)
+      throwError(ErrorCode::kInvalidUsage,
+                 "%s: rank %d (host %s) uses %u slots of %u bytes, this rank %u of %u: set "
+                 "PLEXUS_SLOTS and PLEXUS_SLOT_SIZE alike on every rank",
+                 context_.c_str(), r, info.record.hostName.c_str(), info.slots.slots,
+                 info.slots.slotBytes, tctx_.slots.slots, tctx_.slots.slotBytes);
+    shmBudget = std::min(shmBudget, info.shmBudget);
+    peers_[static_cast<size_t>(r)] = std::move(info.record);
+    summaries.push_back(topo::RankSummary::deserialize(info.topology));
+  }
+  // Distinct hosts that share a name (containers, network namespaces) get a short id appended, so
+  // that messages naming a peer's host tell them apart.
+  std::vector<bool> ambiguous(peers_.size(), false);
+  for (size_t i = 0; i < peers_.size(); ++i)
+    for (size_t j = 0; j < peers_.size(); ++j)
+      if (peers_[i].hostName == peers_[j].hostName && peers_[i].hostHash != peers_[j].hostHash)
+        ambiguous[i] = true;
+  for (size_t i = 0; i < peers_.size(); ++i)
+    if (ambiguous[i])
+      peers_[i].hostName +=
+          formatString("#%06llx", static_cast<unsigned long long>(peers_[i].hostHash & 0xffffff));
+  cluster_ = std::make_unique<topo::ClusterView>(std::move(summaries));
+  PLEXUS_INFO(subsys::kGraph, "%s: %d host(s); rings keep each host's ranks together",
+              context_.c_str(), cluster_->nhosts());
+
+  // The geometry every rank derives alike from what all sent: FIFOs small enough that a host's
+  // full mesh of shm connections, on as many channels as a plan may use, fits its budget. The
+  // transports are made for it, then a second all-gather spreads their addresses.
+  const algo::TransportCost shmCost{10.0, 1.0, 1.0, 2};
+  const algo::TransportCost netCost{1.25, 30.0, 2.0, 2};
+  fixedChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("NCHANNELS", 0), 0, algo::kMaxChannels));
+  minChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("MIN_NCHANNELS", 1), 1, algo::kMaxChannels));
+  maxChannels_ =
+      static_cast<int>(std::clamp<int64_t>(envInt("MAX_NCHANNELS", 0), 0, algo::kMaxChannels));
+  std::map<uint64_t, int> perHost;
+  int maxLocal = 0;
+  for (const auto& p : peers_) maxLocal = std::max(maxLocal, ++perHost[p.hostHash]);
+  tctx_.slots = transport::fitSlotsToBudget(
+      tctx_.slots, transport::slotConfigFromUser(), maxLocal, shmBudget,
+      std::max({fixedChannels_, maxChannels_, minChannels_, shmCost.maxChannels}));
+  std::vector<std::unique_ptr<transport::Transport>> transports = createTransports(tctx_);
+  std::map<std::string, std::string> addresses;
+  for (auto& t : transports) addresses[t->name()] = t->localAddress();
+  blobs = bootstrap_->allGather(encodeAddresses(addresses), deadline);
+  for (int r = 0; r < nranks; ++r)
+    peers_[static_cast<size_t>(r)].addresses = decodeAddresses(blobs[static_cast<size_t>(r)], r);
+  selector_ = std::make_unique<TransportSelector>(tctx_, std::move(transports));
+  selector_->choose();
+
+  // Algorithms: custom plans, the filter, and the cost model of this cluster. One engine thread
+  // drives a rank's channels, so a few channels suffice to overlap steps.
+  customPlans_ = algo::loadPlanFileFromEnv(nranks);
+  algoFilter_ = algo::AlgoFilter::fromEnv(&customPlans_);
+  costs_ = algo::costsFromCluster(*cluster_, shmCost, netCost);
+  domains_ = algo::hierGroupsFromCluster(*cluster_);
+  rings_ = algo::ringOrdersFromCluster(
+      *cluster_, std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}));
+
+  engine::EngineConfig ec;
+  ec.rank = rank;
+  ec.nranks = nranks;
+  ec.slotBytes = tctx_.slots.slotBytes;
+  ec.timeout = timeout_;
+  // Wait policy from this process's cores (its affinity): with a core per local rank a blocked
+  // caller polls for up to 1 ms, since waking from a futex costs tens of microseconds on virtual
+  // machines, far more than a small all-reduce takes; with fewer cores a polling rank would take
+  // the core its peer needs, so it polls 2 us, then yields the core for up to 1 ms, then sleeps.
+  // (The tuner's cost model judges oversubscription from the host summaries instead, which every
+  // rank sees alike: algo::costsFromCluster.)
+  int cores = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
+  bool oversubscribed = cores > 0 && cluster_->localSize(rank) > cores;
+  ec.spin = std::chrono::microseconds(envInt("SPIN_US", oversubscribed ? 2 : 1000));
+  ec.yield = std::chrono::microseconds(envInt("YIELD_US", oversubscribed ? 1000 : 0));
+  ec.streamingBytes = envSize("NT_STORE_MIN", 8u << 20);
+  ec.context = context_;
+  engine_ = std::make_unique<engine::Engine>(ec, *selector_, control_, abort_);
+  PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());
+}
+
+Communicator::~Communicator() {
+  // Engine first (it uses the selector and the control block), then the transports.
+  engine_.reset();
+  selector_.reset();
+}
+
+void Communicator::validate(const OpArgs& a) const {
+  if (static_cast<int>(a.type) >= kNumDataTypes)
+    throwError(ErrorCode::kInvalidArgument, "%s: invalid datatype %d", context_.c_str(),
+               static_cast<int>(a.type));
+  if (reduces(a.collective) && static_cast<int>(a.op) >= kNumRedOps)
+    throwError(ErrorCode::kInvalidArgument, "%s: invalid reduction op %d", context_.c_str(),
+               static_cast<int>(a.op));
+  if ((rooted(a.collective) || a.collective == algo::Collective::kSendRecv) &&
+      (a.root < 0 || a.root >= nranks_))
+    throwError(ErrorCode::kInvalidArgument, "%s: %s %d is not a rank of this %d-rank communicator",
+               context_.c_str(), a.collective == algo::Collective::kSendRecv ? "peer" : "root",
+               a.root, nranks_);
+  if (a.count == 0) return;
+  bool needInput = true, needOutput = true;
+  switch (a.collective) {
+    case algo::Collective::kBroadcast:
+      needInput = rank_ == a.root;
+      break;
+    case algo::Collective::kReduce:
+    case algo::Collective::kGather:
+      needOutput = rank_ == a.root;
+      break;
+    case algo::Collective::kScatter:
+      needInput = rank_ == a.root;
+      break;
+    case algo::Collective::kBarrier:
+      needInput = needOutput = false;
+      break;
+    case algo::Collective::kSendRecv:
+      needInput = a.isSend;
+      needOutput = !a.isSend;
+      break;
+    default:
+      break;
+  }
+  if (needInput && a.input == nullptr)
+    throwError(ErrorCode::kInvalidArgument, "%s: %s: send buffer is NULL with count %zu",
+               context_.c_str(), algo::collectiveName(a.collective), a.count);
+  if (needOutput && a.output == nullptr)
+    throwError(ErrorCode::kInvalidArgument, "%s: %s: receive buffer is NULL with count %zu",
+               context_.c_str(), algo::collectiveName(a.collective), a.count);
+}
+
+std::shared_ptr<const algo::Plan> Communicator::plan(algo::Collective c, uint64_t count, size_t esz,
+                                                     int root) {
+  auto key = std::make_tuple(static_cast<int>(c), count, esz, root);
+  std::lock_guard<std::mutex> lock(planMutex_);
+  auto it = plans_.find(key);
+  if (it != plans_.end()) return it->second;
+  algo::TuneRequest q;
+  q.collective = c;
+  q.nranks = nranks_;
+  q.count = count;
+  q.elemSize = esz;
+  q.root = root;
+  q.fifoElems = static_cast<uint64_t>(tctx_.slots.slotBytes) * tctx_.slots.slots / esz;
+  q.groups = domains_;
+  q.rings = rings_;
+  q.channels = fixedChannels_;
+  q.minChannels = minChannels_;
+  q.maxChannels = maxChannels_;
+  algo::TuneResult t = algo::tune(q, costs_, algoFilter_, &customPlans_);
+  auto p = std::make_shared<const algo::Plan>(
+      algo::buildPlan(t.best.algorithm, algo::buildRequestFor(q, t.best, rank_), &customPlans_));
+  if (plans_.size() >= 256) plans_.clear();
+  plans_.emplace(key, p);
+  return p;
+}
+
+engine::WorkPtr Communicator::selfP2P(const OpArgs& a) {
+  size_t bytes = a.count * dataTypeSize(a.type);
+  engine::WorkDesc d;
+  d.type = a.type;
+  d.count = a.count;
+  d.p2pPeer = rank_;
+  d.p2pSend = a.isSend;
+  auto w = std::make_shared<engine::Work>(std::move(d));
+  SelfTransfer t{w, a.input, a.output, bytes};
+  auto& mine = a.isSend ? selfSends_ : selfRecvs_;
+  auto& other = a.isSend ? selfRecvs_ : selfSends_;
+  if (other.empty()) {
+    mine.push_back(t);
+    return w;
+  }
+  SelfTransfer o = other.front();
+  other.erase(other.begin());
+  const SelfTransfer& send = a.isSend ? t : o;
+  const SelfTransfer& recv = a.isSend ? o : t;
+  if (send.bytes != recv.bytes) {
+    std::string msg = formatString("%s: send to itself of %zu bytes meets a receive of %zu bytes",
+                                   context_.c_str(), send.bytes, recv.bytes);
+    send.work->fail(ErrorCode::kInvalidUsage, msg);
+    recv.work->fail(ErrorCode::kInvalidUsage, msg);
+    return w;
+  }
+  if (send.bytes > 0 && send.input != recv.output)
+    std::memmove(recv.output, send.input, send.bytes);
+  send.work->complete();
+  recv.work->complete();
+  return w;
+}
+
+bool Communicator::hasUnmatchedSelfP2P() const {
+  return !selfSends_.empty() || !selfRecvs_.empty();
+}
+
+engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
+  validate(a);
+  if (a.collective == algo::Collective::kSendRecv && a.root == rank_) return selfP2P(a);
+  size_t esz = dataTypeSize(a.type);
+  engine::WorkDesc d;
+  d.input = a.input;
+  d.output = a.output;
+  d.type = a.type;
+  d.op = a.op;
+  d.signature = signatureOf(a);
+  d.count = a.count;
+  if (a.collective == algo::Collective::kAllToAll && a.count > 0 && a.input == a.output) {
+    // Pairwise exchange overwrites blocks it has still to send: run in place from a copy.
+    size_t bytes = a.count * esz * static_cast<size_t>(nranks_);
+    d.stagedInput.resize(bytes);
+    std::memcpy(d.stagedInput.data(), a.input, bytes);
+    d.input = d.stagedInput.data();
+  }
+  if (a.collective == algo::Collective::kSendRecv) {
+    d.p2pPeer = a.root;
+    d.p2pSend = a.isSend;
+    d.plan = std::make_shared<const algo::Plan>(
+        a.isSend ? algo::buildSend(nranks_, rank_, a.root, a.count)
+                 : algo::buildRecv(nranks_, rank_, a.root, a.count));
+  } else {
+    d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
+  }
+  return engine_->submit(std::move(d), async);
+}
+
+void Communicator::finalize() {
+  // Completes every queued work (sends included: tcp data has left this process), so a later
+  // destroy cannot cut a peer's transfer short. No barrier: ranks of one thread finalize in turn.
+  engine_->waitIdle();
+}
+
+void Communicator::abort(const std::string& reason) {
+  abort_.store(true);
+  engine_->failAll(ErrorCode::kRemote, context_ + ": " + reason);
+}
+
+std::unique_ptr<Communicator> Communicator::split(int color, int key, const CommOptions& options) {
+  Deadline deadline = Deadline::after(timeout_);
+  struct Entry {
+    int32_t color;
+    int32_t key;
+  };
+  Entry me{color, key};
+  auto all =
+      bootstrap_->allGather(std::string(reinterpret_cast<const char*>(&me), sizeof(me)), deadline);
+  std::vector<std::pair<std::pair<int, int>, int>> members;  // ((key, old rank), old rank)
+  for (int r = 0; r < nranks_; ++r) {
+    Entry e;
+    std::memcpy(&e, all[static_cast<size_t>(r)].data(), sizeof(e));
+    if (color >= 0 && e.color == color) members.push_back({{e.key, r}, r});
+  }
+  std::sort(members.begin(), members.end());
+  // The first member of each color creates the new root and shares its id.
+  std::string idBlob;
+  int newRank = -1;
+  for (size_t i = 0; i < members.size(); ++i)
+    if (members[i].second == rank_) newRank = static_cast<int>(i);
+  if (color >= 0 && newRank == 0) {
+    auto bytes = bootstrap::createRootAndId().encode();
+    idBlob.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  auto ids = bootstrap_->allGather(idBlob, deadline);
+  if (color < 0) return nullptr;
+  const std::string& leaderId = ids[static_cast<size_t>(members.front().second)];
+  bootstrap::UniqueIdBytes bytes{};
+  std::memcpy(bytes.data(), leaderId.data(), std::min(leaderId.size(), bytes.size()));
+  CommOptions inherited = options;
+  if (inherited.timeout.count() == 0) inherited.timeout = timeout_;
+  return create(bootstrap::UniqueId::decode(bytes), newRank, static_cast<int>(members.size()),
+                inherited);
+}
+
+}  // namespace plexus::comm

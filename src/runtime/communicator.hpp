@@ -1,0 +1,117 @@
+// The communicator: one rank's membership in a group of ranks. It owns the bootstrap ring, the
+// transports (chosen per peer), the engine and a cache of plans, and turns each API call into a
+// work on the engine's queue.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "algorithms/builders.hpp"
+#include "algorithms/plan_file.hpp"
+#include "algorithms/tuner.hpp"
+#include "engine/engine.hpp"
+#include "kernels/datatype.hpp"
+#include "runtime/bootstrap.hpp"
+#include "runtime/peer_info.hpp"
+#include "runtime/transport_selector.hpp"
+#include "topology/cluster_view.hpp"
+
+namespace plexus::comm {
+
+struct CommOptions {
+  std::string name;                      // shows in log lines
+  std::chrono::milliseconds timeout{0};  // zero: PLEXUS_TIMEOUT
+};
+
+// Arguments of one operation, as the API received them.
+struct OpArgs {
+  algo::Collective collective = algo::Collective::kAllReduce;
+  const void* input = nullptr;
+  void* output = nullptr;
+  size_t count = 0;
+  DataType type = DataType::kFloat32;
+  RedOp op = RedOp::kSum;
+  int root = 0;  // root, or the peer for send/recv
+  bool isSend = false;
+};
+
+class Communicator {
+ public:
+  static std::unique_ptr<Communicator> create(const bootstrap::UniqueId& id, int rank, int nranks,
+                                              const CommOptions& options);
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
+  uint64_t id() const { return bootstrap_->commId(); }
+  const std::string& context() const { return context_; }
+  engine::Engine& engine() { return *engine_; }
+  const std::vector<transport::PeerRecord>& peers() const { return peers_; }
+  const char* transportFor(int peer) const { return selector_->transportFor(peer); }
+  // Which ranks share a host, an NVLink domain, a PCIe switch, a rail.
+  const topo::ClusterView& cluster() const { return *cluster_; }
+
+  // Checks the arguments (throws Error(kInvalidArgument) naming the bad one) and queues the
+  // operation. Send/recv with this rank as the peer are matched locally (see selfP2P).
+  engine::WorkPtr submit(const OpArgs& args, bool async);
+  void validate(const OpArgs& args) const;
+
+  // Waits for every queued work.
+  void finalize();
+  // Fails all pending and future work and tells peers this rank is gone.
+  void abort(const std::string& reason);
+
+  // ncclCommSplit: collective over this communicator; nullptr for color < 0.
+  std::unique_ptr<Communicator> split(int color, int key, const CommOptions& options);
+
+  // Unmatched self send/receive (both must be in the same group).
+  bool hasUnmatchedSelfP2P() const;
+
+ private:
+  Communicator() = default;
+  void init(const bootstrap::UniqueId& id, int rank, int nranks, const CommOptions& options);
+  std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
+                                         int root);
+  engine::WorkPtr selfP2P(const OpArgs& args);
+
+  int rank_ = 0;
+  int nranks_ = 1;
+  std::chrono::milliseconds timeout_{0};
+  std::string context_;
+  std::atomic<bool> abort_{false};
+  std::unique_ptr<bootstrap::Bootstrap> bootstrap_;
+  transport::RankControl control_;
+  std::vector<transport::PeerRecord> peers_;
+  std::unique_ptr<topo::ClusterView> cluster_;
+  // Algorithm choice: custom plans (PLEXUS_PLAN_FILE), the PLEXUS_ALGO filter, the cost model of
+  // this cluster, hierarchy domains and ring orders, all equal on every rank.
+  algo::PlanLibrary customPlans_;
+  algo::AlgoFilter algoFilter_;
+  algo::TopologyCosts costs_;
+  std::vector<std::vector<int>> domains_;
+  std::vector<std::vector<int>> rings_;
+  int fixedChannels_ = 0, minChannels_ = 1, maxChannels_ = 0;
+  transport::TransportContext tctx_;
+  std::unique_ptr<TransportSelector> selector_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::mutex planMutex_;
+  // Plans by call signature (collective, count, element size, root).
+  std::map<std::tuple<int, uint64_t, size_t, int>, std::shared_ptr<const algo::Plan>> plans_;
+
+  struct SelfTransfer {
+    engine::WorkPtr work;
+    const void* input;
+    void* output;
+    size_t bytes;
+  };
+  std::vector<SelfTransfer> selfSends_, selfRecvs_;
+};
+
+}  // namespace plexus::comm

@@ -1,0 +1,21 @@
+// The bootstrap root: accepts every rank once, checks the job secret, and tells each rank the
+// address of its ring successor (constant work per rank beyond accepting). Runs on a thread owned
+// by the process-wide RootRegistry (the documented registry of bootstrap roots), which joins it.
+#pragma once
+
+#include "base/socket.hpp"
+#include "runtime/unique_id.hpp"
+
+namespace plexus::bootstrap {
+
+// Starts a root serving one communicator on `listener` (already listening).
+void startRoot(Fd listener, const Secret& secret, uint64_t nonce, const SocketAddress& address);
+
+// Stops and joins all roots (at process exit, or from tests).
+void stopAllRoots();
+
+// Joins the roots that are done, waiting briefly for those that have answered every rank and are
+// finishing. Called after a rank's bootstrap so no finished root thread outlives its use.
+void reapRoots();
+
+}  // namespace plexus::bootstrap

@@ -1,0 +1,241 @@
+// Transport selection per peer.
+#include "runtime/transport_selector.hpp"
+
+#include <algorithm>
+
+#include "base/env.hpp"
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "transports/common/loaded_transport.hpp"
+
+namespace plexus::comm {
+
+namespace {
+
+// The transports Plexus ships (built in, then plugins), and other names users reach for.
+constexpr const char* kShipped[] = {"shm", "tcp", "ibverbs", "ofi", "ucx"};
+struct Alias {
+  const char* name;
+  const char* canonical;
+};
+constexpr Alias kAliases[] = {{"libfabric", "ofi"}, {"verbs", "ibverbs"}, {"ib", "ibverbs"}};
+
+constexpr const char* kValidNames =
+    "valid names: shm, tcp (built in), ibverbs, ofi, ucx (plugins); aliases: libfabric = ofi, "
+    "verbs = ib = ibverbs; any other NAME loads a plugin libplexus-transport-NAME.so";
+
+std::string canonicalName(const std::string& name) {
+  for (const Alias& a : kAliases)
+    if (name == a.name) return a.canonical;
+  return name;
+}
+
+bool isShipped(const std::string& name) {
+  return std::any_of(std::begin(kShipped), std::end(kShipped),
+                     [&](const char* k) { return name == k; });
+}
+
+size_t editDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean ofi?)" when `name` is a near miss of a shipped name or alias, else "".
+std::string suggestion(const std::string& name) {
+  std::string best;
+  size_t bestDistance = 3;  // at most two edits, and fewer than the name is long
+  auto consider = [&](const char* candidate, const char* canonical) {
+    size_t d = editDistance(name, candidate);
+    if (d < bestDistance && d < name.size()) {
+      bestDistance = d;
+      best = canonical;
+    }
+  };
+  for (const char* k : kShipped) consider(k, k);
+  for (const Alias& a : kAliases) consider(a.name, a.canonical);
+  return best.empty() ? std::string() : " (did you mean " + best + "?)";
+}
+
+}  // namespace
+
+std::vector<std::string> transportOrderFromEnv() {
+  // Default: shared memory on a host; RDMA (ibverbs) when its plugin finds a device; else tcp.
+  const std::vector<std::string> known = {"shm", "ibverbs", "tcp"};
+  std::vector<std::string> order = known;
+  if (auto spec = envGet("TRANSPORTS")) {
+    std::string s = *spec;
+    bool exclude = !s.empty() && s[0] == '^';
+    if (exclude) s.erase(0, 1);
+    std::vector<std::string> names;
+    size_t pos = 0;
+    while (pos <= s.size()) {
+      size_t comma = s.find(',', pos);
+      std::string tok = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      if (!tok.empty()) {
+        if (tok.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+          throwError(ErrorCode::kInvalidArgument,
+                     "PLEXUS_TRANSPORTS: '%s' is not a transport name%s (%s)", tok.c_str(),
+                     suggestion(tok).c_str(), kValidNames);
+        tok = canonicalName(tok);
+        if (std::find(names.begin(), names.end(), tok) == names.end()) names.push_back(tok);
+      }
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    if (exclude) {
+      order.clear();
+      for (const auto& k : known)
+        if (std::find(names.begin(), names.end(), k) == names.end()) order.push_back(k);
+    } else {
+      order = names;
+    }
+  }
+  if (envBool("SHM_DISABLE", false))
+    order.erase(std::remove(order.begin(), order.end(), "shm"), order.end());
+  if (order.empty())
+    throwError(ErrorCode::kInvalidArgument,
+               "PLEXUS_TRANSPORTS / PLEXUS_SHM_DISABLE leave no transport to use");
+  return order;
+}
+
+std::vector<std::unique_ptr<transport::Transport>> createTransports(
+    transport::TransportContext& ctx) {
+  bool explicitList = envGet("TRANSPORTS").has_value();
+  std::vector<std::unique_ptr<transport::Transport>> out;
+  std::string skipped;  // why each transport was left out, for the error below
+  std::vector<std::string> unknown;
+  for (const std::string& name : transportOrderFromEnv()) {
+    const plexus_transport_v1_t* builtin = name == "shm"   ? transport::builtinShmTable()
+                                           : name == "tcp" ? transport::builtinTcpTable()
+                                                           : nullptr;
+    ctx.requested = explicitList;
+    std::string searched;
+    const plexus_transport_v1_t* table =
+        builtin != nullptr ? builtin : transport::findTransportTable(name, &searched);
+    std::string why;
+    if (table == nullptr) {
+      PLEXUS_INFO(subsys::kInit, "transport %s: no plugin library (looked for %s); skipped",
+                  name.c_str(), searched.c_str());
+      if (isShipped(name)) {
+        why = "its plugin was not built or installed (looked for " + searched + ")";
+      } else {
+        why = "not a transport" + suggestion(name) + ": no plugin library (looked for " + searched +
+              ")";
+        unknown.push_back(name);
+      }
+    } else if (auto t = transport::wrapTransportTable(table, ctx, &why)) {
+      out.push_back(std::move(t));
+      continue;
+    } else {
+      PLEXUS_INFO(subsys::kInit, "transport %s: not usable here (%s); skipped", name.c_str(),
+                  why.c_str());
+      why = "not usable here: " + why;
+    }
+    skipped += (skipped.empty() ? "" : "; ") + name + ": " + why;
+  }
+  if (out.empty())
+    throwError(ErrorCode::kInvalidUsage,
+               "no transport is usable on this host (PLEXUS_TRANSPORTS='%s'): %s%s%s",
+               envString("TRANSPORTS", "").c_str(), skipped.c_str(), unknown.empty() ? "" : "; ",
+               unknown.empty() ? "" : kValidNames);
+  // Some transport works: a misspelt one is skipped with a warning (once per job, from rank 0).
+  for (const std::string& name : unknown)
+    if (ctx.rank == 0)
+      PLEXUS_WARN(subsys::kInit,
+                  "PLEXUS_TRANSPORTS names '%s', which is not a transport%s; skipped (%s)",
+                  name.c_str(), suggestion(name).c_str(), kValidNames);
+  return out;
+}
+
+TransportSelector::TransportSelector(const transport::TransportContext& ctx,
+                                     std::vector<std::unique_ptr<transport::Transport>> transports)
+    : ctx_(ctx), transports_(std::move(transports)) {}
+
+TransportSelector::~TransportSelector() = default;
+
+void TransportSelector::choose() {
+  const auto& peers = *ctx_.peers;
+  perPeer_.assign(peers.size(), nullptr);
+  const auto& self = peers[static_cast<size_t>(ctx_.rank)];
+  for (size_t p = 0; p < peers.size(); ++p) {
+    if (static_cast<int>(p) == ctx_.rank) continue;
+    for (auto& t : transports_) {
+      if (t->canReach(self, peers[p])) {
+        perPeer_[p] = t.get();
+        break;
+      }
+    }
+    if (perPeer_[p] == nullptr) {
+      std::string names;
+      for (auto& t : transports_) names += std::string(names.empty() ? "" : ", ") + t->name();
+      throwError(ErrorCode::kInvalidUsage,
+                 "rank %d: no transport can reach rank %zu (host %s) among [%s]; check "
+                 "PLEXUS_TRANSPORTS (shm only reaches ranks on the same host)",
+                 ctx_.rank, p, peers[p].hostName.c_str(), names.c_str());
+    }
+    PLEXUS_INFO(subsys::kInit, "rank %d -> rank %zu (host %s): %s", ctx_.rank, p,
+                peers[p].hostName.c_str(), perPeer_[p]->name());
+  }
+  used_.clear();
+  for (auto& t : transports_)
+    if (std::find(perPeer_.begin(), perPeer_.end(), t.get()) != perPeer_.end())
+      used_.push_back(t.get());
+}
+
+const char* TransportSelector::transportFor(int peer) const {
+  auto* t = perPeer_.at(static_cast<size_t>(peer));
+  return t != nullptr ? t->name() : "none";
+}
+
+transport::Connection* TransportSelector::connect(int connectionId, int peer) {
+  if (peer < 0 || peer >= static_cast<int>(perPeer_.size()) ||
+      perPeer_[static_cast<size_t>(peer)] == nullptr)
+    throwError(ErrorCode::kInternal, "rank %d: no transport chosen for peer %d", ctx_.rank, peer);
+  transport::Transport* t = perPeer_[static_cast<size_t>(peer)];
+  transport::Connection* c = t->connect(connectionId, peer);
+  if (c != nullptr && !c->usesDoorbell()) polling_ = true;
+  return c;
+}
+
+bool TransportSelector::progressTransports() {
+  // Only transports that carry some peer: progressing an idle one (tcp's accept on its listener)
+  // costs system calls on every turn of the engine, which small messages pay for.
+  bool moved = false;
+  for (transport::Transport* t : used_) moved |= t->progress();
+  return moved;
+}
+
+void TransportSelector::addPollFds(std::vector<pollfd>& fds) {
+  for (transport::Transport* t : used_)
+    if (t->needsPolling()) t->addPollFds(fds);
+}
+
+bool TransportSelector::needsPolling() const {
+  // Sockets are polled; when no socket connection exists the engine sleeps on its doorbell. Ranks
+  // still accepting a tcp connection poll too.
+  if (polling_) return true;
+  return std::any_of(used_.begin(), used_.end(),
+                     [](const transport::Transport* t) { return t->needsPolling(); });
+}
+
+bool TransportSelector::usesDoorbell() const {
+  for (const auto* t : perPeer_)
+    if (t != nullptr && !t->needsPolling()) return true;
+  return false;
+}
+
+void TransportSelector::abortTransports(const std::string& reason) {
+  for (auto& t : transports_) t->abortAll(reason);
+}
+
+}  // namespace plexus::comm

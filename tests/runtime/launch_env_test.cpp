@@ -1,0 +1,168 @@
+// Launcher environments (plexus-run, torchrun, Open MPI, Slurm), unique id encoding, secrets,
+// and the bootstrap ring itself (threads as ranks).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "base/error.hpp"
+#include "runtime/bootstrap.hpp"
+#include "runtime/launch_env.hpp"
+#include "runtime/unique_id.hpp"
+
+namespace plexus::bootstrap {
+namespace {
+
+const char* kAllVars[] = {"PLEXUS_RANK",
+                          "PLEXUS_WORLD_SIZE",
+                          "PLEXUS_LOCAL_RANK",
+                          "PLEXUS_COMM_ID",
+                          "PLEXUS_SECRET",
+                          "RANK",
+                          "WORLD_SIZE",
+                          "LOCAL_RANK",
+                          "MASTER_ADDR",
+                          "MASTER_PORT",
+                          "OMPI_COMM_WORLD_RANK",
+                          "OMPI_COMM_WORLD_SIZE",
+                          "OMPI_COMM_WORLD_LOCAL_RANK",
+                          "SLURM_PROCID",
+                          "SLURM_NTASKS",
+                          "SLURM_LOCALID",
+                          "SLURM_JOB_ID",
+                          "SLURM_STEP_NODELIST",
+                          "SLURM_JOB_NODELIST",
+                          "TORCHELASTIC_RUN_ID"};
+
+class LaunchEnvTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* v : kAllVars) unsetenv(v);
+  }
+  void TearDown() override { SetUp(); }
+};
+
+TEST_F(LaunchEnvTest, NoLauncher) {
+  EXPECT_FALSE(detectLaunchEnv());
+}
+
+TEST_F(LaunchEnvTest, PlexusRun) {
+  setenv("PLEXUS_RANK", "2", 1);
+  setenv("PLEXUS_WORLD_SIZE", "4", 1);
+  setenv("PLEXUS_LOCAL_RANK", "2", 1);
+  setenv("PLEXUS_COMM_ID", "127.0.0.1:5555", 1);
+  setenv("PLEXUS_SECRET", "000102030405060708090a0b0c0d0e0f", 1);
+  auto e = detectLaunchEnv();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->launcher, "plexus-run");
+  EXPECT_EQ(e->rank, 2);
+  EXPECT_EQ(e->size, 4);
+  EXPECT_EQ(e->localRank, 2);
+  EXPECT_EQ(e->rootAddress, "127.0.0.1:5555");
+  EXPECT_EQ(e->secret[15], 0x0f);
+}
+
+TEST_F(LaunchEnvTest, TorchrunUsesMasterPortPlusOne) {
+  setenv("RANK", "1", 1);
+  setenv("WORLD_SIZE", "2", 1);
+  setenv("LOCAL_RANK", "1", 1);
+  setenv("MASTER_ADDR", "127.0.0.1", 1);
+  setenv("MASTER_PORT", "29500", 1);
+  auto e = detectLaunchEnv();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->launcher, "torchrun");
+  EXPECT_EQ(e->rootAddress, "127.0.0.1:29501");
+  // Every rank derives the same secret.
+  auto first = e->secret;
+  setenv("RANK", "0", 1);
+  EXPECT_EQ(detectLaunchEnv()->secret, first);
+}
+
+TEST_F(LaunchEnvTest, OpenMpiNeedsARootAddress) {
+  setenv("OMPI_COMM_WORLD_RANK", "0", 1);
+  setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+  try {
+    detectLaunchEnv();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("PLEXUS_COMM_ID"), std::string::npos) << e.what();
+  }
+  setenv("PLEXUS_COMM_ID", "[::1]:7000", 1);
+  auto e = detectLaunchEnv();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->launcher, "Open MPI");
+  EXPECT_EQ(e->size, 3);
+}
+
+TEST_F(LaunchEnvTest, SlurmDerivesTheRootFromTheNodeList) {
+  setenv("SLURM_PROCID", "5", 1);
+  setenv("SLURM_NTASKS", "8", 1);
+  setenv("SLURM_LOCALID", "1", 1);
+  setenv("SLURM_JOB_ID", "123456", 1);
+  setenv("SLURM_STEP_NODELIST", "gpu[007-010,12],login", 1);
+  auto e = detectLaunchEnv();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->launcher, "Slurm");
+  EXPECT_EQ(e->rootAddress, "gpu007:" + std::to_string(20000 + 123456 % 20000));
+  EXPECT_EQ(e->localRank, 1);
+}
+
+TEST_F(LaunchEnvTest, InconsistentVariablesAreNamed) {
+  setenv("PLEXUS_RANK", "4", 1);
+  setenv("PLEXUS_WORLD_SIZE", "4", 1);
+  setenv("PLEXUS_COMM_ID", "127.0.0.1:1", 1);
+  EXPECT_THROW(detectLaunchEnv(), Error);
+  unsetenv("PLEXUS_WORLD_SIZE");
+  try {
+    detectLaunchEnv();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("PLEXUS_WORLD_SIZE"), std::string::npos);
+  }
+}
+
+TEST(UniqueId, RoundTripAndRejection) {
+  Secret s = parseSecretHex("ffeeddccbbaa99887766554433221100");
+  EXPECT_EQ(secretToHex(s), "ffeeddccbbaa99887766554433221100");
+  EXPECT_THROW(parseSecretHex("xyz"), Error);
+  UniqueId id = idFromAddress("127.0.0.1:4242", s);
+  UniqueId back = UniqueId::decode(id.encode());
+  EXPECT_EQ(back.root.toString(), "127.0.0.1:4242");
+  EXPECT_EQ(back.secret, s);
+  EXPECT_EQ(back.nonce, id.nonce);
+  EXPECT_TRUE(back.rootStartedByRank0);
+  UniqueIdBytes junk{};
+  junk[0] = 1;
+  EXPECT_THROW(UniqueId::decode(junk), Error);
+}
+
+TEST(BootstrapRing, ThreadsAsRanksAllGather) {
+  setenv("PLEXUS_SOCKET_IFNAME", "lo", 1);
+  UniqueId id = createRootAndId();
+  const int n = 6;
+  std::vector<std::vector<std::string>> got(n);
+  std::vector<uint64_t> ids(n);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < n; ++r)
+    threads.emplace_back([&, r] {
+      auto b = Bootstrap::connect(id, r, n, Deadline::after(std::chrono::seconds(20)), nullptr);
+      got[static_cast<size_t>(r)] =
+          b->allGather(std::string(static_cast<size_t>(r) * 100, char('a' + r)),
+                       Deadline::after(std::chrono::seconds(20)));
+      ids[static_cast<size_t>(r)] = b->commId();
+      b->barrier(Deadline::after(std::chrono::seconds(20)));
+    });
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < n; ++r) {
+    EXPECT_EQ(ids[static_cast<size_t>(r)], ids[0]);
+    ASSERT_EQ(got[static_cast<size_t>(r)].size(), static_cast<size_t>(n));
+    for (int k = 0; k < n; ++k)
+      EXPECT_EQ(got[static_cast<size_t>(r)][static_cast<size_t>(k)],
+                std::string(static_cast<size_t>(k) * 100, char('a' + k)));
+  }
+}
+
+}  // namespace
+}  // namespace plexus::bootstrap
