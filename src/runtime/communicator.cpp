@@ -80,35 +80,52 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   timeout_ = options.timeout.count() > 0 ? options.timeout : defaultTimeout();
   Deadline deadline = Deadline::after(timeout_);
 
-  bootstrap_ = bootstrap::Bootstrap::connect(id, rank, nranks, deadline, &abort_);
+  connectBootstrap(id, options.name, deadline);
+  uint64_t shmBudget = gatherPeers(deadline);
+  nameHosts();
+  readChannelLimits();
+  const LinkCosts links = linkCosts();
+  setUpTransports(shmBudget, links, deadline);
+  setUpTuner(links);
+  startEngine();
+  PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());
+}
+
+// Joins the bootstrap ring; from then on the context names the communicator's id.
+void Communicator::connectBootstrap(const bootstrap::UniqueId& id, const std::string& name,
+                                    Deadline deadline) {
+  bootstrap_ = bootstrap::Bootstrap::connect(id, rank_, nranks_, deadline, &abort_);
   context_ =
-      formatString("rank %d of %d, comm %08" PRIx64, rank, nranks, bootstrap_->commId() >> 32);
-  if (!options.name.empty()) context_ += " (" + options.name + ")";
-  control_ = transport::RankControl::create(bootstrap_->commId(), rank);
+      formatString("rank %d of %d, comm %08" PRIx64, rank_, nranks_, bootstrap_->commId() >> 32);
+  if (!name.empty()) context_ += " (" + name + ")";
+  control_ = transport::RankControl::create(bootstrap_->commId(), rank_);
 
   tctx_.commId = bootstrap_->commId();
-  tctx_.rank = rank;
-  tctx_.nranks = nranks;
+  tctx_.rank = rank_;
+  tctx_.nranks = nranks_;
   tctx_.slots = transport::slotConfigFromEnv();
   std::memcpy(tctx_.secret, bootstrap_->secret().data(), sizeof(tctx_.secret));
   tctx_.peers = &peers_;
   tctx_.abort = &abort_;
+}
 
-  // First all-gather: who runs where, the FIFO geometry asked for, the budget, the topology.
+// First all-gather: who runs where, the FIFO geometry asked for, the budget, the topology. Fills
+// peers_ and cluster_; returns the smallest shm budget of all ranks.
+uint64_t Communicator::gatherPeers(Deadline deadline) {
   PeerInfo mine;
-  mine.record.rank = rank;
+  mine.record.rank = rank_;
   mine.record.hostHash = hostHash();
   mine.record.hostName = hostName();
   mine.record.pid = static_cast<int>(getpid());
   mine.slots = tctx_.slots;
   mine.shmBudget = transport::shmBudgetFromEnv();
-  mine.topology = topo::makeRankSummary(rank, launcherLocalRank(), localSystem()).serialize();
+  mine.topology = topo::makeRankSummary(rank_, launcherLocalRank(), localSystem()).serialize();
 
   std::vector<std::string> blobs = bootstrap_->allGather(encodePeerInfo(mine), deadline);
-  peers_.resize(static_cast<size_t>(nranks));
+  peers_.resize(static_cast<size_t>(nranks_));
   std::vector<topo::RankSummary> summaries;
   uint64_t shmBudget = mine.shmBudget;
-  for (int r = 0; r < nranks; ++r) {
+  for (int r = 0; r < nranks_; ++r) {
     PeerInfo info = decodePeerInfo(blobs[static_cast<size_t>(r)], r);
     if (info.record.rank != r)
       throwError(ErrorCode::kRemote, "%s: peer description %d claims rank %d", context_.c_str(), r,
@@ -123,8 +140,15 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
     peers_[static_cast<size_t>(r)] = std::move(info.record);
     summaries.push_back(topo::RankSummary::deserialize(info.topology));
   }
-  // Distinct hosts that share a name (containers, network namespaces) get a short id appended, so
-  // that messages naming a peer's host tell them apart.
+  cluster_ = std::make_unique<topo::ClusterView>(std::move(summaries));
+  PLEXUS_INFO(subsys::kGraph, "%s: %d host(s); rings keep each host's ranks together",
+              context_.c_str(), cluster_->nhosts());
+  return shmBudget;
+}
+
+// Distinct hosts that share a name (containers, network namespaces) get a short id appended, so
+// that messages naming a peer's host tell them apart.
+void Communicator::nameHosts() {
   std::vector<bool> ambiguous(peers_.size(), false);
   for (size_t i = 0; i < peers_.size(); ++i)
     for (size_t j = 0; j < peers_.size(); ++j)
@@ -134,48 +158,61 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
     if (ambiguous[i])
       peers_[i].hostName +=
           formatString("#%06llx", static_cast<unsigned long long>(peers_[i].hostHash & 0xffffff));
-  cluster_ = std::make_unique<topo::ClusterView>(std::move(summaries));
-  PLEXUS_INFO(subsys::kGraph, "%s: %d host(s); rings keep each host's ranks together",
-              context_.c_str(), cluster_->nhosts());
+}
 
-  // The geometry every rank derives alike from what all sent: FIFOs small enough that a host's
-  // full mesh of shm connections, on as many channels as a plan may use, fits its budget. The
-  // transports are made for it, then a second all-gather spreads their addresses.
-  const algo::TransportCost shmCost{10.0, 1.0, 1.0, 2};
-  const algo::TransportCost netCost{1.25, 30.0, 2.0, 2};
+// PLEXUS_NCHANNELS, PLEXUS_MIN_NCHANNELS and PLEXUS_MAX_NCHANNELS, clamped to what a plan holds.
+void Communicator::readChannelLimits() {
   fixedChannels_ =
       static_cast<int>(std::clamp<int64_t>(envInt("NCHANNELS", 0), 0, algo::kMaxChannels));
   minChannels_ =
       static_cast<int>(std::clamp<int64_t>(envInt("MIN_NCHANNELS", 1), 1, algo::kMaxChannels));
   maxChannels_ =
       static_cast<int>(std::clamp<int64_t>(envInt("MAX_NCHANNELS", 0), 0, algo::kMaxChannels));
+}
+
+// What a link of each kind costs the tuner.
+Communicator::LinkCosts Communicator::linkCosts() const {
+  const algo::TransportCost shmCost{10.0, 1.0, 1.0, 2};
+  const algo::TransportCost netCost{1.25, 30.0, 2.0, 2};
+  return {shmCost, netCost};
+}
+
+// The geometry every rank derives alike from what all sent: FIFOs small enough that a host's full
+// mesh of shm connections, on as many channels as a plan may use, fits its budget. The transports
+// are made for it, then a second all-gather spreads their addresses and each peer gets its
+// transport.
+void Communicator::setUpTransports(uint64_t shmBudget, const LinkCosts& links, Deadline deadline) {
   std::map<uint64_t, int> perHost;
   int maxLocal = 0;
   for (const auto& p : peers_) maxLocal = std::max(maxLocal, ++perHost[p.hostHash]);
   tctx_.slots = transport::fitSlotsToBudget(
       tctx_.slots, transport::slotConfigFromUser(), maxLocal, shmBudget,
-      std::max({fixedChannels_, maxChannels_, minChannels_, shmCost.maxChannels}));
+      std::max({fixedChannels_, maxChannels_, minChannels_, links.shm.maxChannels}));
   std::vector<std::unique_ptr<transport::Transport>> transports = createTransports(tctx_);
   std::map<std::string, std::string> addresses;
   for (auto& t : transports) addresses[t->name()] = t->localAddress();
-  blobs = bootstrap_->allGather(encodeAddresses(addresses), deadline);
-  for (int r = 0; r < nranks; ++r)
+  std::vector<std::string> blobs = bootstrap_->allGather(encodeAddresses(addresses), deadline);
+  for (int r = 0; r < nranks_; ++r)
     peers_[static_cast<size_t>(r)].addresses = decodeAddresses(blobs[static_cast<size_t>(r)], r);
   selector_ = std::make_unique<TransportSelector>(tctx_, std::move(transports));
   selector_->choose();
+}
 
-  // Algorithms: custom plans, the filter, and the cost model of this cluster. One engine thread
-  // drives a rank's channels, so a few channels suffice to overlap steps.
-  customPlans_ = algo::loadPlanFileFromEnv(nranks);
+// Algorithms: custom plans, the filter, and the cost model of this cluster. One engine thread
+// drives a rank's channels, so a few channels suffice to overlap steps.
+void Communicator::setUpTuner(const LinkCosts& links) {
+  customPlans_ = algo::loadPlanFileFromEnv(nranks_);
   algoFilter_ = algo::AlgoFilter::fromEnv(&customPlans_);
-  costs_ = algo::costsFromCluster(*cluster_, shmCost, netCost);
+  costs_ = algo::costsFromCluster(*cluster_, links.shm, links.net);
   domains_ = algo::hierGroupsFromCluster(*cluster_);
   rings_ = algo::ringOrdersFromCluster(
       *cluster_, std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}));
+}
 
+void Communicator::startEngine() {
   engine::EngineConfig ec;
-  ec.rank = rank;
-  ec.nranks = nranks;
+  ec.rank = rank_;
+  ec.nranks = nranks_;
   ec.slotBytes = tctx_.slots.slotBytes;
   ec.timeout = timeout_;
   // Wait policy from this process's cores (its affinity): with a core per local rank a blocked
@@ -187,13 +224,12 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   int cores = 0;
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
-  bool oversubscribed = cores > 0 && cluster_->localSize(rank) > cores;
+  bool oversubscribed = cores > 0 && cluster_->localSize(rank_) > cores;
   ec.spin = std::chrono::microseconds(envInt("SPIN_US", oversubscribed ? 2 : 1000));
   ec.yield = std::chrono::microseconds(envInt("YIELD_US", oversubscribed ? 1000 : 0));
   ec.streamingBytes = envSize("NT_STORE_MIN", 8u << 20);
   ec.context = context_;
   engine_ = std::make_unique<engine::Engine>(ec, *selector_, control_, abort_);
-  PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());
 }
 
 Communicator::~Communicator() {

@@ -13,6 +13,7 @@
 
 #include "algorithms/builders.hpp"
 #include "algorithms/plan_file.hpp"
+#include "algorithms/topology_costs.hpp"
 #include "algorithms/tuner.hpp"
 #include "engine/engine.hpp"
 #include "kernels/datatype.hpp"
@@ -77,6 +78,18 @@ class Communicator {
  private:
   Communicator() = default;
   void init(const bootstrap::UniqueId& id, int rank, int nranks, const CommOptions& options);
+  // The phases of init, in order.
+  void connectBootstrap(const bootstrap::UniqueId& id, const std::string& name, Deadline deadline);
+  uint64_t gatherPeers(Deadline deadline);  // returns the smallest shm budget of all
+  void nameHosts();
+  void readChannelLimits();
+  struct LinkCosts {
+    algo::TransportCost shm, net;
+  };
+  LinkCosts linkCosts() const;
+  void setUpTransports(uint64_t shmBudget, const LinkCosts& links, Deadline deadline);
+  void setUpTuner(const LinkCosts& links);
+  void startEngine();
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
                                          int root);
   engine::WorkPtr selfP2P(const OpArgs& args);
