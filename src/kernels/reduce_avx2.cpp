@@ -2,95 +2,28 @@
 // those features). Every kernel gives the same bits as the scalar family (reduce_scalar.cpp):
 // fp16 converts with F16C (round to nearest even), bf16 with integer operations, fp8 decodes
 // through fp16 (F16C) and encodes with integer operations.
-// Loops run over blocks of 128 input bytes; the last partial block goes through a small
-// zero-padded buffer so that tails use exactly the same code as the body.
+//
+// The loops, the float/double/bf16/integer codecs and the float operations are the shared SIMD
+// body (reduce_simd.hpp) instantiated with the AVX2 trait (vec_avx2.hpp); this file adds what only
+// AVX2 has (the fp16 and fp8 codecs, the integer operations) and fills the table.
 //
 // See reduce_kernels.hpp for the rule this file follows: nothing here has external linkage except
 // fillAvx2Kernels, and no inline function of another header is called.
-#include <immintrin.h>
-
-#include <cstddef>
-#include <cstdint>
-
-#include "kernels/reduce_kernels.hpp"
+#include "kernels/vec_avx2.hpp"
+// (the trait first: the shared body uses it)
+#include "kernels/reduce_simd.hpp"
 
 namespace plexus::device {
 namespace {
 
-using u8 = unsigned char;
-
-// Four vectors of work per loop step (plain structs: vector types make poor template arguments).
-struct BlockF {
-  __m256 v[4];
-};
-struct BlockD {
-  __m256d v[4];
-};
-struct BlockI {
-  __m256i v[4];
-};
+using V = Avx2;
 
 // ---------------------------------------------------------------------------------------------
-// Codecs: load kElems elements from memory into a Block of vectors, and store them back.
+// Codecs only this family has.
 
-template <class T>
-struct RawInt {  // integers: the vector is the data
-  using Blk = BlockI;
-  static constexpr int kVecs = 4;
-  static constexpr size_t kElemSize = sizeof(T);
-  static constexpr size_t kElems = 4 * 32 / sizeof(T);
-  static Blk load(const u8* p) {
-    Blk b;
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k)
-      b.v[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
-    return b;
-  }
-  static void store(u8* p, const Blk& b) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k), b.v[k]);
-  }
-};
+using BlockF = V::BlockF;
 
-struct F32 {
-  using Blk = BlockF;
-  static constexpr int kVecs = 4;
-  static constexpr size_t kElemSize = 4;
-  static constexpr size_t kElems = 32;
-  static Blk load(const u8* p) {
-    Blk b;
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k)
-      b.v[k] = _mm256_loadu_ps(reinterpret_cast<const float*>(p + 32 * k));
-    return b;
-  }
-  static void store(u8* p, const Blk& b) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) _mm256_storeu_ps(reinterpret_cast<float*>(p + 32 * k), b.v[k]);
-  }
-};
-
-struct F64 {
-  using Blk = BlockD;
-  static constexpr int kVecs = 4;
-  static constexpr size_t kElemSize = 8;
-  static constexpr size_t kElems = 16;
-  static Blk load(const u8* p) {
-    Blk b;
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k)
-      b.v[k] = _mm256_loadu_pd(reinterpret_cast<const double*>(p + 32 * k));
-    return b;
-  }
-  static void store(u8* p, const Blk& b) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) _mm256_storeu_pd(reinterpret_cast<double*>(p + 32 * k), b.v[k]);
-  }
-};
-
-struct F16 {  // F16C, round to nearest even whatever MXCSR says
-  using Blk = BlockF;
-  static constexpr int kVecs = 4;
+struct F16 : FloatCodec<V> {  // F16C, round to nearest even whatever MXCSR says
   static constexpr size_t kElemSize = 2;
   static constexpr size_t kElems = 32;
   static Blk load(const u8* p) {
@@ -110,72 +43,10 @@ struct F16 {  // F16C, round to nearest even whatever MXCSR says
   }
 };
 
-// Rounded bf16 in the low 16 bits of each lane: nearest even; NaN keeps its top bits, made quiet.
-inline __m256i encodeBf16(__m256 v) {
-  const __m256i x = _mm256_castps_si256(v);
-  const __m256i top = _mm256_srli_epi32(x, 16);
-  const __m256i lsb = _mm256_and_si256(top, _mm256_set1_epi32(1));
-  const __m256i rounded =
-      _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, lsb), _mm256_set1_epi32(0x7FFF)), 16);
-  const __m256i quietNan = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
-  const __m256 isNan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
-  return _mm256_blendv_epi8(rounded, quietNan, _mm256_castps_si256(isNan));
-}
-
-struct Bf16 {
-  // Reductions split 16 bf16 with unpacklo/hi(zero, x): each lands in the top half of a 32-bit
-  // lane, which is its float; packus_epi32 undoes the split (both work per 128-bit lane), so the
-  // order in memory is kept. Conversions use the ordered forms.
-  using Blk = BlockF;
-  static constexpr int kVecs = 4;
-  static constexpr size_t kElemSize = 2;
-  static constexpr size_t kElems = 32;
-  static Blk load(const u8* p) {
-    const __m256i zero = _mm256_setzero_si256();
-    Blk b;
-#pragma GCC unroll 4
-    for (int k = 0; k < 2; ++k) {
-      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
-      b.v[2 * k] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, x));
-      b.v[2 * k + 1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, x));
-    }
-    return b;
-  }
-  static void store(u8* p, const Blk& b) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 2; ++k) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k),
-                          _mm256_packus_epi32(encodeBf16(b.v[2 * k]), encodeBf16(b.v[2 * k + 1])));
-    }
-  }
-  static Blk loadOrdered(const u8* p) {
-    Blk b;
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      const __m256i x =
-          _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k)));
-      b.v[k] = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));
-    }
-    return b;
-  }
-  static void storeOrdered(u8* p, const Blk& b) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 2; ++k) {
-      // packus works per 128-bit lane: [v0 0..3, v1 0..3 | v0 4..7, v1 4..7]; reorder qwords.
-      const __m256i packed =
-          _mm256_packus_epi32(encodeBf16(b.v[2 * k]), encodeBf16(b.v[2 * k + 1]));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * k),
-                          _mm256_permute4x64_epi64(packed, 0xD8));
-    }
-  }
-};
-
 // FP8 formats: ManBits stored mantissa bits, Bias, MaxFinite magnitude encoding; IsE4M3 selects
 // E4M3's specials (only S.1111.111 is NaN) over E5M2's IEEE ones.
 template <int ManBits, int Bias, int MaxFinite, bool IsE4M3>
-struct Fp8 {
-  using Blk = BlockF;
-  static constexpr int kVecs = 4;
+struct Fp8 : FloatCodec<V> {
   static constexpr size_t kElemSize = 1;
   static constexpr size_t kElems = 32;
 
@@ -261,43 +132,7 @@ using E4M3 = Fp8<3, 7, 0x7E, true>;
 using E5M2 = Fp8<2, 15, 0x7B, false>;
 
 // ---------------------------------------------------------------------------------------------
-// Operations on vectors.
-
-struct Sum {
-  static __m256 apply(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
-  static __m256d apply(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
-};
-struct Prod {
-  static __m256 apply(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
-  static __m256d apply(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
-};
-// max/min: NaN operands ignored (NaN only if both are; then a), -0 < +0. See reduce_scalar.cpp.
-// The first step is a compare and blend rather than VMAXPS so that, with DAZ set, a subnormal
-// result keeps its bits exactly as the scalar reference's comparisons do.
-struct Max {
-  static __m256 apply(__m256 a, __m256 b) {
-    __m256 r = _mm256_blendv_ps(b, a, _mm256_cmp_ps(a, b, _CMP_GT_OQ));
-    r = _mm256_blendv_ps(r, _mm256_and_ps(a, b), _mm256_cmp_ps(a, b, _CMP_EQ_OQ));
-    return _mm256_blendv_ps(r, a, _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
-  }
-  static __m256d apply(__m256d a, __m256d b) {
-    __m256d r = _mm256_blendv_pd(b, a, _mm256_cmp_pd(a, b, _CMP_GT_OQ));
-    r = _mm256_blendv_pd(r, _mm256_and_pd(a, b), _mm256_cmp_pd(a, b, _CMP_EQ_OQ));
-    return _mm256_blendv_pd(r, a, _mm256_cmp_pd(b, b, _CMP_UNORD_Q));
-  }
-};
-struct Min {
-  static __m256 apply(__m256 a, __m256 b) {
-    __m256 r = _mm256_blendv_ps(b, a, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
-    r = _mm256_blendv_ps(r, _mm256_or_ps(a, b), _mm256_cmp_ps(a, b, _CMP_EQ_OQ));
-    return _mm256_blendv_ps(r, a, _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
-  }
-  static __m256d apply(__m256d a, __m256d b) {
-    __m256d r = _mm256_blendv_pd(b, a, _mm256_cmp_pd(a, b, _CMP_LT_OQ));
-    r = _mm256_blendv_pd(r, _mm256_or_pd(a, b), _mm256_cmp_pd(a, b, _CMP_EQ_OQ));
-    return _mm256_blendv_pd(r, a, _mm256_cmp_pd(b, b, _CMP_UNORD_Q));
-  }
-};
+// Integer operations, by element width and signedness.
 
 // Integer operations, by element width and signedness.
 struct AddI8 {
@@ -366,187 +201,25 @@ struct MinMax64 {
   }
 };
 
-template <class Op, class B>
-B applyOp(const B& x, const B& y) {
-  B r;
-#pragma GCC unroll 4
-  for (int k = 0; k < 4; ++k) r.v[k] = Op::apply(x.v[k], y.v[k]);
-  return r;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Loops.
-
-template <class C, class Op>
-void reduceLoop(void* dst, const void* a, const void* b, size_t n) {
-  constexpr size_t kBytes = C::kElems * C::kElemSize;
-  u8* d = static_cast<u8*>(dst);
-  const u8* pa = static_cast<const u8*>(a);
-  const u8* pb = static_cast<const u8*>(b);
-  const size_t full = n / C::kElems * kBytes;
-  size_t off = 0;
-  for (; off < full; off += kBytes) {
-    // Both inputs are loaded before the store: dst may be a or b.
-    const auto x = C::load(pa + off);
-    const auto y = C::load(pb + off);
-    C::store(d + off, applyOp<Op>(x, y));
-  }
-  const size_t rest = n * C::kElemSize - full;
-  if (rest != 0) {
-    alignas(32) u8 ta[kBytes] = {};
-    alignas(32) u8 tb[kBytes] = {};
-    alignas(32) u8 td[kBytes];
-    __builtin_memcpy(ta, pa + off, rest);
-    __builtin_memcpy(tb, pb + off, rest);
-    C::store(td, applyOp<Op>(C::load(ta), C::load(tb)));
-    __builtin_memcpy(d + off, td, rest);
-  }
-}
-
-// The divisor converts to the element's compute type exactly as in the scalar family.
-inline __m256 splat(int n, const BlockF*) {
-  return _mm256_set1_ps(static_cast<float>(n));
-}
-inline __m256d splat(int n, const BlockD*) {
-  return _mm256_set1_pd(static_cast<double>(n));
-}
-inline __m256 divide(__m256 x, __m256 d) {
-  return _mm256_div_ps(x, d);
-}
-inline __m256d divide(__m256d x, __m256d d) {
-  return _mm256_div_pd(x, d);
-}
-
-template <class C>
-void divideLoop(void* dst, const void* src, size_t n, int divisor) {
-  constexpr size_t kBytes = C::kElems * C::kElemSize;
-  const auto dv = splat(divisor, static_cast<const typename C::Blk*>(nullptr));
-  u8* d = static_cast<u8*>(dst);
-  const u8* s = static_cast<const u8*>(src);
-  auto run = [&](u8* out, const u8* in) {
-    auto x = C::load(in);
-#pragma GCC unroll 4
-    for (int k = 0; k < C::kVecs; ++k) x.v[k] = divide(x.v[k], dv);
-    C::store(out, x);
-  };
-  const size_t full = n / C::kElems * kBytes;
-  size_t off = 0;
-  for (; off < full; off += kBytes) run(d + off, s + off);
-  const size_t rest = n * C::kElemSize - full;
-  if (rest != 0) {
-    alignas(32) u8 t[kBytes] = {};
-    __builtin_memcpy(t, s + off, rest);
-    run(t, t);
-    __builtin_memcpy(d + off, t, rest);
-  }
-}
-
-// Conversions keep memory order; codecs whose reduction load/store permute lanes provide
-// loadOrdered/storeOrdered.
-template <class C>
-typename C::Blk loadInOrder(const u8* p) {
-  if constexpr (requires { C::loadOrdered(p); }) {
-    return C::loadOrdered(p);
-  } else {
-    return C::load(p);
-  }
-}
-template <class C>
-void storeInOrder(u8* p, const typename C::Blk& b) {
-  if constexpr (requires { C::storeOrdered(p, b); }) {
-    C::storeOrdered(p, b);
-  } else {
-    C::store(p, b);
-  }
-}
-
-template <class C>
-void toFloatLoop(float* dst, const void* src, size_t n) {
-  constexpr size_t kBytes = C::kElems * C::kElemSize;
-  u8* d = reinterpret_cast<u8*>(dst);
-  const u8* s = static_cast<const u8*>(src);
-  size_t i = 0;
-  for (; i + C::kElems <= n; i += C::kElems) {
-    const auto x = loadInOrder<C>(s + i * C::kElemSize);
-#pragma GCC unroll 4
-    for (int k = 0; k < C::kVecs; ++k)
-      _mm256_storeu_ps(reinterpret_cast<float*>(d + 4 * i + 32 * k), x.v[k]);
-  }
-  if (i < n) {
-    alignas(32) u8 t[kBytes] = {};
-    alignas(32) float f[C::kElems];
-    __builtin_memcpy(t, s + i * C::kElemSize, (n - i) * C::kElemSize);
-    const auto x = loadInOrder<C>(t);
-#pragma GCC unroll 4
-    for (int k = 0; k < C::kVecs; ++k) _mm256_store_ps(f + 8 * k, x.v[k]);
-    __builtin_memcpy(d + 4 * i, f, (n - i) * 4);
-  }
-}
-
-template <class C>
-void fromFloatLoop(void* dst, const float* src, size_t n) {
-  constexpr size_t kBytes = C::kElems * C::kElemSize;
-  u8* d = static_cast<u8*>(dst);
-  const u8* s = reinterpret_cast<const u8*>(src);
-  size_t i = 0;
-  BlockF x;
-  for (; i + C::kElems <= n; i += C::kElems) {
-#pragma GCC unroll 4
-    for (int k = 0; k < C::kVecs; ++k)
-      x.v[k] = _mm256_loadu_ps(reinterpret_cast<const float*>(s + 4 * i + 32 * k));
-    storeInOrder<C>(d + i * C::kElemSize, x);
-  }
-  if (i < n) {
-    alignas(32) float f[C::kElems] = {};
-    alignas(32) u8 t[kBytes];
-    __builtin_memcpy(f, s + 4 * i, (n - i) * 4);
-#pragma GCC unroll 4
-    for (int k = 0; k < C::kVecs; ++k) x.v[k] = _mm256_load_ps(f + 8 * k);
-    storeInOrder<C>(t, x);
-    __builtin_memcpy(d + i * C::kElemSize, t, (n - i) * C::kElemSize);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Table entries.
-
-template <class C, class AddOp, class MulOp, class MaxOp, class MinOp>
-void setOps(ReduceKernels& k, DataType t) {
-  auto& r = k.reduce[int(t)];
-  r[int(RedOp::kSum)] = &reduceLoop<C, AddOp>;
-  r[int(RedOp::kProd)] = &reduceLoop<C, MulOp>;
-  r[int(RedOp::kMax)] = &reduceLoop<C, MaxOp>;
-  r[int(RedOp::kMin)] = &reduceLoop<C, MinOp>;
-}
-
-template <class C>
-void setFloatDomain(ReduceKernels& k, DataType t) {
-  setOps<C, Sum, Prod, Max, Min>(k, t);
-  k.divide[int(t)] = &divideLoop<C>;
-  k.toFloat[int(t)] = &toFloatLoop<C>;
-  k.fromFloat[int(t)] = &fromFloatLoop<C>;
-}
-
 }  // namespace
 
 void fillAvx2Kernels(ReduceKernels& k) {
   k.name = "avx2";
-  setOps<RawInt<int8_t>, AddI8, MulI8, MaxS8, MinS8>(k, DataType::kInt8);
-  setOps<RawInt<uint8_t>, AddI8, MulI8, MaxU8, MinU8>(k, DataType::kUint8);
-  setOps<RawInt<int32_t>, AddI32, MulI32, MaxS32, MinS32>(k, DataType::kInt32);
-  setOps<RawInt<uint32_t>, AddI32, MulI32, MaxU32, MinU32>(k, DataType::kUint32);
-  setOps<RawInt<int64_t>, AddI64, MulI64, MinMax64<true, true>, MinMax64<false, true>>(
+  setOps<V, RawInt<V, int8_t>, AddI8, MulI8, MaxS8, MinS8>(k, DataType::kInt8);
+  setOps<V, RawInt<V, uint8_t>, AddI8, MulI8, MaxU8, MinU8>(k, DataType::kUint8);
+  setOps<V, RawInt<V, int32_t>, AddI32, MulI32, MaxS32, MinS32>(k, DataType::kInt32);
+  setOps<V, RawInt<V, uint32_t>, AddI32, MulI32, MaxU32, MinU32>(k, DataType::kUint32);
+  setOps<V, RawInt<V, int64_t>, AddI64, MulI64, MinMax64<true, true>, MinMax64<false, true>>(
       k, DataType::kInt64);
-  setOps<RawInt<uint64_t>, AddI64, MulI64, MinMax64<true, false>, MinMax64<false, false>>(
+  setOps<V, RawInt<V, uint64_t>, AddI64, MulI64, MinMax64<true, false>, MinMax64<false, false>>(
       k, DataType::kUint64);
-  setFloatDomain<F16>(k, DataType::kFloat16);
-  setFloatDomain<F32>(k, DataType::kFloat32);
-  setFloatDomain<Bf16>(k, DataType::kBfloat16);
-  setFloatDomain<E4M3>(k, DataType::kFp8E4M3);
-  setFloatDomain<E5M2>(k, DataType::kFp8E5M2);
+  setFloatDomain<V, F16>(k, DataType::kFloat16);
+  setFloatDomain<V, F32<V>>(k, DataType::kFloat32);
+  setFloatDomain<V, Bf16<V>>(k, DataType::kBfloat16);
+  setFloatDomain<V, E4M3>(k, DataType::kFp8E4M3);
+  setFloatDomain<V, E5M2>(k, DataType::kFp8E5M2);
   // double: vector reductions and division; no float conversion for it.
-  setOps<F64, Sum, Prod, Max, Min>(k, DataType::kFloat64);
-  k.divide[int(DataType::kFloat64)] = &divideLoop<F64>;
+  setFloatOps<V, F64<V>>(k, DataType::kFloat64);
   // Integer division (finalizeAverage) keeps the scalar entries: it runs once per collective.
 }
 

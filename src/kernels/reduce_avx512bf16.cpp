@@ -10,17 +10,19 @@
 //
 // See reduce_kernels.hpp for the rule this file follows: nothing here has external linkage except
 // fillAvx512Bf16Kernels, and no inline function of another header is called.
-#include "kernels/reduce_avx512_kernels.hpp"
+#include "kernels/vec_avx512.hpp"
+// (the trait first: the shared body uses it)
+#include "kernels/reduce_simd.hpp"
 
 namespace plexus::device {
 namespace {
 
+using V = Avx512;
+
 // Reductions split 32 bf16 into the even elements (shifted into the top half of each 32-bit lane)
 // and the odd ones (already there): both are floats with no shuffle. Storing converts the pair
 // with one VCVTNE2PS2BF16 (evens in words 0..15, odds in 16..31) and interleaves the words back.
-struct Bf16Native {
-  using Blk = BlockF;
-  static constexpr int kVecs = 4;
+struct Bf16Native : FloatCodec<V> {
   static constexpr size_t kElemSize = 2;
   static constexpr size_t kElems = 64;
 
@@ -54,7 +56,7 @@ struct Bf16Native {
       const __m512 even = b.v[2 * k], odd = b.v[2 * k + 1];
       __m512i r;
       if (__builtin_expect(anySubnormal(even, odd), 0)) {
-        r = _mm512_or_si512(_mm512_slli_epi32(Bf16::encode(odd), 16), Bf16::encode(even));
+        r = _mm512_or_si512(_mm512_slli_epi32(encodeBf16<V>(odd), 16), encodeBf16<V>(even));
       } else {
         r = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));
       }
@@ -62,14 +64,14 @@ struct Bf16Native {
     }
   }
   static Blk loadOrdered(const u8* p) {
-    return Bf16::loadOrdered(p);
+    return Bf16<V>::loadOrdered(p);
   }
   static void storeOrdered(u8* p, const Blk& b) {
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       __m256i r;
       if (__builtin_expect(anySubnormal(b.v[k], b.v[k]), 0)) {
-        r = _mm512_cvtepi32_epi16(Bf16::encode(b.v[k]));
+        r = _mm512_cvtepi32_epi16(encodeBf16<V>(b.v[k]));
       } else {
         r = (__m256i)_mm512_cvtneps_pbh(b.v[k]);
       }
@@ -82,7 +84,7 @@ struct Bf16Native {
 
 void fillAvx512Bf16Kernels(ReduceKernels& k) {
   k.name = "avx512bf16";
-  setFloatDomain<Bf16Native>(k, DataType::kBfloat16);
+  setFloatDomain<V, Bf16Native>(k, DataType::kBfloat16);
 }
 
 }  // namespace plexus::device

@@ -9,9 +9,10 @@
 // Rule for the vector families: reduce_avx2.cpp, reduce_avx512.cpp and reduce_avx512bf16.cpp are
 // compiled with ISA flags. They must not define or instantiate any function with external linkage
 // other than their fill*Kernels entry point (everything else lives in an anonymous namespace,
-// including reduce_avx512_kernels.hpp), and must not call inline functions from other headers
-// (std:: templates, float_convert.hpp): the linker could keep their AVX-512 copy for callers on
-// CPUs without AVX-512.
+// including the shared body reduce_simd.hpp and the vector traits vec_avx2.hpp/vec_avx512.hpp),
+// and must not call inline functions from other headers (std:: templates, float_convert.hpp): the
+// linker could keep their AVX-512 copy for callers on CPUs without AVX-512. The test
+// kernels_isa_symbols checks the built objects for this.
 #pragma once
 
 #include <cstddef>
