@@ -21,8 +21,6 @@ using V = Avx2;
 // ---------------------------------------------------------------------------------------------
 // Codecs only this family has.
 
-using BlockF = V::BlockF;
-
 struct F16 : FloatCodec<V> {  // F16C, round to nearest even whatever MXCSR says
   static constexpr size_t kElemSize = 2;
   static constexpr size_t kElems = 32;

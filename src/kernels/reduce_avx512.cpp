@@ -107,7 +107,8 @@ struct Fp8 : FloatCodec<V> {
 using E4M3 = Fp8<3, 7, 0x7E, true>;
 using E5M2 = Fp8<2, 15, 0x7B, false>;
 
-// 64-bit integer operations (AVX2 lacks them).
+// 64-bit integer operations: one instruction each here (VPMULLQ, VPMAXSQ/UQ, VPMINSQ/UQ), where
+// AVX2 needs several.
 struct MulI64 {
   static __m512i apply(__m512i a, __m512i b) { return _mm512_mullo_epi64(a, b); }
 };
