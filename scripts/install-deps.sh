@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git python3 clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
-  libhwloc-dev libcli11-dev nlohmann-json3-dev
+  libhwloc-dev libcli11-dev nlohmann-json3-dev libpugixml-dev
   libibverbs-dev libfabric-dev libucx-dev
   iproute2 procps
 )

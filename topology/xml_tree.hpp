@@ -1,10 +1,9 @@
-// A small XML reader and writer for NCCL topology files: elements, attributes, comments, the
-// <?xml?> declaration and the five predefined entities plus numeric character references. No
-// DTDs, namespaces or mixed content (text between elements is ignored when blank and rejected
-// otherwise). Errors name the file and line.
+// The element tree NCCL topology XML is imported from and exported to. pugixml reads and writes
+// the text; this layer keeps only what NCCL XML uses (elements and their attributes, each element
+// with its line for error messages) and turns pugixml's errors into ones that name the file, the
+// line and what is wrong. Text content, CDATA and DOCTYPE are rejected: NCCL XML has none.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,7 +25,7 @@ struct XmlElement {
 // "origin:LINE: what". Throws Error(kInvalidArgument).
 XmlElement parseXml(std::string_view text, const std::string& origin);
 
-// Writes an element tree, two spaces per level, attributes in stored order.
+// Writes an element tree, two spaces per level, attributes in stored order, no declaration.
 std::string writeXml(const XmlElement& root);
 
 }  // namespace plexus::topo
