@@ -84,7 +84,10 @@ std::vector<std::string> switchBridges(const std::vector<std::string>& chain) {
   return kept;
 }
 
-void discoverSysfsCpus(Inventory& inv, const std::string& root) {
+namespace {
+
+// NUMA nodes with CPUs, from root/devices/system/node; empty when there is no NUMA information.
+std::map<int, CpuDomain> numaDomains(const std::string& root) {
   const std::string nodeDir = root + "/devices/system/node";
   std::map<int, CpuDomain> domains;
   for (const std::string& e : listDir(nodeDir)) {
@@ -106,60 +109,79 @@ void discoverSysfsCpus(Inventory& inv, const std::string& root) {
     }
     domains[d.numa] = d;
   }
-  if (domains.empty()) {
-    // No NUMA information: one domain with every online CPU.
-    CpuDomain d;
-    try {
-      d.pus = parseCpuList(readSysfsLine(root + "/devices/system/cpu/online"));
-    } catch (const Error&) {
-    }
-    if (d.pus.empty()) {
-      const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
-      for (long i = 0; i < std::max(1L, n); ++i) d.pus.push_back(static_cast<int>(i));
-    }
-    domains[0] = d;
+  return domains;
+}
+
+// No NUMA information: one domain with every online CPU.
+CpuDomain onlineCpusDomain(const std::string& root) {
+  CpuDomain d;
+  try {
+    d.pus = parseCpuList(readSysfsLine(root + "/devices/system/cpu/online"));
+  } catch (const Error&) {
   }
-  // Packages and cores from the CPU topology files.
-  for (auto& [numa, d] : domains) {
-    std::set<std::pair<int, int>> cores;
-    std::set<int> packages;
-    for (int pu : d.pus) {
-      const std::string t = root + "/devices/system/cpu/cpu" + std::to_string(pu) + "/topology/";
-      const int pkg = static_cast<int>(readInt(t + "physical_package_id", 0));
-      const int core = static_cast<int>(readInt(t + "core_id", pu));
-      packages.insert(pkg);
-      cores.insert({pkg, core});
-    }
-    d.cores = static_cast<int>(cores.size());
-    d.package = packages.empty() ? -1 : *packages.begin();
+  if (d.pus.empty()) {
+    const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    for (long i = 0; i < std::max(1L, n); ++i) d.pus.push_back(static_cast<int>(i));
   }
-  // CPU model from /proc/cpuinfo (only meaningful for the real root).
+  return d;
+}
+
+// Packages and cores of a domain from the CPU topology files.
+void countCores(const std::string& root, CpuDomain& d) {
+  std::set<std::pair<int, int>> cores;
+  std::set<int> packages;
+  for (int pu : d.pus) {
+    const std::string t = root + "/devices/system/cpu/cpu" + std::to_string(pu) + "/topology/";
+    const int pkg = static_cast<int>(readInt(t + "physical_package_id", 0));
+    const int core = static_cast<int>(readInt(t + "core_id", pu));
+    packages.insert(pkg);
+    cores.insert({pkg, core});
+  }
+  d.cores = static_cast<int>(cores.size());
+  d.package = packages.empty() ? -1 : *packages.begin();
+}
+
+struct CpuModel {
   std::string vendor, model;
   int family = -1, modelId = -1;
-  if (root == "/sys") {
-    std::ifstream info("/proc/cpuinfo");
-    for (std::string line; std::getline(info, line);) {
-      auto value = [&]() {
-        const size_t c = line.find(':');
-        std::string v = c == std::string::npos ? "" : line.substr(c + 1);
-        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-        return v;
-      };
-      if (line.rfind("vendor_id", 0) == 0 && vendor.empty())
-        vendor = value();
-      else if (line.rfind("model name", 0) == 0 && model.empty())
-        model = value();
-      else if (line.rfind("cpu family", 0) == 0 && family < 0)
-        family = std::atoi(value().c_str());
-      else if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0 && modelId < 0)
-        modelId = std::atoi(value().c_str());
-    }
+};
+
+// The first processor's vendor and model in /proc/cpuinfo.
+CpuModel readCpuInfo() {
+  CpuModel m;
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    auto value = [&]() {
+      const size_t c = line.find(':');
+      std::string v = c == std::string::npos ? "" : line.substr(c + 1);
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      return v;
+    };
+    if (line.rfind("vendor_id", 0) == 0 && m.vendor.empty())
+      m.vendor = value();
+    else if (line.rfind("model name", 0) == 0 && m.model.empty())
+      m.model = value();
+    else if (line.rfind("cpu family", 0) == 0 && m.family < 0)
+      m.family = std::atoi(value().c_str());
+    else if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0 && m.modelId < 0)
+      m.modelId = std::atoi(value().c_str());
   }
+  return m;
+}
+
+}  // namespace
+
+void discoverSysfsCpus(Inventory& inv, const std::string& root) {
+  std::map<int, CpuDomain> domains = numaDomains(root);
+  if (domains.empty()) domains[0] = onlineCpusDomain(root);
+  for (auto& [numa, d] : domains) countCores(root, d);
+  // The CPU model comes from /proc/cpuinfo: only meaningful for the real root.
+  const CpuModel m = root == "/sys" ? readCpuInfo() : CpuModel{};
   for (auto& [numa, d] : domains) {
-    d.vendor = vendor;
-    d.model = model;
-    d.familyId = family;
-    d.modelId = modelId;
+    d.vendor = m.vendor;
+    d.model = m.model;
+    d.familyId = m.family;
+    d.modelId = m.modelId;
     inv.cpus.push_back(d);
   }
   inv.haveCpus = true;

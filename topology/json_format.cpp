@@ -130,10 +130,11 @@ std::string exportJson(const System& sys, int indent) {
   return j.dump(indent) + "\n";
 }
 
-System importJson(std::string_view text, const std::string& origin) {
-  json j;
+namespace {
+
+json parseJsonText(std::string_view text, const std::string& origin) {
   try {
-    j = json::parse(text.begin(), text.end());
+    return json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     // Turn the byte offset into a line number.
     int line = 1;
@@ -142,7 +143,10 @@ System importJson(std::string_view text, const std::string& origin) {
     throwError(ErrorCode::kInvalidArgument, "%s:%d: not valid JSON: %s", origin.c_str(), line,
                e.what());
   }
-  Reader r(origin);
+}
+
+// The top level: format, version, name, source, notes and hosts.
+System readHeader(const Reader& r, const json& j) {
   if (!j.is_object()) r.fail("top level", "expected an object");
   if (r.str(j, "format", "top level") != kFormat)
     r.fail("format", std::string("expected \"") + kFormat + "\"");
@@ -157,6 +161,67 @@ System importJson(std::string_view text, const std::string& origin) {
   if (!hosts.is_array()) r.fail("hosts", "expected an array");
   for (size_t i = 0; i < hosts.size(); ++i)
     sys.addHost(r.str(hosts[i], "name", "hosts[" + std::to_string(i) + "]"));
+  return sys;
+}
+
+// "pci_class": a number or a string such as "0x030200"; 0 when absent.
+uint32_t readPciClass(const Reader& r, const json& nj, const std::string& w) {
+  auto pc = nj.find("pci_class");
+  if (pc == nj.end()) return 0;
+  if (pc->is_number_unsigned()) return pc->get<uint32_t>();
+  if (!pc->is_string()) r.fail(w + ".pci_class", "expected a number or a hex string");
+  char* end = nullptr;
+  const std::string v = pc->get<std::string>();
+  const auto cls = static_cast<uint32_t>(std::strtoul(v.c_str(), &end, 0));
+  if (v.empty() || *end != '\0') r.fail(w + ".pci_class", "'" + v + "' is not a number");
+  return cls;
+}
+
+// Where a node is: its kind, host, index, PCI address, NUMA node, CPUs, memory and processor.
+void readPlacement(const Reader& r, const json& nj, const std::string& w, Node& n) {
+  n.name = r.str(nj, "name", w);
+  r.member(nj, "type", w);
+  const std::string type = r.str(nj, "type", w);
+  auto t = parseNodeType(type);
+  if (!t) r.fail(w + ".type", "unknown node type '" + type + "'");
+  n.type = *t;
+  n.host = r.integer(nj, "host", w, -1);
+  n.index = r.integer(nj, "index", w, -1);
+  n.busId = r.str(nj, "bus_id", w);
+  n.pciClass = readPciClass(r, nj, w);
+  n.numa = r.integer(nj, "numa", w, -1);
+  n.package = r.integer(nj, "package", w, -1);
+  n.cores = r.integer(nj, "cores", w, 0);
+  n.threads = r.integer(nj, "threads", w, 0);
+  n.cpuset = r.str(nj, "cpuset", w);
+  n.memoryBytes = r.get<uint64_t>(nj, "memory_bytes", w, 0);
+  n.arch = r.str(nj, "arch", w);
+  n.vendor = r.str(nj, "vendor", w);
+  n.familyId = r.integer(nj, "family_id", w, -1);
+  n.modelId = r.integer(nj, "model_id", w, -1);
+}
+
+// What a node is: GPU facts, network port facts, rail, switch tier and group, other properties.
+void readDevice(const Reader& r, const json& nj, const std::string& w, Node& n) {
+  n.model = r.str(nj, "model", w);
+  n.sm = r.integer(nj, "sm", w, 0);
+  n.uuid = r.str(nj, "uuid", w);
+  n.nvlinkDomain = r.str(nj, "nvlink_domain", w);
+  n.ifname = r.str(nj, "ifname", w);
+  n.rdmaDevice = r.str(nj, "rdma_device", w);
+  n.port = r.integer(nj, "port", w, 0);
+  n.speedGbps = r.get<double>(nj, "speed_gbps", w, 0.0);
+  n.up = r.get<bool>(nj, "up", w, true);
+  n.linkLayer = r.str(nj, "link_layer", w);
+  n.guid = r.str(nj, "guid", w);
+  n.addresses = r.get<std::vector<std::string>>(nj, "addresses", w, {});
+  n.rail = r.integer(nj, "rail", w, -1);
+  n.tier = r.integer(nj, "tier", w, 0);
+  n.group = r.integer(nj, "group", w, -1);
+  n.props = r.get<std::map<std::string, std::string>>(nj, "props", w, {});
+}
+
+void readNodes(const Reader& r, const json& j, System& sys) {
   const json& nodes = r.member(j, "nodes", "top level");
   if (!nodes.is_array()) r.fail("nodes", "expected an array");
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -164,53 +229,8 @@ System importJson(std::string_view text, const std::string& origin) {
     const json& nj = nodes[i];
     if (!nj.is_object()) r.fail(w, "expected an object");
     Node n;
-    n.name = r.str(nj, "name", w);
-    r.member(nj, "type", w);
-    const std::string type = r.str(nj, "type", w);
-    auto t = parseNodeType(type);
-    if (!t) r.fail(w + ".type", "unknown node type '" + type + "'");
-    n.type = *t;
-    n.host = r.integer(nj, "host", w, -1);
-    n.index = r.integer(nj, "index", w, -1);
-    n.busId = r.str(nj, "bus_id", w);
-    if (auto pc = nj.find("pci_class"); pc != nj.end()) {
-      if (pc->is_number_unsigned()) {
-        n.pciClass = pc->get<uint32_t>();
-      } else if (pc->is_string()) {
-        char* end = nullptr;
-        const std::string v = pc->get<std::string>();
-        n.pciClass = static_cast<uint32_t>(std::strtoul(v.c_str(), &end, 0));
-        if (v.empty() || *end != '\0') r.fail(w + ".pci_class", "'" + v + "' is not a number");
-      } else {
-        r.fail(w + ".pci_class", "expected a number or a hex string");
-      }
-    }
-    n.numa = r.integer(nj, "numa", w, -1);
-    n.package = r.integer(nj, "package", w, -1);
-    n.cores = r.integer(nj, "cores", w, 0);
-    n.threads = r.integer(nj, "threads", w, 0);
-    n.cpuset = r.str(nj, "cpuset", w);
-    n.memoryBytes = r.get<uint64_t>(nj, "memory_bytes", w, 0);
-    n.arch = r.str(nj, "arch", w);
-    n.vendor = r.str(nj, "vendor", w);
-    n.familyId = r.integer(nj, "family_id", w, -1);
-    n.modelId = r.integer(nj, "model_id", w, -1);
-    n.model = r.str(nj, "model", w);
-    n.sm = r.integer(nj, "sm", w, 0);
-    n.uuid = r.str(nj, "uuid", w);
-    n.nvlinkDomain = r.str(nj, "nvlink_domain", w);
-    n.ifname = r.str(nj, "ifname", w);
-    n.rdmaDevice = r.str(nj, "rdma_device", w);
-    n.port = r.integer(nj, "port", w, 0);
-    n.speedGbps = r.get<double>(nj, "speed_gbps", w, 0.0);
-    n.up = r.get<bool>(nj, "up", w, true);
-    n.linkLayer = r.str(nj, "link_layer", w);
-    n.guid = r.str(nj, "guid", w);
-    n.addresses = r.get<std::vector<std::string>>(nj, "addresses", w, {});
-    n.rail = r.integer(nj, "rail", w, -1);
-    n.tier = r.integer(nj, "tier", w, 0);
-    n.group = r.integer(nj, "group", w, -1);
-    n.props = r.get<std::map<std::string, std::string>>(nj, "props", w, {});
+    readPlacement(r, nj, w, n);
+    readDevice(r, nj, w, n);
     if (!n.cpuset.empty()) {
       try {
         parseCpuList(n.cpuset);
@@ -224,38 +244,55 @@ System importJson(std::string_view text, const std::string& origin) {
       r.fail(w, e.what());
     }
   }
+}
+
+Link readLink(const Reader& r, const json& lj, const std::string& w, const System& sys) {
+  if (!lj.is_object()) r.fail(w, "expected an object");
+  Link l;
+  const std::string a = r.str(lj, "a", w), b = r.str(lj, "b", w);
+  auto ia = sys.findByName(a), ib = sys.findByName(b);
+  if (!ia) r.fail(w + ".a", "no node named '" + a + "'");
+  if (!ib) r.fail(w + ".b", "no node named '" + b + "'");
+  l.a = *ia;
+  l.b = *ib;
+  const std::string type = r.str(lj, "type", w);
+  auto t = parseLinkType(type);
+  if (!t) r.fail(w + ".type", "unknown link type '" + type + "'");
+  l.type = *t;
+  l.count = r.integer(lj, "count", w, 1);
+  l.gen = r.integer(lj, "gen", w, 0);
+  l.width = r.integer(lj, "width", w, 0);
+  l.speedGbps = r.get<double>(lj, "speed_gbps", w, 0.0);
+  r.member(lj, "bw", w);
+  l.bw = r.get<double>(lj, "bw", w, 0.0);
+  l.latencyUs = r.get<double>(lj, "latency_us", w, 0.0);
+  if (l.count < 1) r.fail(w + ".count", "must be >= 1");
+  if (l.latencyUs < 0) r.fail(w + ".latency_us", "must be >= 0");
+  return l;
+}
+
+void readLinks(const Reader& r, const json& j, System& sys) {
   const json& links = r.member(j, "links", "top level");
   if (!links.is_array()) r.fail("links", "expected an array");
   for (size_t i = 0; i < links.size(); ++i) {
     const std::string w = "links[" + std::to_string(i) + "]";
-    const json& lj = links[i];
-    if (!lj.is_object()) r.fail(w, "expected an object");
-    Link l;
-    const std::string a = r.str(lj, "a", w), b = r.str(lj, "b", w);
-    auto ia = sys.findByName(a), ib = sys.findByName(b);
-    if (!ia) r.fail(w + ".a", "no node named '" + a + "'");
-    if (!ib) r.fail(w + ".b", "no node named '" + b + "'");
-    l.a = *ia;
-    l.b = *ib;
-    const std::string type = r.str(lj, "type", w);
-    auto t = parseLinkType(type);
-    if (!t) r.fail(w + ".type", "unknown link type '" + type + "'");
-    l.type = *t;
-    l.count = r.integer(lj, "count", w, 1);
-    l.gen = r.integer(lj, "gen", w, 0);
-    l.width = r.integer(lj, "width", w, 0);
-    l.speedGbps = r.get<double>(lj, "speed_gbps", w, 0.0);
-    r.member(lj, "bw", w);
-    l.bw = r.get<double>(lj, "bw", w, 0.0);
-    l.latencyUs = r.get<double>(lj, "latency_us", w, 0.0);
-    if (l.count < 1) r.fail(w + ".count", "must be >= 1");
-    if (l.latencyUs < 0) r.fail(w + ".latency_us", "must be >= 0");
+    const Link l = readLink(r, links[i], w, sys);
     try {
       sys.addLink(l);
     } catch (const Error& e) {
       r.fail(w, e.what());
     }
   }
+}
+
+}  // namespace
+
+System importJson(std::string_view text, const std::string& origin) {
+  const json j = parseJsonText(text, origin);
+  Reader r(origin);
+  System sys = readHeader(r, j);
+  readNodes(r, j, sys);
+  readLinks(r, j, sys);
   return sys;
 }
 

@@ -225,13 +225,9 @@ HostSummary summarizeLocal(const System& system, int localRank) {
   return summarizeHost(system, 0, localRank);
 }
 
-HostSummary summarizeHost(const System& sys, int host, int localRank, std::optional<int> gpuIndex) {
-  if (host < 0 || host >= sys.hostCount())
-    throwError(ErrorCode::kInvalidArgument, "host summary: topology %s has no host %d",
-               sys.name().c_str(), host);
-  if (localRank < 0)
-    throwError(ErrorCode::kInvalidArgument, "host summary: local rank %d is negative", localRank);
-  HostSummary s;
+namespace {
+
+void countProcessors(const System& sys, int host, HostSummary& s) {
   std::set<int> packages;
   for (NodeId c : sys.nodesOfType(NodeType::kCpu, host)) {
     const Node& n = sys.node(c);
@@ -242,10 +238,19 @@ HostSummary summarizeHost(const System& sys, int host, int localRank, std::optio
   }
   s.packages =
       packages.empty() ? (s.numaNodes > 0 ? 1 : 0) : static_cast<uint32_t>(packages.size());
+}
 
-  std::vector<NodeId> gpus = sys.nodesOfType(NodeType::kGpu, host);
-  std::sort(gpus.begin(), gpus.end(),
+std::vector<NodeId> byIndex(const System& sys, NodeType type, int host) {
+  std::vector<NodeId> v = sys.nodesOfType(type, host);
+  std::sort(v.begin(), v.end(),
             [&](NodeId a, NodeId b) { return sys.node(a).index < sys.node(b).index; });
+  return v;
+}
+
+// The GPU of the rank: `gpuIndex` when given (negative: none), else one by local rank.
+NodeId pickGpu(const System& sys, int host, int localRank, std::optional<int> gpuIndex,
+               HostSummary& s) {
+  const std::vector<NodeId> gpus = byIndex(sys, NodeType::kGpu, host);
   s.gpuCount = static_cast<uint32_t>(gpus.size());
   NodeId gpu = kNoNode;
   if (gpuIndex.has_value()) {
@@ -257,11 +262,13 @@ HostSummary summarizeHost(const System& sys, int host, int localRank, std::optio
   } else if (!gpus.empty()) {
     gpu = gpus[static_cast<size_t>(localRank) % gpus.size()];
   }
+  return gpu;
+}
 
-  // NICs of the host: the up ones (all when none is up), in index order.
-  std::vector<NodeId> nics = sys.nodesOfType(NodeType::kNic, host);
-  std::sort(nics.begin(), nics.end(),
-            [&](NodeId a, NodeId b) { return sys.node(a).index < sys.node(b).index; });
+// NICs of the host: the up ones (all when none is up), in index order. The up ones are listed
+// in the summary.
+std::vector<NodeId> usableNics(const System& sys, int host, HostSummary& s) {
+  const std::vector<NodeId> nics = byIndex(sys, NodeType::kNic, host);
   std::vector<NodeId> usable;
   for (NodeId n : nics)
     if (sys.node(n).up) usable.push_back(n);
@@ -272,71 +279,100 @@ HostSummary summarizeHost(const System& sys, int host, int localRank, std::optio
         {nicName(nn), static_cast<float>(nn.speedGbps), nn.rail >= 0 ? nn.rail : nn.index});
   }
   if (usable.empty()) usable = nics;
+  return usable;
+}
 
+// The GPU's facts, its NVLink domain and the PCIe switch above it.
+void describeGpu(const System& sys, NodeId gpu, HostSummary& s) {
+  const Node& g = sys.node(gpu);
+  s.gpuIndex = g.index;
+  s.gpuBusId = g.busId;
+  s.sm = g.sm;
+  s.numa = g.numa;
+  if (!g.nvlinkDomain.empty()) {
+    s.nvlinkDomain = fnv1a64(g.nvlinkDomain.data(), g.nvlinkDomain.size());
+    s.nvlinkFabric = true;
+  } else if (NodeId comp = nvlinkComponent(sys, gpu); comp != kNoNode) {
+    const std::string key = "local:" + sys.node(comp).name;
+    s.nvlinkDomain = fnv1a64(key.data(), key.size());
+  }
+  if (s.nvlinkDomain == 0 && (!g.nvlinkDomain.empty() || nvlinkComponent(sys, gpu) != kNoNode))
+    s.nvlinkDomain = 1;  // a hash of zero would read as "none"
+  const HostTree tree = buildHostTree(sys);
+  const NodeId parent = tree.parent[static_cast<size_t>(gpu)];
+  if (parent != kNoNode && sys.node(parent).type == NodeType::kPci) {
+    const Node& p = sys.node(parent);
+    const std::string key = p.busId.empty() ? p.name : p.busId;
+    s.pciSwitch = fnv1a64(key.data(), key.size());
+    if (s.pciSwitch == 0) s.pciSwitch = 1;
+  }
+}
+
+// The NIC closest to the GPU (class, then bandwidth); equals are spread over the GPUs.
+NodeId closestNic(const System& sys, NodeId gpu, const std::vector<NodeId>& usable) {
+  if (usable.empty()) return kNoNode;
+  PathFinder finder(sys);
+  std::vector<NodeId> ends{gpu};
+  ends.insert(ends.end(), usable.begin(), usable.end());
+  const PathTable t = finder.table(ends);
+  std::vector<NodeId> best;
+  PathClass bestCls = PathClass::kDis;
+  float bestBw = 0;
+  for (size_t i = 1; i < ends.size(); ++i) {
+    const PairPath& p = t.at(0, i);
+    if (p.cls == PathClass::kDis) continue;
+    if (best.empty() || p.cls < bestCls || (p.cls == bestCls && p.bw > bestBw)) {
+      best = {ends[i]};
+      bestCls = p.cls;
+      bestBw = p.bw;
+    } else if (p.cls == bestCls && p.bw == bestBw) {
+      best.push_back(ends[i]);
+    }
+  }
+  if (best.empty()) return kNoNode;
+  const int index = sys.node(gpu).index;
+  return best[static_cast<size_t>(index >= 0 ? index : 0) % best.size()];
+}
+
+// A CPU rank's NIC: fastest NICs first, spread by local rank.
+NodeId cpuRankNic(const System& sys, const std::vector<NodeId>& usable, int localRank) {
+  if (usable.empty()) return kNoNode;
+  std::vector<NodeId> order = usable;
+  std::stable_sort(order.begin(), order.end(), [&](NodeId a, NodeId b) {
+    return sys.node(a).speedGbps > sys.node(b).speedGbps;
+  });
+  return order[static_cast<size_t>(localRank) % order.size()];
+}
+
+void describeNic(const System& sys, NodeId nic, HostSummary& s) {
+  const Node& n = sys.node(nic);
+  s.nicIndex = n.index;
+  s.nicName = nicName(n);
+  s.nicGbps = static_cast<float>(n.speedGbps);
+  s.rail = n.rail >= 0 ? n.rail : n.index;
+  if (s.numa < 0) s.numa = n.numa;
+}
+
+}  // namespace
+
+HostSummary summarizeHost(const System& sys, int host, int localRank, std::optional<int> gpuIndex) {
+  if (host < 0 || host >= sys.hostCount())
+    throwError(ErrorCode::kInvalidArgument, "host summary: topology %s has no host %d",
+               sys.name().c_str(), host);
+  if (localRank < 0)
+    throwError(ErrorCode::kInvalidArgument, "host summary: local rank %d is negative", localRank);
+  HostSummary s;
+  countProcessors(sys, host, s);
+  const NodeId gpu = pickGpu(sys, host, localRank, gpuIndex, s);
+  const std::vector<NodeId> usable = usableNics(sys, host, s);
   NodeId nic = kNoNode;
   if (gpu != kNoNode) {
-    const Node& g = sys.node(gpu);
-    s.gpuIndex = g.index;
-    s.gpuBusId = g.busId;
-    s.sm = g.sm;
-    s.numa = g.numa;
-    // NVLink domain.
-    if (!g.nvlinkDomain.empty()) {
-      s.nvlinkDomain = fnv1a64(g.nvlinkDomain.data(), g.nvlinkDomain.size());
-      s.nvlinkFabric = true;
-    } else if (NodeId comp = nvlinkComponent(sys, gpu); comp != kNoNode) {
-      const std::string key = "local:" + sys.node(comp).name;
-      s.nvlinkDomain = fnv1a64(key.data(), key.size());
-    }
-    if (s.nvlinkDomain == 0 && (!g.nvlinkDomain.empty() || nvlinkComponent(sys, gpu) != kNoNode))
-      s.nvlinkDomain = 1;  // a hash of zero would read as "none"
-    // PCIe switch above the GPU.
-    const HostTree tree = buildHostTree(sys);
-    const NodeId parent = tree.parent[static_cast<size_t>(gpu)];
-    if (parent != kNoNode && sys.node(parent).type == NodeType::kPci) {
-      const Node& p = sys.node(parent);
-      const std::string key = p.busId.empty() ? p.name : p.busId;
-      s.pciSwitch = fnv1a64(key.data(), key.size());
-      if (s.pciSwitch == 0) s.pciSwitch = 1;
-    }
-    // Closest NICs (class, then bandwidth); equals are spread over the GPUs.
-    if (!usable.empty()) {
-      PathFinder finder(sys);
-      std::vector<NodeId> ends{gpu};
-      ends.insert(ends.end(), usable.begin(), usable.end());
-      const PathTable t = finder.table(ends);
-      std::vector<NodeId> best;
-      PathClass bestCls = PathClass::kDis;
-      float bestBw = 0;
-      for (size_t i = 1; i < ends.size(); ++i) {
-        const PairPath& p = t.at(0, i);
-        if (p.cls == PathClass::kDis) continue;
-        if (best.empty() || p.cls < bestCls || (p.cls == bestCls && p.bw > bestBw)) {
-          best = {ends[i]};
-          bestCls = p.cls;
-          bestBw = p.bw;
-        } else if (p.cls == bestCls && p.bw == bestBw) {
-          best.push_back(ends[i]);
-        }
-      }
-      if (!best.empty()) nic = best[static_cast<size_t>(g.index >= 0 ? g.index : 0) % best.size()];
-    }
-  } else if (!usable.empty()) {
-    // CPU rank: fastest NICs first, spread by local rank.
-    std::vector<NodeId> order = usable;
-    std::stable_sort(order.begin(), order.end(), [&](NodeId a, NodeId b) {
-      return sys.node(a).speedGbps > sys.node(b).speedGbps;
-    });
-    nic = order[static_cast<size_t>(localRank) % order.size()];
+    describeGpu(sys, gpu, s);
+    nic = closestNic(sys, gpu, usable);
+  } else {
+    nic = cpuRankNic(sys, usable, localRank);
   }
-  if (nic != kNoNode) {
-    const Node& n = sys.node(nic);
-    s.nicIndex = n.index;
-    s.nicName = nicName(n);
-    s.nicGbps = static_cast<float>(n.speedGbps);
-    s.rail = n.rail >= 0 ? n.rail : n.index;
-    if (s.numa < 0) s.numa = n.numa;
-  }
+  if (nic != kNoNode) describeNic(sys, nic, s);
   return s;
 }
 
