@@ -41,6 +41,9 @@ double pcieNominal(int gen, int width);
 double networkModeled(double gbps);
 double networkNominal(double gbps);
 constexpr double kNetworkEfficiency = 0.94;
+// Line rate (Gb/s) assumed for a NIC of unknown speed when a synthetic network fabric links it:
+// an estimate, the common 100 Gb/s port.
+constexpr double kUnknownNicGbps = 100.0;
 
 // CPU interconnect between NUMA domains / sockets, by CPU vendor and model numbers.
 double cpuInterconnectModeled(std::string_view vendor, int familyId, int modelId,

@@ -491,7 +491,7 @@ void addRailFabric(System& sys, double oversub, int leafHosts) {
         for (NodeId nicId : nicsOf[static_cast<size_t>(h)]) {
           const Node& nic = sys.node(nicId);
           if (nic.rail != r) continue;
-          const double gbps = nic.speedGbps > 0 ? nic.speedGbps : 100.0;
+          const double gbps = nic.speedGbps > 0 ? nic.speedGbps : kUnknownNicGbps;
           sys.addLink(makeNetwork(nicId, leaf, gbps));
           downGbps += gbps;
           ++downlinks;
