@@ -258,6 +258,17 @@ TEST(NcclXml, EntitiesAndDeclarations) {
   ASSERT_EQ(e.children.size(), 2u);
   EXPECT_EQ(e.children[1].name, "c");
   EXPECT_EQ(writeXml(e), "<a x=\"1 &lt; 2 &amp; AB\" y=\"q&quot;\">\n  <b/>\n  <c/>\n</a>\n");
+  // Empty elements close with "/>" as in NCCL's dumps; values that look like markup survive.
+  XmlElement odd;
+  odd.name = "a";
+  odd.set("v", "x />\ny <z/> \"q\" & 'p'");
+  odd.children.push_back(XmlElement{"b", {{"w", " />"}}, {}, 0});
+  const std::string text = writeXml(odd);
+  EXPECT_EQ(text.find(" />\n"), std::string::npos) << text;
+  const XmlElement back = parseXml(text, "odd.xml");
+  EXPECT_EQ(*back.attr("v"), *odd.attr("v"));
+  ASSERT_EQ(back.children.size(), 1u);
+  EXPECT_EQ(*back.children[0].attr("w"), " />");
   // pugixml keeps an entity it does not know as written (the old reader rejected it); the NCCL
   // import then checks the value like any other.
   EXPECT_EQ(*parseXml("<a x=\"&bogus;\"/>", "e.xml").attr("x"), "&bogus;");
