@@ -1,14 +1,25 @@
-// ProcessGroupPlexus: the "plexus" torch.distributed backend for CPU tensors. Collectives run on
-// one Plexus communicator; user sends and receives (tags, any-source) on a second one through the
-// P2PMatcher. Gather, scatter and all-to-all are built here from Plexus sends and receives until
-// Plexus has them natively. Every operation is submitted asynchronously and returns a WorkPlexus.
+// ProcessGroupPlexus: the "plexus" torch.distributed backend for CPU tensors. Collectives
+// (gather, scatter and all-to-all included) run on one Plexus communicator as Plexus's own
+// collectives; user sends and receives (tags, any-source) on a second one through the P2PMatcher.
+// Only the all-to-alls whose blocks may differ in size between peers (all_to_all_single with
+// split sizes, all_to_all of a tensor list) are built from Plexus sends and receives: Plexus's
+// all-to-all moves one block size. Every operation is submitted asynchronously through start()
+// and returns a WorkPlexus.
+//
+// Sources: backend.cpp (set-up, start, barrier, coalescing, user p2p), collectives.cpp
+// (all-reduce, broadcast, reduce, all-gathers, reduce-scatters), exchange.cpp (gather, scatter,
+// all-to-alls).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "compat.hpp"
 #include "p2p.hpp"
+#include "tensor_args.hpp"
 #include "work.hpp"
 
 namespace plexus_torch {
@@ -90,25 +101,49 @@ class ProcessGroupPlexus : public BackendBase {
   }
 
  private:
-  c10::intrusive_ptr<WorkPlexus> makeWork(c10d::OpType type, const char* title, std::string what,
-                                          std::vector<at::Tensor> outputs,
-                                          std::chrono::milliseconds opTimeout,
-                                          const c10::optional<std::vector<at::Tensor>>& inputs);
-  c10::intrusive_ptr<c10d::Work> launch(const c10::intrusive_ptr<WorkPlexus>& work);
+  using WorkPtr = c10::intrusive_ptr<WorkPlexus>;
+  // What an operation is, for its Work: type, profiling title, description (its errors start
+  // with it), output tensors (the future's value), timeout (zero: the group's) and inputs.
+  struct OpInfo {
+    c10d::OpType type;
+    const char* title;
+    std::string what;
+    std::vector<at::Tensor> outputs;
+    std::chrono::milliseconds timeout{0};
+    c10::optional<std::vector<at::Tensor>> inputs;
+  };
+  // Where an operation's requests go: coll_ (under collMutex_, counted by the sequence number),
+  // the p2p matcher, or nowhere (a Work over other Works).
+  enum class Channel { kCollective, kP2P, kLocal };
+
+  // The one path of every operation (arguments are checked before): makes its Work, lets `issue`
+  // stage buffers and submit the Plexus requests into it (on coll_, under the lock, in the same
+  // order on every rank), turns Plexus's immediate errors into errors naming the operation,
+  // advances the sequence number and hands the Work to the completer (and to an open coalescing
+  // group).
+  template <class Issue>
+  c10::intrusive_ptr<c10d::Work> start(Channel channel, OpInfo info, Issue&& issue);
   std::chrono::milliseconds effective(std::chrono::milliseconds opTimeout) const;
-  // Shared by allgather forms: all-gathers `input` (contiguous) into `flat` (contiguous).
-  void allGatherInto(const c10::intrusive_ptr<WorkPlexus>& work, const at::Tensor& input,
-                     const at::Tensor& flat);
-  c10::intrusive_ptr<WorkPlexus> reduceScatterFlat(at::Tensor& output, const at::Tensor& flatIn,
-                                                   bool inputIsCopy, const c10d::ReduceOp& op,
-                                                   std::chrono::milliseconds opTimeout,
-                                                   const char* title, c10d::OpType type,
-                                                   const c10::intrusive_ptr<WorkPlexus>& into);
-  // Sends and receives of one exchange on the collective communicator (gather, scatter,
-  // all-to-all); zero-byte transfers are skipped on both sides.
-  void sendBytes(const c10::intrusive_ptr<WorkPlexus>& work, const void* data, size_t nbytes,
-                 int peer);
-  void recvBytes(const c10::intrusive_ptr<WorkPlexus>& work, void* data, size_t nbytes, int peer);
+  // Throws unless `root` is a rank of the group; returns it.
+  int checkRoot(const std::string& what, int64_t root) const;
+
+  // Submits into `work`: the all-gather of `input` into `flat` (both contiguous), and the
+  // reduce-scatter of `in` into `dst` (contiguous; `in` is cloned for PREMUL_SUM unless it is
+  // already the operation's own copy).
+  void allGatherInto(const WorkPtr& work, const at::Tensor& input, const at::Tensor& flat);
+  void reduceScatterInto(const WorkPtr& work, const at::Tensor& dst, at::Tensor in,
+                         bool inputIsCopy, const ReduceSpec& spec);
+  // Receives into `t` from `peer` (-1: any) through the matcher.
+  void receive(const WorkPtr& work, const at::Tensor& t, int peer, int64_t tag);
+  // Per-peer blocks of an all-to-all whose block sizes may differ between peers.
+  struct Block {
+    char* data;
+    size_t bytes;
+  };
+  // That all-to-all from sends and receives on coll_ (Plexus's all-to-all moves one block size):
+  // the own block is copied, zero-byte transfers are skipped on both sides.
+  void exchangeBlocks(const WorkPtr& work, const std::vector<Block>& sends,
+                      const std::vector<Block>& recvs);
 
   std::chrono::milliseconds timeout_;
   std::mutex collMutex_;  // one submitter at a time on coll_ (same order on every rank)
@@ -119,5 +154,26 @@ class ProcessGroupPlexus : public BackendBase {
   bool coalescing_ = false;
   std::vector<c10::intrusive_ptr<WorkPlexus>> coalesced_;
 };
+
+template <class Issue>
+c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::start(Channel channel, OpInfo info,
+                                                         Issue&& issue) {
+  auto work = c10::make_intrusive<WorkPlexus>(getRank(), info.type, info.title,
+                                              std::move(info.what), std::move(info.outputs),
+                                              effective(info.timeout), info.inputs);
+  {
+    std::unique_lock<std::mutex> lock(collMutex_, std::defer_lock);
+    if (channel == Channel::kCollective) lock.lock();
+    try {
+      issue(work);
+    } catch (const plexus::Error& e) {
+      throwBackendError(work->what() + ": " + e.what());
+    }
+    if (channel == Channel::kCollective) ++seq_;
+  }
+  completer_->add(work);
+  if (coalescing_) coalesced_.push_back(work);
+  return work;
+}
 
 }  // namespace plexus_torch

@@ -51,6 +51,29 @@ void WorkPlexus::keepAlive(at::Tensor tensor) {
   keepAlive_.push_back(std::move(tensor));
 }
 
+at::Tensor WorkPlexus::stageInput(const at::Tensor& t) {
+  at::Tensor c = t.is_contiguous() ? t : t.contiguous();
+  keepAlive(c);
+  return c;
+}
+
+at::Tensor WorkPlexus::stageOutput(const at::Tensor& t) {
+  at::Tensor c = stageInput(t);
+  if (!c.is_same(t)) copyBack(t, c);
+  return c;
+}
+
+at::Tensor WorkPlexus::buffer(at::IntArrayRef sizes, const at::Tensor& like) {
+  at::Tensor b = at::empty(sizes, like.options().memory_format(c10::MemoryFormat::Contiguous));
+  keepAlive(b);
+  return b;
+}
+
+void WorkPlexus::copyBack(at::Tensor to, at::Tensor from) {
+  std::lock_guard<std::mutex> lock(stateMutex_);
+  copyBacks_.emplace_back(std::move(to), std::move(from));
+}
+
 void WorkPlexus::setFinisher(std::function<void()> finisher) {
   std::lock_guard<std::mutex> lock(stateMutex_);
   finisher_ = std::move(finisher);
@@ -118,6 +141,7 @@ void WorkPlexus::complete() {
   if (done_.load()) return;
   std::exception_ptr error;
   std::function<void()> finisher;
+  std::vector<std::pair<at::Tensor, at::Tensor>> copyBacks;
   {
     std::lock_guard<std::mutex> lock(stateMutex_);
     if (failure_) {
@@ -134,10 +158,12 @@ void WorkPlexus::complete() {
         }
     }
     finisher = std::move(finisher_);
+    copyBacks = std::move(copyBacks_);
   }
-  if (!error && finisher) {
+  if (!error && (finisher || !copyBacks.empty())) {
     try {
-      finisher();
+      for (auto& [to, from] : copyBacks) to.copy_(from.view(to.sizes()));
+      if (finisher) finisher();
     } catch (const std::exception& e) {
       error = makeError(what_ + " failed: " + e.what());
     }

@@ -1,9 +1,10 @@
 // WorkPlexus: the c10d Work handle of one backend operation. It wraps the plexus::Requests the
 // operation submitted (several for operations built from sends and receives), keeps the tensors
-// they read and write alive, runs the operation's finishing step (copies out of staging buffers)
-// once they all succeed, and completes the Work and its Future with the output tensors or with
-// the error. Completion happens in whichever thread sees it first: the caller's wait(), a poll
-// through isCompleted(), or the backend's Completer thread (so futures complete without a wait).
+// they read and write alive, copies staging buffers into the caller's tensors and runs the
+// operation's finishing step once they all succeed, and completes the Work and its Future with
+// the output tensors or with the error. Completion happens in whichever thread sees it first: the
+// caller's wait(), a poll through isCompleted(), or the backend's Completer thread (so futures
+// complete without a wait).
 #pragma once
 
 #include <ATen/core/ivalue.h>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "compat.hpp"
@@ -35,6 +37,14 @@ class WorkPlexus : public c10d::Work {
   // Set-up, before the Work is handed out (or, for a receive matched later, by the matcher).
   void addRequest(plexus::Request request);
   void keepAlive(at::Tensor tensor);
+  // Buffers handed to Plexus, kept alive until the Work completes. stageInput: `t` itself when
+  // contiguous, else a contiguous copy. stageOutput: the same, and a copy is copied back into `t`
+  // once every request succeeded. buffer: a new contiguous tensor like `like`, of `sizes`.
+  at::Tensor stageInput(const at::Tensor& t);
+  at::Tensor stageOutput(const at::Tensor& t);
+  at::Tensor buffer(at::IntArrayRef sizes, const at::Tensor& like);
+  // Copies `from` into `to` once every request succeeded (before the finisher runs).
+  void copyBack(at::Tensor to, at::Tensor from);
   void setFinisher(std::function<void()> finisher);
   void setSourceRank(int rank);
   // A Work whose requests are attached later (a receive waiting for its message) starts unarmed.
@@ -70,6 +80,7 @@ class WorkPlexus : public c10d::Work {
   std::condition_variable armedCv_;
   std::vector<plexus::Request> requests_;
   std::vector<at::Tensor> keepAlive_;
+  std::vector<std::pair<at::Tensor, at::Tensor>> copyBacks_;  // (to, from)
   std::function<void()> finisher_;
   std::optional<std::string> failure_;
   bool armed_ = true;

@@ -313,6 +313,52 @@ def all_to_all_case(dtype):
     return run
 
 
+def all_to_all_equal_case():
+    """The list form with one size everywhere, and all_to_all_single with equal split sizes."""
+    def run(c):
+        n = c.n
+        ins = [make(c.rank * n + k, 5, torch.float32, 12) for k in range(n)]
+        outs = [torch.zeros(5) for _ in range(n)]
+        dist.all_to_all(outs, ins)
+        for k in range(n):
+            check(outs[k], make(k * n + c.rank, 5, torch.float32, 12), f"list from rank {k}")
+        flat = [torch.cat([make(r * n + k, 5, torch.float32, 12) for k in range(n)])
+                for r in range(n)]
+        out = torch.zeros(5 * n)
+        dist.all_to_all_single(out, flat[c.rank], [5] * n, [5] * n)
+        check(out, torch.cat(outs), "single with equal split sizes")
+    return run
+
+
+def exchange_layouts_case():
+    """Gather, scatter and all_to_all_single on non-contiguous and on empty tensors."""
+    def run(c):
+        n, root = c.n, c.n - 1
+        # Transposed views: non-contiguous inputs and outputs.
+        ins = [make(r, 12, torch.float32, 11).reshape(3, 4).t() for r in range(n)]
+        outs = [torch.zeros(3, 4).t() for _ in range(n)] if c.rank == root else None
+        dist.gather(ins[c.rank], outs, dst=root)
+        if c.rank == root:
+            for r in range(n):
+                check(outs[r], ins[r], f"gather from rank {r}")
+        out = torch.zeros(3, 4).t()
+        dist.scatter(out, ins if c.rank == root else None, src=root)
+        check(out, ins[c.rank], "scatter")
+        rows = [make(r, 6 * n, torch.int32, 13).reshape(3, 2 * n).t() for r in range(n)]
+        got = torch.zeros(3, 2 * n, dtype=torch.int32).t()
+        dist.all_to_all_single(got, rows[c.rank])
+        check(got, torch.cat([rows[k][2 * c.rank:2 * c.rank + 2] for k in range(n)]),
+              "all_to_all_single")
+        # Empty tensors.
+        outs = [torch.zeros(0) for _ in range(n)] if c.rank == root else None
+        dist.gather(torch.zeros(0), outs, dst=root)
+        dist.scatter(torch.zeros(0), [torch.zeros(0)] * n if c.rank == root else None, src=root)
+        empty = torch.zeros(0, 3)
+        dist.all_to_all_single(empty, torch.zeros(0, 3))
+        check(empty, torch.zeros(0, 3), "empty all_to_all_single")
+    return run
+
+
 def send_recv_case(dtype):
     def run(c):
         n = c.n
@@ -440,6 +486,8 @@ def build_cases(n):
     cases["reduce-float32-SUM-lastroot"] = reduce_case(torch.float32, "SUM", -1)
     cases["gather-float32-root0"] = gather_case(torch.float32, 0)
     cases["scatter-float32-root1"] = scatter_case(torch.float32, 1)
+    cases["all_to_all-equal-sizes"] = all_to_all_equal_case()
+    cases["gather-scatter-all_to_all-layouts"] = exchange_layouts_case()
     if hasattr(dist, "all_gather_coalesced"):
         cases["all_gather_coalesced"] = all_gather_coalesced_case()
     cases["p2p-async-tags"] = p2p_async_tags_case()
