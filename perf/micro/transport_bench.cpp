@@ -126,17 +126,15 @@ auto waitFor(Rank& rk, Wait wait, const std::atomic<bool>& stop, Attempt attempt
     if (wait == Wait::kSpin) {
       rk.conn->progress();
       plexus::cpuRelax();
-    } else if (rk.conn->usesDoorbell()) {
-      // The engine's order: note the bell, announce the sleep, look once more, then sleep.
-      plexus::transport::ControlBlock* cb = rk.control.block();
-      const uint32_t seen = cb->bell.load(std::memory_order_acquire);
-      cb->sleepers.fetch_add(1, std::memory_order_seq_cst);
+    } else if (plexus::transport::Doorbell* bell = rk.transport->wakeSources().doorbell) {
+      // The engine's order: arm the doorbell, look once more, then sleep.
+      const uint32_t seen = bell->arm();
       if (auto p = attempt()) {
-        cb->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+        bell->disarm();
         return p;
       }
-      plexus::futexWait(&cb->bell, seen, std::chrono::milliseconds(10), true);
-      cb->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+      bell->sleep(seen, std::chrono::milliseconds(10));
+      bell->disarm();
     } else {
       std::vector<pollfd> fds;
       rk.conn->addPollFds(fds);

@@ -14,9 +14,8 @@
 
 namespace plexus::engine {
 
-Engine::Engine(EngineConfig config, ConnectionProvider& provider, transport::RankControl& self,
-               const std::atomic<bool>& abort)
-    : config_(std::move(config)), provider_(provider), self_(self), abort_(abort) {
+Engine::Engine(EngineConfig config, ConnectionProvider& provider, const std::atomic<bool>& abort)
+    : config_(std::move(config)), provider_(provider), abort_(abort) {
   lastProgress_ = Clock::now();
   lastPeerCheck_ = lastProgress_;
 }
@@ -63,15 +62,6 @@ bool Engine::hasWorkLocked() const {
   for (const auto& [key, q] : p2p_)
     if (!q.empty()) return true;
   return false;
-}
-
-transport::Connection* Engine::connection(int connectionId, int peer) {
-  auto key = std::make_pair(connectionId, peer);
-  auto it = connections_.find(key);
-  if (it != connections_.end()) return it->second;
-  transport::Connection* c = provider_.connect(connectionId, peer);
-  if (c != nullptr) connections_.emplace(key, c);
-  return c;
 }
 
 void Engine::start(Active& a) {
@@ -254,10 +244,9 @@ void Engine::failLocked(ErrorCode code, const std::string& message) {
       fatalMessage_ = message;
     }
     PLEXUS_WARN(subsys::kColl, "%s", message.c_str());
-    // Peers learn the first failure, which this message ends with when it was relayed.
-    std::string origin = transport::abortOrigin(message);
-    if (self_.valid()) self_.markAborted(origin);
-    provider_.abortTransports(origin);
+    // Peers learn the first failure, which this message ends with when it was relayed (each
+    // transport tells them its way: shm through the control block, sockets by a notice).
+    provider_.abortTransports(transport::abortOrigin(message));
   }
   std::string reason = asyncErrorMessage();
   auto failQueue = [&](std::deque<Active>& q) {
@@ -285,25 +274,30 @@ void Engine::failAll(ErrorCode code, const std::string& message) {
 }
 
 void Engine::sleepLocked(std::chrono::nanoseconds max) {
-  transport::ControlBlock* cb = self_.block();
-  uint32_t seen = cb->bell.load(std::memory_order_acquire);
-  cb->sleepers.fetch_add(1, std::memory_order_seq_cst);
+  // Arm the doorbell before the last look for work, so a ring after that look is not lost.
+  transport::Doorbell* bell = provider_.wakeSources().doorbell;
+  const uint32_t seen = bell != nullptr ? bell->arm() : 0;
   if (!progressLocked() && hasWorkLocked()) {
-    if (provider_.needsPolling()) {
+    transport::WakeSources wake = provider_.wakeSources();
+    if (wake.pollFds) {
       std::vector<pollfd> fds;
       provider_.addPollFds(fds);
       // A shared-memory peer rings the doorbell, which poll() does not see: with such peers the
       // sleep is cut into short naps.
-      auto ns = provider_.usesDoorbell() ? std::chrono::nanoseconds(100 * 1000)
-                                         : std::chrono::nanoseconds(max);
+      auto ns = bell != nullptr ? std::chrono::nanoseconds(100 * 1000) : max;
       timespec ts{static_cast<time_t>(ns.count() / 1000000000),
                   static_cast<long>(ns.count() % 1000000000)};
       ::ppoll(fds.data(), fds.size(), &ts, nullptr);
+    } else if (bell != nullptr) {
+      bell->sleep(seen, max);
     } else {
-      futexWait(&cb->bell, seen, max, /*processShared=*/true);
+      // Nothing can wake this rank early: nap briefly.
+      auto ns = std::min<std::chrono::nanoseconds>(max, std::chrono::microseconds(100));
+      timespec ts{0, static_cast<long>(ns.count())};
+      nanosleep(&ts, nullptr);
     }
   }
-  cb->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+  if (bell != nullptr) bell->disarm();
 }
 
 void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {

@@ -2,7 +2,8 @@
 // (all channels of one collective concurrently), point-to-point works run concurrently with each
 // other and with collectives, in order per peer and direction. Progress is driven by the thread
 // that waits (blocking calls) or by the engine's own progress thread (asynchronous requests).
-// Waiting spins briefly, then sleeps on the rank's doorbell futex or polls sockets; a wait that
+// Waiting spins briefly, then sleeps as the transports say they wake a waiter (the rank's
+// doorbell, or fds to poll); a wait that
 // sees no progress for PLEXUS_TIMEOUT fails with an error naming what it waits for.
 #pragma once
 
@@ -18,7 +19,6 @@
 
 #include "engine/connection_provider.hpp"
 #include "engine/work.hpp"
-#include "transports/common/rank_control.hpp"
 
 namespace plexus::engine {
 
@@ -38,8 +38,7 @@ struct EngineConfig {
 
 class Engine {
  public:
-  Engine(EngineConfig config, ConnectionProvider& provider, transport::RankControl& self,
-         const std::atomic<bool>& abort);
+  Engine(EngineConfig config, ConnectionProvider& provider, const std::atomic<bool>& abort);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -89,13 +88,11 @@ class Engine {
   void checkStall();
   void failLocked(ErrorCode code, const std::string& message);
   bool hasWorkLocked() const;
-  transport::Connection* connection(int connectionId, int peer);
   std::string describeWaits() const;
   void progressThreadMain();
 
   EngineConfig config_;
   ConnectionProvider& provider_;
-  transport::RankControl& self_;
   const std::atomic<bool>& abort_;
 
   // Submission inbox (any thread).
@@ -112,7 +109,6 @@ class Engine {
   std::mutex progressMutex_;
   std::deque<Active> collectives_;
   std::map<std::pair<int, bool>, std::deque<Active>> p2p_;
-  std::map<std::pair<int, int>, transport::Connection*> connections_;
   Clock::time_point lastProgress_;
   Clock::time_point lastPeerCheck_;
   bool progressedSinceIdle_ = false;  // progress made since the clocks above were last set

@@ -74,7 +74,7 @@ bool Engine::runLane(Active& a, Lane& lane) {
     const std::byte* rslot = nullptr;
     std::byte* sslot = nullptr;
     if (receives) {
-      rc = connection(lane.channel->connection, s.recvPeer);
+      rc = provider_.connect(lane.channel->connection, s.recvPeer);
       if (rc == nullptr) {
         lane.waitingOn = nullptr;
         lane.waitingPeer = s.recvPeer;
@@ -99,7 +99,7 @@ bool Engine::runLane(Active& a, Lane& lane) {
                    bytes, gotTag >> 16, gotBytes, d.signature & 0xffffu, gotTag & 0xffffu);
     }
     if (sends) {
-      sc = connection(lane.channel->connection, s.sendPeer);
+      sc = provider_.connect(lane.channel->connection, s.sendPeer);
       if (sc == nullptr) {
         lane.waitingOn = nullptr;
         lane.waitingPeer = s.sendPeer;

@@ -229,7 +229,7 @@ void Communicator::startEngine() {
   ec.yield = std::chrono::microseconds(envInt("YIELD_US", oversubscribed ? 1000 : 0));
   ec.streamingBytes = envSize("NT_STORE_MIN", 8u << 20);
   ec.context = context_;
-  engine_ = std::make_unique<engine::Engine>(ec, *selector_, control_, abort_);
+  engine_ = std::make_unique<engine::Engine>(ec, *selector_, abort_);
 }
 
 Communicator::~Communicator() {

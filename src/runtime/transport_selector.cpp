@@ -108,39 +108,69 @@ std::vector<std::string> transportOrderFromEnv() {
   return order;
 }
 
+namespace {
+
+// A built-in transport made directly; nullptr, with `why`, when it cannot work here (its factory
+// says so with kInvalidUsage, as a plugin says PLEXUS_TP_UNAVAILABLE).
+std::unique_ptr<transport::Transport> makeBuiltin(const std::string& name,
+                                                  const transport::TransportContext& ctx,
+                                                  std::string* why) {
+  try {
+    return name == "shm" ? transport::makeShmTransport(ctx) : transport::makeTcpTransport(ctx);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kInvalidUsage)
+      throw Error(e.code(), name + " transport: init failed: " + e.what());
+    *why = e.what();
+    return nullptr;
+  }
+}
+
+// Makes transport `name`: nullptr with the reason in `why` (and `unknown` set for a name that is
+// no transport at all) when it is not there or not usable here.
+std::unique_ptr<transport::Transport> makeTransport(const std::string& name,
+                                                    const transport::TransportContext& ctx,
+                                                    std::string* why, bool* unknown) {
+  std::unique_ptr<transport::Transport> t;
+  if (name == "shm" || name == "tcp") {
+    t = makeBuiltin(name, ctx, why);
+  } else {
+    std::string searched;
+    const plexus_transport_v1_t* table = transport::findTransportTable(name, &searched);
+    if (table == nullptr) {
+      PLEXUS_INFO(subsys::kInit, "transport %s: no plugin library (looked for %s); skipped",
+                  name.c_str(), searched.c_str());
+      *unknown = !isShipped(name);
+      *why = *unknown ? "not a transport" + suggestion(name) + ": no plugin library (looked for " +
+                            searched + ")"
+                      : "its plugin was not built or installed (looked for " + searched + ")";
+      return nullptr;
+    }
+    t = transport::wrapTransportTable(table, ctx, why);
+  }
+  if (!t) {
+    PLEXUS_INFO(subsys::kInit, "transport %s: not usable here (%s); skipped", name.c_str(),
+                why->c_str());
+    *why = "not usable here: " + *why;
+  }
+  return t;
+}
+
+}  // namespace
+
 std::vector<std::unique_ptr<transport::Transport>> createTransports(
     transport::TransportContext& ctx) {
-  bool explicitList = envGet("TRANSPORTS").has_value();
+  ctx.requested = envGet("TRANSPORTS").has_value();
   std::vector<std::unique_ptr<transport::Transport>> out;
   std::string skipped;  // why each transport was left out, for the error below
   std::vector<std::string> unknown;
   for (const std::string& name : transportOrderFromEnv()) {
-    const plexus_transport_v1_t* builtin = name == "shm"   ? transport::builtinShmTable()
-                                           : name == "tcp" ? transport::builtinTcpTable()
-                                                           : nullptr;
-    ctx.requested = explicitList;
-    std::string searched;
-    const plexus_transport_v1_t* table =
-        builtin != nullptr ? builtin : transport::findTransportTable(name, &searched);
     std::string why;
-    if (table == nullptr) {
-      PLEXUS_INFO(subsys::kInit, "transport %s: no plugin library (looked for %s); skipped",
-                  name.c_str(), searched.c_str());
-      if (isShipped(name)) {
-        why = "its plugin was not built or installed (looked for " + searched + ")";
-      } else {
-        why = "not a transport" + suggestion(name) + ": no plugin library (looked for " + searched +
-              ")";
-        unknown.push_back(name);
-      }
-    } else if (auto t = transport::wrapTransportTable(table, ctx, &why)) {
+    bool isUnknown = false;
+    if (auto t = makeTransport(name, ctx, &why, &isUnknown)) {
       out.push_back(std::move(t));
       continue;
-    } else {
-      PLEXUS_INFO(subsys::kInit, "transport %s: not usable here (%s); skipped", name.c_str(),
-                  why.c_str());
-      why = "not usable here: " + why;
     }
+    if (isUnknown) unknown.push_back(name);
     skipped += (skipped.empty() ? "" : "; ") + name + ": " + why;
   }
   if (out.empty())
@@ -197,13 +227,18 @@ const char* TransportSelector::transportFor(int peer) const {
   return t != nullptr ? t->name() : "none";
 }
 
-transport::Connection* TransportSelector::connect(int connectionId, int peer) {
-  if (peer < 0 || peer >= static_cast<int>(perPeer_.size()) ||
+transport::Connection* TransportSelector::establish(int connectionId, int peer) {
+  if (connectionId < 0 || peer < 0 || peer >= static_cast<int>(perPeer_.size()) ||
       perPeer_[static_cast<size_t>(peer)] == nullptr)
-    throwError(ErrorCode::kInternal, "rank %d: no transport chosen for peer %d", ctx_.rank, peer);
-  transport::Transport* t = perPeer_[static_cast<size_t>(peer)];
-  transport::Connection* c = t->connect(connectionId, peer);
-  if (c != nullptr && !c->usesDoorbell()) polling_ = true;
+    throwError(ErrorCode::kInternal, "rank %d: no transport chosen for peer %d (connection %d)",
+               ctx_.rank, peer, connectionId);
+  transport::Connection* c = perPeer_[static_cast<size_t>(peer)]->connect(connectionId, peer);
+  if (c != nullptr) {
+    size_t i = static_cast<size_t>(connectionId) * static_cast<size_t>(ctx_.nranks) +
+               static_cast<size_t>(peer);
+    if (i >= cache_.size()) cache_.resize(i + 1, nullptr);
+    cache_[i] = c;
+  }
   return c;
 }
 
@@ -215,23 +250,21 @@ bool TransportSelector::progressTransports() {
   return moved;
 }
 
+transport::WakeSources TransportSelector::wakeSources() const {
+  // The rank's doorbell when some transport in use has it rung; fds when some transport must be
+  // polled (sockets, or shm while it sets up a connection).
+  transport::WakeSources all;
+  for (const transport::Transport* t : used_) {
+    transport::WakeSources w = t->wakeSources();
+    if (all.doorbell == nullptr) all.doorbell = w.doorbell;
+    all.pollFds |= w.pollFds;
+  }
+  return all;
+}
+
 void TransportSelector::addPollFds(std::vector<pollfd>& fds) {
   for (transport::Transport* t : used_)
-    if (t->needsPolling()) t->addPollFds(fds);
-}
-
-bool TransportSelector::needsPolling() const {
-  // Sockets are polled; when no socket connection exists the engine sleeps on its doorbell. Ranks
-  // still accepting a tcp connection poll too.
-  if (polling_) return true;
-  return std::any_of(used_.begin(), used_.end(),
-                     [](const transport::Transport* t) { return t->needsPolling(); });
-}
-
-bool TransportSelector::usesDoorbell() const {
-  for (const auto* t : perPeer_)
-    if (t != nullptr && !t->needsPolling()) return true;
-  return false;
+    if (t->wakeSources().pollFds) t->addPollFds(fds);
 }
 
 void TransportSelector::abortTransports(const std::string& reason) {

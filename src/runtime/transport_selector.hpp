@@ -14,8 +14,8 @@ namespace plexus::comm {
 // "tcp" forces tcp, "shm,tcp" orders, "^shm" excludes.
 std::vector<std::string> transportOrderFromEnv();
 
-// Every transport of PLEXUS_TRANSPORTS' order that is usable here, all through the plugin ABI
-// (shm and tcp from their built-in tables, others from plugin libraries). Throws if none is.
+// Every transport of PLEXUS_TRANSPORTS' order that is usable here: shm and tcp as C++ objects,
+// others from plugin libraries (adapted from the plugin ABI). Throws if none is.
 std::vector<std::unique_ptr<transport::Transport>> createTransports(
     transport::TransportContext& ctx);
 
@@ -29,19 +29,28 @@ class TransportSelector final : public engine::ConnectionProvider {
   void choose();
   const char* transportFor(int peer) const;
 
-  transport::Connection* connect(int connectionId, int peer) override;
+  // The connection cache: a transport is asked for a pair until it hands the connection over,
+  // then the pointer is kept here (transports own their connections).
+  transport::Connection* connect(int connectionId, int peer) override {
+    size_t i = static_cast<size_t>(connectionId) * static_cast<size_t>(ctx_.nranks) +
+               static_cast<size_t>(peer);
+    if (connectionId >= 0 && i < cache_.size() && cache_[i] != nullptr) [[likely]]
+      return cache_[i];
+    return establish(connectionId, peer);
+  }
   bool progressTransports() override;
+  transport::WakeSources wakeSources() const override;
   void addPollFds(std::vector<pollfd>& fds) override;
-  bool needsPolling() const override;
-  bool usesDoorbell() const override;
   void abortTransports(const std::string& reason) override;
 
  private:
+  transport::Connection* establish(int connectionId, int peer);
+
   const transport::TransportContext& ctx_;
   std::vector<std::unique_ptr<transport::Transport>> transports_;
   std::vector<transport::Transport*> perPeer_;
-  std::vector<transport::Transport*> used_;  // transports chosen for at least one peer
-  bool polling_ = false;
+  std::vector<transport::Transport*> used_;    // transports chosen for at least one peer
+  std::vector<transport::Connection*> cache_;  // [connection id * nranks + peer]
 };
 
 }  // namespace plexus::comm

@@ -2,6 +2,7 @@
 #include "transports/common/loaded_transport.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 
 #include <algorithm>
 #include <climits>
@@ -133,8 +134,6 @@ class LoadedConnection final : public Connection, public SendEndpoint, public Re
     }
   }
   bool sendDrained() const override { return t_->send_drained(conn_) != 0; }
-  bool usesDoorbell() const override { return (t_->flags & PLEXUS_TP_FLAG_DOORBELL) != 0; }
-  void addPollFds(std::vector<pollfd>&) override {}  // the transport's poll_fds covers them
   std::string describe() const override {
     char buf[512] = {};
     t_->describe(conn_, buf, sizeof(buf));
@@ -150,7 +149,12 @@ class LoadedConnection final : public Connection, public SendEndpoint, public Re
 class LoadedTransport final : public Transport {
  public:
   LoadedTransport(const plexus_transport_v1_t* t, void* ctx, const TransportContext& tctx)
-      : t_(t), ctx_(ctx), tctx_(tctx) {}
+      : t_(t), ctx_(ctx), tctx_(tctx) {
+    // A plugin that rings the Plexus doorbell wakes this rank through its control block.
+    int own = RankControl::ownFd(tctx.commId, tctx.rank);
+    if ((t->flags & PLEXUS_TP_FLAG_DOORBELL) != 0 && own >= 0)
+      doorbell_ = RankControl::map(Fd(fcntl(own, F_DUPFD_CLOEXEC, 0)), tctx.rank);
+  }
   ~LoadedTransport() override {
     conns_.clear();
     t_->finalize(ctx_);
@@ -200,7 +204,11 @@ class LoadedTransport final : public Transport {
     }
     for (int i = 0; i < n; ++i) fds.push_back(buf[i]);
   }
-  bool needsPolling() const override { return (t_->flags & PLEXUS_TP_FLAG_DOORBELL) == 0; }
+  WakeSources wakeSources() const override {
+    bool doorbell = (t_->flags & PLEXUS_TP_FLAG_DOORBELL) != 0;
+    return {doorbell_.valid() ? &doorbell_ : nullptr, !doorbell};
+  }
+  Costs costs() const override { return costsFromDevices(devices(), t_->name); }
   void abortAll(const std::string& reason) override { t_->abort(ctx_, reason.c_str()); }
   std::vector<plexus_tp_device_t> devices() const override {
     std::vector<plexus_tp_device_t> out;
@@ -232,6 +240,8 @@ class LoadedTransport final : public Transport {
   const plexus_transport_v1_t* t_;
   void* ctx_;
   const TransportContext& tctx_;
+  mutable RankControl doorbell_;  // this rank's, for plugins flagged PLEXUS_TP_FLAG_DOORBELL
+  // Adapters of the plugin's connections (owned here; the caller caches the pointers).
   std::map<void*, std::unique_ptr<LoadedConnection>> conns_;
 };
 
@@ -245,6 +255,26 @@ void logFromPlugin(void*, int level, const char* message) {
 }
 
 }  // namespace
+
+// A plugin's costs from the devices it reports (ABI v1 plexus_tp_device_t): the fastest device's
+// bandwidth (Gbit/s -> GB/s) and the lowest latency. A plugin that reports none, or no figures,
+// is costed like tcp (and says so once).
+Costs costsFromDevices(const std::vector<plexus_tp_device_t>& devices, const char* name) {
+  Costs c = tcpCosts();
+  double gbps = 0, latency = 0;
+  for (const plexus_tp_device_t& d : devices) {
+    gbps = std::max(gbps, d.bandwidth_gbps);
+    if (d.latency_us > 0 && (latency == 0 || d.latency_us < latency)) latency = d.latency_us;
+  }
+  if (gbps > 0) c.bandwidthGBps = gbps / 8.0;
+  if (latency > 0) c.latencyUs = latency;
+  if (gbps <= 0 || latency <= 0)
+    PLEXUS_INFO(subsys::kNet,
+                "transport %s reports no device bandwidth or latency; costed like tcp for the "
+                "missing figure",
+                name);
+  return c;
+}
 
 const plexus_transport_v1_t* findTransportTable(const std::string& name, std::string* searched) {
   PluginRegistry& r = registry();
@@ -282,11 +312,9 @@ std::unique_ptr<Transport> wrapTransportTable(const plexus_transport_v1_t* table
   return std::make_unique<LoadedTransport>(table, handle, ctx);
 }
 
-std::unique_ptr<Transport> loadTransport(const std::string& name, const TransportContext& ctx,
-                                         const plexus_transport_v1_t* builtin) {
+std::unique_ptr<Transport> loadTransport(const std::string& name, const TransportContext& ctx) {
   std::string searched;
-  const plexus_transport_v1_t* table =
-      builtin != nullptr ? builtin : findTransportTable(name, &searched);
+  const plexus_transport_v1_t* table = findTransportTable(name, &searched);
   if (table == nullptr) {
     PLEXUS_INFO(subsys::kInit, "transport %s: no plugin library (looked for %s); skipped",
                 name.c_str(), searched.c_str());

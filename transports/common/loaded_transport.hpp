@@ -1,5 +1,6 @@
-// The core's side of the plugin ABI: finds a transport's table (built in, or libplexus-transport-
-// NAME.so on the plugin search path) and wraps it as the engine-facing Transport.
+// The core's side of the plugin ABI: finds a plugin's table (libplexus-transport-NAME.so on the
+// plugin search path) and adapts it to the C++ contract (transport.hpp). The built-in shm and tcp
+// transports are C++ objects and never pass through here.
 #pragma once
 
 #include <memory>
@@ -16,11 +17,14 @@ namespace plexus::transport {
 // path). nullptr when no library is found; `searched` then lists where it looked.
 const plexus_transport_v1_t* findTransportTable(const std::string& name, std::string* searched);
 
-// Initialises the transport for this communicator from `builtin` or, when that is null, from its
-// plugin library. Returns nullptr (after one INFO line saying why) when the library is missing or
-// the transport has no usable device here; throws on real errors.
-std::unique_ptr<Transport> loadTransport(const std::string& name, const TransportContext& ctx,
-                                         const plexus_transport_v1_t* builtin = nullptr);
+// Initialises plugin `name` for this communicator from its library. Returns nullptr (after one
+// INFO line saying why) when the library is missing or the transport has no usable device here;
+// throws on real errors.
+std::unique_ptr<Transport> loadTransport(const std::string& name, const TransportContext& ctx);
+
+// A plugin's costs from the devices it reports (ABI v1 plexus_tp_device_t): the fastest device's
+// bandwidth (Gbit/s -> GB/s per connection) and the lowest latency; tcp's for a missing figure.
+Costs costsFromDevices(const std::vector<plexus_tp_device_t>& devices, const char* name);
 
 // Wraps an already found table (tests use it with their own tables).
 std::unique_ptr<Transport> wrapTransportTable(const plexus_transport_v1_t* table,

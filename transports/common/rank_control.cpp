@@ -80,6 +80,10 @@ void RankControl::wake() {
   futexWakeAll(&b->bell, /*processShared=*/true);
 }
 
+void RankControl::sleep(uint32_t seen, std::chrono::nanoseconds max) {
+  futexWait(&block()->bell, seen, max, /*processShared=*/true);
+}
+
 void RankControl::markAborted(const std::string& reason) {
   ControlBlock* b = block();
   std::snprintf(b->reason, sizeof(b->reason), "%s", reason.c_str());

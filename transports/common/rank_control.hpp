@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "base/shm_segment.hpp"
+#include "transports/common/doorbell.hpp"
 
 namespace plexus::transport {
 
@@ -23,7 +24,9 @@ struct ControlBlock {
   char reason[1024];  // the first failure that made it abort (NUL-terminated)
 };
 
-class RankControl {
+// The block is also this rank's doorbell (transport.hpp): the shm transport hands it to the engine
+// as the way shared-memory peers wake it.
+class RankControl final : public Doorbell {
  public:
   // Creates this rank's block and records its descriptor in the process's registry of blocks
   // (ownFd), until it is destroyed.
@@ -38,7 +41,7 @@ class RankControl {
   RankControl& operator=(RankControl&& o) noexcept;
   RankControl(const RankControl&) = delete;
   RankControl& operator=(const RankControl&) = delete;
-  ~RankControl();
+  ~RankControl() override;
 
   ControlBlock* block() const { return static_cast<ControlBlock*>(segment_.data()); }
   bool valid() const { return segment_.valid(); }
@@ -57,6 +60,19 @@ class RankControl {
     if (b->sleepers.load(std::memory_order_relaxed) != 0) wake();
 #endif
   }
+  // Doorbell, for this rank's own block: note the bell and count a sleeper, sleep on the futex,
+  // uncount.
+  uint32_t arm() override {
+    ControlBlock* b = block();
+    uint32_t seen = b->bell.load(std::memory_order_acquire);
+    b->sleepers.fetch_add(1, std::memory_order_seq_cst);
+    return seen;
+  }
+  void sleep(uint32_t seen, std::chrono::nanoseconds max) override;
+  void disarm() override {
+    block()->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
   // Marks this rank aborted with a reason that peers will quote.
   void markAborted(const std::string& reason);
 

@@ -8,6 +8,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -17,6 +18,7 @@
 
 #include "base/deadline.hpp"
 #include "plexus/transport.h"
+#include "transports/common/doorbell.hpp"
 #include "transports/common/rank_control.hpp"
 
 namespace plexus::transport {
@@ -81,6 +83,16 @@ class RecvEndpoint {
 };
 
 // A connection to one peer on one connection id: both directions.
+// What moving bytes over a transport costs, declared by the transport itself; the tuner's link
+// costs are built from these (the runtime maps them to the cost model's inputs).
+struct Costs {
+  double latencyUs = 0;          // one small message, one way
+  double bandwidthGBps = 0;      // per connection and direction, GB/s
+  double messageUs = 1;          // engine + transport overhead per message
+  bool registersMemory = false;  // can register user buffers (zero-copy)
+  int maxChannels = 2;           // connections per peer pair worth using
+};
+
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -94,11 +106,8 @@ class Connection {
   // True when everything posted has left this process (sockets: written to the kernel), so the
   // operation that posted it may complete even if nobody drives progress afterwards.
   virtual bool sendDrained() const = 0;
-  // True if the peer wakes this rank through its doorbell (shared memory) rather than an fd.
-  virtual bool usesDoorbell() const = 0;
-  // Adds fds to poll while waiting (sockets); shared-memory connections add none (they ring the
-  // rank's doorbell instead).
-  virtual void addPollFds(std::vector<pollfd>& fds) = 0;
+  // Adds this connection's fds to poll while waiting (sockets); none by default.
+  virtual void addPollFds(std::vector<pollfd>&) {}
   // "rank 3 (host b, pid 12) over shm".
   virtual std::string describe() const = 0;
 };
@@ -113,30 +122,38 @@ class Transport {
   virtual bool canReach(const PeerRecord& self, const PeerRecord& peer) const = 0;
   // Starts or continues connecting to `peer` on connection id `connectionId`. Non-blocking:
   // returns nullptr while the connection is being established (call again after progress()).
-  // The transport owns the connection; it lives until the transport is destroyed.
+  // The transport owns the connection; it lives until the transport is destroyed. Once it has
+  // returned a connection the caller keeps it (the one connection cache is the caller's) and
+  // does not ask for that pair again.
   virtual Connection* connect(int connectionId, int peer) = 0;
   // Background work (accepting sockets, moving bytes on every connection); true if anything
   // happened.
   virtual bool progress() = 0;
-  // Fds to poll while the engine sleeps (listening sockets and connections).
-  virtual void addPollFds(std::vector<pollfd>& fds) = 0;
-  // True if waiting must poll fds (otherwise the engine sleeps on the doorbell).
-  virtual bool needsPolling() const = 0;
+  // How a rank waiting on this transport is woken. May change as connections are set up (shm
+  // polls its links while one is pending).
+  virtual WakeSources wakeSources() const = 0;
+  // Fds to poll while the engine sleeps (listening sockets and connections), when
+  // wakeSources().pollFds.
+  virtual void addPollFds(std::vector<pollfd>&) {}
   // Tells peers this rank is going away because of an error: best effort, the reason travels to
   // them (so a failure far away in a ring is reported with its origin), then connections close.
   virtual void abortAll(const std::string& reason) = 0;
-  // Devices this transport drives (for the topology and the tuner); none by default.
+  // Devices this transport drives (for the topology); none by default.
   virtual std::vector<plexus_tp_device_t> devices() const { return {}; }
+  // What this transport's links cost (the tuner reads these).
+  virtual Costs costs() const = 0;
 };
 
-// A transport implemented in C++ and a factory for it: what in-tree transports provide to be
-// exported through the plugin ABI (abi_export.hpp).
+// A transport implemented in C++ and a factory for it: what the shipped plugins provide to be
+// exported through the plugin ABI (plugin_common/abi_export.hpp).
 using TransportFactory = std::unique_ptr<Transport> (*)(const TransportContext& ctx);
 
-// Built-in transports, and their plugin-ABI tables (the communicator uses the tables).
+// Built-in transports, used as C++ objects (no plugin table). A factory throws
+// Error(kInvalidUsage) when the transport cannot work here.
 std::unique_ptr<Transport> makeShmTransport(const TransportContext& ctx);
 std::unique_ptr<Transport> makeTcpTransport(const TransportContext& ctx);
-const plexus_transport_v1_t* builtinShmTable();
-const plexus_transport_v1_t* builtinTcpTable();
+// Their declared costs, known before any transport exists (the FIFO geometry depends on them).
+Costs shmCosts();
+Costs tcpCosts();
 
 }  // namespace plexus::transport

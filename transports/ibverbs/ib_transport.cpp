@@ -29,11 +29,12 @@
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
-#include "transports/common/abi_export.hpp"
+#include "transports/common/loaded_transport.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/ibverbs/hca_list.hpp"
 #include "transports/ibverbs/ib_wire.hpp"
 #include "transports/ibverbs/mr_cache.hpp"
+#include "transports/plugin_common/abi_export.hpp"
 #include "transports/plugin_common/address_blob.hpp"
 #include "transports/plugin_common/sideband.hpp"
 #include "transports/plugin_common/slot_arena.hpp"
@@ -190,8 +191,6 @@ class IbConnection final : public Connection, public SendEndpoint, public RecvEn
     return sf_.drained() && sf_.consumed() && !creditInFlight_ && !rf_.creditDue();
   }
   bool broken() const { return !broken_.empty(); }
-  bool usesDoorbell() const override { return false; }
-  void addPollFds(std::vector<pollfd>&) override {}
   std::string describe() const override;
   // Arms the CQ for an event; false if completions are already waiting.
   bool arm();
@@ -287,7 +286,6 @@ class IbTransport final : public Transport {
 
   Connection* connect(int connectionId, int peer) override {
     auto key = std::make_pair(connectionId, peer);
-    if (auto it = connections_.find(key); it != connections_.end()) return it->second.get();
     const PeerRecord& rec = (*ctx_.peers)[static_cast<size_t>(peer)];
     std::string who = formatString("rank %d (host %s)", peer, rec.hostName.c_str());
     auto blob = rec.addresses.find("ibverbs");
@@ -331,7 +329,8 @@ class IbTransport final : public Transport {
     for (auto& d : devices_) fds.push_back(pollfd{d->channel->fd, POLLIN, 0});
     if (busy) fds.push_back(wake_.ready());
   }
-  bool needsPolling() const override { return true; }
+  WakeSources wakeSources() const override { return {nullptr, true}; }
+  Costs costs() const override { return costsFromDevices(devices(), "ibverbs"); }
   void abortAll(const std::string& reason) override { sideband_.abortAll(reason); }
   std::vector<plexus_tp_device_t> devices() const override {
     std::vector<plexus_tp_device_t> out;

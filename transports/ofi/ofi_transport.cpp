@@ -1,7 +1,7 @@
 // The ofi transport plugin (libplexus-transport-ofi.so): slot FIFOs over libfabric reliable
 // datagram endpoints with tagged messages and credits (plugin_common/tagged_transport.hpp).
-#include "transports/common/abi_export.hpp"
 #include "transports/ofi/ofi_fabric.hpp"
+#include "transports/plugin_common/abi_export.hpp"
 #include "transports/plugin_common/tagged_transport.hpp"
 
 namespace plexus::transport {

@@ -13,6 +13,7 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "transports/common/abort_reason.hpp"
+#include "transports/common/loaded_transport.hpp"
 #include "transports/plugin_common/address_blob.hpp"
 #include "transports/plugin_common/sideband.hpp"
 #include "transports/plugin_common/slot_arena.hpp"
@@ -98,8 +99,6 @@ class TaggedConnection final : public Connection,
   bool broken() const { return !broken_.empty(); }
   // The fabric refused a post (retry without sleeping).
   bool busy() const { return !backlog_.empty() || transmitBusy_; }
-  bool usesDoorbell() const override { return false; }
-  void addPollFds(std::vector<pollfd>&) override {}
   std::string describe() const override;
   int peer() const { return peer_; }
 
@@ -187,7 +186,6 @@ class TaggedTransportImpl final : public Transport {
       throwError(ErrorCode::kInvalidUsage, "%s transport: connection id %d out of range (0..%d)",
                  options_.name, connectionId, tags::kMaxConnection);
     auto key = std::make_pair(connectionId, peer);
-    if (auto it = connections_.find(key); it != connections_.end()) return it->second.get();
     const PeerAddress& pa = peerAddress(peer);
     if (!sideband_.ensure(peer, pa.sideband)) {
       sideband_.progress();
@@ -222,7 +220,8 @@ class TaggedTransportImpl final : public Transport {
     if (!fabric_->waitFds(fds, &busy)) fds.push_back(wake_.nap(std::chrono::microseconds(50)));
     if (busy) fds.push_back(wake_.ready());
   }
-  bool needsPolling() const override { return true; }
+  WakeSources wakeSources() const override { return {nullptr, true}; }
+  Costs costs() const override { return costsFromDevices(devices(), options_.name); }
   void abortAll(const std::string& reason) override { sideband_.abortAll(reason); }
   std::vector<plexus_tp_device_t> devices() const override { return {fabric_->device()}; }
 

@@ -19,7 +19,6 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
-#include "transports/common/abi_export.hpp"
 #include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/shm/local_link.hpp"
@@ -159,8 +158,6 @@ class ShmConnection final : public Connection {
   bool progress() override { return false; }
   // Posted data lies in the peer's own FIFO, which stays mapped there whatever we do.
   bool sendDrained() const override { return true; }
-  bool usesDoorbell() const override { return true; }
-  void addPollFds(std::vector<pollfd>&) override {}
 
   void checkPeer() override {
     const ControlBlock* b = link_.control.block();
@@ -205,8 +202,6 @@ class ShmTransport final : public Transport {
 
   Connection* connect(int connectionId, int peer) override {
     auto key = std::make_pair(connectionId, peer);
-    auto it = connections_.find(key);
-    if (it != connections_.end()) return it->second.get();
     pending_.insert(key);
     service();
     PeerLink& link = links_[peer];
@@ -241,10 +236,17 @@ class ShmTransport final : public Transport {
     lastBell_ = bell;
     return service();
   }
-  // While a connection is being set up the engine polls the links for the peer's answer.
+  // Peers ring this rank's doorbell when they post or free a slot. While a connection is being
+  // set up the engine also polls the links for the peer's answer.
+  WakeSources wakeSources() const override {
+    return {ownControl_.valid() ? &ownControl_ : nullptr, !pending_.empty()};
+  }
   void addPollFds(std::vector<pollfd>& fds) override { fds.push_back({epoll_.get(), POLLIN, 0}); }
-  bool needsPolling() const override { return !pending_.empty(); }
-  void abortAll(const std::string&) override {}  // peers read the reason from our control block
+  // Peers read the reason from our control block when they stall or their link closes.
+  void abortAll(const std::string& reason) override {
+    if (ownControl_.valid()) ownControl_.markAborted(reason);
+  }
+  Costs costs() const override { return shmCosts(); }
 
  private:
   static constexpr int kListener = -1;
@@ -410,7 +412,9 @@ class ShmTransport final : public Transport {
   const TransportContext& ctx_;
   Fd listener_;
   Fd epoll_;
-  RankControl ownControl_;  // our own block, mapped once more to see our doorbell
+  // Our own block, mapped once more: its bell tells progress() that a peer announced, and it is
+  // the doorbell waiters sleep on (mutable: handed out by wakeSources()).
+  mutable RankControl ownControl_;
   uint32_t lastBell_ = 0;
   uint64_t turns_ = 0;
   shm::Budget budget_;
@@ -428,12 +432,16 @@ std::unique_ptr<Transport> makeShmTransport(const TransportContext& ctx) {
   return std::make_unique<ShmTransport>(ctx);
 }
 
-}  // namespace plexus::transport
-
-namespace plexus::transport {
-const plexus_transport_v1_t* builtinShmTable() {
-  static const plexus_transport_v1_t table = exportTransport<makeShmTransport>(
-      "shm", PLEXUS_TP_FLAG_SAME_HOST_ONLY | PLEXUS_TP_FLAG_DOORBELL);
-  return &table;
+// Copies through a FIFO in the peers' shared memory: a cache-to-cache hop per small message, a
+// memory copy's bandwidth per connection for large ones. Two channels keep a host's cores busy.
+Costs shmCosts() {
+  Costs c;
+  c.latencyUs = 1.0;
+  c.bandwidthGBps = 10.0;
+  c.messageUs = 1.0;
+  c.registersMemory = false;
+  c.maxChannels = 2;
+  return c;
 }
+
 }  // namespace plexus::transport

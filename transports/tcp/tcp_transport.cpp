@@ -22,46 +22,14 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "base/socket.hpp"
-#include "transports/common/abi_export.hpp"
 #include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
-#include "transports/tcp/stripe.hpp"
+#include "transports/tcp/tcp_connection.hpp"
+#include "transports/tcp/tcp_wire.hpp"
 
 namespace plexus::transport {
-namespace {
 
-constexpr uint32_t kHelloMagic = 0x504c5854;  // "PLXT"
-constexpr int kMaxSockets = 16;
-
-struct Hello {
-  uint32_t magic;
-  int32_t fromRank;
-  uint64_t commId;
-  int32_t connection;
-  uint16_t socketIndex;  // this socket's place among the connection's sockets
-  uint16_t socketCount;  // sockets the connection uses (PLEXUS_NSOCKS_PERTHREAD of the connector)
-  uint8_t secret[16];
-};
-
-// One piece of a frame on one socket. `frame` is the frame number modulo 2^32.
-struct PieceHeader {
-  uint32_t frame;
-  uint32_t tag;
-  uint32_t total;   // bytes of the whole frame
-  uint32_t offset;  // of this piece in the frame
-  uint32_t length;  // of this piece
-  uint32_t parts;   // pieces of the frame
-};
-constexpr size_t kMaxAbortText = 1024;
-// Hello.connection of a connection that only carries an abort reason.
-constexpr int32_t kAbortNotice = -1;
-
-struct TcpOptions {
-  int sockets = 1;
-  uint32_t stripe = 64 * 1024;
-  int bufferBytes = 4 << 20;  // 0: kernel autotuning
-};
-
+namespace tcp {
 TcpOptions tcpOptionsFromEnv() {
   TcpOptions o;
   int64_t n = envInt("NSOCKS_PERTHREAD", 1);
@@ -81,324 +49,11 @@ TcpOptions tcpOptionsFromEnv() {
   o.bufferBytes = static_cast<int>(buf);
   return o;
 }
+}  // namespace tcp
 
-// Staging slots for one direction.
-struct SlotRing {
-  std::vector<std::vector<std::byte>> slots;
-  std::vector<PieceHeader> headers;
-  std::vector<uint32_t> partsLeft;  // send: pieces not yet written; recv: pieces not yet read
-  explicit SlotRing(const SlotConfig& cfg)
-      : slots(cfg.slots, std::vector<std::byte>(cfg.slotBytes)),
-        headers(cfg.slots),
-        partsLeft(cfg.slots, 0) {}
-  size_t size() const { return slots.size(); }
-};
+namespace {
 
-// One socket of a connection and its position in the byte streams of both directions.
-struct Stream {
-  Fd fd;
-  // sending: pieces queued on this socket, the first one partly written
-  struct Out {
-    uint64_t frame;
-    tcp::Piece piece;
-    PieceHeader header;
-  };
-  std::deque<Out> out;
-  size_t sendOffset = 0;  // bytes of out.front() (header + payload) already written
-  // receiving: the piece being read
-  PieceHeader in{};
-  size_t recvOffset = 0;  // bytes of the current piece (header + payload) already read
-  uint64_t inFrame = 0;   // frame number of `in` once its header is complete
-  bool eof = false;
-  int eofErrno = 0;
-};
-
-class TcpConnection final : public Connection, public SendEndpoint, public RecvEndpoint {
- public:
-  TcpConnection(const TransportContext& ctx, const TcpOptions& options, int peer,
-                std::vector<Fd> fds, std::string peerAddress)
-      : ctx_(ctx),
-        options_(options),
-        peer_(peer),
-        peerAddress_(std::move(peerAddress)),
-        out_(ctx.slots),
-        in_(ctx.slots) {
-    for (Fd& fd : fds) {
-      setNonBlocking(fd.get(), true);
-      setNoDelay(fd.get());
-      if (options.bufferBytes > 0) {
-        int buf = options.bufferBytes;
-        setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-        setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-      }
-      auto st = std::make_unique<Stream>();
-      st->fd = std::move(fd);
-      streams_.push_back(std::move(st));
-    }
-  }
-
-  SendEndpoint& sender() override { return *this; }
-  RecvEndpoint& receiver() override { return *this; }
-
-  // --- sending
-  std::byte* acquire() override {
-    if (posted_ - written_ >= out_.size()) {
-      pumpSend();
-      if (posted_ - written_ >= out_.size()) return nullptr;
-    }
-    return out_.slots[posted_ % out_.size()].data();
-  }
-  void post(uint32_t bytes, uint32_t tag) override {
-    if (bytes > out_.slots[0].size())
-      throwError(ErrorCode::kInvalidArgument, "%s: %u bytes posted into a slot of %zu",
-                 describe().c_str(), bytes, out_.slots[0].size());
-    uint64_t n = posted_;
-    size_t i = n % out_.size();
-    auto pieces = tcp::planPieces(n, bytes, static_cast<int>(streams_.size()), options_.stripe);
-    out_.partsLeft[i] = static_cast<uint32_t>(pieces.size());
-    for (const tcp::Piece& p : pieces) {
-      PieceHeader h{static_cast<uint32_t>(n),
-                    tag,
-                    bytes,
-                    p.offset,
-                    p.length,
-                    static_cast<uint32_t>(pieces.size())};
-      streams_[static_cast<size_t>(p.socket)]->out.push_back(Stream::Out{n, p, h});
-    }
-    ++posted_;
-    pumpSend();
-  }
-
-  // --- receiving
-  const std::byte* peek(uint32_t* bytes, uint32_t* tag) override {
-    if (filled_ == released_) pumpRecv();
-    if (filled_ == released_) {
-      int err = 0;
-      if (peerClosed(&err)) broken("receiving", err);
-      return nullptr;
-    }
-    size_t i = released_ % in_.size();
-    *bytes = in_.headers[i].total;
-    *tag = in_.headers[i].tag;
-    return in_.slots[i].data();
-  }
-  void release() override {
-    in_.partsLeft[released_ % in_.size()] = 0;
-    in_.headers[released_ % in_.size()].parts = 0;
-    ++released_;
-  }
-
-  bool progress() override {
-    bool moved = pumpSend();
-    moved |= pumpRecv();
-    return moved;
-  }
-  bool sendDrained() const override { return written_ == posted_; }
-  bool usesDoorbell() const override { return false; }
-  void checkPeer() override {
-    if (closed_) throwError(ErrorCode::kRemote, "%s: connection closed", describe().c_str());
-    int err = 0;
-    if (filled_ == released_ && peerClosed(&err)) broken("waiting", err);
-  }
-  void addPollFds(std::vector<pollfd>& fds) override {
-    for (auto& st : streams_) {
-      short events = st->eof ? 0 : POLLIN;
-      if (!st->out.empty()) events |= POLLOUT;
-      if (events != 0) fds.push_back(pollfd{st->fd.get(), events, 0});
-    }
-  }
-  std::string describe() const override {
-    const PeerRecord& rec = (*ctx_.peers)[peer_];
-    return formatString("rank %d (host %s, %s) over tcp", peer_, rec.hostName.c_str(),
-                        peerAddress_.c_str());
-  }
-  // After an abort: FIN after what was written. A full close now would reset the connection if
-  // the peer's data is still unread here; the destructor drains before closing.
-  void halfClose() {
-    for (auto& st : streams_)
-      if (st->fd) ::shutdown(st->fd.get(), SHUT_WR);
-    aborted_ = true;
-  }
-
-  ~TcpConnection() override {
-    if (!aborted_) return;
-    // Give the peer a moment to read the reason: discard what it still sends until it closes.
-    char sink[4096];
-    auto until = Clock::now() + std::chrono::milliseconds(200);
-    for (auto& st : streams_) {
-      while (st->fd && Clock::now() < until) {
-        pollfd p{st->fd.get(), POLLIN, 0};
-        if (::poll(&p, 1, 10) <= 0) continue;
-        ssize_t r = ::recv(st->fd.get(), sink, sizeof(sink), MSG_DONTWAIT);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) break;
-      }
-    }
-  }
-
- private:
-  [[noreturn]] void broken(const char* what, int err) {
-    closed_ = true;
-    if (err == 0)
-      throwError(ErrorCode::kRemote,
-                 "%s closed the connection while %s (the peer exited or failed); check its output",
-                 describe().c_str(), what);
-    throwError(ErrorCode::kRemote, "%s: %s failed: %s (the peer may have exited)",
-               describe().c_str(), what, std::strerror(err));
-  }
-
-  // The peer is gone for this connection: a socket was reset, or every socket reached its end
-  // (one socket's end alone may precede data still in flight on another).
-  bool peerClosed(int* err) const {
-    size_t ended = 0;
-    for (const auto& st : streams_) {
-      if (!st->eof) continue;
-      if (st->eofErrno != 0) {
-        *err = st->eofErrno;
-        return true;
-      }
-      ++ended;
-    }
-    *err = 0;
-    return ended == streams_.size();
-  }
-
-  void pieceWritten(uint64_t frame) {
-    size_t i = frame % out_.size();
-    if (out_.partsLeft[i] > 0) --out_.partsLeft[i];
-    while (written_ != posted_ && out_.partsLeft[written_ % out_.size()] == 0) ++written_;
-  }
-
-  bool pumpSend() {
-    bool moved = false;
-    for (auto& stp : streams_) {
-      Stream& st = *stp;
-      while (!st.out.empty()) {
-        Stream::Out& o = st.out.front();
-        const std::byte* payload = out_.slots[o.frame % out_.size()].data() + o.piece.offset;
-        size_t total = sizeof(PieceHeader) + o.piece.length;
-        iovec iov[2];
-        int n = 0;
-        if (st.sendOffset < sizeof(PieceHeader)) {
-          iov[n++] = {reinterpret_cast<char*>(&o.header) + st.sendOffset,
-                      sizeof(PieceHeader) - st.sendOffset};
-          if (o.piece.length > 0) iov[n++] = {const_cast<std::byte*>(payload), o.piece.length};
-        } else {
-          size_t off = st.sendOffset - sizeof(PieceHeader);
-          iov[n++] = {const_cast<std::byte*>(payload) + off, o.piece.length - off};
-        }
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = static_cast<size_t>(n);
-        ssize_t w = ::sendmsg(st.fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0) {
-          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-          if (errno == EINTR) continue;
-          broken("sending", errno);
-        }
-        moved = true;
-        st.sendOffset += static_cast<size_t>(w);
-        if (st.sendOffset == total) {
-          st.sendOffset = 0;
-          uint64_t frame = o.frame;
-          st.out.pop_front();
-          pieceWritten(frame);
-        }
-      }
-    }
-    return moved;
-  }
-
-  // Validates a piece header that just arrived and returns its frame number.
-  uint64_t acceptHeader(const PieceHeader& h) {
-    uint64_t frame = released_ + static_cast<uint32_t>(h.frame - static_cast<uint32_t>(released_));
-    size_t slotBytes = in_.slots[0].size();
-    if (h.total > slotBytes || h.offset > h.total || h.length > h.total - h.offset ||
-        h.parts == 0 || h.parts > kMaxSockets ||
-        static_cast<uint32_t>(h.frame - static_cast<uint32_t>(released_)) > (1u << 30))
-      throwError(ErrorCode::kRemote,
-                 "%s sent a damaged piece (frame %u, %u bytes at %u of %u, %u parts; slots of "
-                 "%zu bytes): the ranks disagree on PLEXUS_SLOT_SIZE or the stream is corrupt",
-                 describe().c_str(), h.frame, h.length, h.offset, h.total, h.parts, slotBytes);
-    return frame;
-  }
-
-  void pieceRead(Stream& st) {
-    size_t i = st.inFrame % in_.size();
-    PieceHeader& slot = in_.headers[i];
-    if (slot.parts == 0) {
-      slot = st.in;
-      in_.partsLeft[i] = st.in.parts;
-    } else if (slot.parts != st.in.parts || slot.total != st.in.total || slot.tag != st.in.tag ||
-               in_.partsLeft[i] == 0) {
-      throwError(ErrorCode::kRemote,
-                 "%s sent pieces of frame %u that disagree (%u vs %u parts): the stream is "
-                 "corrupt",
-                 describe().c_str(), st.in.frame, st.in.parts, slot.parts);
-    }
-    --in_.partsLeft[i];
-    while (filled_ - released_ < in_.size()) {
-      size_t f = filled_ % in_.size();
-      if (in_.headers[f].parts == 0 || in_.partsLeft[f] != 0) break;
-      ++filled_;
-    }
-  }
-
-  bool pumpRecv() {
-    bool moved = false;
-    for (auto& stp : streams_) {
-      Stream& st = *stp;
-      while (!st.eof) {
-        void* dst;
-        size_t want;
-        if (st.recvOffset < sizeof(PieceHeader)) {
-          dst = reinterpret_cast<char*>(&st.in) + st.recvOffset;
-          want = sizeof(PieceHeader) - st.recvOffset;
-        } else {
-          // A piece of a frame beyond the FIFO waits until the consumer frees its slot.
-          if (st.inFrame >= released_ + in_.size()) break;
-          size_t off = st.recvOffset - sizeof(PieceHeader);
-          dst = in_.slots[st.inFrame % in_.size()].data() + st.in.offset + off;
-          want = st.in.length - off;
-        }
-        if (want > 0) {
-          ssize_t r = ::recv(st.fd.get(), dst, want, MSG_DONTWAIT);
-          if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-          if (r < 0 && errno == EINTR) continue;
-          if (r <= 0) {
-            // The peer closed (or reset) this socket. That is only an error if this rank still
-            // expects data from it: peek() and checkPeer() report it then.
-            st.eof = true;
-            st.eofErrno = r == 0 ? 0 : errno;
-            break;
-          }
-          moved = true;
-          st.recvOffset += static_cast<size_t>(r);
-          if (st.recvOffset == sizeof(PieceHeader)) st.inFrame = acceptHeader(st.in);
-        }
-        if (st.recvOffset >= sizeof(PieceHeader) &&
-            st.recvOffset == sizeof(PieceHeader) + st.in.length) {
-          if (st.inFrame >= released_ + in_.size()) break;  // zero-length piece, slot busy
-          st.recvOffset = 0;
-          pieceRead(st);
-          moved = true;
-        }
-      }
-    }
-    return moved;
-  }
-
-  const TransportContext& ctx_;
-  TcpOptions options_;
-  int peer_;
-  std::string peerAddress_;
-  std::vector<std::unique_ptr<Stream>> streams_;
-  SlotRing out_;
-  SlotRing in_;
-  uint64_t posted_ = 0, written_ = 0;
-  uint64_t filled_ = 0, released_ = 0;
-  bool closed_ = false;
-  bool aborted_ = false;
-};
+using namespace tcp;
 
 // An accepted socket whose hello has not fully arrived yet.
 struct PendingAccept {
@@ -435,7 +90,6 @@ class TcpTransport final : public Transport {
 
   Connection* connect(int connectionId, int peer) override {
     auto key = std::make_pair(connectionId, peer);
-    if (auto it = connections_.find(key); it != connections_.end()) return it->second.get();
     const PeerRecord& rec = (*ctx_.peers)[peer];
     auto blob = rec.addresses.find("tcp");
     if (blob == rec.addresses.end())
@@ -499,7 +153,9 @@ class TcpTransport final : public Transport {
     for (auto& p : pending_) fds.push_back(pollfd{p.fd.get(), POLLIN, 0});
     for (auto& [key, conn] : connections_) conn->addPollFds(fds);
   }
-  bool needsPolling() const override { return true; }
+  // Sockets wake a waiter: the listener, introductions still arriving, every connection.
+  WakeSources wakeSources() const override { return {nullptr, true}; }
+  Costs costs() const override { return tcpCosts(); }
   void abortAll(const std::string& reason) override {
     // The reason goes first, on a fresh connection per peer (a data socket may be full); then the
     // data sockets are half-closed, so peers that missed the notice still see the end of stream.
@@ -650,11 +306,16 @@ std::unique_ptr<Transport> makeTcpTransport(const TransportContext& ctx) {
   return std::make_unique<TcpTransport>(ctx);
 }
 
-}  // namespace plexus::transport
-
-namespace plexus::transport {
-const plexus_transport_v1_t* builtinTcpTable() {
-  static const plexus_transport_v1_t table = exportTransport<makeTcpTransport>("tcp", 0);
-  return &table;
+// Kernel sockets: a system call and a wake-up on each side per message (tens of microseconds);
+// per connection about what one core copies through the socket stack.
+Costs tcpCosts() {
+  Costs c;
+  c.latencyUs = 30.0;
+  c.bandwidthGBps = 1.25;
+  c.messageUs = 2.0;
+  c.registersMemory = false;
+  c.maxChannels = 2;
+  return c;
 }
+
 }  // namespace plexus::transport

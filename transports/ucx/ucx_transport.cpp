@@ -1,6 +1,6 @@
 // The ucx transport plugin (libplexus-transport-ucx.so): slot FIFOs over UCP tagged messages with
 // credits (plugin_common/tagged_transport.hpp).
-#include "transports/common/abi_export.hpp"
+#include "transports/plugin_common/abi_export.hpp"
 #include "transports/plugin_common/tagged_transport.hpp"
 #include "transports/ucx/ucx_fabric.hpp"
 

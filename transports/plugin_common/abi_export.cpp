@@ -1,6 +1,7 @@
-// The C side of exported C++ transports: every entry point catches exceptions and turns them into
-// result codes plus last_error, so nothing C++ crosses the plugin boundary.
-#include "transports/common/abi_export.hpp"
+// The C side of the shipped plugins (ofi, ucx, ibverbs), written in C++: every entry point catches
+// exceptions and turns them into result codes plus last_error, so nothing C++ crosses the plugin
+// boundary. The built-in shm and tcp transports do not go through here.
+#include "transports/plugin_common/abi_export.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -112,11 +113,10 @@ plexus_tp_result_t initWith(TransportFactory factory, const char*, const plexus_
   }
 }
 
-plexus_transport_v1_t baseTable(const char* name, uint32_t flags) {
-  plexus_transport_v1_t t{};
-  t.abi_version = PLEXUS_TRANSPORT_ABI_VERSION;
-  t.name = name;
-  t.flags = flags;
+namespace {
+
+// Set-up, addresses, reachability and connections.
+void fillControl(plexus_transport_v1_t& t) {
   t.finalize = [](void* ctx) { delete X(ctx); };
   t.device_count = [](void* ctx) { return static_cast<int>(X(ctx)->impl->devices().size()); };
   t.device = [](void* ctx, int index, plexus_tp_device_t* out) {
@@ -168,6 +168,10 @@ plexus_transport_v1_t baseTable(const char* name, uint32_t flags) {
     return PLEXUS_TP_SUCCESS;
   };
   t.dereg_mem = [](void*, void*) { return PLEXUS_TP_SUCCESS; };
+}
+
+// The data path of one connection: slots out and in.
+void fillDataPath(plexus_transport_v1_t& t) {
   t.send_acquire = [](void* conn) -> void* {
     try {
       return C(conn)->conn->sender().acquire();
@@ -212,6 +216,10 @@ plexus_transport_v1_t baseTable(const char* name, uint32_t flags) {
   t.describe = [](void* conn, char* buf, size_t len) {
     std::snprintf(buf, len, "%s", C(conn)->conn->describe().c_str());
   };
+}
+
+// Progress, waiting, failure.
+void fillProgress(plexus_transport_v1_t& t) {
   t.progress = [](void* ctx) {
     ExportedContext* x = X(ctx);
     // Progress first: it may learn why a peer left (an abort notice), which explains a failure
@@ -224,7 +232,7 @@ plexus_transport_v1_t baseTable(const char* name, uint32_t flags) {
   };
   t.poll_fds = [](void* ctx, pollfd* fds, int capacity) {
     ExportedContext* x = X(ctx);
-    if (!x->impl->needsPolling()) return 0;
+    if (!x->impl->wakeSources().pollFds) return 0;
     std::vector<pollfd> v;
     x->impl->addPollFds(v);
     int n = std::min(capacity, static_cast<int>(v.size()));
@@ -239,6 +247,18 @@ plexus_transport_v1_t baseTable(const char* name, uint32_t flags) {
     }
   };
   t.last_error = [](void* ctx) { return X(ctx)->lastError.c_str(); };
+}
+
+}  // namespace
+
+plexus_transport_v1_t baseTable(const char* name, uint32_t flags) {
+  plexus_transport_v1_t t{};
+  t.abi_version = PLEXUS_TRANSPORT_ABI_VERSION;
+  t.name = name;
+  t.flags = flags;
+  fillControl(t);
+  fillDataPath(t);
+  fillProgress(t);
   return t;
 }
 

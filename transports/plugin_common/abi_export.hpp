@@ -1,6 +1,6 @@
-// Exports a transport written in C++ (transport.hpp) as a plugin-ABI table (plexus/transport.h).
-// The built-in shm and tcp transports and the in-tree plugins all go through this, so the core
-// only ever sees the C table, exactly as it sees an out-of-tree plugin.
+// Exports a transport written in C++ (transport.hpp) as a plugin-ABI table (plexus/transport.h):
+// what the shipped plugins (ofi, ucx, ibverbs) use, so that the core loads them exactly as it
+// loads an out-of-tree plugin. The built-in shm and tcp transports are C++ objects, not tables.
 //
 //   const plexus_transport_v1_t* plexus_transport_v1(void) {
 //     static const plexus_transport_v1_t table = exportTransport<makeMyTransport>("mine", 0);

@@ -1,0 +1,262 @@
+// The tcp connection's data path: slots cut into pieces over the connection's sockets, written
+// and read without blocking, and the errors that name the peer.
+#include "transports/tcp/tcp_connection.hpp"
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/error.hpp"
+
+namespace plexus::transport::tcp {
+
+TcpConnection::TcpConnection(const TransportContext& ctx, const TcpOptions& options, int peer,
+                             std::vector<Fd> fds, std::string peerAddress)
+    : ctx_(ctx),
+      options_(options),
+      peer_(peer),
+      peerAddress_(std::move(peerAddress)),
+      out_(ctx.slots),
+      in_(ctx.slots) {
+  for (Fd& fd : fds) {
+    setNonBlocking(fd.get(), true);
+    setNoDelay(fd.get());
+    if (options.bufferBytes > 0) {
+      int buf = options.bufferBytes;
+      setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+      setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+    }
+    auto st = std::make_unique<Stream>();
+    st->fd = std::move(fd);
+    streams_.push_back(std::move(st));
+  }
+}
+
+void TcpConnection::post(uint32_t bytes, uint32_t tag) {
+  if (bytes > out_.slots[0].size())
+    throwError(ErrorCode::kInvalidArgument, "%s: %u bytes posted into a slot of %zu",
+               describe().c_str(), bytes, out_.slots[0].size());
+  uint64_t n = posted_;
+  size_t i = n % out_.size();
+  auto pieces = tcp::planPieces(n, bytes, static_cast<int>(streams_.size()), options_.stripe);
+  out_.partsLeft[i] = static_cast<uint32_t>(pieces.size());
+  for (const tcp::Piece& p : pieces) {
+    PieceHeader h{static_cast<uint32_t>(n),
+                  tag,
+                  bytes,
+                  p.offset,
+                  p.length,
+                  static_cast<uint32_t>(pieces.size())};
+    streams_[static_cast<size_t>(p.socket)]->out.push_back(Stream::Out{n, p, h});
+  }
+  ++posted_;
+  pumpSend();
+}
+
+const std::byte* TcpConnection::peek(uint32_t* bytes, uint32_t* tag) {
+  if (filled_ == released_) pumpRecv();
+  if (filled_ == released_) {
+    int err = 0;
+    if (peerClosed(&err)) broken("receiving", err);
+    return nullptr;
+  }
+  size_t i = released_ % in_.size();
+  *bytes = in_.headers[i].total;
+  *tag = in_.headers[i].tag;
+  return in_.slots[i].data();
+}
+
+TcpConnection::~TcpConnection() {
+  if (!aborted_) return;
+  // Give the peer a moment to read the reason: discard what it still sends until it closes.
+  char sink[4096];
+  auto until = Clock::now() + std::chrono::milliseconds(200);
+  for (auto& st : streams_) {
+    while (st->fd && Clock::now() < until) {
+      pollfd p{st->fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 10) <= 0) continue;
+      ssize_t r = ::recv(st->fd.get(), sink, sizeof(sink), MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) break;
+    }
+  }
+}
+
+void TcpConnection::broken(const char* what, int err) {
+  closed_ = true;
+  if (err == 0)
+    throwError(ErrorCode::kRemote,
+               "%s closed the connection while %s (the peer exited or failed); check its output",
+               describe().c_str(), what);
+  throwError(ErrorCode::kRemote, "%s: %s failed: %s (the peer may have exited)", describe().c_str(),
+             what, std::strerror(err));
+}
+
+bool TcpConnection::peerClosed(int* err) const {
+  size_t ended = 0;
+  for (const auto& st : streams_) {
+    if (!st->eof) continue;
+    if (st->eofErrno != 0) {
+      *err = st->eofErrno;
+      return true;
+    }
+    ++ended;
+  }
+  *err = 0;
+  return ended == streams_.size();
+}
+
+void TcpConnection::pieceWritten(uint64_t frame) {
+  size_t i = frame % out_.size();
+  if (out_.partsLeft[i] > 0) --out_.partsLeft[i];
+  while (written_ != posted_ && out_.partsLeft[written_ % out_.size()] == 0) ++written_;
+}
+
+bool TcpConnection::pumpSend() {
+  bool moved = false;
+  for (auto& stp : streams_) {
+    Stream& st = *stp;
+    while (!st.out.empty()) {
+      Stream::Out& o = st.out.front();
+      const std::byte* payload = out_.slots[o.frame % out_.size()].data() + o.piece.offset;
+      size_t total = sizeof(PieceHeader) + o.piece.length;
+      iovec iov[2];
+      int n = 0;
+      if (st.sendOffset < sizeof(PieceHeader)) {
+        iov[n++] = {reinterpret_cast<char*>(&o.header) + st.sendOffset,
+                    sizeof(PieceHeader) - st.sendOffset};
+        if (o.piece.length > 0) iov[n++] = {const_cast<std::byte*>(payload), o.piece.length};
+      } else {
+        size_t off = st.sendOffset - sizeof(PieceHeader);
+        iov[n++] = {const_cast<std::byte*>(payload) + off, o.piece.length - off};
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<size_t>(n);
+      ssize_t w = ::sendmsg(st.fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        broken("sending", errno);
+      }
+      moved = true;
+      st.sendOffset += static_cast<size_t>(w);
+      if (st.sendOffset == total) {
+        st.sendOffset = 0;
+        uint64_t frame = o.frame;
+        st.out.pop_front();
+        pieceWritten(frame);
+      }
+    }
+  }
+  return moved;
+}
+
+uint64_t TcpConnection::acceptHeader(const PieceHeader& h) {
+  uint64_t frame = released_ + static_cast<uint32_t>(h.frame - static_cast<uint32_t>(released_));
+  size_t slotBytes = in_.slots[0].size();
+  if (h.total > slotBytes || h.offset > h.total || h.length > h.total - h.offset || h.parts == 0 ||
+      h.parts > kMaxSockets ||
+      static_cast<uint32_t>(h.frame - static_cast<uint32_t>(released_)) > (1u << 30))
+    throwError(ErrorCode::kRemote,
+               "%s sent a damaged piece (frame %u, %u bytes at %u of %u, %u parts; slots of "
+               "%zu bytes): the ranks disagree on PLEXUS_SLOT_SIZE or the stream is corrupt",
+               describe().c_str(), h.frame, h.length, h.offset, h.total, h.parts, slotBytes);
+  return frame;
+}
+
+void TcpConnection::pieceRead(Stream& st) {
+  size_t i = st.inFrame % in_.size();
+  PieceHeader& slot = in_.headers[i];
+  if (slot.parts == 0) {
+    slot = st.in;
+    in_.partsLeft[i] = st.in.parts;
+  } else if (slot.parts != st.in.parts || slot.total != st.in.total || slot.tag != st.in.tag ||
+             in_.partsLeft[i] == 0) {
+    throwError(ErrorCode::kRemote,
+               "%s sent pieces of frame %u that disagree (%u vs %u parts): the stream is "
+               "corrupt",
+               describe().c_str(), st.in.frame, st.in.parts, slot.parts);
+  }
+  --in_.partsLeft[i];
+  while (filled_ - released_ < in_.size()) {
+    size_t f = filled_ % in_.size();
+    if (in_.headers[f].parts == 0 || in_.partsLeft[f] != 0) break;
+    ++filled_;
+  }
+}
+
+bool TcpConnection::pumpRecv() {
+  bool moved = false;
+  for (auto& stp : streams_) {
+    Stream& st = *stp;
+    while (!st.eof) {
+      void* dst;
+      size_t want;
+      if (st.recvOffset < sizeof(PieceHeader)) {
+        dst = reinterpret_cast<char*>(&st.in) + st.recvOffset;
+        want = sizeof(PieceHeader) - st.recvOffset;
+      } else {
+        // A piece of a frame beyond the FIFO waits until the consumer frees its slot.
+        if (st.inFrame >= released_ + in_.size()) break;
+        size_t off = st.recvOffset - sizeof(PieceHeader);
+        dst = in_.slots[st.inFrame % in_.size()].data() + st.in.offset + off;
+        want = st.in.length - off;
+      }
+      if (want > 0) {
+        ssize_t r = ::recv(st.fd.get(), dst, want, MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+          // The peer closed (or reset) this socket. That is only an error if this rank still
+          // expects data from it: peek() and checkPeer() report it then.
+          st.eof = true;
+          st.eofErrno = r == 0 ? 0 : errno;
+          break;
+        }
+        moved = true;
+        st.recvOffset += static_cast<size_t>(r);
+        if (st.recvOffset == sizeof(PieceHeader)) st.inFrame = acceptHeader(st.in);
+      }
+      if (st.recvOffset >= sizeof(PieceHeader) &&
+          st.recvOffset == sizeof(PieceHeader) + st.in.length) {
+        if (st.inFrame >= released_ + in_.size()) break;  // zero-length piece, slot busy
+        st.recvOffset = 0;
+        pieceRead(st);
+        moved = true;
+      }
+    }
+  }
+  return moved;
+}
+
+void TcpConnection::checkPeer() {
+  if (closed_) throwError(ErrorCode::kRemote, "%s: connection closed", describe().c_str());
+  int err = 0;
+  if (filled_ == released_ && peerClosed(&err)) broken("waiting", err);
+}
+
+void TcpConnection::addPollFds(std::vector<pollfd>& fds) {
+  for (auto& st : streams_) {
+    short events = st->eof ? 0 : POLLIN;
+    if (!st->out.empty()) events |= POLLOUT;
+    if (events != 0) fds.push_back(pollfd{st->fd.get(), events, 0});
+  }
+}
+
+std::string TcpConnection::describe() const {
+  const PeerRecord& rec = (*ctx_.peers)[peer_];
+  return formatString("rank %d (host %s, %s) over tcp", peer_, rec.hostName.c_str(),
+                      peerAddress_.c_str());
+}
+
+void TcpConnection::halfClose() {
+  for (auto& st : streams_)
+    if (st->fd) ::shutdown(st->fd.get(), SHUT_WR);
+  aborted_ = true;
+}
+
+}  // namespace plexus::transport::tcp

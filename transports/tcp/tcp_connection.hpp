@@ -1,0 +1,120 @@
+// One tcp connection to a peer: its sockets and the staging slots of both directions (see
+// tcp_transport.cpp for the protocol).
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/socket.hpp"
+#include "transports/common/transport.hpp"
+#include "transports/tcp/stripe.hpp"
+#include "transports/tcp/tcp_wire.hpp"
+
+namespace plexus::transport::tcp {
+
+// Staging slots for one direction.
+struct SlotRing {
+  std::vector<std::vector<std::byte>> slots;
+  std::vector<PieceHeader> headers;
+  std::vector<uint32_t> partsLeft;  // send: pieces not yet written; recv: pieces not yet read
+  explicit SlotRing(const SlotConfig& cfg)
+      : slots(cfg.slots, std::vector<std::byte>(cfg.slotBytes)),
+        headers(cfg.slots),
+        partsLeft(cfg.slots, 0) {}
+  size_t size() const { return slots.size(); }
+};
+
+// One socket of a connection and its position in the byte streams of both directions.
+struct Stream {
+  Fd fd;
+  // sending: pieces queued on this socket, the first one partly written
+  struct Out {
+    uint64_t frame;
+    tcp::Piece piece;
+    PieceHeader header;
+  };
+  std::deque<Out> out;
+  size_t sendOffset = 0;  // bytes of out.front() (header + payload) already written
+  // receiving: the piece being read
+  PieceHeader in{};
+  size_t recvOffset = 0;  // bytes of the current piece (header + payload) already read
+  uint64_t inFrame = 0;   // frame number of `in` once its header is complete
+  bool eof = false;
+  int eofErrno = 0;
+};
+
+class TcpConnection final : public Connection, public SendEndpoint, public RecvEndpoint {
+ public:
+  TcpConnection(const TransportContext& ctx, const TcpOptions& options, int peer,
+                std::vector<Fd> fds, std::string peerAddress);
+
+  SendEndpoint& sender() override { return *this; }
+  RecvEndpoint& receiver() override { return *this; }
+
+  // --- sending
+  std::byte* acquire() override {
+    if (posted_ - written_ >= out_.size()) {
+      pumpSend();
+      if (posted_ - written_ >= out_.size()) return nullptr;
+    }
+    return out_.slots[posted_ % out_.size()].data();
+  }
+  void post(uint32_t bytes, uint32_t tag) override;
+
+  // --- receiving
+  const std::byte* peek(uint32_t* bytes, uint32_t* tag) override;
+  void release() override {
+    in_.partsLeft[released_ % in_.size()] = 0;
+    in_.headers[released_ % in_.size()].parts = 0;
+    ++released_;
+  }
+
+  bool progress() override {
+    bool moved = pumpSend();
+    moved |= pumpRecv();
+    return moved;
+  }
+  bool sendDrained() const override { return written_ == posted_; }
+  void checkPeer() override;
+  void addPollFds(std::vector<pollfd>& fds) override;
+  std::string describe() const override;
+  // After an abort: FIN after what was written. A full close now would reset the connection if
+  // the peer's data is still unread here; the destructor drains before closing.
+  void halfClose();
+
+  ~TcpConnection() override;
+
+ private:
+  [[noreturn]] void broken(const char* what, int err);
+
+  // The peer is gone for this connection: a socket was reset, or every socket reached its end
+  // (one socket's end alone may precede data still in flight on another).
+  bool peerClosed(int* err) const;
+
+  void pieceWritten(uint64_t frame);
+
+  bool pumpSend();
+
+  // Validates a piece header that just arrived and returns its frame number.
+  uint64_t acceptHeader(const PieceHeader& h);
+
+  void pieceRead(Stream& st);
+
+  bool pumpRecv();
+
+  const TransportContext& ctx_;
+  TcpOptions options_;
+  int peer_;
+  std::string peerAddress_;
+  std::vector<std::unique_ptr<Stream>> streams_;
+  SlotRing out_;
+  SlotRing in_;
+  uint64_t posted_ = 0, written_ = 0;
+  uint64_t filled_ = 0, released_ = 0;
+  bool closed_ = false;
+  bool aborted_ = false;
+};
+
+}  // namespace plexus::transport::tcp
