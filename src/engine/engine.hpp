@@ -82,7 +82,17 @@ class Engine {
 
   bool progressLocked();
   bool advance(Active& a);
+  // The connections and slots of the piece a lane is at.
+  struct PieceIo {
+    transport::Connection* rc = nullptr;
+    transport::Connection* sc = nullptr;
+    const std::byte* rslot = nullptr;
+    std::byte* sslot = nullptr;
+  };
   bool runLane(Active& a, Lane& lane);
+  bool openPiece(Lane& lane, const algo::Step& s, const Work& w, uint32_t tag, size_t bytes,
+                 PieceIo& io);
+  void applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_t e0, uint64_t n);
   void start(Active& a);
   void sleepLocked(std::chrono::nanoseconds max);
   void checkStall();

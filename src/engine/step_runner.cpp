@@ -35,23 +35,103 @@ std::byte* slicePtr(Work& w, const algo::Slice& s, uint64_t elemOffset, size_t e
 
 }  // namespace
 
-bool Engine::runLane(Active& a, Lane& lane) {
-  Work& w = *a.work;
+// Finds the connections and slots one piece needs: the received slot (checked against what this
+// rank expects) and a free slot to send into. False, with the lane saying what it waits for, when
+// one is not there yet.
+bool Engine::openPiece(Lane& lane, const algo::Step& s, const Work& w, uint32_t tag, size_t bytes,
+                       PieceIo& io) {
+  auto waitFor = [&](transport::Connection* c, int peer, const char* what) {
+    lane.waitingOn = c;
+    lane.waitingPeer = peer;
+    lane.waitingFor = what;
+    return false;
+  };
+  if (algo::stepReceives(s.kind)) {
+    io.rc = provider_.connect(lane.channel->connection, s.recvPeer);
+    if (io.rc == nullptr) return waitFor(nullptr, s.recvPeer, "a connection from");
+    uint32_t gotBytes = 0, gotTag = 0;
+    io.rslot = io.rc->receiver().peek(&gotBytes, &gotTag);
+    if (io.rslot == nullptr) return waitFor(io.rc, s.recvPeer, "data from");
+    if (gotTag != tag || gotBytes != bytes) {
+      const WorkDesc& d = w.desc();
+      throwError(ErrorCode::kInvalidUsage,
+                 "%s: message mismatch from %s: expected operation #%u (%s) piece of %zu bytes, "
+                 "got operation #%u piece of %u bytes (argument hash %04x vs %04x). Every rank "
+                 "must call the same operations in the same order with the same count, type, "
+                 "op and root",
+                 d.label().c_str(), io.rc->describe().c_str(), w.seq & 0xffffu, d.label().c_str(),
+                 bytes, gotTag >> 16, gotBytes, d.signature & 0xffffu, gotTag & 0xffffu);
+    }
+  }
+  if (algo::stepSends(s.kind)) {
+    io.sc = provider_.connect(lane.channel->connection, s.sendPeer);
+    if (io.sc == nullptr) return waitFor(nullptr, s.sendPeer, "a connection to");
+    io.sslot = io.sc->sender().acquire();
+    if (io.sslot == nullptr) return waitFor(io.sc, s.sendPeer, "a free slot towards");
+  }
+  return true;
+}
+
+// Moves one piece of `n` elements at element `e0` of the step between the user's buffers, scratch
+// and the slots.
+void Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_t e0, uint64_t n) {
   const WorkDesc& d = w.desc();
   const size_t esz = dataTypeSize(d.type);
-  const uint64_t pieceElems = config_.slotBytes / esz;
-  const uint32_t tag = makeTag(w.seq, d.signature);
-  const bool avg = d.op == RedOp::kAvg;
+  const size_t bytes = n * esz;
+  const bool avg = s.finalize && d.op == RedOp::kAvg;
   // Results of large operations bypass the cache; slots and inputs stay where they are.
   const bool streaming = config_.streamingBytes != 0 && d.count * esz >= config_.streamingBytes;
-  auto copyOut = [streaming](std::byte* dst, const std::byte* src, size_t bytes) {
+  auto copyOut = [streaming](std::byte* dst, const std::byte* src, size_t len) {
     if (streaming)
-      streamCopy(dst, src, bytes);
+      streamCopy(dst, src, len);
     else
-      std::memcpy(dst, src, bytes);
+      std::memcpy(dst, src, len);
   };
-  bool moved = false;
+  auto at = [&](const algo::Slice& slice) { return slicePtr(w, slice, e0, esz); };
+  auto finalize = [&](std::byte* p) {
+    if (avg) finalizeAverage(d.type, p, p, n, config_.nranks);
+  };
+  switch (s.kind) {
+    case StepKind::kSend:
+      std::memcpy(io.sslot, at(s.src), bytes);
+      break;
+    case StepKind::kRecv:
+      copyOut(at(s.dst), io.rslot, bytes);
+      break;
+    case StepKind::kRecvReduce:
+      reduceBuffers(d.type, d.op, at(s.dst), at(s.src), io.rslot, n);
+      finalize(at(s.dst));
+      break;
+    case StepKind::kRecvReduceSend:
+      reduceBuffers(d.type, d.op, io.sslot, at(s.src), io.rslot, n);
+      finalize(io.sslot);
+      break;
+    case StepKind::kRecvReduceCopySend:
+      reduceBuffers(d.type, d.op, io.sslot, at(s.src), io.rslot, n);
+      finalize(io.sslot);
+      copyOut(at(s.dst), io.sslot, bytes);
+      break;
+    case StepKind::kRecvCopySend:
+      std::memcpy(io.sslot, io.rslot, bytes);
+      copyOut(at(s.dst), io.rslot, bytes);
+      break;
+    case StepKind::kCopy:
+      if (at(s.dst) != at(s.src)) std::memmove(at(s.dst), at(s.src), bytes);
+      finalize(at(s.dst));
+      break;
+    case StepKind::kReduce:
+      reduceBuffers(d.type, d.op, at(s.dst), at(s.src), at(s.src2), n);
+      finalize(at(s.dst));
+      break;
+  }
+}
 
+bool Engine::runLane(Active& a, Lane& lane) {
+  Work& w = *a.work;
+  const size_t esz = dataTypeSize(w.desc().type);
+  const uint64_t pieceElems = config_.slotBytes / esz;
+  const uint32_t tag = makeTag(w.seq, w.desc().signature);
+  bool moved = false;
   while (lane.step < lane.channel->steps.size()) {
     const algo::Step& s = lane.channel->steps[lane.step];
     const uint64_t count = s.count();
@@ -66,105 +146,15 @@ bool Engine::runLane(Active& a, Lane& lane) {
     const uint64_t e0 = lane.piece * pieceElems;
     const uint64_t n = count == 0 ? 0 : std::min(pieceElems, count - e0);
     const size_t bytes = n * esz;
-    const bool receives = algo::stepReceives(s.kind);
-    const bool sends = algo::stepSends(s.kind);
-
-    transport::Connection* rc = nullptr;
-    transport::Connection* sc = nullptr;
-    const std::byte* rslot = nullptr;
-    std::byte* sslot = nullptr;
-    if (receives) {
-      rc = provider_.connect(lane.channel->connection, s.recvPeer);
-      if (rc == nullptr) {
-        lane.waitingOn = nullptr;
-        lane.waitingPeer = s.recvPeer;
-        lane.waitingFor = "a connection from";
-        return moved;
-      }
-      uint32_t gotBytes = 0, gotTag = 0;
-      rslot = rc->receiver().peek(&gotBytes, &gotTag);
-      if (rslot == nullptr) {
-        lane.waitingOn = rc;
-        lane.waitingPeer = s.recvPeer;
-        lane.waitingFor = "data from";
-        return moved;
-      }
-      if (gotTag != tag || gotBytes != bytes)
-        throwError(ErrorCode::kInvalidUsage,
-                   "%s: message mismatch from %s: expected operation #%u (%s) piece of %zu bytes, "
-                   "got operation #%u piece of %u bytes (argument hash %04x vs %04x). Every rank "
-                   "must call the same operations in the same order with the same count, type, "
-                   "op and root",
-                   d.label().c_str(), rc->describe().c_str(), w.seq & 0xffffu, d.label().c_str(),
-                   bytes, gotTag >> 16, gotBytes, d.signature & 0xffffu, gotTag & 0xffffu);
-    }
-    if (sends) {
-      sc = provider_.connect(lane.channel->connection, s.sendPeer);
-      if (sc == nullptr) {
-        lane.waitingOn = nullptr;
-        lane.waitingPeer = s.sendPeer;
-        lane.waitingFor = "a connection to";
-        return moved;
-      }
-      sslot = sc->sender().acquire();
-      if (sslot == nullptr) {
-        lane.waitingOn = sc;
-        lane.waitingPeer = s.sendPeer;
-        lane.waitingFor = "a free slot towards";
-        return moved;
-      }
-    }
-
+    PieceIo io;
+    if (!openPiece(lane, s, w, tag, bytes, io)) return moved;
     // A zero-element piece (a barrier token, an empty call) moves nothing; its buffers may be null.
-    if (bytes != 0) {
-      switch (s.kind) {
-        case StepKind::kSend:
-          std::memcpy(sslot, slicePtr(w, s.src, e0, esz), bytes);
-          break;
-        case StepKind::kRecv:
-          copyOut(slicePtr(w, s.dst, e0, esz), rslot, bytes);
-          break;
-        case StepKind::kRecvReduce: {
-          std::byte* dst = slicePtr(w, s.dst, e0, esz);
-          reduceBuffers(d.type, d.op, dst, slicePtr(w, s.src, e0, esz), rslot, n);
-          if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
-          break;
-        }
-        case StepKind::kRecvReduceSend:
-          reduceBuffers(d.type, d.op, sslot, slicePtr(w, s.src, e0, esz), rslot, n);
-          if (s.finalize && avg) finalizeAverage(d.type, sslot, sslot, n, config_.nranks);
-          break;
-        case StepKind::kRecvReduceCopySend: {
-          std::byte* dst = slicePtr(w, s.dst, e0, esz);
-          reduceBuffers(d.type, d.op, sslot, slicePtr(w, s.src, e0, esz), rslot, n);
-          if (s.finalize && avg) finalizeAverage(d.type, sslot, sslot, n, config_.nranks);
-          copyOut(dst, sslot, bytes);
-          break;
-        }
-        case StepKind::kRecvCopySend:
-          std::memcpy(sslot, rslot, bytes);
-          copyOut(slicePtr(w, s.dst, e0, esz), rslot, bytes);
-          break;
-        case StepKind::kCopy: {
-          std::byte* dst = slicePtr(w, s.dst, e0, esz);
-          const std::byte* src = slicePtr(w, s.src, e0, esz);
-          if (dst != src) std::memmove(dst, src, bytes);
-          if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
-          break;
-        }
-        case StepKind::kReduce: {
-          std::byte* dst = slicePtr(w, s.dst, e0, esz);
-          reduceBuffers(d.type, d.op, dst, slicePtr(w, s.src, e0, esz),
-                        slicePtr(w, s.src2, e0, esz), n);
-          if (s.finalize && avg) finalizeAverage(d.type, dst, dst, n, config_.nranks);
-          break;
-        }
-      }
-    }
-    if (receives) rc->receiver().release();
-    if (sends) {
-      sc->sender().post(static_cast<uint32_t>(bytes), tag);
-      if (std::find(a.sentOn.begin(), a.sentOn.end(), sc) == a.sentOn.end()) a.sentOn.push_back(sc);
+    if (bytes != 0) applyPiece(s, w, io, e0, n);
+    if (io.rc != nullptr) io.rc->receiver().release();
+    if (io.sc != nullptr) {
+      io.sc->sender().post(static_cast<uint32_t>(bytes), tag);
+      if (std::find(a.sentOn.begin(), a.sentOn.end(), io.sc) == a.sentOn.end())
+        a.sentOn.push_back(io.sc);
     }
     lane.waitingOn = nullptr;
     lane.waitingFor = nullptr;
