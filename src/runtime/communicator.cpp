@@ -84,9 +84,8 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
   uint64_t shmBudget = gatherPeers(deadline);
   nameHosts();
   readChannelLimits();
-  const LinkCosts links = linkCosts();
-  setUpTransports(shmBudget, links, deadline);
-  setUpTuner(links);
+  setUpTransports(shmBudget, deadline);
+  setUpTuner(selector_->linkCosts());
   startEngine();
   PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());
 }
@@ -170,27 +169,21 @@ void Communicator::readChannelLimits() {
       static_cast<int>(std::clamp<int64_t>(envInt("MAX_NCHANNELS", 0), 0, algo::kMaxChannels));
 }
 
-// What a link of each kind costs the tuner.
-Communicator::LinkCosts Communicator::linkCosts() const {
-  const algo::TransportCost shmCost{10.0, 1.0, 1.0, 2};
-  const algo::TransportCost netCost{1.25, 30.0, 2.0, 2};
-  return {shmCost, netCost};
-}
-
 // The geometry every rank derives alike from what all sent: FIFOs small enough that a host's full
 // mesh of shm connections, on as many channels as a plan may use, fits its budget. The transports
 // are made for it, then a second all-gather spreads their addresses and each peer gets its
 // transport.
-void Communicator::setUpTransports(uint64_t shmBudget, const LinkCosts& links, Deadline deadline) {
+void Communicator::setUpTransports(uint64_t shmBudget, Deadline deadline) {
   std::map<uint64_t, int> perHost;
   int maxLocal = 0;
   for (const auto& p : peers_) maxLocal = std::max(maxLocal, ++perHost[p.hostHash]);
   tctx_.slots = transport::fitSlotsToBudget(
       tctx_.slots, transport::slotConfigFromUser(), maxLocal, shmBudget,
-      std::max({fixedChannels_, maxChannels_, minChannels_, links.shm.maxChannels}));
+      std::max({fixedChannels_, maxChannels_, minChannels_, transport::shmCosts().maxChannels}));
   std::vector<std::unique_ptr<transport::Transport>> transports = createTransports(tctx_);
   std::map<std::string, std::string> addresses;
   for (auto& t : transports) addresses[t->name()] = t->localAddress();
+  addCostDeclarations(transports, addresses);
   std::vector<std::string> blobs = bootstrap_->allGather(encodeAddresses(addresses), deadline);
   for (int r = 0; r < nranks_; ++r)
     peers_[static_cast<size_t>(r)].addresses = decodeAddresses(blobs[static_cast<size_t>(r)], r);
@@ -199,11 +192,12 @@ void Communicator::setUpTransports(uint64_t shmBudget, const LinkCosts& links, D
 }
 
 // Algorithms: custom plans, the filter, and the cost model of this cluster. One engine thread
-// drives a rank's channels, so a few channels suffice to overlap steps.
-void Communicator::setUpTuner(const LinkCosts& links) {
+// drives a rank's channels, so a few channels suffice to overlap steps. The link costs are what
+// the transports declared (TransportSelector::linkCosts).
+void Communicator::setUpTuner(const TransportSelector::LinkCosts& links) {
   customPlans_ = algo::loadPlanFileFromEnv(nranks_);
   algoFilter_ = algo::AlgoFilter::fromEnv(&customPlans_);
-  costs_ = algo::costsFromCluster(*cluster_, links.shm, links.net);
+  costs_ = algo::costsFromCluster(*cluster_, links.local, links.remote);
   domains_ = algo::hierGroupsFromCluster(*cluster_);
   rings_ = algo::ringOrdersFromCluster(
       *cluster_, std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}));

@@ -83,12 +83,8 @@ class Communicator {
   uint64_t gatherPeers(Deadline deadline);  // returns the smallest shm budget of all
   void nameHosts();
   void readChannelLimits();
-  struct LinkCosts {
-    algo::TransportCost shm, net;
-  };
-  LinkCosts linkCosts() const;
-  void setUpTransports(uint64_t shmBudget, const LinkCosts& links, Deadline deadline);
-  void setUpTuner(const LinkCosts& links);
+  void setUpTransports(uint64_t shmBudget, Deadline deadline);
+  void setUpTuner(const TransportSelector::LinkCosts& links);
   void startEngine();
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
                                          int root);

@@ -2,6 +2,7 @@
 #include "runtime/transport_selector.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "base/env.hpp"
 #include "base/error.hpp"
@@ -265,6 +266,83 @@ transport::WakeSources TransportSelector::wakeSources() const {
 void TransportSelector::addPollFds(std::vector<pollfd>& fds) {
   for (transport::Transport* t : used_)
     if (t->wakeSources().pollFds) t->addPollFds(fds);
+}
+
+algo::TransportCost tunerCost(const transport::Costs& c) {
+  algo::TransportCost t;
+  t.bwGBps = c.bandwidthGBps;
+  t.latencyUs = c.latencyUs;
+  t.messageUs = c.messageUs;
+  t.maxChannels = c.maxChannels;
+  return t;
+}
+
+namespace {
+
+constexpr const char* kCostPrefix = "cost:";
+
+std::string encodeCosts(const transport::Costs& c) {
+  return formatString("%.17g %.17g %.17g %d %d", c.latencyUs, c.bandwidthGBps, c.messageUs,
+                      c.registersMemory ? 1 : 0, c.maxChannels);
+}
+
+bool decodeCosts(const std::string& s, transport::Costs* c) {
+  int reg = 0;
+  if (std::sscanf(s.c_str(), "%lf %lf %lf %d %d", &c->latencyUs, &c->bandwidthGBps, &c->messageUs,
+                  &reg, &c->maxChannels) != 5)
+    return false;
+  c->registersMemory = reg != 0;
+  return c->bandwidthGBps > 0 && c->maxChannels > 0;
+}
+
+}  // namespace
+
+void addCostDeclarations(const std::vector<std::unique_ptr<transport::Transport>>& transports,
+                         std::map<std::string, std::string>& addresses) {
+  for (const auto& t : transports)
+    addresses[std::string(kCostPrefix) + t->name()] = encodeCosts(t->costs());
+}
+
+algo::TransportCost TransportSelector::agreedCost(bool sameHost,
+                                                  const transport::Costs& fallback) const {
+  // The first pair of ranks with this kind of link, in rank order, is the same on every rank, and
+  // so is the transport that reaches it: the first of the (common) order that can.
+  const auto& peers = *ctx_.peers;
+  const transport::Transport* chosen = nullptr;
+  for (size_t a = 0; a < peers.size() && chosen == nullptr; ++a)
+    for (size_t b = a + 1; b < peers.size() && chosen == nullptr; ++b) {
+      if ((peers[a].hostHash == peers[b].hostHash) != sameHost) continue;
+      for (const auto& t : transports_)
+        if (t->canReach(peers[a], peers[b])) {
+          chosen = t.get();
+          break;
+        }
+      if (chosen == nullptr) return tunerCost(fallback);
+    }
+  if (chosen == nullptr) return tunerCost(fallback);
+  // Its declarations on every rank: the slowest figures of all.
+  transport::Costs agreed = chosen->costs();
+  const std::string key = std::string(kCostPrefix) + chosen->name();
+  for (const auto& p : peers) {
+    auto it = p.addresses.find(key);
+    transport::Costs c;
+    if (it == p.addresses.end() || !decodeCosts(it->second, &c)) continue;
+    agreed.latencyUs = std::max(agreed.latencyUs, c.latencyUs);
+    agreed.bandwidthGBps = std::min(agreed.bandwidthGBps, c.bandwidthGBps);
+    agreed.messageUs = std::max(agreed.messageUs, c.messageUs);
+    agreed.registersMemory = agreed.registersMemory && c.registersMemory;
+    agreed.maxChannels = std::min(agreed.maxChannels, c.maxChannels);
+  }
+  PLEXUS_INFO(subsys::kGraph,
+              "rank %d: links %s a host cost %.3g us + %.3g us per message, %.3g GB/s, up to %d "
+              "channels (%s)",
+              ctx_.rank, sameHost ? "inside" : "between", agreed.latencyUs, agreed.messageUs,
+              agreed.bandwidthGBps, agreed.maxChannels, chosen->name());
+  return tunerCost(agreed);
+}
+
+TransportSelector::LinkCosts TransportSelector::linkCosts() const {
+  return {agreedCost(true, transport::shmCosts()), agreedCost(false, transport::tcpCosts())};
 }
 
 void TransportSelector::abortTransports(const std::string& reason) {

@@ -2,10 +2,12 @@
 // PLEXUS_TRANSPORTS gives; default shm then tcp) and hands the engine connections.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "algorithms/topology_costs.hpp"
 #include "engine/connection_provider.hpp"
 
 namespace plexus::comm {
@@ -19,6 +21,14 @@ std::vector<std::string> transportOrderFromEnv();
 std::vector<std::unique_ptr<transport::Transport>> createTransports(
     transport::TransportContext& ctx);
 
+// The cost model's input for a link of a transport that declared `c` (transport.hpp, Costs).
+algo::TransportCost tunerCost(const transport::Costs& c);
+
+// Adds each transport's declared costs to this rank's address blob ("cost:NAME" entries), so that
+// every rank sees every rank's declarations after the all-gather.
+void addCostDeclarations(const std::vector<std::unique_ptr<transport::Transport>>& transports,
+                         std::map<std::string, std::string>& addresses);
+
 class TransportSelector final : public engine::ConnectionProvider {
  public:
   TransportSelector(const transport::TransportContext& ctx,
@@ -28,6 +38,14 @@ class TransportSelector final : public engine::ConnectionProvider {
   // After the all-gather: pick a transport per peer; throws naming an unreachable peer.
   void choose();
   const char* transportFor(int peer) const;
+  // After choose(): the tuner's costs of a link inside a host and between hosts, from the costs
+  // the transport of each kind of link declared on every rank (the most conservative), so that
+  // every rank tunes alike. A kind of link the communicator does not have gets the declaration
+  // of shm (inside a host) or tcp (between hosts).
+  struct LinkCosts {
+    algo::TransportCost local, remote;
+  };
+  LinkCosts linkCosts() const;
 
   // The connection cache: a transport is asked for a pair until it hands the connection over,
   // then the pointer is kept here (transports own their connections).
@@ -45,6 +63,7 @@ class TransportSelector final : public engine::ConnectionProvider {
 
  private:
   transport::Connection* establish(int connectionId, int peer);
+  algo::TransportCost agreedCost(bool sameHost, const transport::Costs& fallback) const;
 
   const transport::TransportContext& ctx_;
   std::vector<std::unique_ptr<transport::Transport>> transports_;
