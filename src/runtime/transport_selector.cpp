@@ -235,10 +235,11 @@ transport::Connection* TransportSelector::establish(int connectionId, int peer) 
                ctx_.rank, peer, connectionId);
   transport::Connection* c = perPeer_[static_cast<size_t>(peer)]->connect(connectionId, peer);
   if (c != nullptr) {
-    size_t i = static_cast<size_t>(connectionId) * static_cast<size_t>(ctx_.nranks) +
-               static_cast<size_t>(peer);
-    if (i >= cache_.size()) cache_.resize(i + 1, nullptr);
-    cache_[i] = c;
+    if (cache_.size() < perPeer_.size()) cache_.resize(perPeer_.size());
+    auto& byId = cache_[static_cast<size_t>(peer)];
+    if (static_cast<size_t>(connectionId) >= byId.size())
+      byId.resize(static_cast<size_t>(connectionId) + 1, nullptr);
+    byId[static_cast<size_t>(connectionId)] = c;
   }
   return c;
 }

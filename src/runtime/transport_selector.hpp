@@ -50,10 +50,12 @@ class TransportSelector final : public engine::ConnectionProvider {
   // The connection cache: a transport is asked for a pair until it hands the connection over,
   // then the pointer is kept here (transports own their connections).
   transport::Connection* connect(int connectionId, int peer) override {
-    size_t i = static_cast<size_t>(connectionId) * static_cast<size_t>(ctx_.nranks) +
-               static_cast<size_t>(peer);
-    if (connectionId >= 0 && i < cache_.size() && cache_[i] != nullptr) [[likely]]
-      return cache_[i];
+    if (static_cast<size_t>(peer) < cache_.size()) [[likely]] {
+      const auto& byId = cache_[static_cast<size_t>(peer)];
+      if (static_cast<size_t>(connectionId) < byId.size() &&
+          byId[static_cast<size_t>(connectionId)] != nullptr) [[likely]]
+        return byId[static_cast<size_t>(connectionId)];
+    }
     return establish(connectionId, peer);
   }
   bool progressTransports() override;
@@ -68,8 +70,8 @@ class TransportSelector final : public engine::ConnectionProvider {
   const transport::TransportContext& ctx_;
   std::vector<std::unique_ptr<transport::Transport>> transports_;
   std::vector<transport::Transport*> perPeer_;
-  std::vector<transport::Transport*> used_;    // transports chosen for at least one peer
-  std::vector<transport::Connection*> cache_;  // [connection id * nranks + peer]
+  std::vector<transport::Transport*> used_;  // transports chosen for at least one peer
+  std::vector<std::vector<transport::Connection*>> cache_;  // [peer][connection id]
 };
 
 }  // namespace plexus::comm
