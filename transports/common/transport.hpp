@@ -1,8 +1,9 @@
 // The transport contract (DESIGN.md, "Transports"): a transport moves bytes between two ranks
 // reliably and in order, or says that it cannot. The data path is a FIFO of fixed-size slots per
 // connection and direction: a sender fills the slot the receiver will read, and the receiver
-// reduces straight out of the slot. The engine depends on this header only, never on a concrete
-// transport.
+// reduces straight out of the slot. A transport also says how a waiting rank is woken
+// (doorbell.hpp) and what its links cost. The engine depends on this header only, never on a
+// concrete transport.
 #pragma once
 
 #include <poll.h>
@@ -82,7 +83,6 @@ class RecvEndpoint {
   virtual void release() = 0;
 };
 
-// A connection to one peer on one connection id: both directions.
 // What moving bytes over a transport costs, declared by the transport itself; the tuner's link
 // costs are built from these (the runtime maps them to the cost model's inputs).
 struct Costs {
@@ -93,6 +93,7 @@ struct Costs {
   int maxChannels = 2;           // connections per peer pair worth using
 };
 
+// A connection to one peer on one connection id: both directions.
 class Connection {
  public:
   virtual ~Connection() = default;
