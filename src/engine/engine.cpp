@@ -159,7 +159,7 @@ bool Engine::progressLocked() {
       }
     }
   } catch (const Error& e) {
-    failLocked(e.code(), config_.context + ": " + e.what());
+    failLocked(e.code(), config_.context + ": " + explain(e));
     return true;
   }
   // Reading the clock costs tens of nanoseconds in a VM: only a turn without progress does. The
@@ -169,6 +169,19 @@ bool Engine::progressLocked() {
   else
     checkStall();
   return moved;
+}
+
+std::string Engine::explain(const Error& e) {
+  // A connection that broke is often a symptom: the peer left because a rank far away failed.
+  // The transports may have learnt that (an abort notice naming the first failure), which
+  // explains the failure better than the broken connection does.
+  if (e.code() != ErrorCode::kRemote) return e.what();
+  try {
+    provider_.progressTransports();
+  } catch (const Error& why) {
+    if (why.code() == ErrorCode::kRemote) return why.what();
+  }
+  return e.what();
 }
 
 std::string Engine::describeWaits() const {

@@ -96,6 +96,7 @@ class Engine {
   void start(Active& a);
   void sleepLocked(std::chrono::nanoseconds max);
   void checkStall();
+  std::string explain(const Error& e);
   void failLocked(ErrorCode code, const std::string& message);
   bool hasWorkLocked() const;
   std::string describeWaits() const;
