@@ -1,14 +1,11 @@
-// Helpers shared by the builders (build_common.hpp): plan header, validation, message limits,
-// the step writer.
+// Helpers shared by the builders (build_common.hpp): plan header, message limits, the step
+// writer. Request validation is in validate_request.cpp.
 #include "algorithms/build_common.hpp"
 
 #include <algorithm>
-#include <cinttypes>
-#include <limits>
 
 #include "algorithms/collective_spec.hpp"
 #include "algorithms/partition.hpp"
-#include "base/error.hpp"
 
 namespace plexus::algo::detail {
 
@@ -31,37 +28,6 @@ Plan planHeader(const BuildRequest& r, const char* algorithm, int nchannels) {
   plan.channels.resize(static_cast<size_t>(nchannels));
   for (int c = 0; c < nchannels; ++c) plan.channels[static_cast<size_t>(c)].connection = c;
   return plan;
-}
-
-void validateRequest(const BuildRequest& r, const char* algorithm,
-                     std::initializer_list<Collective> supported) {
-  const char* coll = collectiveName(r.collective);
-  if (std::find(supported.begin(), supported.end(), r.collective) == supported.end()) {
-    std::string names;
-    for (Collective c : supported)
-      names += std::string(names.empty() ? "" : ", ") + collectiveName(c);
-    throwError(ErrorCode::kInvalidArgument, "algorithm %s does not implement %s (it implements %s)",
-               algorithm, coll, names.c_str());
-  }
-  if (r.nranks < 1 || r.nranks >= (1 << 24))
-    throwError(ErrorCode::kInvalidArgument, "%s %s: nranks %d outside 1..2^24-1", algorithm, coll,
-               r.nranks);
-  if (r.rank < 0 || r.rank >= r.nranks) {
-    throwError(ErrorCode::kInvalidArgument, "%s %s: rank %d outside 0..%d", algorithm, coll, r.rank,
-               r.nranks - 1);
-  }
-  if (r.nchannels < 1 || r.nchannels > kMaxChannels) {
-    throwError(ErrorCode::kInvalidArgument, "%s %s: nchannels %d outside 1..%d", algorithm, coll,
-               r.nchannels, kMaxChannels);
-  }
-  if (rootedCollective(r.collective) && (r.root < 0 || r.root >= r.nranks)) {
-    throwError(ErrorCode::kInvalidArgument, "%s %s: root %d outside 0..%d", algorithm, coll, r.root,
-               r.nranks - 1);
-  }
-  if (r.count > std::numeric_limits<uint64_t>::max() / 4 / static_cast<uint64_t>(r.nranks)) {
-    throwError(ErrorCode::kInvalidArgument, "%s %s: count %" PRIu64 " x %d ranks overflows",
-               algorithm, coll, r.count, r.nranks);
-  }
 }
 
 // "Unbounded": large, yet partsOfAtMost(len, m) cannot overflow for any valid count.
@@ -105,3 +71,11 @@ int channelsOf(const BuildRequest& r) {
 }
 
 }  // namespace plexus::algo::detail
+
+namespace plexus::algo {
+
+std::pair<uint64_t, uint64_t> channelPart(uint64_t count, int channel, int nchannels) {
+  return evenPart(count, static_cast<uint64_t>(channel), static_cast<uint64_t>(nchannels));
+}
+
+}  // namespace plexus::algo

@@ -1,6 +1,6 @@
-// Internal helpers shared by the builders (not the ring, which predates them): the plan header
-// with NCCL's buffer sizes, request validation, message-size limits, and a step writer that names
-// peers explicitly and drops zero-element steps.
+// Internal helpers shared by the builders: the plan header with NCCL's buffer sizes, request
+// validation (the one place the builders check their requests), message-size limits, and a step
+// writer that names peers explicitly and drops zero-element steps.
 //
 // Deadlock rule the exchange-style builders follow (recursive halving/doubling, Bruck, direct,
 // pairwise, dissemination): every rank runs the same sequence of *phases*; in a phase a rank first
@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,11 +42,24 @@ bool rootedCollective(Collective c);
 // collectives (-1 otherwise), and `nchannels` channels on connections 0..nchannels-1.
 Plan planHeader(const BuildRequest& r, const char* algorithm, int nchannels);
 
-// Throws Error(kInvalidArgument) naming `algorithm` when the request is malformed: nranks, rank,
-// nchannels, root of rooted collectives, n * count overflow, or a collective the builder does not
-// implement (`supported`).
+// What a builder reads of a request beyond the fields every builder uses.
+struct RequestUse {
+  bool ringOrders = false;   // BuildRequest::rings: one order, or one per channel
+  bool twoMessages = false;  // fused steps around a cycle: fifoElems must hold two messages
+  bool domains = false;      // BuildRequest::groups (hierarchical algorithms)
+};
+
+// The one place the builders check their requests. Throws Error(kInvalidArgument) naming
+// `algorithm` and the collective when the request is malformed: a collective the builder does not
+// implement (`supported`), nranks, rank, nchannels, root of rooted collectives, n * count
+// overflow, and what `use` names: ring orders that are not permutations (or not 1 or nchannels of
+// them), fifoElems == 1 for a cycle on more than one rank, unusable domains (domainsProblem).
 void validateRequest(const BuildRequest& r, const char* algorithm,
-                     std::initializer_list<Collective> supported);
+                     std::initializer_list<Collective> supported, RequestUse use = {});
+
+// Why request.groups cannot serve a hierarchical algorithm (empty when they can): no domains,
+// domains of unequal size, a rank outside 0..nranks-1 or listed twice, not every rank covered.
+std::string domainsProblem(const BuildRequest& r);
 
 // Largest message of an exchange-style (cyclic) builder: fifoElems / 2 (at least 1), unbounded
 // when fifoElems == 0, and at most chunkElems when that is set.

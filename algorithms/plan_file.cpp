@@ -144,6 +144,40 @@ bool templateCrosses(const PlanTemplate& t) {
   return false;
 }
 
+// Channel `ci` of a rank's plan; `rwhere` names the rank for messages.
+Channel parseChannel(const Json& jc, size_t ci, const std::string& rwhere) {
+  const std::string cwhere = formatString("%s channel %zu", rwhere.c_str(), ci);
+  Channel ch;
+  ch.connection = static_cast<int>(getUnsigned(jc, "connection", cwhere, false, ci));
+  if (ch.connection >= kMaxChannels) {
+    bad(cwhere, formatString("connection %d outside 0..%d", ch.connection, kMaxChannels - 1));
+  }
+  if (!jc.contains("steps") || !jc.at("steps").is_array()) bad(cwhere, "missing \"steps\"");
+  size_t si = 0;
+  for (const Json& js : jc.at("steps")) {
+    ch.steps.push_back(parseStep(js, formatString("%s step %zu", cwhere.c_str(), si)));
+    ++si;
+  }
+  return ch;
+}
+
+// Rank `rank`'s plan of template t (its header from t, its channels from jr).
+Plan parseRankPlan(const Json& jr, const PlanTemplate& t, int rank, const std::string& rwhere) {
+  BuildRequest q;
+  q.collective = t.collective;
+  q.nranks = t.nranks;
+  q.rank = rank;
+  q.root = t.root < 0 ? 0 : t.root;
+  q.count = t.chunks;
+  q.fifoElems = t.fifoUnits;
+  Plan p = detail::planHeader(q, t.name.c_str(), 0);
+  if (!jr.contains("channels") || !jr.at("channels").is_array())
+    bad(rwhere, "missing \"channels\"");
+  size_t ci = 0;
+  for (const Json& jc : jr.at("channels")) p.channels.push_back(parseChannel(jc, ci++, rwhere));
+  return p;
+}
+
 PlanTemplate parseTemplate(const Json& j, size_t index, const std::string& file) {
   std::string where = formatString("%s: plan #%zu", file.c_str(), index);
   if (!j.is_object()) bad(where, "a plan must be an object");
@@ -191,35 +225,9 @@ PlanTemplate parseTemplate(const Json& j, size_t index, const std::string& file)
       bad(where, formatString("rank %" PRIu64 " is not a rank or is listed twice", rank));
     }
     seen[rank] = 1;
-    BuildRequest q;
-    q.collective = t.collective;
-    q.nranks = t.nranks;
-    q.rank = static_cast<int>(rank);
-    q.root = t.root < 0 ? 0 : t.root;
-    q.count = t.chunks;
-    q.fifoElems = t.fifoUnits;
-    Plan p = detail::planHeader(q, t.name.c_str(), 0);
-    p.scratchCount = scratchUnits;
     const std::string rwhere = formatString("%s rank %" PRIu64, where.c_str(), rank);
-    if (!jr.contains("channels") || !jr.at("channels").is_array())
-      bad(rwhere, "missing \"channels\"");
-    size_t ci = 0;
-    for (const Json& jc : jr.at("channels")) {
-      const std::string cwhere = formatString("%s channel %zu", rwhere.c_str(), ci);
-      Channel ch;
-      ch.connection = static_cast<int>(getUnsigned(jc, "connection", cwhere, false, ci));
-      if (ch.connection >= kMaxChannels) {
-        bad(cwhere, formatString("connection %d outside 0..%d", ch.connection, kMaxChannels - 1));
-      }
-      if (!jc.contains("steps") || !jc.at("steps").is_array()) bad(cwhere, "missing \"steps\"");
-      size_t si = 0;
-      for (const Json& js : jc.at("steps")) {
-        ch.steps.push_back(parseStep(js, formatString("%s step %zu", cwhere.c_str(), si)));
-        ++si;
-      }
-      p.channels.push_back(std::move(ch));
-      ++ci;
-    }
+    Plan p = parseRankPlan(jr, t, static_cast<int>(rank), rwhere);
+    p.scratchCount = scratchUnits;
     t.plans[rank] = std::move(p);
   }
   return t;

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cinttypes>
 
+#include "algorithms/build_common.hpp"
 #include "algorithms/plan_file.hpp"
 #include "base/error.hpp"
 
@@ -15,19 +16,9 @@ std::string noConstraint(const BuildRequest&) {
   return {};
 }
 
+// Why the hierarchical algorithm cannot use the request's domains (build_common.hpp).
 std::string hierConstraint(const BuildRequest& r) {
-  if (r.groups.empty()) {
-    return "no domains given (BuildRequest::groups is empty: the communicator derives them from "
-           "the cluster graph)";
-  }
-  const size_t g = r.groups[0].size();
-  size_t total = 0;
-  for (const auto& grp : r.groups) {
-    if (grp.size() != g || g == 0) return "the domains differ in size";
-    total += grp.size();
-  }
-  if (total != static_cast<size_t>(r.nranks)) return "the domains do not cover every rank once";
-  return {};
+  return detail::domainsProblem(r);
 }
 
 // The chain builders are the ring builder under another name (a chain along the ring from / to

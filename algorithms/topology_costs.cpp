@@ -217,6 +217,88 @@ std::vector<std::vector<int>> ringOrdersFromCluster(const topo::ClusterView& vie
   return rings;
 }
 
+namespace {
+
+// The column header of the tune report: one column per candidate.
+std::string reportHeader(const TuneResult& r, bool timeOnly) {
+  std::string text = timeOnly
+                         ? formatString("# %-24s", "chosen (channels, chunk)")
+                         : formatString("# %12s  %-24s", "size(B)", "chosen (channels, chunk)");
+  for (const Candidate& c : r.candidates) {
+    text +=
+        formatString(" | %-24s", (c.algorithm + (timeOnly ? " us" : " us algbw busbw")).c_str());
+  }
+  return text + "\n";
+}
+
+// One candidate's cell of a row (text) and its JSON object; callB: the call's bytes.
+nlohmann::ordered_json reportCandidate(const Candidate& c, double callB, double busFactorN,
+                                       bool timeOnly, std::string& text) {
+  const bool ok = c.runnable && std::isfinite(c.timeUs);
+  const double algbw = ok ? callB / (c.timeUs * 1e3) : 0;  // GB/s
+  const double busbw = algbw * busFactorN;
+  if (ok && timeOnly) {
+    text += formatString(" | %9.2f", c.timeUs);
+    text += std::string(24 - 9, ' ');
+  } else if (ok) {
+    text += formatString(" | %9.2f %6.2f %6.2f", c.timeUs, algbw, busbw);
+    text += std::string(24 - 23, ' ');
+  } else {
+    text += formatString(" | %-24s", "n/a");
+  }
+  nlohmann::ordered_json jc = {{"algorithm", c.algorithm}, {"runnable", ok}};
+  if (ok) {
+    jc["time_us"] = c.timeUs;
+    if (!timeOnly) {
+      jc["algbw_gbps"] = algbw;
+      jc["busbw_gbps"] = busbw;
+    }
+    jc["channels"] = c.nchannels;
+    jc["chunk_elems"] = c.chunkElems;
+  } else {
+    jc["note"] = c.note;
+  }
+  return jc;
+}
+
+// One row of the report: the tuner's choice for a call of q.count elements and every candidate.
+nlohmann::ordered_json reportRow(const TuneRequest& q, const TuneResult& r, bool timeOnly,
+                                 std::string& text) {
+  const double callB = callBytes(q.collective, q.nranks, q.count, q.elemSize);
+  if (!timeOnly) text += formatString("  %12.0f", callB);
+  text += formatString("  %-24s", formatString("%s (%d, %" PRIu64 ")", r.best.algorithm.c_str(),
+                                               r.best.nchannels, r.best.chunkElems)
+                                      .c_str());
+  nlohmann::ordered_json row;
+  if (!timeOnly) {
+    row["bytes"] = callB;
+    row["count"] = q.count;
+  }
+  row["chosen"] = {{"algorithm", r.best.algorithm},
+                   {"channels", r.best.nchannels},
+                   {"chunk_elems", r.best.chunkElems},
+                   {"time_us", r.best.timeUs}};
+  row["candidates"] = nlohmann::ordered_json::array();
+  const double bf = busFactor(q.collective, q.nranks);
+  for (const Candidate& c : r.candidates)
+    row["candidates"].push_back(reportCandidate(c, callB, bf, timeOnly, text));
+  text += "\n";
+  return row;
+}
+
+[[noreturn]] void throwNoSize(const TuneReportOptions& o, int n) {
+  const bool perRank = callBytes(o.collective, n, 1, 1) > 1;
+  throwError(ErrorCode::kInvalidArgument,
+             "no size from %" PRIu64 " to %" PRIu64
+             " bytes holds a whole %zu-byte element%s; "
+             "the smallest %s of %d ranks is %" PRIu64 " bytes",
+             o.minBytes, o.maxBytes, o.elemSize, perRank ? " per rank" : "",
+             collectiveName(o.collective), n,
+             static_cast<uint64_t>(o.elemSize) * (perRank ? static_cast<uint64_t>(n) : 1));
+}
+
+}  // namespace
+
 std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
   if (o.elemSize == 0) throwError(ErrorCode::kInvalidArgument, "tune report: element size 0");
   // A barrier moves no data: one row, time only (no size, algbw or busbw).
@@ -237,80 +319,17 @@ std::string tuneReport(const topo::System& sys, const TuneReportOptions& o) {
                          costs.description.c_str())
           : formatString("# %s, %d ranks, %zu-byte elements\n# costs: %s\n",
                          collectiveName(o.collective), n, o.elemSize, costs.description.c_str());
-  bool header = false;
+  const bool perRank = callBytes(o.collective, n, 1, 1) > 1;
   for (uint64_t bytes = std::max<uint64_t>(o.minBytes, o.elemSize); bytes <= o.maxBytes;
        bytes *= static_cast<uint64_t>(factor)) {
-    const uint64_t total = bytes;
-    const bool perRank = callBytes(o.collective, n, 1, 1) > 1;
-    q.count = perRank ? total / o.elemSize / static_cast<uint64_t>(n) : total / o.elemSize;
+    q.count = perRank ? bytes / o.elemSize / static_cast<uint64_t>(n) : bytes / o.elemSize;
     if (q.count == 0) continue;
     const TuneResult r = evaluate(q, costs);
-    const double callB = callBytes(o.collective, n, q.count, o.elemSize);
-    if (!header) {
-      text += timeOnly ? formatString("# %-24s", "chosen (channels, chunk)")
-                       : formatString("# %12s  %-24s", "size(B)", "chosen (channels, chunk)");
-      for (const Candidate& c : r.candidates) {
-        text += formatString(" | %-24s",
-                             (c.algorithm + (timeOnly ? " us" : " us algbw busbw")).c_str());
-      }
-      text += "\n";
-      header = true;
-    }
-    if (!timeOnly) text += formatString("  %12.0f", callB);
-    text += formatString("  %-24s", formatString("%s (%d, %" PRIu64 ")", r.best.algorithm.c_str(),
-                                                 r.best.nchannels, r.best.chunkElems)
-                                        .c_str());
-    nlohmann::ordered_json row;
-    if (!timeOnly) {
-      row["bytes"] = callB;
-      row["count"] = q.count;
-    }
-    row["chosen"] = {{"algorithm", r.best.algorithm},
-                     {"channels", r.best.nchannels},
-                     {"chunk_elems", r.best.chunkElems},
-                     {"time_us", r.best.timeUs}};
-    row["candidates"] = nlohmann::ordered_json::array();
-    for (const Candidate& c : r.candidates) {
-      const bool ok = c.runnable && std::isfinite(c.timeUs);
-      const double algbw = ok ? callB / (c.timeUs * 1e3) : 0;  // GB/s
-      const double busbw = algbw * busFactor(o.collective, n);
-      if (ok && timeOnly) {
-        text += formatString(" | %9.2f", c.timeUs);
-        text += std::string(24 - 9, ' ');
-      } else if (ok) {
-        text += formatString(" | %9.2f %6.2f %6.2f", c.timeUs, algbw, busbw);
-        text += std::string(24 - 23, ' ');
-      } else {
-        text += formatString(" | %-24s", "n/a");
-      }
-      nlohmann::ordered_json jc = {{"algorithm", c.algorithm}, {"runnable", ok}};
-      if (ok) {
-        jc["time_us"] = c.timeUs;
-        if (!timeOnly) {
-          jc["algbw_gbps"] = algbw;
-          jc["busbw_gbps"] = busbw;
-        }
-        jc["channels"] = c.nchannels;
-        jc["chunk_elems"] = c.chunkElems;
-      } else {
-        jc["note"] = c.note;
-      }
-      row["candidates"].push_back(jc);
-    }
-    text += "\n";
-    rows.push_back(row);
+    if (rows.empty()) text += reportHeader(r, timeOnly);
+    rows.push_back(reportRow(q, r, timeOnly, text));
     if (timeOnly) break;
   }
-  if (rows.empty()) {
-    const bool perRank = callBytes(o.collective, n, 1, 1) > 1;
-    throwError(ErrorCode::kInvalidArgument,
-               "no size from %" PRIu64 " to %" PRIu64
-               " bytes holds a whole %zu-byte element%s; "
-               "the smallest %s of %d ranks is %" PRIu64 " bytes",
-               o.minBytes, o.maxBytes, o.elemSize, perRank ? " per rank" : "",
-               collectiveName(o.collective), n,
-               static_cast<uint64_t>(o.elemSize) * (perRank ? static_cast<uint64_t>(n) : 1));
-  }
+  if (rows.empty()) throwNoSize(o, n);
   if (o.json) {
     nlohmann::ordered_json j;
     j["collective"] = collectiveName(o.collective);

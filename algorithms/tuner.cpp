@@ -72,6 +72,78 @@ double customTime(const PlanLibrary& lib, const std::string& name, const BuildRe
          bytes / (std::min(k.intra.bwGBps, p.channels.size() * k.channelGBps) * 1e3);
 }
 
+// A built-in algorithm's candidate: its fastest channel count and chunk size by the cost model.
+Candidate builtinCandidate(const AlgorithmInfo& info, const TuneRequest& q,
+                           const BuildRequest& shape, const TopologyCosts& costs,
+                           const AlgoFilter& filter) {
+  Candidate best;
+  best.algorithm = info.name;
+  best.allowed = filter.allows(info);
+  best.note = info.unsupported(shape);
+  best.runnable = best.note.empty();
+  if (!best.allowed && best.note.empty()) best.note = "excluded by PLEXUS_ALGO";
+  best.timeUs = INFINITY;
+  for (int nch : channelChoices(q, costs)) {
+    for (uint64_t chunk : chunkChoices(q)) {
+      CostQuery cq;
+      cq.collective = q.collective;
+      cq.nranks = q.nranks;
+      cq.count = q.count;
+      cq.elemSize = q.elemSize;
+      cq.nchannels = nch;
+      cq.chunkElems = chunk;
+      cq.fifoElems = q.fifoElems;
+      cq.domainSize = domainSizeOf(q);
+      const double t = predictUs(info.name, cq, costs);
+      if (t >= 0 && t < best.timeUs) {
+        best.timeUs = t;
+        best.nchannels = nch;
+        best.chunkElems = chunk;
+      }
+    }
+  }
+  return best;
+}
+
+// A custom plan's candidate: runnable when the library has a template for the request and the
+// call's size is in the template's range.
+Candidate customCandidate(const std::string& name, const TuneRequest& q, const BuildRequest& shape,
+                          const TopologyCosts& costs, const AlgoFilter& filter,
+                          const PlanLibrary& custom) {
+  Candidate c;
+  c.algorithm = name;
+  c.custom = true;
+  c.allowed = filter.allows(q.collective, name);
+  c.note = custom.unsupported(name, shape);
+  if (c.note.empty()) {
+    const PlanTemplate* t = custom.find(name, shape);
+    const double bytes = callBytes(q.collective, q.nranks, q.count, q.elemSize);
+    if (bytes < static_cast<double>(t->minBytes) ||
+        (t->maxBytes > 0 && bytes > static_cast<double>(t->maxBytes))) {
+      c.note = formatString("%.0f bytes is outside the plan's [%" PRIu64 ", %" PRIu64 "]", bytes,
+                            t->minBytes, t->maxBytes);
+    }
+  }
+  c.runnable = c.note.empty();
+  if (!c.allowed && c.note.empty()) c.note = "excluded by PLEXUS_ALGO";
+  c.timeUs = c.runnable ? customTime(custom, name, shape, costs, q.elemSize) : INFINITY;
+  return c;
+}
+
+// The runnable candidate to use (PLEXUS_ALGO's choices only when useFilter): custom plans first,
+// then the least time (ties: table order); null when none.
+const Candidate* pick(const std::vector<Candidate>& candidates, bool useFilter) {
+  const Candidate* best = nullptr;
+  for (const Candidate& c : candidates) {
+    if (!c.runnable || std::isinf(c.timeUs) || (useFilter && !c.allowed)) continue;
+    if (best == nullptr || (c.custom && !best->custom) ||
+        (c.custom == best->custom && c.timeUs < best->timeUs)) {
+      best = &c;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 TuneResult evaluate(const TuneRequest& q, const TopologyCosts& costs, const AlgoFilter& filter,
@@ -79,75 +151,17 @@ TuneResult evaluate(const TuneRequest& q, const TopologyCosts& costs, const Algo
   if (q.nranks < 1) throwError(ErrorCode::kInvalidArgument, "tuner: nranks %d < 1", q.nranks);
   TuneResult res;
   const BuildRequest shape = shapeOf(q);
-  const std::vector<int> channels = channelChoices(q, costs);
-  const std::vector<uint64_t> chunks = chunkChoices(q);
   for (const AlgorithmInfo& info : algorithmTable()) {
-    if (info.collective != q.collective) continue;
-    Candidate best;
-    best.algorithm = info.name;
-    best.allowed = filter.allows(info);
-    best.note = info.unsupported(shape);
-    best.runnable = best.note.empty();
-    if (!best.allowed && best.note.empty()) best.note = "excluded by PLEXUS_ALGO";
-    best.timeUs = INFINITY;
-    for (int nch : channels) {
-      for (uint64_t chunk : chunks) {
-        CostQuery cq;
-        cq.collective = q.collective;
-        cq.nranks = q.nranks;
-        cq.count = q.count;
-        cq.elemSize = q.elemSize;
-        cq.nchannels = nch;
-        cq.chunkElems = chunk;
-        cq.fifoElems = q.fifoElems;
-        cq.domainSize = domainSizeOf(q);
-        const double t = predictUs(info.name, cq, costs);
-        if (t >= 0 && t < best.timeUs) {
-          best.timeUs = t;
-          best.nchannels = nch;
-          best.chunkElems = chunk;
-        }
-      }
-    }
-    res.candidates.push_back(best);
+    if (info.collective == q.collective)
+      res.candidates.push_back(builtinCandidate(info, q, shape, costs, filter));
   }
   if (custom != nullptr) {
-    for (const std::string& name : custom->namesFor(q.collective)) {
-      Candidate c;
-      c.algorithm = name;
-      c.custom = true;
-      c.allowed = filter.allows(q.collective, name);
-      c.note = custom->unsupported(name, shape);
-      if (c.note.empty()) {
-        const PlanTemplate* t = custom->find(name, shape);
-        const double bytes = callBytes(q.collective, q.nranks, q.count, q.elemSize);
-        if (bytes < static_cast<double>(t->minBytes) ||
-            (t->maxBytes > 0 && bytes > static_cast<double>(t->maxBytes))) {
-          c.note = formatString("%.0f bytes is outside the plan's [%" PRIu64 ", %" PRIu64 "]",
-                                bytes, t->minBytes, t->maxBytes);
-        }
-      }
-      c.runnable = c.note.empty();
-      if (!c.allowed && c.note.empty()) c.note = "excluded by PLEXUS_ALGO";
-      c.timeUs = c.runnable ? customTime(*custom, name, shape, costs, q.elemSize) : INFINITY;
-      res.candidates.push_back(c);
-    }
+    for (const std::string& name : custom->namesFor(q.collective))
+      res.candidates.push_back(customCandidate(name, q, shape, costs, filter, *custom));
   }
-  auto pick = [&](bool useFilter) -> const Candidate* {
-    const Candidate* best = nullptr;
-    for (const Candidate& c : res.candidates) {
-      if (!c.runnable || std::isinf(c.timeUs) || (useFilter && !c.allowed)) continue;
-      // Custom plans first; then the least time (ties: table order).
-      if (best == nullptr || (c.custom && !best->custom) ||
-          (c.custom == best->custom && c.timeUs < best->timeUs)) {
-        best = &c;
-      }
-    }
-    return best;
-  };
-  const Candidate* chosen = pick(true);
+  const Candidate* chosen = pick(res.candidates, true);
   if (chosen == nullptr) {
-    chosen = pick(false);
+    chosen = pick(res.candidates, false);
     if (chosen == nullptr) {
       throwError(ErrorCode::kInternal, "tuner: no algorithm can run %s on %d ranks",
                  collectiveName(q.collective), q.nranks);

@@ -147,29 +147,53 @@ class Loader {
   sym::Program take() { return std::move(prog_); }
 
  private:
-  void addStep(const Step& s, int rank, int channel, size_t index, int connection,
-               const std::array<uint64_t, 3>& sizes) {
-    auto where = [&] {
+  // A step and where it is, for messages.
+  struct StepAt {
+    const Step& s;
+    int rank;
+    int channel;
+    size_t index;
+    std::string where() const {
       return formatString("rank %d channel %d step %zu %s", rank, channel, index,
                           s.describe().c_str());
-    };
+    }
+  };
+
+  void addStep(const Step& s, int rank, int channel, size_t index, int connection,
+               const std::array<uint64_t, 3>& sizes) {
     if (static_cast<unsigned>(s.kind) > static_cast<unsigned>(StepKind::kReduce)) {
       error(formatString("rank %d channel %d step %zu: unknown step kind %u", rank, channel, index,
                          static_cast<unsigned>(s.kind)));
       return;
     }
+    const StepAt at{s, rank, channel, index};
+    const bool peersOk = checkPeers(at);
+    const bool slicesOk = checkSlices(at, sizes);
+    if (peersOk && slicesOk) compile(s, rank, connection);
+  }
+
+  // Reports peers that do not exist; false when there is one.
+  bool checkPeers(const StepAt& at) {
+    const Step& s = at.s;
     const int n = prog_.nranks;
     bool ok = true;
     if (stepReceives(s.kind) && (s.recvPeer < 0 || s.recvPeer >= n)) {
       error(formatString("%s: receives from rank %d, which does not exist (%d ranks)",
-                         where().c_str(), s.recvPeer, n));
+                         at.where().c_str(), s.recvPeer, n));
       ok = false;
     }
     if (stepSends(s.kind) && (s.sendPeer < 0 || s.sendPeer >= n)) {
-      error(formatString("%s: sends to rank %d, which does not exist (%d ranks)", where().c_str(),
-                         s.sendPeer, n));
+      error(formatString("%s: sends to rank %d, which does not exist (%d ranks)",
+                         at.where().c_str(), s.sendPeer, n));
       ok = false;
     }
+    return ok;
+  }
+
+  // Reports slices of unequal counts, outside their buffer (of `sizes` elements) or writing the
+  // input, and messages larger than the FIFO; false when there is one.
+  bool checkSlices(const StepAt& at, const std::array<uint64_t, 3>& sizes) {
+    const Step& s = at.s;
     const uint64_t count = s.count();
     struct Used {
       const char* name;
@@ -179,17 +203,18 @@ class Loader {
     if (stepUsesSrc(s.kind)) used.push_back({"src", &s.src});
     if (stepUsesSrc2(s.kind)) used.push_back({"src2", &s.src2});
     if (stepUsesDst(s.kind)) used.push_back({"dst", &s.dst});
+    bool ok = true;
     for (const Used& u : used) {
       const Slice& sl = *u.slice;
       if (sl.count != count) {
         error(formatString("%s: its slices have different counts (%s has %" PRIu64
                            " elements, the step %" PRIu64 ")",
-                           where().c_str(), u.name, sl.count, count));
+                           at.where().c_str(), u.name, sl.count, count));
         ok = false;
         continue;
       }
       if (static_cast<unsigned>(sl.buffer) > static_cast<unsigned>(Buffer::kScratch)) {
-        error(formatString("%s: %s names unknown buffer %u", where().c_str(), u.name,
+        error(formatString("%s: %s names unknown buffer %u", at.where().c_str(), u.name,
                            static_cast<unsigned>(sl.buffer)));
         ok = false;
         continue;
@@ -197,29 +222,33 @@ class Loader {
       const uint64_t limit = sizes[static_cast<size_t>(sl.buffer)];
       if (sl.offset > limit || sl.count > limit - sl.offset) {
         error(formatString("%s: %s %s is outside the %s buffer of %" PRIu64 " elements",
-                           where().c_str(), u.name, describeSlice(sl).c_str(),
+                           at.where().c_str(), u.name, describeSlice(sl).c_str(),
                            bufferName(sl.buffer), limit));
         ok = false;
       }
     }
     if (stepUsesDst(s.kind) && s.dst.buffer == Buffer::kInput) {
       error(formatString("%s: writes %s, but the input (the caller's send buffer) is read-only",
-                         where().c_str(), describeSlice(s.dst).c_str()));
+                         at.where().c_str(), describeSlice(s.dst).c_str()));
       ok = false;
     }
     if (stepSends(s.kind) && prog_.fifoElems > 0 && count > prog_.fifoElems) {
       error(formatString("%s: sends a message of %" PRIu64
                          " elements, more than a connection FIFO holds (%" PRIu64 ")",
-                         where().c_str(), count, prog_.fifoElems));
+                         at.where().c_str(), count, prog_.fifoElems));
       ok = false;
     }
-    if (!ok) return;
+    return ok;
+  }
+
+  // Appends the checked step in compact form, with the FIFOs it receives from and sends to.
+  void compile(const Step& s, int rank, int connection) {
     sym::CStep c;
     c.kind = s.kind;
     c.finalize = s.finalize ? 1 : 0;
     c.recvPeer = s.recvPeer;
     c.sendPeer = s.sendPeer;
-    c.count = static_cast<uint32_t>(count);
+    c.count = static_cast<uint32_t>(s.count());
     c.srcBuf = s.src.buffer;
     c.srcOff = static_cast<uint32_t>(s.src.offset);
     c.src2Buf = s.src2.buffer;
