@@ -24,8 +24,6 @@ struct Model {
   double bw(const LinkCost& l) const { return std::min(l.bwGBps, nch * k.channelGBps) * 1e3; }
   double intraBw() const { return bw(k.intra); }
   double interBw() const { return bw(k.inter); }
-  // Bytes/us of one channel towards one level.
-  double channelBw(const LinkCost& l) const { return bw(l) / nch; }
   // Largest message, bytes: fifo/2 (cyclic) or fifo (acyclic), capped by the chunk.
   double messageBytes(bool cyclic) const {
     double e = fifo > 0 ? (cyclic ? std::max(1.0, std::floor(fifo / 2)) : fifo) : 1e30;

@@ -99,6 +99,45 @@ TEST(RingBuilder, RejectsBadRequests) {
   EXPECT_NO_THROW(buildRing(r));  // a chain runs with one message per FIFO
 }
 
+// Every builder checks its request in one place (validate_request.cpp): the message names the
+// algorithm, the collective and the field.
+std::string buildError(Plan (*build)(const BuildRequest&), const BuildRequest& r) {
+  try {
+    build(r);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(BuilderChecks, NameAlgorithmCollectiveAndField) {
+  BuildRequest r;
+  r.nranks = 4;
+  r.count = 8;
+  r.fifoElems = 8;
+  r.rings = {{0, 1, 2, 2}};
+  EXPECT_NE(buildError(buildRing, r).find("ring allreduce: ring order 0 is not a permutation"),
+            std::string::npos);
+  r.rings.clear();
+  r.fifoElems = 1;
+  EXPECT_NE(buildError(buildRing, r).find("ring allreduce: fifoElems 1 is too small"),
+            std::string::npos);
+  r.fifoElems = 8;
+  r.rank = 4;
+  EXPECT_NE(buildError(buildTree, r).find("tree allreduce: rank 4 outside 0..3"),
+            std::string::npos);
+  r.rank = 0;
+  r.collective = Collective::kAllToAll;
+  EXPECT_NE(buildError(buildRing, r).find("algorithm ring does not implement alltoall"),
+            std::string::npos);
+  r.collective = Collective::kAllReduce;
+  r.groups = {{0, 1}, {1, 3}};
+  EXPECT_NE(buildError(buildHier, r).find("hier allreduce: domain 1 lists rank 1"),
+            std::string::npos);
+  r.groups = {{0, 1}, {2, 3}};
+  EXPECT_EQ(buildError(buildHier, r), "no error");
+}
+
 // Expected output element i of rank r (finalize = negation, applied once).
 int64_t expected(const BuildRequest& q, int r, uint64_t i) {
   const int n = q.nranks;
