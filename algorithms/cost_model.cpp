@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "algorithms/registry.hpp"
+#include "topology/link_constants.hpp"
 
 namespace plexus::algo {
 namespace {
@@ -207,7 +208,7 @@ TopologyCosts TopologyCosts::sharedMemoryHost() {
   TopologyCosts c;
   c.description = "one host, shared memory";
   c.domainSize = 0;
-  c.intra = {12, 0.7};  // memory copy bandwidth a rank gets; a cache-line handoff
+  c.intra = {topo::kHostCopyGBps, topo::kHostHandoffUs};
   c.inter = c.intra;
   c.channelGBps = 6;
   c.maxChannels = 4;
@@ -222,8 +223,8 @@ TopologyCosts TopologyCosts::tcp(double gbps) {
   TopologyCosts c;
   c.description = "tcp, " + std::to_string(static_cast<int>(gbps)) + " Gb/s";
   c.domainSize = 1;
-  c.intra = {gbps / 8, 25};
-  c.inter = {gbps / 8 * 0.9, 25};  // ~90% of the line rate after headers
+  c.intra = {gbps / 8, topo::kTcpLatencyUs};
+  c.inter = {gbps / 8 * topo::kTcpEfficiency, topo::kTcpLatencyUs};
   c.channelGBps = 2.5;
   c.maxChannels = 8;
   c.messageUs = 4;

@@ -24,20 +24,21 @@ struct LinkCost {
 };
 
 struct TopologyCosts {
-  std::string description;   // for reports: "1 host, shared memory", "dgx-h100:x16"
-  int domainSize = 0;        // ranks per domain; 0 (or >= nranks): all ranks in one domain
-  LinkCost intra{10, 1};     // a rank to the peers of its domain: its bandwidth (all its links)
-  LinkCost inter{1.25, 30};  // a rank across domains: its share (its rail / NIC), network latency
-  double channelGBps = 5;    // what one channel (one engine lane) moves
-  int maxChannels = 8;       // channels the tuner may use
-  double messageUs = 1;      // overhead per step of a channel (engine + transport)
-  double callUs = 5;         // base cost of a call
-  double channelUs = 0.5;    // extra cost per channel per call
-  double reduceGBps = 8;     // local reduction speed of one channel
+  std::string description;  // for reports: "1 host, shared memory", "dgx-h100:x16"
+  int domainSize = 0;       // ranks per domain; 0 (or >= nranks): all ranks in one domain
+  // Link figures come from the topology (topo::link_constants) or the transports' declarations.
+  LinkCost intra;          // a rank to the peers of its domain: its bandwidth (all its links)
+  LinkCost inter;          // a rank across domains: its share (its rail / NIC), network latency
+  double channelGBps = 5;  // what one channel (one engine lane) moves
+  int maxChannels = 8;     // channels the tuner may use
+  double messageUs = 1;    // overhead per step of a channel (engine + transport)
+  double callUs = 5;       // base cost of a call
+  double channelUs = 0.5;  // extra cost per channel per call
+  double reduceGBps = 8;   // local reduction speed of one channel
   // The domain's switch reduces in the network (NVLink SHARP / InfiniBand SHARP): the in-switch
   // algorithm moves each byte once up and once down at switchEfficiency of intra bandwidth.
   bool switchReduction = false;
-  double switchEfficiency = 0.85;
+  double switchEfficiency = 1;  // set from topo::kNvlsEfficiency* where a switch reduces
 
   // One host, ranks talking through the shared-memory transport (memory copies).
   static TopologyCosts sharedMemoryHost();

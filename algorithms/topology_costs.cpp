@@ -12,6 +12,7 @@
 #include "algorithms/registry.hpp"
 #include "algorithms/tuner.hpp"
 #include "base/error.hpp"
+#include "topology/link_constants.hpp"
 #include "topology/paths.hpp"
 
 namespace plexus::algo {
@@ -111,7 +112,8 @@ TopologyCosts costsFromSystem(const topo::System& sys, int nranks) {
     lat = std::max(lat, path.latencyUs);
   }
   if (std::isinf(bw)) bw = 0;
-  c.intra = {bw > 0 ? bw : 10, lat > 0 ? lat : 1};
+  // No connected path sampled: the figures NCCL assumes for a link it cannot read (PCIe Gen3 x16).
+  c.intra = {bw > 0 ? bw : topo::pcieModeled(0, 0), lat > 0 ? lat : 2 * topo::kPcieLatencyUs};
   c.inter = c.intra;
   for (int r = 1; r < p.nranks; ++r) {
     if (p.domainOf[static_cast<size_t>(r)] == p.domainOf[0]) continue;
@@ -122,7 +124,7 @@ TopologyCosts costsFromSystem(const topo::System& sys, int nranks) {
   c.domainSize = p.domainSize >= p.nranks ? 0 : p.domainSize;
   c.switchReduction = switchReduces(sys, p);
   const int sm = sys.node(p.gpus[0]).sm;
-  c.switchEfficiency = sm >= 100 ? 0.74 : 0.85;  // REFERENCE.md: NCCL's NVLS efficiency
+  c.switchEfficiency = sm >= 100 ? topo::kNvlsEfficiencyBlackwell : topo::kNvlsEfficiencyHopper;
   // GPU engines: one channel moves about 1/8 of a GPU's NVLink bandwidth (NCCL runs 8-32 channels
   // per GPU); per-step and per-call overheads in line with NCCL's Simple protocol figures.
   c.channelGBps = std::max(c.intra.bwGBps, c.inter.bwGBps) / 8;

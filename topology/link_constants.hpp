@@ -63,6 +63,17 @@ constexpr double kNetworkLatencyUs = 1.35;  // 2.7 / 2
 constexpr double kC2CLatencyUs = 0.3;       // estimate: as NVLink
 constexpr double kCpuLatencyUs = 0.5;       // estimate: no public figure in REFERENCE
 
+// Hosts without GPUs, for planning from a topology file (the running communicator takes these
+// figures from its transports' cost declarations instead). Estimates, not in REFERENCE.md:
+constexpr double kHostCopyGBps = 12;    // memory copy bandwidth one rank gets
+constexpr double kHostHandoffUs = 0.7;  // a cache-line handoff between two cores
+constexpr double kTcpLatencyUs = 25;    // one message through two kernels' TCP stacks
+constexpr double kTcpEfficiency = 0.9;  // share of the line rate left after headers
+// In-switch reduction (NVLink SHARP): the share of the NVLink bandwidth NCCL's NVLS algorithm
+// reaches (REFERENCE.md), by GPU generation.
+constexpr double kNvlsEfficiencyHopper = 0.85;
+constexpr double kNvlsEfficiencyBlackwell = 0.74;
+
 // Link factories: a Link with type, shape, modelled bandwidth and latency filled in.
 Link makeNvlink(NodeId a, NodeId b, int gen, int count);
 Link makePcie(NodeId a, NodeId b, int gen, int width);
