@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# lizard (PyPI only) measures function lengths for the size-limit test (scripts/check_sizes.py).
+python3 -c 'import lizard' 2>/dev/null || python3 -m pip install -q lizard ||
+  echo "test.sh: could not install lizard; the size-limit test will be skipped" >&2
 build=${PLEXUS_BUILD_DIR:-build-test}
 jobs=$(nproc)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLEXUS_WERROR=ON
