@@ -98,11 +98,7 @@ int Communicator::size() const {
 }
 
 void Communicator::checkSizes(size_t in, size_t out, size_t inFactor, size_t outFactor) const {
-  if (in * outFactor != out * inFactor)
-    throwError(ErrorCode::kInvalidArgument,
-               "%s: buffer sizes do not match: input has %zu elements, output %zu (expected "
-               "input x %zu = output x %zu)",
-               impl_->core->context().c_str(), in, out, outFactor, inFactor);
+  comm::checkBufferSizes(in, out, inFactor, outFactor, impl_->core->context());
 }
 
 Request Communicator::submit(int collective, const void* in, void* out, size_t count, DataType type,

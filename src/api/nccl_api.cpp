@@ -39,37 +39,21 @@ int rawValue(const Enum& e) {
   return v;
 }
 
-plexus::DataType toType(const ncclDataType_t& t) {
-  int v = rawValue(t);
-  if (v < 0 || v >= ncclNumTypes)
-    throwError(ErrorCode::kInvalidArgument, "invalid ncclDataType_t %d", v);
-  return static_cast<plexus::DataType>(v);
-}
-
-plexus::RedOp toOp(const ncclRedOp_t& op) {
-  int v = rawValue(op);
-  if (v < 0 || v >= ncclNumOps)
-    throwError(ErrorCode::kInvalidArgument,
-               "invalid or unsupported ncclRedOp_t %d (Plexus supports sum, prod, max, min, avg)",
-               v);
-  return static_cast<plexus::RedOp>(v);
-}
-
 ncclResult_t runOp(ncclComm_t comm, algo::Collective coll, const void* in, void* out, size_t count,
                    ncclDataType_t type, ncclRedOp_t op, int root, bool isSend = false) {
   return api::guarded(comm, [&] {
     requireComm(comm);
+    const std::string& context = comm->impl->context();
     plexus::comm::OpArgs a;
     a.collective = coll;
     a.input = in;
     a.output = out;
     a.count = count;
-    a.type = toType(type);
-    bool reduces = coll == algo::Collective::kAllReduce || coll == algo::Collective::kReduce ||
-                   coll == algo::Collective::kReduceScatter;
-    a.op = reduces ? toOp(op) : plexus::RedOp::kSum;
+    a.type = plexus::comm::dataTypeFromInt(rawValue(type), coll, context);
+    a.op = plexus::comm::redOpFromInt(rawValue(op), coll, context);
     a.root = root;
     a.isSend = isSend;
+    // Checked now, so that a bad call inside a group fails itself rather than ncclGroupEnd.
     comm->impl->validate(a);
     plexus::LogContext ctx(comm->impl->context());
     api::enqueueOp(comm, a);
@@ -80,11 +64,7 @@ ncclResult_t initRank(ncclComm_t* comm, int nranks, const ncclUniqueId& commId, 
                       const char* name) {
   return api::guarded(nullptr, [&] {
     if (comm == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclCommInitRank: comm is NULL");
-    if (nranks < 1)
-      throwError(ErrorCode::kInvalidArgument, "ncclCommInitRank: nranks %d < 1", nranks);
-    if (rank < 0 || rank >= nranks)
-      throwError(ErrorCode::kInvalidArgument, "ncclCommInitRank: rank %d is not in [0, %d)", rank,
-                 nranks);
+    plexus::comm::checkRankArgs(rank, nranks, "ncclCommInitRank");
     *comm = nullptr;
     api::InitRequest r{comm, decodeId(commId), rank, nranks, {}};
     if (name != nullptr) r.options.name = name;

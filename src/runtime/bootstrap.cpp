@@ -7,6 +7,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "runtime/op_args.hpp"
 #include "runtime/protocol.hpp"
 #include "runtime/root_service.hpp"
 
@@ -30,8 +31,7 @@ SocketAddress fromWire(const WireAddress& w) {
 
 std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int nranks,
                                               Deadline deadline, const std::atomic<bool>* abort) {
-  if (nranks < 1 || rank < 0 || rank >= nranks)
-    throwError(ErrorCode::kInvalidArgument, "rank %d is not in [0, %d)", rank, nranks);
+  comm::checkRankArgs(rank, nranks, "bootstrap");
   std::unique_ptr<Bootstrap> b(new Bootstrap());
   b->rank_ = rank;
   b->nranks_ = nranks;

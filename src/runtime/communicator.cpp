@@ -36,11 +36,6 @@ uint32_t signatureOf(const OpArgs& a) {
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-bool rooted(algo::Collective c) {
-  return c == algo::Collective::kBroadcast || c == algo::Collective::kReduce ||
-         c == algo::Collective::kGather || c == algo::Collective::kScatter;
-}
-
 // This host's topology, discovered once per process (PLEXUS_TOPO_FILE replaces discovery); it is
 // immutable afterwards.
 const topo::System& localSystem() {
@@ -54,11 +49,6 @@ int launcherLocalRank() {
   } catch (const Error&) {
   }
   return 0;
-}
-
-bool reduces(algo::Collective c) {
-  return c == algo::Collective::kAllReduce || c == algo::Collective::kReduce ||
-         c == algo::Collective::kReduceScatter;
 }
 
 }  // namespace
@@ -230,49 +220,6 @@ Communicator::~Communicator() {
   // Engine first (it uses the selector and the control block), then the transports.
   engine_.reset();
   selector_.reset();
-}
-
-void Communicator::validate(const OpArgs& a) const {
-  if (static_cast<int>(a.type) >= kNumDataTypes)
-    throwError(ErrorCode::kInvalidArgument, "%s: invalid datatype %d", context_.c_str(),
-               static_cast<int>(a.type));
-  if (reduces(a.collective) && static_cast<int>(a.op) >= kNumRedOps)
-    throwError(ErrorCode::kInvalidArgument, "%s: invalid reduction op %d", context_.c_str(),
-               static_cast<int>(a.op));
-  if ((rooted(a.collective) || a.collective == algo::Collective::kSendRecv) &&
-      (a.root < 0 || a.root >= nranks_))
-    throwError(ErrorCode::kInvalidArgument, "%s: %s %d is not a rank of this %d-rank communicator",
-               context_.c_str(), a.collective == algo::Collective::kSendRecv ? "peer" : "root",
-               a.root, nranks_);
-  if (a.count == 0) return;
-  bool needInput = true, needOutput = true;
-  switch (a.collective) {
-    case algo::Collective::kBroadcast:
-      needInput = rank_ == a.root;
-      break;
-    case algo::Collective::kReduce:
-    case algo::Collective::kGather:
-      needOutput = rank_ == a.root;
-      break;
-    case algo::Collective::kScatter:
-      needInput = rank_ == a.root;
-      break;
-    case algo::Collective::kBarrier:
-      needInput = needOutput = false;
-      break;
-    case algo::Collective::kSendRecv:
-      needInput = a.isSend;
-      needOutput = !a.isSend;
-      break;
-    default:
-      break;
-  }
-  if (needInput && a.input == nullptr)
-    throwError(ErrorCode::kInvalidArgument, "%s: %s: send buffer is NULL with count %zu",
-               context_.c_str(), algo::collectiveName(a.collective), a.count);
-  if (needOutput && a.output == nullptr)
-    throwError(ErrorCode::kInvalidArgument, "%s: %s: receive buffer is NULL with count %zu",
-               context_.c_str(), algo::collectiveName(a.collective), a.count);
 }
 
 std::shared_ptr<const algo::Plan> Communicator::plan(algo::Collective c, uint64_t count, size_t esz,

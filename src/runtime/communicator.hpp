@@ -18,6 +18,7 @@
 #include "engine/engine.hpp"
 #include "kernels/datatype.hpp"
 #include "runtime/bootstrap.hpp"
+#include "runtime/op_args.hpp"
 #include "runtime/peer_info.hpp"
 #include "runtime/transport_selector.hpp"
 #include "topology/cluster_view.hpp"
@@ -27,18 +28,6 @@ namespace plexus::comm {
 struct CommOptions {
   std::string name;                      // shows in log lines
   std::chrono::milliseconds timeout{0};  // zero: PLEXUS_TIMEOUT
-};
-
-// Arguments of one operation, as the API received them.
-struct OpArgs {
-  algo::Collective collective = algo::Collective::kAllReduce;
-  const void* input = nullptr;
-  void* output = nullptr;
-  size_t count = 0;
-  DataType type = DataType::kFloat32;
-  RedOp op = RedOp::kSum;
-  int root = 0;  // root, or the peer for send/recv
-  bool isSend = false;
 };
 
 class Communicator {
@@ -59,10 +48,11 @@ class Communicator {
   // Which ranks share a host, an NVLink domain, a PCIe switch, a rail.
   const topo::ClusterView& cluster() const { return *cluster_; }
 
-  // Checks the arguments (throws Error(kInvalidArgument) naming the bad one) and queues the
-  // operation. Send/recv with this rank as the peer are matched locally (see selfP2P).
+  // Checks the arguments (validate) and queues the operation. Send/recv with this rank as the peer
+  // are matched locally (see selfP2P).
   engine::WorkPtr submit(const OpArgs& args, bool async);
-  void validate(const OpArgs& args) const;
+  // checkOpArgs for this rank: throws Error(kInvalidArgument) naming the bad argument.
+  void validate(const OpArgs& args) const { checkOpArgs(args, rank_, nranks_, context_); }
 
   // Waits for every queued work.
   void finalize();

@@ -87,6 +87,34 @@ TEST(CppApi, BlockingAndAsyncCollectives) {
   EXPECT_EQ(describeFailures(out), "");
 }
 
+// The C++ API goes through the same checks as the C API, with the same messages.
+TEST(CppApi, ArgumentChecksMatchTheCApi) {
+  Communicator comm = Communicator::init(UniqueId::create(), 0, 1);
+  int32_t x = 1;
+  auto message = [&](auto call) -> std::string {
+    try {
+      call();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+      return e.what();
+    }
+    return "no error";
+  };
+  std::string e = message(
+      [&] { comm.allReduce(&x, &x, 1, static_cast<DataType>(40), RedOp::kSum, false).wait(); });
+  EXPECT_NE(e.find("rank 0 of 1"), std::string::npos) << e;
+  EXPECT_NE(e.find("allreduce: invalid datatype 40"), std::string::npos) << e;
+  e = message(
+      [&] { comm.reduce(&x, &x, 1, DataType::kInt32, static_cast<RedOp>(7), 0, false).wait(); });
+  EXPECT_NE(e.find("reduce: invalid or unsupported reduction op 7"), std::string::npos) << e;
+  e = message([&] { comm.gather(&x, &x, 1, DataType::kInt32, 1, false).wait(); });
+  EXPECT_NE(e.find("root 1 is not a rank of this 1-rank communicator"), std::string::npos) << e;
+  e = message([&] { comm.recv(nullptr, 1, DataType::kInt32, 0, false).wait(); });
+  EXPECT_NE(e.find("sendrecv: receive buffer is NULL with count 1"), std::string::npos) << e;
+  e = message([&] { Communicator::init(UniqueId::create(), 1, 1); });
+  EXPECT_NE(e.find("rank 1 is not in [0, 1)"), std::string::npos) << e;
+}
+
 TEST(CppApi, WaitForTimesOutWhileThePeerIsLateThenCompletes) {
   auto out = runRanks(2, [](int rank, int n, const ncclUniqueId& id) {
     Communicator comm = Communicator::init(fromNccl(id), rank, n);
