@@ -16,10 +16,8 @@ class Deadline {
  public:
   static Deadline after(std::chrono::nanoseconds d) { return Deadline(Clock::now() + d); }
   static Deadline fromEnv() { return after(defaultTimeout()); }
-  static Deadline never() { return Deadline(Clock::time_point::max()); }
 
   bool expired() const { return Clock::now() >= at_; }
-  Clock::time_point at() const { return at_; }
   // Remaining time in milliseconds, clamped to [0, capMs].
   int remainingMs(int capMs = 1 << 30) const;
   std::chrono::nanoseconds remaining() const;

@@ -46,24 +46,4 @@ void throwSystemError(int err, const char* fmt, ...) {
   throw Error(ErrorCode::kSystem, s);
 }
 
-const char* errorCodeName(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kSuccess:
-      return "success";
-    case ErrorCode::kSystem:
-      return "system error";
-    case ErrorCode::kInternal:
-      return "internal error";
-    case ErrorCode::kInvalidArgument:
-      return "invalid argument";
-    case ErrorCode::kInvalidUsage:
-      return "invalid usage";
-    case ErrorCode::kRemote:
-      return "remote error";
-    case ErrorCode::kInProgress:
-      return "in progress";
-  }
-  return "unknown error";
-}
-
 }  // namespace plexus

@@ -17,6 +17,4 @@ namespace plexus {
 
 std::string formatString(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-const char* errorCodeName(ErrorCode code);
-
 }  // namespace plexus

@@ -189,10 +189,6 @@ void setNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-void setCloseOnExec(int fd) {
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
 Fd listenOn(SocketAddress& address, int backlog) {
   Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd)

@@ -78,7 +78,6 @@ std::vector<NetInterface> selectInterfaces();
 
 void setNonBlocking(int fd, bool on);
 void setNoDelay(int fd);
-void setCloseOnExec(int fd);
 
 // Listening TCP socket on `address` (port 0 picks one). Returns the fd; `address` gets the port.
 Fd listenOn(SocketAddress& address, int backlog = 16384);

@@ -240,9 +240,8 @@ std::shared_ptr<const algo::Plan> Communicator::plan(algo::Collective c, uint64_
   q.channels = fixedChannels_;
   q.minChannels = minChannels_;
   q.maxChannels = maxChannels_;
-  algo::TuneResult t = algo::tune(q, costs_, algoFilter_, &customPlans_);
   auto p = std::make_shared<const algo::Plan>(
-      algo::buildPlan(t.best.algorithm, algo::buildRequestFor(q, t.best, rank_), &customPlans_));
+      algo::tuneAndBuild(q, rank_, costs_, algoFilter_, &customPlans_));
   if (plans_.size() >= 256) plans_.clear();
   plans_.emplace(key, p);
   return p;

@@ -323,10 +323,6 @@ void startRoot(Fd listener, const Secret& secret, uint64_t nonce, const SocketAd
       std::make_unique<Root>(std::move(listener), secret, nonce, address));
 }
 
-void stopAllRoots() {
-  RootRegistry::instance().stopAll();
-}
-
 void reapRoots() {
   RootRegistry::instance().reap();
 }

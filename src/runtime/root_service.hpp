@@ -11,9 +11,6 @@ namespace plexus::bootstrap {
 // Starts a root serving one communicator on `listener` (already listening).
 void startRoot(Fd listener, const Secret& secret, uint64_t nonce, const SocketAddress& address);
 
-// Stops and joins all roots (at process exit, or from tests).
-void stopAllRoots();
-
 // Joins the roots that are done, waiting briefly for those that have answered every rank and are
 // finishing. Called after a rank's bootstrap so no finished root thread outlives its use.
 void reapRoots();

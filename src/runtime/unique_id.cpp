@@ -110,14 +110,4 @@ Secret parseSecretHex(const std::string& hex) {
   return s;
 }
 
-std::string secretToHex(const Secret& s) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : s) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
 }  // namespace plexus::bootstrap

@@ -36,6 +36,5 @@ UniqueId createRootAndId();
 UniqueId idFromAddress(const std::string& rootAddress, const Secret& secret);
 
 Secret parseSecretHex(const std::string& hex);  // 32 hex digits
-std::string secretToHex(const Secret& s);
 
 }  // namespace plexus::bootstrap
