@@ -32,6 +32,12 @@ class Bootstrap {
 
  private:
   Bootstrap() = default;
+  // The steps of connect.
+  SocketAddress helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
+                          const SocketAddress& ringAddr, Deadline deadline);
+  void connectNext(const UniqueId& id, const SocketAddress& nextAddr, Deadline deadline);
+  void acceptPrev(const UniqueId& id, int listener, const SocketAddress& ringAddr,
+                  Deadline deadline);
   void sendBlob(const std::string& blob, Deadline deadline);
   std::string recvBlob(Deadline deadline);
 
