@@ -40,13 +40,8 @@ class Communicator {
 
   int rank() const { return rank_; }
   int nranks() const { return nranks_; }
-  uint64_t id() const { return bootstrap_->commId(); }
   const std::string& context() const { return context_; }
   engine::Engine& engine() { return *engine_; }
-  const std::vector<transport::PeerRecord>& peers() const { return peers_; }
-  const char* transportFor(int peer) const { return selector_->transportFor(peer); }
-  // Which ranks share a host, an NVLink domain, a PCIe switch, a rail.
-  const topo::ClusterView& cluster() const { return *cluster_; }
 
   // Checks the arguments (validate) and queues the operation. Send/recv with this rank as the peer
   // are matched locally (see selfP2P).
