@@ -134,55 +134,63 @@ class Root {
       }
       Fd fd = std::move(it->fd);
       it = incoming_.erase(it);
-      if (h.nranks <= 0 || h.rank < 0 || h.rank >= h.nranks) {
-        refuse(std::move(fd), formatString("rank %d of %d is not a valid rank", h.rank, h.nranks));
-        continue;
-      }
-      if (nranks_ == 0) {
-        nranks_ = h.nranks;
-        ranks_.resize(static_cast<size_t>(nranks_));
-        deadline = Deadline::fromEnv();
-        if (nranks_ > 512) raiseFdLimit();
-      }
-      if (h.nranks != nranks_) {
-        refuse(std::move(fd), formatString("rank %d says there are %d ranks, but rank(s) before it "
-                                           "said %d: every rank must pass the same nranks",
-                                           h.rank, h.nranks, nranks_));
-        continue;
-      }
-      // A rank that reached the root over a network but advertises a loopback address would make
-      // every other host dial itself: refuse it now with the fix, instead of a timeout later.
-      if (h.ringAddress.length > 0 && h.ringAddress.length <= sizeof(h.ringAddress.bytes)) {
-        SocketAddress ring = SocketAddress::fromSockaddr(
-            reinterpret_cast<const sockaddr*>(h.ringAddress.bytes), h.ringAddress.length);
-        sockaddr_storage ss{};
-        socklen_t len = sizeof(ss);
-        if (ring.isLoopback() &&
-            getpeername(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
-            !SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len).isLoopback()) {
-          refuse(std::move(fd),
-                 formatString("rank %d reached the bootstrap root from %s but offers the loopback "
-                              "address %s to the other ranks: set PLEXUS_SOCKET_IFNAME to an "
-                              "interface the other hosts can reach",
-                              h.rank,
-                              SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len)
-                                  .hostString()
-                                  .c_str(),
-                              ring.toString().c_str()));
-          continue;
-        }
-      }
-      auto& slot = ranks_[static_cast<size_t>(h.rank)];
-      if (slot.fd) {
-        refuse(std::move(fd),
-               formatString("rank %d joined twice: check the ranks passed to init", h.rank));
-        continue;
-      }
-      slot.fd = std::move(fd);
-      slot.ring = h.ringAddress;
-      slot.local = h.pid == getpid();
-      ++arrived_;
+      admit(std::move(fd), h, deadline);
     }
+  }
+
+  // Gives a rank that introduced itself its slot, or refuses it saying why. The first rank sets
+  // the number of ranks and starts the deadline.
+  void admit(Fd fd, const RootHello& h, std::optional<Deadline>& deadline) {
+    if (h.nranks <= 0 || h.rank < 0 || h.rank >= h.nranks) {
+      refuse(std::move(fd), formatString("rank %d of %d is not a valid rank", h.rank, h.nranks));
+      return;
+    }
+    if (nranks_ == 0) {
+      nranks_ = h.nranks;
+      ranks_.resize(static_cast<size_t>(nranks_));
+      deadline = Deadline::fromEnv();
+      if (nranks_ > 512) raiseFdLimit();
+    }
+    if (h.nranks != nranks_) {
+      refuse(std::move(fd), formatString("rank %d says there are %d ranks, but rank(s) before it "
+                                         "said %d: every rank must pass the same nranks",
+                                         h.rank, h.nranks, nranks_));
+      return;
+    }
+    std::string loopback = loopbackMismatch(fd.get(), h);
+    if (!loopback.empty()) {
+      refuse(std::move(fd), loopback);
+      return;
+    }
+    auto& slot = ranks_[static_cast<size_t>(h.rank)];
+    if (slot.fd) {
+      refuse(std::move(fd),
+             formatString("rank %d joined twice: check the ranks passed to init", h.rank));
+      return;
+    }
+    slot.fd = std::move(fd);
+    slot.ring = h.ringAddress;
+    slot.local = h.pid == getpid();
+    ++arrived_;
+  }
+
+  // A rank that reached the root over a network but advertises a loopback address would make
+  // every other host dial itself: the refusal with the fix, instead of a timeout later ("" if
+  // the address is fine).
+  static std::string loopbackMismatch(int fd, const RootHello& h) {
+    if (h.ringAddress.length == 0 || h.ringAddress.length > sizeof(h.ringAddress.bytes)) return "";
+    SocketAddress ring = SocketAddress::fromSockaddr(
+        reinterpret_cast<const sockaddr*>(h.ringAddress.bytes), h.ringAddress.length);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    if (!ring.isLoopback() || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+      return "";
+    SocketAddress from = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    if (from.isLoopback()) return "";
+    return formatString(
+        "rank %d reached the bootstrap root from %s but offers the loopback address %s to the "
+        "other ranks: set PLEXUS_SOCKET_IFNAME to an interface the other hosts can reach",
+        h.rank, from.hostString().c_str(), ring.toString().c_str());
   }
 
   void replyAll() {
