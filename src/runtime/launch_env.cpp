@@ -66,6 +66,35 @@ std::string rootAddressFromEnv() {
   return {};
 }
 
+namespace {
+
+// The bootstrap root of a launched job: PLEXUS_COMM_ID (or MASTER_ADDR and MASTER_PORT); under
+// Slurm, the first node of the step; for a single rank, a root of its own.
+std::string rootAddressOf(const LaunchEnv& env) {
+  std::string root = rootAddressFromEnv();
+  if (root.empty() && env.launcher == "Slurm") {
+    if (auto nodes =
+            raw("SLURM_STEP_NODELIST") ? raw("SLURM_STEP_NODELIST") : raw("SLURM_JOB_NODELIST")) {
+      int port = 29500;
+      if (auto job = raw("SLURM_JOB_ID")) port = 20000 + toInt(*job, "SLURM_JOB_ID") % 20000;
+      root = firstSlurmHost(*nodes) + ":" + std::to_string(port);
+    }
+  }
+  if (root.empty()) {
+    if (env.size == 1) {
+      root = "127.0.0.1:0";
+    } else {
+      throwError(ErrorCode::kInvalidArgument,
+                 "%s started this process as rank %d of %d, but no bootstrap root address is set: "
+                 "set PLEXUS_COMM_ID=host:port (or MASTER_ADDR and MASTER_PORT)",
+                 env.launcher.c_str(), env.rank, env.size);
+    }
+  }
+  return root;
+}
+
+}  // namespace
+
 std::optional<LaunchEnv> detectLaunchEnv() {
   LaunchEnv env;
   std::optional<std::string> rank, size, local;
@@ -102,25 +131,7 @@ std::optional<LaunchEnv> detectLaunchEnv() {
   if (env.size < 1 || env.rank >= env.size)
     throwError(ErrorCode::kInvalidArgument, "%s: rank %d is not below world size %d",
                env.launcher.c_str(), env.rank, env.size);
-  env.rootAddress = rootAddressFromEnv();
-  if (env.rootAddress.empty() && env.launcher == "Slurm") {
-    if (auto nodes =
-            raw("SLURM_STEP_NODELIST") ? raw("SLURM_STEP_NODELIST") : raw("SLURM_JOB_NODELIST")) {
-      int port = 29500;
-      if (auto job = raw("SLURM_JOB_ID")) port = 20000 + toInt(*job, "SLURM_JOB_ID") % 20000;
-      env.rootAddress = firstSlurmHost(*nodes) + ":" + std::to_string(port);
-    }
-  }
-  if (env.rootAddress.empty()) {
-    if (env.size == 1) {
-      env.rootAddress = "127.0.0.1:0";
-    } else {
-      throwError(ErrorCode::kInvalidArgument,
-                 "%s started this process as rank %d of %d, but no bootstrap root address is set: "
-                 "set PLEXUS_COMM_ID=host:port (or MASTER_ADDR and MASTER_PORT)",
-                 env.launcher.c_str(), env.rank, env.size);
-    }
-  }
+  env.rootAddress = rootAddressOf(env);
   if (auto hex = envGet("SECRET"))
     env.secret = parseSecretHex(*hex);
   else
