@@ -27,6 +27,56 @@ constexpr SubsysName kSubsysNames[] = {
     {"ALL", subsys::kAll},
 };
 
+// PLEXUS_DEBUG: VERSION, WARN (default), INFO, TRACE, NONE or 0; anything else means WARN.
+int levelFromEnv() {
+  std::string name;
+  try {
+    name = envString("DEBUG", "WARN");
+  } catch (...) {
+  }
+  if (name == "VERSION") return static_cast<int>(LogLevel::kVersion);
+  if (name == "INFO") return static_cast<int>(LogLevel::kInfo);
+  if (name == "TRACE") return static_cast<int>(LogLevel::kTrace);
+  if (name == "NONE" || name == "0") return static_cast<int>(LogLevel::kNone);
+  return static_cast<int>(LogLevel::kWarn);
+}
+
+// PLEXUS_DEBUG_SUBSYS: subsystem names separated by commas; a leading ^ selects all but those.
+uint32_t subsysMaskFromEnv() {
+  std::string spec = envString("DEBUG_SUBSYS", "ALL");
+  bool invert = !spec.empty() && spec[0] == '^';
+  if (invert) spec.erase(0, 1);
+  uint32_t sel = 0;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = spec.find(',', pos);
+    std::string tok =
+        spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    for (const auto& s : kSubsysNames)
+      if (tok == s.name) sel |= s.bit;
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return invert ? ~sel : sel;
+}
+
+// PLEXUS_DEBUG_FILE with %h replaced by the host name and %p by the process id.
+std::string expandFileName(const std::string& path, const char* host) {
+  std::string expanded;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '%' && i + 1 < path.size() && path[i + 1] == 'h') {
+      expanded += host;
+      ++i;
+    } else if (path[i] == '%' && i + 1 < path.size() && path[i + 1] == 'p') {
+      expanded += std::to_string(getpid());
+      ++i;
+    } else {
+      expanded += path[i];
+    }
+  }
+  return expanded;
+}
+
 // Process-wide log configuration (the documented logging registry).
 struct LogSink {
   std::mutex mutex;
@@ -41,56 +91,14 @@ struct LogSink {
     if (level.load(std::memory_order_acquire) >= 0) return;
     gethostname(host, sizeof(host) - 1);
     if (char* dot = std::strchr(host, '.')) *dot = '\0';
-    int lv = static_cast<int>(LogLevel::kWarn);
-    std::string name;
-    try {
-      name = envString("DEBUG", "WARN");
-    } catch (...) {
-    }
-    if (name == "VERSION")
-      lv = static_cast<int>(LogLevel::kVersion);
-    else if (name == "WARN")
-      lv = static_cast<int>(LogLevel::kWarn);
-    else if (name == "INFO")
-      lv = static_cast<int>(LogLevel::kInfo);
-    else if (name == "TRACE")
-      lv = static_cast<int>(LogLevel::kTrace);
-    else if (name == "NONE" || name == "0")
-      lv = static_cast<int>(LogLevel::kNone);
-    uint32_t m = subsys::kAll;
-    std::string spec = envString("DEBUG_SUBSYS", "ALL");
-    bool invert = !spec.empty() && spec[0] == '^';
-    if (invert) spec.erase(0, 1);
-    uint32_t sel = 0;
-    size_t pos = 0;
-    while (pos <= spec.size()) {
-      size_t comma = spec.find(',', pos);
-      std::string tok =
-          spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-      for (const auto& s : kSubsysNames)
-        if (tok == s.name) sel |= s.bit;
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
-    }
-    m = invert ? ~sel : sel;
+    int lv = levelFromEnv();
+    uint32_t m = subsysMaskFromEnv();
     if (ownsFile && file != nullptr) std::fclose(file);
     file = stderr;
     ownsFile = false;
     std::string path = envString("DEBUG_FILE", "");
     if (!path.empty()) {
-      std::string expanded;
-      for (size_t i = 0; i < path.size(); ++i) {
-        if (path[i] == '%' && i + 1 < path.size() && path[i + 1] == 'h') {
-          expanded += host;
-          ++i;
-        } else if (path[i] == '%' && i + 1 < path.size() && path[i + 1] == 'p') {
-          expanded += std::to_string(getpid());
-          ++i;
-        } else {
-          expanded += path[i];
-        }
-      }
-      if (FILE* f = std::fopen(expanded.c_str(), "a")) {
+      if (FILE* f = std::fopen(expandFileName(path, host).c_str(), "a")) {
         file = f;
         ownsFile = true;
       }
