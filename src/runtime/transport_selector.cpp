@@ -223,11 +223,6 @@ void TransportSelector::choose() {
       used_.push_back(t.get());
 }
 
-const char* TransportSelector::transportFor(int peer) const {
-  auto* t = perPeer_.at(static_cast<size_t>(peer));
-  return t != nullptr ? t->name() : "none";
-}
-
 transport::Connection* TransportSelector::establish(int connectionId, int peer) {
   if (connectionId < 0 || peer < 0 || peer >= static_cast<int>(perPeer_.size()) ||
       perPeer_[static_cast<size_t>(peer)] == nullptr)
