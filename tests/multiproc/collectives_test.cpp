@@ -1,9 +1,20 @@
-// Every collective x datatype x op, in-place and out-of-place, at several counts, on 1 to 8 rank
-// processes, over forced shm and forced tcp: exact integer results, exact or 1-ulp float results
-// (see collective_check.hpp), guard elements around outputs untouched.
+// The correctness matrix, on every transport of the list (transport_list.cpp): every collective x
+// datatype x op, in-place and out-of-place, at several counts, on 1 to 8 rank processes: exact
+// integer results, exact or 1-ulp float results (see collective_check.hpp), guard elements around
+// outputs untouched.
+//
+// Collectives.EveryTypeOpAndPlacement (counts 0, 1, 7, 1013): all of it, on every transport, at 2,
+// 3, 4, 5 and 8 ranks (1 rank uses no transport: it runs once, with the first transport).
+// LargeCollectives.SeveralMegabytes (count 1M+17, small slots): float32, int8 and bfloat16, sum and
+// max. On a Coverage::kFull transport at 2, 3, 4, 5 and 8 ranks. On a Coverage::kRepresentative
+// one (the plugins, and tcp with 4 sockets, whose only difference from tcp is the sockets layer)
+// at 2 and 3 ranks, all-reduce in all those datatypes and ops and every other collective in one
+// datatype per op (kRepresentativePairs), because of CI time: this part costs 5 to 22 s per case
+// on the 2-core CI machine (host-side reference data, and polling progress threads sharing the
+// cores), and all of it on the 5 extra setups would add about 4 minutes, more than the budget of
+// these tests; the data path of a transport does not depend on the datatype or the op.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -11,6 +22,7 @@
 #include "kernels/datatype.hpp"
 #include "tests/multiproc/collective_check.hpp"
 #include "tests/multiproc/rank_harness.hpp"
+#include "tests/multiproc/transport_list.hpp"
 
 namespace plexus::testing {
 namespace {
@@ -51,18 +63,53 @@ ncclRedOp_t no(RedOp o) {
   return static_cast<ncclRedOp_t>(o);
 }
 
+// The representative subset: other collectives than all-reduce run only these datatypes, the
+// reductions each with its one op.
+struct TypeOp {
+  DataType type;
+  RedOp op;
+};
+constexpr TypeOp kRepresentativePairs[] = {{DataType::kFloat32, RedOp::kSum},
+                                           {DataType::kInt32, RedOp::kProd},
+                                           {DataType::kBfloat16, RedOp::kMax},
+                                           {DataType::kInt8, RedOp::kMin},
+                                           {DataType::kFloat16, RedOp::kAvg}};
+
+// Which cases of the matrix a run checks.
+struct Scope {
+  bool large = false;           // megabyte counts: fewer datatypes and ops, root 0 only
+  bool representative = false;  // other collectives than all-reduce: kRepresentativePairs only
+  bool typeWanted(DataType t) const {
+    if (!large) return true;
+    return t == DataType::kFloat32 || t == DataType::kInt8 || t == DataType::kBfloat16;
+  }
+  bool opWanted(RedOp op) const { return !large || op == RedOp::kSum || op == RedOp::kMax; }
+  // Collectives other than all-reduce: one datatype per op in the representative subset.
+  bool otherWanted(DataType t) const {
+    if (!representative) return true;
+    for (const TypeOp& p : kRepresentativePairs)
+      if (p.type == t) return true;
+    return false;
+  }
+  bool otherWanted(DataType t, RedOp op) const {
+    if (!representative) return true;
+    for (const TypeOp& p : kRepresentativePairs)
+      if (p.type == t && p.op == op) return true;
+    return false;
+  }
+};
+
 int runMatrix(int rank, int n, const ncclUniqueId& id, const std::vector<size_t>& counts,
-              bool large) {
+              const Scope& scope) {
+  const bool large = scope.large;
   ncclComm_t comm;
   RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
   Failures f;
   uint64_t seed = 1;
   char label[256];
-  const std::vector<DataType> largeTypes = {DataType::kFloat32, DataType::kInt8,
-                                            DataType::kBfloat16};
   for (int ti = 0; ti < kNumDataTypes; ++ti) {
     const DataType t = static_cast<DataType>(ti);
-    if (large && std::find(largeTypes.begin(), largeTypes.end(), t) == largeTypes.end()) continue;
+    if (!scope.typeWanted(t)) continue;
     const size_t esz = dataTypeSize(t);
     for (size_t baseCount : counts) {
       const size_t count = baseCount;
@@ -70,7 +117,7 @@ int runMatrix(int rank, int n, const ncclUniqueId& id, const std::vector<size_t>
         // --- all-reduce, reduce-scatter and reduce, every op
         for (int oi = 0; oi < kNumRedOps; ++oi) {
           const RedOp op = static_cast<RedOp>(oi);
-          if (large && op != RedOp::kSum && op != RedOp::kMax) continue;
+          if (!scope.opWanted(op)) continue;
           ++seed;
           {  // all-reduce
             Guarded out(count, esz);
@@ -86,6 +133,7 @@ int runMatrix(int rank, int n, const ncclUniqueId& id, const std::vector<size_t>
             if (!d.empty() || !out.guardIntact())
               f.report(label, d.empty() ? "guard overwritten\n" : d);
           }
+          if (!scope.otherWanted(t, op)) continue;
           ++seed;
           {  // reduce-scatter: input n*blk, output blk (large runs keep the input size)
             const size_t blk = large ? baseCount / static_cast<size_t>(n) : baseCount;
@@ -127,6 +175,7 @@ int runMatrix(int rank, int n, const ncclUniqueId& id, const std::vector<size_t>
             if (n == 1 || root == 0) break;
           }
         }
+        if (!scope.otherWanted(t)) continue;
         // --- all-gather: input blk, output n*blk (large runs keep the output size)
         ++seed;
         {
@@ -174,57 +223,69 @@ int runMatrix(int rank, int n, const ncclUniqueId& id, const std::vector<size_t>
   return f.count == 0 ? 0 : 1;
 }
 
-struct Case {
+struct MatrixCase {
+  TransportSetup transport;
   int nranks;
-  const char* transport;
 };
 
-class Collectives : public ::testing::TestWithParam<Case> {};
+void PrintTo(const MatrixCase& c, std::ostream* os) {
+  *os << c.nranks << " ranks over " << c.transport.name;
+}
+
+std::string caseName(const ::testing::TestParamInfo<MatrixCase>& info) {
+  return std::to_string(info.param.nranks) + "ranks_" + info.param.transport.name;
+}
+
+void runCase(const MatrixCase& c, RunOptions o, const std::vector<size_t>& counts,
+             const Scope& scope) {
+  o.timeoutSeconds = 300;
+  auto out = runRanks(
+      c.nranks,
+      [&](int r, int n, const ncclUniqueId& id) { return runMatrix(r, n, id, counts, scope); }, o);
+  EXPECT_EQ(describeFailures(out), "") << "transport " << c.transport.name;
+}
+
+class Collectives : public OnEveryTransportT<MatrixCase> {};
 
 TEST_P(Collectives, EveryTypeOpAndPlacement) {
-  const Case c = GetParam();
-  RunOptions o;
-  o.env = {{"PLEXUS_TRANSPORTS", c.transport}, {"PLEXUS_TIMEOUT", "60"}};
-  o.timeoutSeconds = 300;
-  auto out = runRanks(
-      c.nranks,
-      [](int r, int n, const ncclUniqueId& id) {
-        return runMatrix(r, n, id, {0, 1, 7, 1013}, false);
-      },
-      o);
-  EXPECT_EQ(describeFailures(out), "");
+  runCase(GetParam(), optionsFor(transport(), 60), {0, 1, 7, 1013}, Scope{});
 }
 
-TEST_P(Collectives, SeveralMegabytes) {
-  const Case c = GetParam();
-  RunOptions o;
+std::vector<MatrixCase> smallCases() {
+  std::vector<MatrixCase> cases = {{transportList().front(), 1}};
+  for (const TransportSetup& t : transportList())
+    for (int n : {2, 3, 4, 5, 8}) cases.push_back({t, n});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, Collectives, ::testing::ValuesIn(smallCases()), caseName);
+
+class LargeCollectives : public OnEveryTransportT<MatrixCase> {};
+
+TEST_P(LargeCollectives, SeveralMegabytes) {
+  RunOptions o = optionsFor(transport(), 60);
   // Small slots so that megabyte messages take many pieces and many pipeline iterations; results
   // written with non-temporal stores (the path of operations larger than the cache).
-  o.env = {{"PLEXUS_TRANSPORTS", c.transport},
-           {"PLEXUS_TIMEOUT", "60"},
-           {"PLEXUS_SLOT_SIZE", "64K"},
-           {"PLEXUS_SLOTS", "4"},
-           {"PLEXUS_NT_STORE_MIN", "1M"}};
-  o.timeoutSeconds = 300;
-  auto out = runRanks(
-      c.nranks,
-      [](int r, int n, const ncclUniqueId& id) {
-        return runMatrix(r, n, id, {(1u << 20) + 17}, true);
-      },
-      o);
-  EXPECT_EQ(describeFailures(out), "");
+  o.env["PLEXUS_SLOT_SIZE"] = "64K";
+  o.env["PLEXUS_SLOTS"] = "4";
+  o.env["PLEXUS_NT_STORE_MIN"] = "1M";
+  Scope scope;
+  scope.large = true;
+  scope.representative = transport().coverage == Coverage::kRepresentative;
+  runCase(GetParam(), o, {(1u << 20) + 17}, scope);
 }
 
-std::string caseName(const ::testing::TestParamInfo<Case>& info) {
-  return std::to_string(info.param.nranks) + "ranks_" + info.param.transport;
+std::vector<MatrixCase> largeCases() {
+  std::vector<MatrixCase> cases = {{transportList().front(), 1}};
+  for (const TransportSetup& t : transportList()) {
+    const bool full = t.coverage == Coverage::kFull;
+    for (int n : full ? std::vector<int>{2, 3, 4, 5, 8} : std::vector<int>{2, 3})
+      cases.push_back({t, n});
+  }
+  return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(Ranks, Collectives,
-                         ::testing::Values(Case{1, "shm"}, Case{2, "shm"}, Case{2, "tcp"},
-                                           Case{3, "shm"}, Case{3, "tcp"}, Case{4, "shm"},
-                                           Case{4, "tcp"}, Case{5, "shm"}, Case{5, "tcp"},
-                                           Case{8, "shm"}, Case{8, "tcp"}),
-                         caseName);
+INSTANTIATE_TEST_SUITE_P(Ranks, LargeCollectives, ::testing::ValuesIn(largeCases()), caseName);
 
 }  // namespace
 }  // namespace plexus::testing

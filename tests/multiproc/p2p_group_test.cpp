@@ -1,6 +1,7 @@
 // Point-to-point and group semantics: matched send/recv pairs in a group never deadlock, whatever
 // their order; sends to and receives from oneself; all-to-all built from grouped p2p; several
-// ranks of one process (ncclCommInitAll) driven from one thread; ncclCommSplit.
+// ranks of one process (ncclCommInitAll) driven from one thread; ncclCommSplit. The shm cases vary
+// counts and orders; every transport of the list (transport_list.cpp) runs two of them.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "tests/multiproc/rank_harness.hpp"
+#include "tests/multiproc/transport_list.hpp"
 
 namespace plexus::testing {
 namespace {
@@ -50,39 +52,59 @@ int allPairs(int rank, int n, const ncclUniqueId& id, size_t count, bool recvFir
 
 struct P2PCase {
   int nranks;
-  const char* transport;
   size_t count;
   bool recvFirst;
 };
+
+RunOptions p2pOptions(const TransportSetup& t) {
+  RunOptions o = optionsFor(t, 60);
+  o.env["PLEXUS_SLOT_SIZE"] = "64K";
+  o.env["PLEXUS_SLOTS"] = "2";
+  return o;
+}
+
+std::string p2pName(const P2PCase& c) {
+  return std::to_string(c.nranks) + "ranks_" + std::to_string(c.count) +
+         (c.recvFirst ? "_recvfirst" : "_sendfirst");
+}
 
 class PointToPoint : public ::testing::TestWithParam<P2PCase> {};
 
 TEST_P(PointToPoint, AllPairsInOneGroup) {
   auto c = GetParam();
-  RunOptions o;
-  o.env = {{"PLEXUS_TRANSPORTS", c.transport},
-           {"PLEXUS_TIMEOUT", "60"},
-           {"PLEXUS_SLOT_SIZE", "64K"},
-           {"PLEXUS_SLOTS", "2"}};
   auto out = runRanks(
       c.nranks,
       [&](int r, int n, const ncclUniqueId& id) {
         return allPairs(r, n, id, c.count, c.recvFirst);
       },
-      o);
+      p2pOptions(transportNamed("shm")));
   EXPECT_EQ(describeFailures(out), "");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, PointToPoint,
-    ::testing::Values(P2PCase{1, "shm", 1000, false}, P2PCase{2, "shm", 0, false},
-                      P2PCase{2, "shm", 1, true}, P2PCase{3, "shm", 100003, false},
-                      P2PCase{3, "tcp", 100003, true}, P2PCase{5, "shm", 7, true},
-                      P2PCase{5, "tcp", 300007, false}, P2PCase{8, "shm", 65536, true}),
-    [](const ::testing::TestParamInfo<P2PCase>& p) {
-      return std::to_string(p.param.nranks) + "ranks_" + p.param.transport + "_" +
-             std::to_string(p.param.count) + (p.param.recvFirst ? "_recvfirst" : "_sendfirst");
-    });
+INSTANTIATE_TEST_SUITE_P(Shm, PointToPoint,
+                         ::testing::Values(P2PCase{1, 1000, false}, P2PCase{2, 0, false},
+                                           P2PCase{2, 1, true}, P2PCase{3, 100003, false},
+                                           P2PCase{5, 7, true}, P2PCase{8, 65536, true}),
+                         [](const ::testing::TestParamInfo<P2PCase>& p) {
+                           return p2pName(p.param);
+                         });
+
+class PointToPointOnEveryTransport : public OnEveryTransport {};
+
+TEST_P(PointToPointOnEveryTransport, AllPairsInOneGroup) {
+  for (P2PCase c : {P2PCase{3, 100003, true}, P2PCase{5, 300007, false}}) {
+    auto out = runRanks(
+        c.nranks,
+        [&](int r, int n, const ncclUniqueId& id) {
+          return allPairs(r, n, id, c.count, c.recvFirst);
+        },
+        p2pOptions(transport()));
+    EXPECT_EQ(describeFailures(out), "") << p2pName(c) << " over " << transport().name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, PointToPointOnEveryTransport,
+                         ::testing::ValuesIn(transportList()), transportName);
 
 TEST(PointToPoint, SendToSelfWithoutReceiveIsAnError) {
   auto out = runRanks(1, [](int r, int n, const ncclUniqueId& id) {
