@@ -6,10 +6,10 @@
 // Collectives.EveryTypeOpAndPlacement (counts 0, 1, 7, 1013): all of it, on every transport, at 2,
 // 3, 4, 5 and 8 ranks (1 rank uses no transport: it runs once, with the first transport).
 // LargeCollectives.SeveralMegabytes (count 1M+17, small slots): float32, int8 and bfloat16, sum and
-// max. On a Coverage::kFull transport at 2, 3, 4, 5 and 8 ranks. On a Coverage::kRepresentative
+// max. On a Coverage::kFull transport at 2, 3, 4, 5 and 8 ranks. On a Coverage::kSubset
 // one (the plugins, and tcp with 4 sockets, whose only difference from tcp is the sockets layer)
 // at 2 and 3 ranks, all-reduce in all those datatypes and ops and every other collective in one
-// datatype per op (kRepresentativePairs), because of CI time: this part costs 5 to 22 s per case
+// datatype per op (kSubsetPairs), because of CI time: this part costs 5 to 22 s per case
 // on the 2-core CI machine (host-side reference data, and polling progress threads sharing the
 // cores), and all of it on the 5 extra setups would add about 4 minutes, more than the budget of
 // these tests; the data path of a transport does not depend on the datatype or the op.
@@ -63,22 +63,22 @@ ncclRedOp_t no(RedOp o) {
   return static_cast<ncclRedOp_t>(o);
 }
 
-// The representative subset: other collectives than all-reduce run only these datatypes, the
+// The subset (Coverage::kSubset): other collectives than all-reduce run only these datatypes, the
 // reductions each with its one op.
 struct TypeOp {
   DataType type;
   RedOp op;
 };
-constexpr TypeOp kRepresentativePairs[] = {{DataType::kFloat32, RedOp::kSum},
-                                           {DataType::kInt32, RedOp::kProd},
-                                           {DataType::kBfloat16, RedOp::kMax},
-                                           {DataType::kInt8, RedOp::kMin},
-                                           {DataType::kFloat16, RedOp::kAvg}};
+constexpr TypeOp kSubsetPairs[] = {{DataType::kFloat32, RedOp::kSum},
+                                   {DataType::kInt32, RedOp::kProd},
+                                   {DataType::kBfloat16, RedOp::kMax},
+                                   {DataType::kInt8, RedOp::kMin},
+                                   {DataType::kFloat16, RedOp::kAvg}};
 
 // Which cases of the matrix a run checks.
 struct Scope {
-  bool large = false;           // megabyte counts: fewer datatypes and ops, root 0 only
-  bool representative = false;  // other collectives than all-reduce: kRepresentativePairs only
+  bool large = false;   // megabyte counts: fewer datatypes and ops, root 0 only
+  bool subset = false;  // other collectives than all-reduce: kSubsetPairs only
   bool typeWanted(DataType t) const {
     if (!large) return true;
     return t == DataType::kFloat32 || t == DataType::kInt8 || t == DataType::kBfloat16;
@@ -86,14 +86,14 @@ struct Scope {
   bool opWanted(RedOp op) const { return !large || op == RedOp::kSum || op == RedOp::kMax; }
   // Collectives other than all-reduce: one datatype per op in the representative subset.
   bool otherWanted(DataType t) const {
-    if (!representative) return true;
-    for (const TypeOp& p : kRepresentativePairs)
+    if (!subset) return true;
+    for (const TypeOp& p : kSubsetPairs)
       if (p.type == t) return true;
     return false;
   }
   bool otherWanted(DataType t, RedOp op) const {
-    if (!representative) return true;
-    for (const TypeOp& p : kRepresentativePairs)
+    if (!subset) return true;
+    for (const TypeOp& p : kSubsetPairs)
       if (p.type == t && p.op == op) return true;
     return false;
   }
@@ -271,7 +271,7 @@ TEST_P(LargeCollectives, SeveralMegabytes) {
   o.env["PLEXUS_NT_STORE_MIN"] = "1M";
   Scope scope;
   scope.large = true;
-  scope.representative = transport().coverage == Coverage::kRepresentative;
+  scope.subset = transport().coverage == Coverage::kSubset;
   runCase(GetParam(), o, {(1u << 20) + 17}, scope);
 }
 

@@ -38,7 +38,8 @@ class PerfTool : public OnEveryTransport {};
 
 TEST_P(PerfTool, AllReduceSweepUnderPlexusRunChecksEveryResult) {
   std::string command = std::string(PLEXUS_TEST_RUN) + " -n 4 --timeout 240";
-  for (const auto& [name, value] : transport().env) command += " -x " + quoted(name + "=" + value);
+  for (const auto& [name, value] : rankEnvironment(transport()))
+    command += " -x " + quoted(name + "=" + value);
   command += " -x PLEXUS_TIMEOUT=60 " + std::string(PLEXUS_TEST_ALL_REDUCE_PERF) +
              " -b 8 -e 4M -f 8 -w 1 -n 2 -c 1 -d all";
   auto [rc, output] = runCommand(command);

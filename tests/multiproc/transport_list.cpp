@@ -13,39 +13,34 @@
 namespace plexus::testing {
 
 const std::vector<TransportSetup>& transportList() {
-  // Every test process also has PLEXUS_SOCKET_IFNAME=lo FI_TCP_IFACE=lo UCX_NET_DEVICES=lo
-  // (PLEXUS_TEST_ENV, tests/CMakeLists.txt); the entries repeat what their transport reads, so
-  // that a test binary run by hand talks to loopback too. kRepresentative: the megabyte part of the
-  // correctness matrix runs a subset (CI time, see collectives_test.cpp).
+  using enum Coverage;
+  // One line per transport: its name, the plugin it needs, how much of the correctness matrix it
+  // runs (kSubset: a subset of the megabyte part, for CI time; see collectives_test.cpp),
+  // and the environment that selects it. tcp_4_sockets: 4 sockets per peer, and slots over 4 KiB
+  // striped across them.
+  // clang-format off
   static const std::vector<TransportSetup> list = {
-      {"shm", "", Coverage::kFull, {{"PLEXUS_TRANSPORTS", "shm"}}},
-      {"tcp", "", Coverage::kFull, {{"PLEXUS_TRANSPORTS", "tcp"}, {"PLEXUS_SOCKET_IFNAME", "lo"}}},
-      // 4 sockets per peer; slots over 4 KiB are striped across them.
-      {"tcp_4_sockets",
-       "",
-       Coverage::kRepresentative,
-       {{"PLEXUS_TRANSPORTS", "tcp"},
-        {"PLEXUS_SOCKET_IFNAME", "lo"},
-        {"PLEXUS_NSOCKS_PERTHREAD", "4"},
-        {"PLEXUS_SOCKET_STRIPE", "4K"}}},
-      {"ofi_tcp_rxm",
-       "ofi",
-       Coverage::kRepresentative,
-       {{"PLEXUS_TRANSPORTS", "ofi"}, {"FI_PROVIDER", "tcp;ofi_rxm"}, {"FI_TCP_IFACE", "lo"}}},
-      {"ofi_shm",
-       "ofi",
-       Coverage::kRepresentative,
-       {{"PLEXUS_TRANSPORTS", "ofi"}, {"FI_PROVIDER", "shm"}}},
-      {"ucx_tcp",
-       "ucx",
-       Coverage::kRepresentative,
-       {{"PLEXUS_TRANSPORTS", "ucx"}, {"UCX_TLS", "tcp"}, {"UCX_NET_DEVICES", "lo"}}},
-      {"ucx_posix_cma",
-       "ucx",
-       Coverage::kRepresentative,
-       {{"PLEXUS_TRANSPORTS", "ucx"}, {"UCX_TLS", "posix,cma"}}},
+    {"shm",           "",    kFull,   {{"PLEXUS_TRANSPORTS", "shm"}}},
+    {"tcp",           "",    kFull,   {{"PLEXUS_TRANSPORTS", "tcp"}}},
+    {"tcp_4_sockets", "",    kSubset, {{"PLEXUS_TRANSPORTS", "tcp"},
+                                       {"PLEXUS_NSOCKS_PERTHREAD", "4"},
+                                       {"PLEXUS_SOCKET_STRIPE", "4K"}}},
+    {"ofi_tcp_rxm",   "ofi", kSubset, {{"PLEXUS_TRANSPORTS", "ofi"}, {"FI_PROVIDER", "tcp;ofi_rxm"}}},
+    {"ofi_shm",       "ofi", kSubset, {{"PLEXUS_TRANSPORTS", "ofi"}, {"FI_PROVIDER", "shm"}}},
+    {"ucx_tcp",       "ucx", kSubset, {{"PLEXUS_TRANSPORTS", "ucx"}, {"UCX_TLS", "tcp"}}},
+    {"ucx_posix_cma", "ucx", kSubset, {{"PLEXUS_TRANSPORTS", "ucx"}, {"UCX_TLS", "posix,cma"}}},
   };
+  // clang-format on
   return list;
+}
+
+std::map<std::string, std::string> rankEnvironment(const TransportSetup& t) {
+  // Loopback only, whoever runs the test (CTest also sets these: PLEXUS_TEST_ENV,
+  // tests/CMakeLists.txt).
+  std::map<std::string, std::string> env = {
+      {"PLEXUS_SOCKET_IFNAME", "lo"}, {"FI_TCP_IFACE", "lo"}, {"UCX_NET_DEVICES", "lo"}};
+  for (const auto& [name, value] : t.env) env[name] = value;
+  return env;
 }
 
 const TransportSetup& transportNamed(const std::string& name) {
@@ -65,7 +60,7 @@ std::string unavailableReason(const TransportSetup& t) {
 
 RunOptions optionsFor(const TransportSetup& t, int timeoutSeconds) {
   RunOptions o;
-  o.env = t.env;
+  o.env = rankEnvironment(t);
   o.env["PLEXUS_TIMEOUT"] = std::to_string(timeoutSeconds);
   return o;
 }

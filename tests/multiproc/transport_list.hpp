@@ -21,7 +21,7 @@ namespace plexus::testing {
 
 // How much of the correctness matrix a transport runs: all of it, or a representative subset of its
 // megabyte part (collectives_test.cpp says which).
-enum class Coverage { kFull, kRepresentative };
+enum class Coverage { kFull, kSubset };
 
 struct TransportSetup {
   std::string name;    // part of the test name: letters, digits and '_'
@@ -37,7 +37,9 @@ const TransportSetup& transportNamed(const std::string& name);
 // "" when `t` can run here, else why not (for GTEST_SKIP).
 std::string unavailableReason(const TransportSetup& t);
 
-// RunOptions with the transport's environment and PLEXUS_TIMEOUT=`timeoutSeconds`.
+// The environment of a rank over `t`: t.env and loopback-only settings.
+std::map<std::string, std::string> rankEnvironment(const TransportSetup& t);
+// RunOptions with rankEnvironment(t) and PLEXUS_TIMEOUT=`timeoutSeconds`.
 RunOptions optionsFor(const TransportSetup& t, int timeoutSeconds);
 
 // Names in /dev/shm.
