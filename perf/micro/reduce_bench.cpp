@@ -36,8 +36,8 @@
 namespace {
 
 using plexus::DataType;
-using plexus::device::Isa;
-using plexus::device::ReduceKernels;
+using plexus::kernels::Isa;
+using plexus::kernels::ReduceKernels;
 
 constexpr size_t kMinBytes = size_t(4) << 10;
 constexpr size_t kMaxBytes = size_t(64) << 20;
@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
   applySizes(benchmark::RegisterBenchmark("memcpy", benchMemcpy));
   applySizes(benchmark::RegisterBenchmark("stream2", benchStream2));
   // The dispatched family first ("active"), then every family by name.
-  const ReduceKernels* active = &plexus::device::activeKernels();
+  const ReduceKernels* active = &plexus::kernels::activeKernels();
   for (int t = 0; t < plexus::kNumDataTypes; ++t) {
     const DataType type = DataType(t);
     applySizes(benchmark::RegisterBenchmark(
@@ -233,8 +233,8 @@ int main(int argc, char** argv) {
                    [type, active](benchmark::State& s) { benchVersus(s, type, active); })
                    ->UseManualTime());
   }
-  for (int i = 0; i < plexus::device::kNumIsas; ++i) {
-    const ReduceKernels* k = plexus::device::kernelsFor(Isa(i));
+  for (int i = 0; i < plexus::kernels::kNumIsas; ++i) {
+    const ReduceKernels* k = plexus::kernels::kernelsFor(Isa(i));
     if (k == nullptr) continue;
     for (int t = 0; t < plexus::kNumDataTypes; ++t) {
       const DataType type = DataType(t);

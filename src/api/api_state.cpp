@@ -11,7 +11,7 @@ thread_local std::string tlsLastError;
 
 struct PendingOp {
   ncclComm_t comm;
-  comm::OpArgs args;
+  runtime::OpArgs args;
 };
 
 struct GroupState {
@@ -23,13 +23,13 @@ thread_local GroupState tlsGroup;
 
 void runInits(std::vector<InitRequest>& inits) {
   if (inits.empty()) return;
-  std::vector<std::unique_ptr<comm::Communicator>> made(inits.size());
+  std::vector<std::unique_ptr<runtime::Communicator>> made(inits.size());
   std::vector<std::string> errors(inits.size());
   std::vector<ErrorCode> codes(inits.size(), ErrorCode::kSuccess);
   auto one = [&](size_t i) {
     try {
-      made[i] =
-          comm::Communicator::create(inits[i].id, inits[i].rank, inits[i].nranks, inits[i].options);
+      made[i] = runtime::Communicator::create(inits[i].id, inits[i].rank, inits[i].nranks,
+                                              inits[i].options);
     } catch (const Error& e) {
       codes[i] = e.code();
       errors[i] = e.what();
@@ -105,7 +105,7 @@ void groupStart() {
   ++tlsGroup.depth;
 }
 
-void enqueueOp(ncclComm_t comm, const comm::OpArgs& args) {
+void enqueueOp(ncclComm_t comm, const runtime::OpArgs& args) {
   if (inGroup()) {
     tlsGroup.ops.push_back(PendingOp{comm, args});
     return;

@@ -10,7 +10,7 @@
 #include "runtime/communicator.hpp"
 
 struct ncclComm {
-  std::shared_ptr<plexus::comm::Communicator> impl;
+  std::shared_ptr<plexus::runtime::Communicator> impl;
   std::string lastError;
   int device = -1;
 };
@@ -31,14 +31,14 @@ ncclResult_t toResult(ErrorCode code);
 bool inGroup();
 void groupStart();
 // Queues (inside a group) or runs now (outside) one operation. Arguments were validated.
-void enqueueOp(ncclComm_t comm, const comm::OpArgs& args);
+void enqueueOp(ncclComm_t comm, const runtime::OpArgs& args);
 // Queues (inside a group) or runs now (outside) one communicator init.
 struct InitRequest {
   ncclComm_t* out;
-  bootstrap::UniqueId id;
+  runtime::UniqueId id;
   int rank;
   int nranks;
-  comm::CommOptions options;
+  runtime::CommOptions options;
 };
 void enqueueInit(const InitRequest& request);
 void groupEnd();

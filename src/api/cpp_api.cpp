@@ -9,17 +9,17 @@
 namespace plexus {
 
 struct Request::State {
-  std::shared_ptr<comm::Communicator> comm;  // keeps the engine alive
+  std::shared_ptr<runtime::Communicator> comm;  // keeps the engine alive
   engine::WorkPtr work;
 };
 
 struct Communicator::Impl {
-  std::shared_ptr<comm::Communicator> core;
+  std::shared_ptr<runtime::Communicator> core;
 };
 
 UniqueId UniqueId::create() {
   UniqueId out;
-  auto bytes = bootstrap::createRootAndId().encode();
+  auto bytes = runtime::createRootAndId().encode();
   std::memcpy(out.bytes.data(), bytes.data(), bytes.size());
   return out;
 }
@@ -64,29 +64,29 @@ Communicator& Communicator::operator=(Communicator&&) noexcept = default;
 Communicator::Communicator(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Communicator Communicator::init(const UniqueId& id, int rank, int nranks, const Options& options) {
-  bootstrap::UniqueIdBytes bytes;
+  runtime::UniqueIdBytes bytes;
   std::memcpy(bytes.data(), id.bytes.data(), bytes.size());
-  comm::CommOptions o;
+  runtime::CommOptions o;
   o.name = options.name;
   o.timeout = options.timeout;
   auto impl = std::make_shared<Impl>();
-  impl->core = comm::Communicator::create(bootstrap::UniqueId::decode(bytes), rank, nranks, o);
+  impl->core = runtime::Communicator::create(runtime::UniqueId::decode(bytes), rank, nranks, o);
   return Communicator(std::move(impl));
 }
 
 Communicator Communicator::fromEnvironment(const Options& options) {
-  auto env = bootstrap::detectLaunchEnv();
+  auto env = runtime::detectLaunchEnv();
   if (!env)
     throwError(ErrorCode::kInvalidUsage,
                "Communicator::fromEnvironment: no launcher environment found (PLEXUS_RANK, RANK, "
                "OMPI_COMM_WORLD_RANK or SLURM_PROCID); start the program with plexus-run, "
                "torchrun, mpirun or srun");
-  comm::CommOptions o;
+  runtime::CommOptions o;
   o.name = options.name;
   o.timeout = options.timeout;
   auto impl = std::make_shared<Impl>();
-  impl->core = comm::Communicator::create(bootstrap::idFromAddress(env->rootAddress, env->secret),
-                                          env->rank, env->size, o);
+  impl->core = runtime::Communicator::create(runtime::idFromAddress(env->rootAddress, env->secret),
+                                             env->rank, env->size, o);
   return Communicator(std::move(impl));
 }
 
@@ -98,13 +98,13 @@ int Communicator::size() const {
 }
 
 void Communicator::checkSizes(size_t in, size_t out, size_t inFactor, size_t outFactor) const {
-  comm::checkBufferSizes(in, out, inFactor, outFactor, impl_->core->context());
+  runtime::checkBufferSizes(in, out, inFactor, outFactor, impl_->core->context());
 }
 
 Request Communicator::submit(int collective, const void* in, void* out, size_t count, DataType type,
                              RedOp op, int root, bool isSend, bool async) {
   if (!impl_) throwError(ErrorCode::kInvalidUsage, "operation on an empty plexus::Communicator");
-  comm::OpArgs a;
+  runtime::OpArgs a;
   a.collective = static_cast<algo::Collective>(collective);
   a.input = in;
   a.output = out;
@@ -184,7 +184,7 @@ Request Communicator::barrierAsync() {
 
 Communicator Communicator::split(int color, int key) {
   if (!impl_) throwError(ErrorCode::kInvalidUsage, "split on an empty plexus::Communicator");
-  auto made = impl_->core->split(color, key, comm::CommOptions{});
+  auto made = impl_->core->split(color, key, runtime::CommOptions{});
   if (!made) return Communicator();
   auto impl = std::make_shared<Impl>();
   impl->core = std::move(made);

@@ -19,10 +19,10 @@ namespace algo = plexus::algo;
 
 namespace {
 
-plexus::bootstrap::UniqueId decodeId(const ncclUniqueId& id) {
-  plexus::bootstrap::UniqueIdBytes bytes;
+plexus::runtime::UniqueId decodeId(const ncclUniqueId& id) {
+  plexus::runtime::UniqueIdBytes bytes;
   std::memcpy(bytes.data(), id.internal, bytes.size());
-  return plexus::bootstrap::UniqueId::decode(bytes);
+  return plexus::runtime::UniqueId::decode(bytes);
 }
 
 void requireComm(ncclComm_t comm) {
@@ -44,13 +44,13 @@ ncclResult_t runOp(ncclComm_t comm, algo::Collective coll, const void* in, void*
   return api::guarded(comm, [&] {
     requireComm(comm);
     const std::string& context = comm->impl->context();
-    plexus::comm::OpArgs a;
+    plexus::runtime::OpArgs a;
     a.collective = coll;
     a.input = in;
     a.output = out;
     a.count = count;
-    a.type = plexus::comm::dataTypeFromInt(rawValue(type), coll, context);
-    a.op = plexus::comm::redOpFromInt(rawValue(op), coll, context);
+    a.type = plexus::runtime::dataTypeFromInt(rawValue(type), coll, context);
+    a.op = plexus::runtime::redOpFromInt(rawValue(op), coll, context);
     a.root = root;
     a.isSend = isSend;
     // Checked now, so that a bad call inside a group fails itself rather than ncclGroupEnd.
@@ -64,7 +64,7 @@ ncclResult_t initRank(ncclComm_t* comm, int nranks, const ncclUniqueId& commId, 
                       const char* name) {
   return api::guarded(nullptr, [&] {
     if (comm == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclCommInitRank: comm is NULL");
-    plexus::comm::checkRankArgs(rank, nranks, "ncclCommInitRank");
+    plexus::runtime::checkRankArgs(rank, nranks, "ncclCommInitRank");
     *comm = nullptr;
     api::InitRequest r{comm, decodeId(commId), rank, nranks, {}};
     if (name != nullptr) r.options.name = name;
@@ -89,19 +89,19 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId* uniqueId) {
   return api::guarded(nullptr, [&] {
     if (uniqueId == nullptr)
       throwError(ErrorCode::kInvalidArgument, "ncclGetUniqueId: NULL argument");
-    plexus::bootstrap::UniqueId id;
-    std::string root = plexus::bootstrap::rootAddressFromEnv();
+    plexus::runtime::UniqueId id;
+    std::string root = plexus::runtime::rootAddressFromEnv();
     if (!root.empty()) {
       // As NCCL_COMM_ID: every rank derives the same id; rank 0 starts the root at init.
-      auto env = plexus::bootstrap::detectLaunchEnv();
-      plexus::bootstrap::Secret secret{};
+      auto env = plexus::runtime::detectLaunchEnv();
+      plexus::runtime::Secret secret{};
       if (env)
         secret = env->secret;
       else if (auto hex = plexus::envGet("SECRET"))
-        secret = plexus::bootstrap::parseSecretHex(*hex);
-      id = plexus::bootstrap::idFromAddress(env ? env->rootAddress : root, secret);
+        secret = plexus::runtime::parseSecretHex(*hex);
+      id = plexus::runtime::idFromAddress(env ? env->rootAddress : root, secret);
     } else {
-      id = plexus::bootstrap::createRootAndId();
+      id = plexus::runtime::createRootAndId();
     }
     auto bytes = id.encode();
     std::memset(uniqueId->internal, 0, sizeof(uniqueId->internal));
@@ -147,7 +147,7 @@ ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* devlist) {
   return api::guarded(nullptr, [&] {
     if (comms == nullptr || ndev < 1)
       throwError(ErrorCode::kInvalidArgument, "ncclCommInitAll: need comms != NULL and ndev >= 1");
-    auto id = plexus::bootstrap::createRootAndId();
+    auto id = plexus::runtime::createRootAndId();
     api::groupStart();
     try {
       for (int i = 0; i < ndev; ++i) api::enqueueInit(api::InitRequest{&comms[i], id, i, ndev, {}});
@@ -197,7 +197,7 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
     requireComm(comm);
     if (newcomm == nullptr)
       throwError(ErrorCode::kInvalidArgument, "ncclCommSplit: newcomm is NULL");
-    plexus::comm::CommOptions opts;
+    plexus::runtime::CommOptions opts;
     if (config != nullptr && config->magic == 0xcafebeef && config->commName != nullptr)
       opts.name = config->commName;
     auto made = comm->impl->split(color, key, opts);

@@ -30,7 +30,7 @@ void reduceBuffers(DataType type, RedOp op, void* dst, const void* a, const void
   }
   if (count == 0) return;
   const int kernelOp = op == RedOp::kAvg ? int(RedOp::kSum) : int(op);
-  device::activeKernels().reduce[int(type)][kernelOp](dst, a, b, count);
+  kernels::activeKernels().reduce[int(type)][kernelOp](dst, a, b, count);
 }
 
 void finalizeAverage(DataType type, void* dst, const void* src, size_t count, int n) {
@@ -44,11 +44,11 @@ void finalizeAverage(DataType type, void* dst, const void* src, size_t count, in
     if (dst != src) std::memcpy(dst, src, count * dataTypeSize(type));
     return;
   }
-  device::activeKernels().divide[int(type)](dst, src, count, n);
+  kernels::activeKernels().divide[int(type)](dst, src, count, n);
 }
 
 const char* reduceKernelIsa() {
-  return device::activeKernels().name;
+  return kernels::activeKernels().name;
 }
 
 }  // namespace plexus

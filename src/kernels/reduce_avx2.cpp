@@ -13,7 +13,7 @@
 // (the trait first: the shared body uses it)
 #include "kernels/reduce_simd.hpp"
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 using V = Avx2;
@@ -221,4 +221,4 @@ void fillAvx2Kernels(ReduceKernels& k) {
   // Integer division (finalizeAverage) keeps the scalar entries: it runs once per collective.
 }
 
-}  // namespace plexus::device
+}  // namespace plexus::kernels

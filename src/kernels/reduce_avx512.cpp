@@ -19,7 +19,7 @@
 // (the trait first: the shared body uses it)
 #include "kernels/reduce_simd.hpp"
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 using V = Avx512;
@@ -140,4 +140,4 @@ void fillAvx512Kernels(ReduceKernels& k) {
   setFloatDomain<V, E5M2>(k, DataType::kFp8E5M2);
 }
 
-}  // namespace plexus::device
+}  // namespace plexus::kernels

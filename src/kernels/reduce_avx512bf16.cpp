@@ -14,7 +14,7 @@
 // (the trait first: the shared body uses it)
 #include "kernels/reduce_simd.hpp"
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 using V = Avx512;
@@ -87,4 +87,4 @@ void fillAvx512Bf16Kernels(ReduceKernels& k) {
   setFloatDomain<V, Bf16Native>(k, DataType::kBfloat16);
 }
 
-}  // namespace plexus::device
+}  // namespace plexus::kernels

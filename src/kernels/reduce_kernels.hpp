@@ -19,7 +19,7 @@
 
 #include "kernels/datatype.hpp"
 
-namespace plexus::device {
+namespace plexus::kernels {
 
 // Ordered from least to most capable; each family's table starts from the one before it (an entry
 // a family does not set keeps the previous family's kernel).
@@ -63,4 +63,4 @@ void fillAvx2Kernels(ReduceKernels& table);
 void fillAvx512Kernels(ReduceKernels& table);
 void fillAvx512Bf16Kernels(ReduceKernels& table);
 
-}  // namespace plexus::device
+}  // namespace plexus::kernels

@@ -9,7 +9,7 @@
 #include "base/log.hpp"
 #include "kernels/reduce_kernels.hpp"
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 bool cpuHas(Isa isa) {
@@ -114,4 +114,4 @@ const ReduceKernels& activeKernels() {
   return r.tables[static_cast<int>(r.active)];
 }
 
-}  // namespace plexus::device
+}  // namespace plexus::kernels

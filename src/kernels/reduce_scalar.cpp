@@ -21,7 +21,7 @@
 #include "kernels/float_convert.hpp"
 #include "kernels/reduce_kernels.hpp"
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 template <class T>
@@ -233,4 +233,4 @@ void fillScalarKernels(ReduceKernels& k) {
   fillFp<E5M2>(k, DataType::kFp8E5M2);
 }
 
-}  // namespace plexus::device
+}  // namespace plexus::kernels

@@ -29,7 +29,7 @@
 
 #include "kernels/reduce_kernels.hpp"
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 using u8 = unsigned char;
@@ -340,4 +340,4 @@ void setOne(ReduceKernels& k, DataType t, RedOp op) {
 }
 
 }  // namespace
-}  // namespace plexus::device
+}  // namespace plexus::kernels

@@ -13,7 +13,7 @@
 
 #include <cstddef>
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 struct Avx2 {
@@ -100,4 +100,4 @@ struct Avx2 {
 };
 
 }  // namespace
-}  // namespace plexus::device
+}  // namespace plexus::kernels

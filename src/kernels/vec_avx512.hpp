@@ -18,7 +18,7 @@
 
 #include <cstddef>
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 struct Avx512 {
@@ -87,4 +87,4 @@ struct Avx512 {
 };
 
 }  // namespace
-}  // namespace plexus::device
+}  // namespace plexus::kernels

@@ -11,7 +11,7 @@
 #include "runtime/protocol.hpp"
 #include "runtime/root_service.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 namespace {
 
 WireAddress toWire(const SocketAddress& a) {
@@ -63,7 +63,7 @@ SocketAddress ringAddressFor(const SocketAddress& rootAddr) {
 
 std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int nranks,
                                               Deadline deadline, const std::atomic<bool>* abort) {
-  comm::checkRankArgs(rank, nranks, "bootstrap");
+  runtime::checkRankArgs(rank, nranks, "bootstrap");
   std::unique_ptr<Bootstrap> b(new Bootstrap());
   b->rank_ = rank;
   b->nranks_ = nranks;
@@ -205,4 +205,4 @@ void Bootstrap::barrier(Deadline deadline) {
   allGather(std::string(), deadline);
 }
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

@@ -11,7 +11,7 @@
 #include "base/socket.hpp"
 #include "runtime/unique_id.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 
 class Bootstrap {
  public:
@@ -53,4 +53,4 @@ class Bootstrap {
   const std::atomic<bool>* abort_ = nullptr;
 };
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

@@ -20,7 +20,7 @@
 #include "runtime/launch_env.hpp"
 #include "topology/discovery.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 namespace {
 
 uint32_t signatureOf(const OpArgs& a) {
@@ -45,7 +45,7 @@ const topo::System& localSystem() {
 
 int launcherLocalRank() {
   try {
-    if (auto env = bootstrap::detectLaunchEnv()) return env->localRank;
+    if (auto env = runtime::detectLaunchEnv()) return env->localRank;
   } catch (const Error&) {
   }
   return 0;
@@ -53,14 +53,14 @@ int launcherLocalRank() {
 
 }  // namespace
 
-std::unique_ptr<Communicator> Communicator::create(const bootstrap::UniqueId& id, int rank,
+std::unique_ptr<Communicator> Communicator::create(const runtime::UniqueId& id, int rank,
                                                    int nranks, const CommOptions& options) {
   std::unique_ptr<Communicator> c(new Communicator());
   c->init(id, rank, nranks, options);
   return c;
 }
 
-void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
+void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
                         const CommOptions& options) {
   rank_ = rank;
   nranks_ = nranks;
@@ -81,9 +81,9 @@ void Communicator::init(const bootstrap::UniqueId& id, int rank, int nranks,
 }
 
 // Joins the bootstrap ring; from then on the context names the communicator's id.
-void Communicator::connectBootstrap(const bootstrap::UniqueId& id, const std::string& name,
+void Communicator::connectBootstrap(const runtime::UniqueId& id, const std::string& name,
                                     Deadline deadline) {
-  bootstrap_ = bootstrap::Bootstrap::connect(id, rank_, nranks_, deadline, &abort_);
+  bootstrap_ = runtime::Bootstrap::connect(id, rank_, nranks_, deadline, &abort_);
   context_ =
       formatString("rank %d of %d, comm %08" PRIx64, rank_, nranks_, bootstrap_->commId() >> 32);
   if (!name.empty()) context_ += " (" + name + ")";
@@ -347,18 +347,18 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key, const Comm
   for (size_t i = 0; i < members.size(); ++i)
     if (members[i].second == rank_) newRank = static_cast<int>(i);
   if (color >= 0 && newRank == 0) {
-    auto bytes = bootstrap::createRootAndId().encode();
+    auto bytes = runtime::createRootAndId().encode();
     idBlob.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
   auto ids = bootstrap_->allGather(idBlob, deadline);
   if (color < 0) return nullptr;
   const std::string& leaderId = ids[static_cast<size_t>(members.front().second)];
-  bootstrap::UniqueIdBytes bytes{};
+  runtime::UniqueIdBytes bytes{};
   std::memcpy(bytes.data(), leaderId.data(), std::min(leaderId.size(), bytes.size()));
   CommOptions inherited = options;
   if (inherited.timeout.count() == 0) inherited.timeout = timeout_;
-  return create(bootstrap::UniqueId::decode(bytes), newRank, static_cast<int>(members.size()),
+  return create(runtime::UniqueId::decode(bytes), newRank, static_cast<int>(members.size()),
                 inherited);
 }
 
-}  // namespace plexus::comm
+}  // namespace plexus::runtime

@@ -23,7 +23,7 @@
 #include "runtime/transport_selector.hpp"
 #include "topology/cluster_view.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 
 struct CommOptions {
   std::string name;                      // shows in log lines
@@ -32,7 +32,7 @@ struct CommOptions {
 
 class Communicator {
  public:
-  static std::unique_ptr<Communicator> create(const bootstrap::UniqueId& id, int rank, int nranks,
+  static std::unique_ptr<Communicator> create(const runtime::UniqueId& id, int rank, int nranks,
                                               const CommOptions& options);
   ~Communicator();
   Communicator(const Communicator&) = delete;
@@ -62,9 +62,9 @@ class Communicator {
 
  private:
   Communicator() = default;
-  void init(const bootstrap::UniqueId& id, int rank, int nranks, const CommOptions& options);
+  void init(const runtime::UniqueId& id, int rank, int nranks, const CommOptions& options);
   // The phases of init, in order.
-  void connectBootstrap(const bootstrap::UniqueId& id, const std::string& name, Deadline deadline);
+  void connectBootstrap(const runtime::UniqueId& id, const std::string& name, Deadline deadline);
   uint64_t gatherPeers(Deadline deadline);  // returns the smallest shm budget of all
   void nameHosts();
   void readChannelLimits();
@@ -80,7 +80,7 @@ class Communicator {
   std::chrono::milliseconds timeout_{0};
   std::string context_;
   std::atomic<bool> abort_{false};
-  std::unique_ptr<bootstrap::Bootstrap> bootstrap_;
+  std::unique_ptr<runtime::Bootstrap> bootstrap_;
   transport::RankControl control_;
   std::vector<transport::PeerRecord> peers_;
   std::unique_ptr<topo::ClusterView> cluster_;
@@ -108,4 +108,4 @@ class Communicator {
   std::vector<SelfTransfer> selfSends_, selfRecvs_;
 };
 
-}  // namespace plexus::comm
+}  // namespace plexus::runtime

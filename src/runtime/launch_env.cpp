@@ -8,7 +8,7 @@
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 namespace {
 
 std::optional<std::string> raw(const char* name) {
@@ -139,4 +139,4 @@ std::optional<LaunchEnv> detectLaunchEnv() {
   return env;
 }
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

@@ -9,7 +9,7 @@
 
 #include "runtime/unique_id.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 
 struct LaunchEnv {
   std::string launcher;  // "plexus-run", "torchrun", "Open MPI", "Slurm"
@@ -28,4 +28,4 @@ std::optional<LaunchEnv> detectLaunchEnv();
 // MASTER_ADDR:(MASTER_PORT+1).
 std::string rootAddressFromEnv();
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

@@ -3,7 +3,7 @@
 
 #include "base/error.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 namespace {
 
 [[noreturn]] void badType(int value, algo::Collective c, const std::string& context) {
@@ -100,4 +100,4 @@ void checkBufferSizes(size_t in, size_t out, size_t inFactor, size_t outFactor,
                context.c_str(), in, out, outFactor, inFactor);
 }
 
-}  // namespace plexus::comm
+}  // namespace plexus::runtime

@@ -10,7 +10,7 @@
 #include "kernels/datatype.hpp"
 #include "plan/plan.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 
 struct OpArgs {
   algo::Collective collective = algo::Collective::kAllReduce;
@@ -42,4 +42,4 @@ void checkOpArgs(const OpArgs& a, int rank, int nranks, const std::string& conte
 void checkBufferSizes(size_t in, size_t out, size_t inFactor, size_t outFactor,
                       const std::string& context);
 
-}  // namespace plexus::comm
+}  // namespace plexus::runtime

@@ -5,7 +5,7 @@
 
 #include "base/error.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 namespace {
 
 std::string toHex(const std::string& bytes) {
@@ -91,4 +91,4 @@ std::map<std::string, std::string> decodeAddresses(const std::string& blob, int 
   }
 }
 
-}  // namespace plexus::comm
+}  // namespace plexus::runtime

@@ -8,7 +8,7 @@
 
 #include "transports/common/transport.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 
 struct PeerInfo {
   transport::PeerRecord record;
@@ -25,4 +25,4 @@ PeerInfo decodePeerInfo(const std::string& blob, int fromRank);
 std::string encodeAddresses(const std::map<std::string, std::string>& addresses);
 std::map<std::string, std::string> decodeAddresses(const std::string& blob, int fromRank);
 
-}  // namespace plexus::comm
+}  // namespace plexus::runtime

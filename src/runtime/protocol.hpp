@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 
 constexpr uint32_t kRootHelloMagic = 0x504c5852;  // "PLXR"
 constexpr uint32_t kRingHelloMagic = 0x504c5842;  // "PLXB"
@@ -44,4 +44,4 @@ struct RingHello {
   uint8_t secret[16];
 };
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

@@ -22,7 +22,7 @@
 #include "base/random.hpp"
 #include "runtime/protocol.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 namespace {
 
 bool sameSecret(const uint8_t* a, const uint8_t* b) {
@@ -335,4 +335,4 @@ void reapRoots() {
   RootRegistry::instance().reap();
 }
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

@@ -6,7 +6,7 @@
 #include "base/socket.hpp"
 #include "runtime/unique_id.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 
 // Starts a root serving one communicator on `listener` (already listening).
 void startRoot(Fd listener, const Secret& secret, uint64_t nonce, const SocketAddress& address);
@@ -15,4 +15,4 @@ void startRoot(Fd listener, const Secret& secret, uint64_t nonce, const SocketAd
 // finishing. Called after a rank's bootstrap so no finished root thread outlives its use.
 void reapRoots();
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

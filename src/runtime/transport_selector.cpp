@@ -9,7 +9,7 @@
 #include "base/log.hpp"
 #include "transports/common/loaded_transport.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 
 namespace {
 
@@ -345,4 +345,4 @@ void TransportSelector::abortTransports(const std::string& reason) {
   for (auto& t : transports_) t->abortAll(reason);
 }
 
-}  // namespace plexus::comm
+}  // namespace plexus::runtime

@@ -10,7 +10,7 @@
 #include "algorithms/topology_costs.hpp"
 #include "engine/connection_provider.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 
 // Transport names in preference order after applying PLEXUS_TRANSPORTS / PLEXUS_SHM_DISABLE:
 // "tcp" forces tcp, "shm,tcp" orders, "^shm" excludes.
@@ -73,4 +73,4 @@ class TransportSelector final : public engine::ConnectionProvider {
   std::vector<std::vector<transport::Connection*>> cache_;  // [peer][connection id]
 };
 
-}  // namespace plexus::comm
+}  // namespace plexus::runtime

@@ -9,7 +9,7 @@
 #include "base/random.hpp"
 #include "runtime/root_service.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 namespace {
 
 constexpr uint32_t kIdMagic = 0x504c5855;  // "PLXU"
@@ -110,4 +110,4 @@ Secret parseSecretHex(const std::string& hex) {
   return s;
 }
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

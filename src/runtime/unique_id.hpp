@@ -10,7 +10,7 @@
 
 #include "base/socket.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 
 constexpr size_t kUniqueIdBytes = 128;
 using UniqueIdBytes = std::array<uint8_t, kUniqueIdBytes>;
@@ -37,4 +37,4 @@ UniqueId idFromAddress(const std::string& rootAddress, const Secret& secret);
 
 Secret parseSecretHex(const std::string& hex);  // 32 hex digits
 
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

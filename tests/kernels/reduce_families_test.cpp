@@ -21,7 +21,7 @@
 #include "kernels/float_convert.hpp"
 #include "kernels/reduce_kernels.hpp"
 
-namespace plexus::device {
+namespace plexus::kernels {
 namespace {
 
 const size_t kLengths[] = {0, 1, 7, 31, 33, 1000, 100003};
@@ -284,4 +284,4 @@ TEST(FamilyDenormalModes, SameResultsWithDazFtz) {
 #endif
 
 }  // namespace
-}  // namespace plexus::device
+}  // namespace plexus::kernels

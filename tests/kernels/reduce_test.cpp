@@ -19,13 +19,13 @@
 namespace plexus {
 namespace {
 
-using device::Isa;
-using device::kernelsFor;
-using device::ReduceKernels;
+using kernels::Isa;
+using kernels::kernelsFor;
+using kernels::ReduceKernels;
 
 std::vector<const ReduceKernels*> families() {
   std::vector<const ReduceKernels*> out;
-  for (int i = 0; i < device::kNumIsas; ++i) {
+  for (int i = 0; i < kernels::kNumIsas; ++i) {
     if (const ReduceKernels* k = kernelsFor(Isa(i))) out.push_back(k);
   }
   return out;
@@ -63,10 +63,10 @@ void expectReduce(DataType type, RedOp op, const std::vector<T>& a, const std::v
 
 TEST(Reduce, FamiliesAreComplete) {
   ASSERT_NE(kernelsFor(Isa::kScalar), nullptr);
-  EXPECT_EQ(std::strcmp(reduceKernelIsa(), device::activeKernels().name), 0);
+  EXPECT_EQ(std::strcmp(reduceKernelIsa(), kernels::activeKernels().name), 0);
   for (const ReduceKernels* k : families()) {
     for (int t = 0; t < kNumDataTypes; ++t) {
-      for (int op = 0; op < device::kNumKernelOps; ++op) EXPECT_NE(k->reduce[t][op], nullptr);
+      for (int op = 0; op < kernels::kNumKernelOps; ++op) EXPECT_NE(k->reduce[t][op], nullptr);
       EXPECT_NE(k->divide[t], nullptr);
       const bool floatDomain =
           DataType(t) == DataType::kFloat16 || DataType(t) == DataType::kFloat32 ||

@@ -27,9 +27,9 @@ bool contains(const std::string& s, const std::string& what) {
 
 // Connects to the bootstrap root named by `id` and sends `bytes`.
 void intrude(const ncclUniqueId& id, const std::string& bytes) {
-  bootstrap::UniqueIdBytes raw;
+  runtime::UniqueIdBytes raw;
   std::memcpy(raw.data(), id.internal, raw.size());
-  auto uid = bootstrap::UniqueId::decode(raw);
+  auto uid = runtime::UniqueId::decode(raw);
   int fd = socket(uid.root.family(), SOCK_STREAM, 0);
   if (connect(fd, uid.root.sa(), uid.root.length) == 0 && !bytes.empty()) {
     ssize_t w = write(fd, bytes.data(), bytes.size());

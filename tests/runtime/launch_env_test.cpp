@@ -12,7 +12,7 @@
 #include "runtime/launch_env.hpp"
 #include "runtime/unique_id.hpp"
 
-namespace plexus::bootstrap {
+namespace plexus::runtime {
 namespace {
 
 const char* kAllVars[] = {"PLEXUS_RANK",
@@ -167,4 +167,4 @@ TEST(BootstrapRing, ThreadsAsRanksAllGather) {
 }
 
 }  // namespace
-}  // namespace plexus::bootstrap
+}  // namespace plexus::runtime

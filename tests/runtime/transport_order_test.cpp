@@ -8,7 +8,7 @@
 #include "runtime/transport_selector.hpp"
 #include "transports/common/transport.hpp"
 
-namespace plexus::comm {
+namespace plexus::runtime {
 namespace {
 
 struct EnvGuard {
@@ -157,4 +157,4 @@ TEST(PeerInfo, AddressesRoundTripAndMalformed) {
 }
 
 }  // namespace
-}  // namespace plexus::comm
+}  // namespace plexus::runtime
