@@ -15,6 +15,14 @@ set(PLEXUS_CUDA_ARCHS "80;90;100" CACHE STRING "CUDA SM architectures to compile
 
 set(PLEXUS_WITH_CUDA OFF)
 if(NOT PLEXUS_CUDA STREQUAL "OFF")
+  # nvcc is looked for on PATH, then where toolkits install (CI shells may not have it on PATH).
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX})
+    find_program(PLEXUS_NVCC nvcc HINTS ENV CUDA_HOME ENV CUDA_PATH PATH_SUFFIXES bin
+      PATHS /usr/local/cuda/bin /usr/local/cuda)
+    if(PLEXUS_NVCC)
+      set(ENV{CUDACXX} ${PLEXUS_NVCC})
+    endif()
+  endif()
   include(CheckLanguage)
   check_language(CUDA)
   find_package(CUDAToolkit QUIET)
