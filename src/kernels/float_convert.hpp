@@ -19,12 +19,14 @@
 //  - Decoding never rounds: every fp16, bf16 and fp8 value is exactly a float. fp16 NaN decodes
 //    like VCVTPH2PS (quiet bit set, payload shifted); bf16 NaN decodes bit for bit.
 //
-// Everything here is constexpr and independent of the floating-point environment (MXCSR DAZ/FTZ
-// and rounding mode do not change the results): only integer operations are used.
+// Everything here is constexpr, callable from CUDA device code (PLEXUS_HD), and independent of the
+// floating-point environment (MXCSR DAZ/FTZ and rounding mode do not change the results): only
+// integer operations are used.
 #pragma once
 
-#include <bit>
 #include <cstdint>
+
+#include "kernels/host_device.hpp"
 
 namespace plexus {
 
@@ -35,11 +37,11 @@ enum class Fp8Overflow : uint8_t {
 
 namespace fpdetail {
 
-constexpr uint32_t bitsOf(float f) {
-  return std::bit_cast<uint32_t>(f);
+PLEXUS_HD constexpr uint32_t bitsOf(float f) {
+  return bitCast<uint32_t>(f);
 }
-constexpr float floatOf(uint32_t u) {
-  return std::bit_cast<float>(u);
+PLEXUS_HD constexpr float floatOf(uint32_t u) {
+  return bitCast<float>(u);
 }
 
 // Description of a narrow binary format with an implicit leading bit.
@@ -50,13 +52,21 @@ struct NarrowFormat {
   bool hasInf;         // all-ones exponent with zero mantissa is infinity (IEEE-like)
 };
 
-constexpr NarrowFormat kHalf{10, 15, 0x7BFFu, true};
-constexpr NarrowFormat kE5M2{2, 15, 0x7Bu, true};
-constexpr NarrowFormat kE4M3{3, 7, 0x7Eu, false};
+// Functions rather than constants: device code may read namespace-scope constexpr variables only
+// when they are scalars.
+PLEXUS_HD constexpr NarrowFormat halfFormat() {
+  return {10, 15, 0x7BFFu, true};
+}
+PLEXUS_HD constexpr NarrowFormat e5m2Format() {
+  return {2, 15, 0x7Bu, true};
+}
+PLEXUS_HD constexpr NarrowFormat e4m3Format() {
+  return {3, 7, 0x7Eu, false};
+}
 
 // Rounds the magnitude |f| (a = float bits without sign, a <= 0x7F800000, not NaN) to the
 // format, nearest-even. Returns the magnitude encoding; a value above maxFinite means overflow.
-constexpr uint32_t roundMagnitude(uint32_t a, NarrowFormat fmt) {
+PLEXUS_HD constexpr uint32_t roundMagnitude(uint32_t a, NarrowFormat fmt) {
   const int shift = 23 - fmt.manBits;                             // float mantissa bits dropped
   const uint32_t minNormal = uint32_t(127 + 1 - fmt.bias) << 23;  // bits of 2^(1-bias)
   if (a >= minNormal) {
@@ -80,7 +90,7 @@ constexpr uint32_t roundMagnitude(uint32_t a, NarrowFormat fmt) {
 }
 
 // Exact value of a narrow encoding's magnitude bits (not NaN/inf).
-constexpr float decodeMagnitude(uint32_t mag, NarrowFormat fmt) {
+PLEXUS_HD constexpr float decodeMagnitude(uint32_t mag, NarrowFormat fmt) {
   const uint32_t exp = mag >> fmt.manBits;
   const uint32_t man = mag & ((1u << fmt.manBits) - 1u);
   if (exp != 0) return floatOf(((exp - fmt.bias + 127) << 23) | (man << (23 - fmt.manBits)));
@@ -92,33 +102,33 @@ constexpr float decodeMagnitude(uint32_t mag, NarrowFormat fmt) {
 
 // ---- IEEE binary16 ----
 
-constexpr float halfToFloat(uint16_t h) {
+PLEXUS_HD constexpr float halfToFloat(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000u) << 16;
   const uint32_t mag = h & 0x7FFFu;
   if (mag >= 0x7C00u) {  // inf or NaN (NaN is made quiet, as VCVTPH2PS does)
     const uint32_t man = (mag & 0x3FFu) << 13;
     return fpdetail::floatOf(sign | 0x7F800000u | man | (man ? 0x400000u : 0u));
   }
-  return fpdetail::floatOf(sign |
-                           fpdetail::bitsOf(fpdetail::decodeMagnitude(mag, fpdetail::kHalf)));
+  return fpdetail::floatOf(
+      sign | fpdetail::bitsOf(fpdetail::decodeMagnitude(mag, fpdetail::halfFormat())));
 }
 
-constexpr uint16_t floatToHalf(float f) {
+PLEXUS_HD constexpr uint16_t floatToHalf(float f) {
   const uint32_t x = fpdetail::bitsOf(f);
   const uint32_t sign = (x >> 16) & 0x8000u;
   const uint32_t a = x & 0x7FFFFFFFu;
   if (a > 0x7F800000u) return uint16_t(sign | 0x7E00u | ((a >> 13) & 0x3FFu));
-  const uint32_t mag = fpdetail::roundMagnitude(a, fpdetail::kHalf);
+  const uint32_t mag = fpdetail::roundMagnitude(a, fpdetail::halfFormat());
   return uint16_t(sign | (mag > 0x7BFFu ? 0x7C00u : mag));
 }
 
 // ---- bfloat16 ----
 
-constexpr float bf16ToFloat(uint16_t h) {
+PLEXUS_HD constexpr float bf16ToFloat(uint16_t h) {
   return fpdetail::floatOf(uint32_t(h) << 16);
 }
 
-constexpr uint16_t floatToBf16(float f) {
+PLEXUS_HD constexpr uint16_t floatToBf16(float f) {
   const uint32_t x = fpdetail::bitsOf(f);
   if ((x & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((x >> 16) | 0x0040u);  // quiet NaN
   return uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
@@ -126,37 +136,37 @@ constexpr uint16_t floatToBf16(float f) {
 
 // ---- FP8 E4M3 (OCP / NVIDIA: bias 7, no infinities, max 448, NaN = S.1111.111) ----
 
-constexpr float fp8E4M3ToFloat(uint8_t v) {
+PLEXUS_HD constexpr float fp8E4M3ToFloat(uint8_t v) {
   const uint32_t sign = uint32_t(v & 0x80u) << 24;
   const uint32_t mag = v & 0x7Fu;
   if (mag == 0x7Fu) return fpdetail::floatOf(sign | 0x7FC00000u);
-  return fpdetail::floatOf(sign |
-                           fpdetail::bitsOf(fpdetail::decodeMagnitude(mag, fpdetail::kE4M3)));
+  return fpdetail::floatOf(
+      sign | fpdetail::bitsOf(fpdetail::decodeMagnitude(mag, fpdetail::e4m3Format())));
 }
 
-constexpr uint8_t floatToFp8E4M3(float f, Fp8Overflow overflow = Fp8Overflow::kSaturate) {
+PLEXUS_HD constexpr uint8_t floatToFp8E4M3(float f, Fp8Overflow overflow = Fp8Overflow::kSaturate) {
   const uint32_t x = fpdetail::bitsOf(f);
   const uint32_t sign = (x >> 24) & 0x80u;
   const uint32_t a = x & 0x7FFFFFFFu;
   if (a > 0x7F800000u) return 0x7Fu;
-  const uint32_t mag = fpdetail::roundMagnitude(a, fpdetail::kE4M3);
+  const uint32_t mag = fpdetail::roundMagnitude(a, fpdetail::e4m3Format());
   if (mag > 0x7Eu) return uint8_t(sign | (overflow == Fp8Overflow::kSaturate ? 0x7Eu : 0x7Fu));
   return uint8_t(sign | mag);
 }
 
 // ---- FP8 E5M2 (bias 15, IEEE-like: inf = S.11111.00, NaN = S.11111.xx with xx != 0) ----
 
-constexpr float fp8E5M2ToFloat(uint8_t v) {
+PLEXUS_HD constexpr float fp8E5M2ToFloat(uint8_t v) {
   // E5M2 is the top byte of an fp16.
   return halfToFloat(uint16_t(uint16_t(v) << 8));
 }
 
-constexpr uint8_t floatToFp8E5M2(float f, Fp8Overflow overflow = Fp8Overflow::kSaturate) {
+PLEXUS_HD constexpr uint8_t floatToFp8E5M2(float f, Fp8Overflow overflow = Fp8Overflow::kSaturate) {
   const uint32_t x = fpdetail::bitsOf(f);
   const uint32_t sign = (x >> 24) & 0x80u;
   const uint32_t a = x & 0x7FFFFFFFu;
   if (a > 0x7F800000u) return 0x7Fu;
-  const uint32_t mag = fpdetail::roundMagnitude(a, fpdetail::kE5M2);
+  const uint32_t mag = fpdetail::roundMagnitude(a, fpdetail::e5m2Format());
   if (mag > 0x7Bu) return uint8_t(sign | (overflow == Fp8Overflow::kSaturate ? 0x7Bu : 0x7Cu));
   return uint8_t(sign | mag);
 }

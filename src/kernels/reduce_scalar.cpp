@@ -1,25 +1,14 @@
 // The portable kernel family: one element at a time, written to be obviously right. It is the
 // fallback on CPUs without AVX2 and the reference that tests compare the vector families with.
 //
-// Semantics (shared by every family, see reduce.hpp):
-//  - Integers: sum and prod wrap around modulo 2^bits (signed types are computed through their
-//    unsigned type, so there is no undefined behaviour); max/min compare as signed or unsigned.
-//  - float, double: one IEEE operation per element in the current rounding mode.
-//  - fp16, bf16, fp8: decode both inputs to float exactly, compute in float, round once to the
-//    type with float_convert.hpp (fp8 saturates to the largest finite value, like CUDA/NCCL).
-//  - max/min on floating types: a NaN operand is ignored (the result is NaN only when both are),
-//    like fmaxf/fminf and CUDA's __hmax/__hmin that NCCL uses; -0 counts as smaller than +0, so
-//    the result never depends on the order of the operands (IEEE 754-2019 maximumNumber /
-//    minimumNumber). NaN payloads of results are not specified.
-//  - Division (finalizeAverage): integers truncate toward zero; floating types divide in float
-//    (double for double) and round once.
-#include <bit>
+// The element operations, codecs and their semantics are in reduce_ops.hpp, shared with the CUDA
+// device kernels (cuda/reduce_device.cuh).
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
-#include "kernels/float_convert.hpp"
 #include "kernels/reduce_kernels.hpp"
+#include "kernels/reduce_ops.hpp"
 
 namespace plexus::kernels {
 namespace {
@@ -35,119 +24,7 @@ void storeAt(void* base, size_t i, T v) {
   std::memcpy(static_cast<unsigned char*>(base) + i * sizeof(T), &v, sizeof(T));
 }
 
-// ---- Integer element operations ----
-
-template <class T>
-struct IntSum {
-  static T apply(T a, T b) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
-  }
-};
-template <class T>
-struct IntProd {
-  static T apply(T a, T b) {
-    using U = std::make_unsigned_t<T>;
-    // Promote narrow types to unsigned int so the multiplication itself cannot overflow an int.
-    using W = std::conditional_t<(sizeof(U) < sizeof(unsigned)), unsigned, U>;
-    return static_cast<T>(
-        static_cast<U>(static_cast<W>(static_cast<U>(a)) * static_cast<W>(static_cast<U>(b))));
-  }
-};
-template <class T>
-struct IntMax {
-  static T apply(T a, T b) { return a < b ? b : a; }
-};
-template <class T>
-struct IntMin {
-  static T apply(T a, T b) { return b < a ? b : a; }
-};
-
-// ---- Floating-point element operations (F = float or double) ----
-
-template <class F>
-using BitsOf = std::conditional_t<sizeof(F) == 4, uint32_t, uint64_t>;
-
-template <class F>
-struct FpSum {
-  static F apply(F a, F b) { return a + b; }
-};
-template <class F>
-struct FpProd {
-  static F apply(F a, F b) { return a * b; }
-};
-template <class F>
-struct FpMax {
-  static F apply(F a, F b) {
-    if (b != b) return a;  // NaN operands are ignored; both NaN -> a
-    if (a != a) return b;
-    if (a == b) {  // equal values, or +0/-0: +0 wins
-      return std::bit_cast<F>(BitsOf<F>(std::bit_cast<BitsOf<F>>(a) & std::bit_cast<BitsOf<F>>(b)));
-    }
-    return a > b ? a : b;
-  }
-};
-template <class F>
-struct FpMin {
-  static F apply(F a, F b) {
-    if (b != b) return a;
-    if (a != a) return b;
-    if (a == b) {  // -0 wins
-      return std::bit_cast<F>(BitsOf<F>(std::bit_cast<BitsOf<F>>(a) | std::bit_cast<BitsOf<F>>(b)));
-    }
-    return a < b ? a : b;
-  }
-};
-
-// ---- Codecs: how a stored element becomes the value computed with, and back ----
-
-template <class T>
-struct Native {  // integers, float, double: computed as stored
-  using Storage = T;
-  using Value = T;
-  static Value decode(Storage s) { return s; }
-  static Storage encode(Value v) { return v; }
-};
-
-struct Half {
-  using Storage = uint16_t;
-  using Value = float;
-  static float decode(uint16_t s) { return halfToFloat(s); }
-  static uint16_t encode(float v) { return floatToHalf(v); }
-};
-
-struct Bf16 {
-  using Storage = uint16_t;
-  using Value = float;
-  static float decode(uint16_t s) { return bf16ToFloat(s); }
-  static uint16_t encode(float v) { return floatToBf16(v); }
-};
-
-template <float (*Decode)(uint8_t)>
-constexpr auto makeFp8Table() {
-  struct Table {
-    float v[256];
-  } t{};
-  for (int i = 0; i < 256; ++i) t.v[i] = Decode(uint8_t(i));
-  return t;
-}
-// fp8 decodes through 256-entry tables (built at compile time from float_convert.hpp).
-constexpr auto kE4M3Table = makeFp8Table<fp8E4M3ToFloat>();
-constexpr auto kE5M2Table = makeFp8Table<fp8E5M2ToFloat>();
-
-struct E4M3 {
-  using Storage = uint8_t;
-  using Value = float;
-  static float decode(uint8_t s) { return kE4M3Table.v[s]; }
-  static uint8_t encode(float v) { return floatToFp8E4M3(v); }
-};
-
-struct E5M2 {
-  using Storage = uint8_t;
-  using Value = float;
-  static float decode(uint8_t s) { return kE5M2Table.v[s]; }
-  static uint8_t encode(float v) { return floatToFp8E5M2(v); }
-};
+using namespace ops;
 
 // ---- Loops ----
 
@@ -155,27 +32,21 @@ template <class Codec, class Op>
 void reduceLoop(void* dst, const void* a, const void* b, size_t n) {
   using S = typename Codec::Storage;
   for (size_t i = 0; i < n; ++i) {
-    const auto x = Codec::decode(loadAt<S>(a, i));
-    const auto y = Codec::decode(loadAt<S>(b, i));
-    storeAt<S>(dst, i, Codec::encode(Op::apply(x, y)));
+    storeAt<S>(dst, i, reduceElement<Codec, Op>(loadAt<S>(a, i), loadAt<S>(b, i)));
   }
 }
 
 template <class T>
 void divideInt(void* dst, const void* src, size_t n, int divisor) {
-  // Integer division in C++ truncates toward zero. The divisor is >= 1, so no overflow.
-  using D = std::conditional_t<(sizeof(T) < sizeof(int)), int, T>;
-  const D d = static_cast<D>(divisor);
-  for (size_t i = 0; i < n; ++i) storeAt<T>(dst, i, static_cast<T>(D(loadAt<T>(src, i)) / d));
+  for (size_t i = 0; i < n; ++i)
+    storeAt<T>(dst, i, divideIntElement<T>(loadAt<T>(src, i), divisor));
 }
 
 template <class Codec>
 void divideFp(void* dst, const void* src, size_t n, int divisor) {
   using S = typename Codec::Storage;
-  using V = typename Codec::Value;
-  const V d = static_cast<V>(divisor);
   for (size_t i = 0; i < n; ++i)
-    storeAt<S>(dst, i, Codec::encode(Codec::decode(loadAt<S>(src, i)) / d));
+    storeAt<S>(dst, i, divideFpElement<Codec>(loadAt<S>(src, i), divisor));
 }
 
 template <class Codec>
