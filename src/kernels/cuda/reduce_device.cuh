@@ -24,40 +24,113 @@ __device__ inline uint64_t blockThreads() {
   return uint64_t(blockDim.x) * blockDim.y * blockDim.z;
 }
 
+// 16 bytes of elements, the unit of the vector loads.
+template <class S>
+struct Lanes {
+  S e[16 / sizeof(S)];
+};
+
+// d[i] = f(x[i], y[i]) for i < n (y = x when unary), spread over the block. Where d, x (and y)
+// sit at the same offset from 16-byte alignment the bulk moves as uint4, kUnroll loads in flight
+// per thread; the few elements before the first and after the last full vector, and everything
+// when the offsets differ, go one element at a time.
+template <bool kBinary, class S, class F>
+__device__ inline void elementwise(S* d, const S* x, const S* y, uint64_t n, F f) {
+  constexpr uint64_t kLanes = 16 / sizeof(S);
+  // Loads in flight per thread: 16 elements (8 for double). Narrow types convert every lane, so
+  // more unrolling buys nothing but compile time.
+  constexpr int kUnroll = sizeof(S) < 4 ? int(sizeof(S)) : 4;
+  const uint64_t tid = blockThread();
+  const uint64_t step = blockThreads();
+  const uintptr_t offset = reinterpret_cast<uintptr_t>(d) & 15u;
+  const bool sameOffset = (reinterpret_cast<uintptr_t>(x) & 15u) == offset &&
+                          (!kBinary || (reinterpret_cast<uintptr_t>(y) & 15u) == offset);
+  uint64_t head = n;
+  uint64_t vectors = 0;
+  if (sameOffset) {
+    head = ((16u - offset) & 15u) / sizeof(S);
+    if (head > n) head = n;
+    vectors = (n - head) / kLanes;
+  }
+  const uint64_t tailStart = head + vectors * kLanes;
+  const uint64_t scalars = head + (n - tailStart);
+  for (uint64_t k = tid; k < scalars; k += step) {
+    const uint64_t i = k < head ? k : tailStart + (k - head);
+    d[i] = f(x[i], kBinary ? y[i] : x[i]);
+  }
+  auto* dv = reinterpret_cast<uint4*>(d + head);
+  const auto* xv = reinterpret_cast<const uint4*>(x + head);
+  const auto* yv = reinterpret_cast<const uint4*>((kBinary ? y : x) + head);
+  for (uint64_t base = tid; base < vectors; base += step * kUnroll) {
+    uint4 xs[kUnroll];
+    uint4 ys[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const uint64_t v = base + u * step;
+      if (v < vectors) {
+        xs[u] = xv[v];
+        if constexpr (kBinary) ys[u] = yv[v];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const uint64_t v = base + u * step;
+      if (v >= vectors) break;
+      Lanes<S> p = bitCast<Lanes<S>>(xs[u]);
+      const Lanes<S> q = kBinary ? bitCast<Lanes<S>>(ys[u]) : p;
+#pragma unroll
+      for (uint64_t j = 0; j < kLanes; ++j) p.e[j] = f(p.e[j], q.e[j]);
+      dv[v] = bitCast<uint4>(p);
+    }
+  }
+}
+
+template <class Op>
+inline constexpr bool kIsSum = false;
+template <class T>
+inline constexpr bool kIsSum<ops::IntSum<T>> = true;
+template <class F>
+inline constexpr bool kIsSum<ops::FpSum<F>> = true;
+
+template <class Codec>
+__device__ inline typename Codec::Storage divideElement(typename Codec::Storage v, int divisor) {
+  if constexpr (std::is_integral_v<typename Codec::Value>) {
+    return ops::divideIntElement<typename Codec::Storage>(v, divisor);
+  } else {
+    return ops::divideFpElement<Codec>(v, divisor);
+  }
+}
+
+// kAvg (kSum then the division) runs vectorized; any other op with a divisor, which no collective
+// asks for, runs one element at a time (it exists for the interface's sake, and costs no
+// compile time this way).
 template <class Codec, class Op>
 __device__ inline void reduceLoop(void* dst, const void* a, const void* b, uint64_t n,
                                   int avgDivisor) {
   using S = typename Codec::Storage;
-  S* d = static_cast<S*>(dst);
-  const S* x = static_cast<const S*>(a);
-  const S* y = static_cast<const S*>(b);
-  const uint64_t step = blockThreads();
-  for (uint64_t i = blockThread(); i < n; i += step) {
-    S v = ops::reduceElement<Codec, Op>(x[i], y[i]);
-    if (avgDivisor > 0) {
-      if constexpr (std::is_integral_v<typename Codec::Value>) {
-        v = ops::divideIntElement<S>(v, avgDivisor);
-      } else {
-        v = ops::divideFpElement<Codec>(v, avgDivisor);
-      }
+  auto* d = static_cast<S*>(dst);
+  const auto* x = static_cast<const S*>(a);
+  const auto* y = static_cast<const S*>(b);
+  if (avgDivisor <= 0) {
+    elementwise<true>(d, x, y, n, [](S p, S q) { return ops::reduceElement<Codec, Op>(p, q); });
+  } else if constexpr (kIsSum<Op>) {
+    elementwise<true>(d, x, y, n, [avgDivisor](S p, S q) {
+      return divideElement<Codec>(ops::reduceElement<Codec, Op>(p, q), avgDivisor);
+    });
+  } else {
+    const uint64_t step = blockThreads();
+    for (uint64_t i = blockThread(); i < n; i += step) {
+      d[i] = divideElement<Codec>(ops::reduceElement<Codec, Op>(x[i], y[i]), avgDivisor);
     }
-    d[i] = v;
   }
 }
 
 template <class Codec>
 __device__ inline void divideLoop(void* dst, const void* src, uint64_t n, int divisor) {
   using S = typename Codec::Storage;
-  S* d = static_cast<S*>(dst);
-  const S* s = static_cast<const S*>(src);
-  const uint64_t step = blockThreads();
-  for (uint64_t i = blockThread(); i < n; i += step) {
-    if constexpr (std::is_integral_v<typename Codec::Value>) {
-      d[i] = ops::divideIntElement<S>(s[i], divisor);
-    } else {
-      d[i] = ops::divideFpElement<Codec>(s[i], divisor);
-    }
-  }
+  const auto* x = static_cast<const S*>(src);
+  elementwise<false>(static_cast<S*>(dst), x, x, n,
+                     [divisor](S p, S) { return divideElement<Codec>(p, divisor); });
 }
 
 template <class Codec>

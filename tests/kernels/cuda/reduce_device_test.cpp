@@ -1,0 +1,253 @@
+// kernels/cuda/reduce_device.cuh against the host kernels (kernels/reduce.hpp): every datatype
+// and op, odd lengths, 16-byte aligned, equally misaligned and differently misaligned pointers,
+// dst aliasing a or b, one- and two-dimensional blocks. Results must be the same bits as the
+// host's (NaN results only need to be NaN: payloads are unspecified), and nothing may be written
+// past the end. Skips with one line where there is no CUDA device.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/datatype.hpp"
+#include "kernels/float_convert.hpp"
+#include "kernels/reduce.hpp"
+#include "reduce_device_launch.hpp"
+
+namespace plexus::kernels::cuda::test {
+namespace {
+
+const uint64_t kLengths[] = {0, 1, 7, 33, 1000003};
+constexpr size_t kGuard = 64;  // bytes after every device buffer that must stay untouched
+
+std::string whyNoDevice() {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    return std::string("no CUDA device: cudaGetDeviceCount failed: ") + cudaGetErrorString(e);
+  }
+  if (count == 0) return "no CUDA device: cudaGetDeviceCount found none";
+  return "";
+}
+
+#define SKIP_WITHOUT_DEVICE()                                                     \
+  do {                                                                            \
+    if (const std::string why = whyNoDevice(); !why.empty()) GTEST_SKIP() << why; \
+  } while (0)
+
+// Device memory with room for an offset in front and the guard bytes behind.
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(size_t bytes) : bytes_(bytes + 256 + kGuard) {
+    if (cudaMalloc(&base_, bytes_) != cudaSuccess) base_ = nullptr;
+    if (base_ != nullptr) cudaMemset(base_, 0x5A, bytes_);
+  }
+  ~DeviceBuffer() {
+    if (base_ != nullptr) cudaFree(base_);
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  bool ok() const { return base_ != nullptr; }
+  uint8_t* at(size_t offset) const { return static_cast<uint8_t*>(base_) + offset; }
+  std::vector<uint8_t> download(size_t offset, size_t bytes) const {
+    std::vector<uint8_t> out(bytes);
+    if (bytes > 0) {
+      EXPECT_EQ(cudaMemcpy(out.data(), at(offset), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    }
+    return out;
+  }
+  void upload(size_t offset, const std::vector<uint8_t>& data) {
+    if (!data.empty()) {
+      ASSERT_EQ(cudaMemcpy(at(offset), data.data(), data.size(), cudaMemcpyHostToDevice),
+                cudaSuccess);
+    }
+  }
+
+ private:
+  void* base_ = nullptr;
+  size_t bytes_;
+};
+
+bool isNan(DataType t, const uint8_t* p) {
+  uint16_t h;
+  float f;
+  double d;
+  switch (t) {
+    case DataType::kFloat16:
+      std::memcpy(&h, p, 2);
+      return std::isnan(halfToFloat(h));
+    case DataType::kBfloat16:
+      std::memcpy(&h, p, 2);
+      return std::isnan(bf16ToFloat(h));
+    case DataType::kFloat32:
+      std::memcpy(&f, p, 4);
+      return std::isnan(f);
+    case DataType::kFloat64:
+      std::memcpy(&d, p, 8);
+      return std::isnan(d);
+    case DataType::kFp8E4M3:
+      return std::isnan(fp8E4M3ToFloat(*p));
+    case DataType::kFp8E5M2:
+      return std::isnan(fp8E5M2ToFloat(*p));
+    default:
+      return false;
+  }
+}
+
+// Index of the first element that differs (bits, or NaN against non-NaN), or -1.
+long firstMismatch(DataType t, const std::vector<uint8_t>& x, const std::vector<uint8_t>& y) {
+  const size_t es = dataTypeSize(t);
+  for (size_t i = 0; i * es < x.size(); ++i) {
+    const uint8_t* p = x.data() + i * es;
+    const uint8_t* q = y.data() + i * es;
+    if (std::memcmp(p, q, es) != 0 && !(isNan(t, p) && isNan(t, q))) return long(i);
+  }
+  return -1;
+}
+
+// Random elements; float and double mix ordinary values with specials and raw bits, narrower
+// types take any encoding.
+std::vector<uint8_t> randomElements(DataType t, uint64_t n, std::mt19937_64& rng) {
+  const size_t es = dataTypeSize(t);
+  std::vector<uint8_t> out(n * es);
+  std::uniform_real_distribution<double> value(-1000.0, 1000.0);
+  const double specials[] = {0.0,   -0.0,    INFINITY, -INFINITY, NAN,     -NAN,
+                             1e-40, -1e-310, 3.0e38,   -3.0e38,   1.7e308, 5e-324};
+  for (uint64_t i = 0; i < n; ++i) {
+    uint8_t* e = out.data() + i * es;
+    const uint64_t r = rng();
+    const bool wide = t == DataType::kFloat32 || t == DataType::kFloat64;
+    if (!wide || r % 100 >= 90) {
+      std::memcpy(e, &r, es);
+      continue;
+    }
+    const double d = r % 100 < 80 ? value(rng) : specials[(r >> 8) % 12];
+    if (t == DataType::kFloat32) {
+      const float f = float(d);
+      std::memcpy(e, &f, 4);
+    } else {
+      std::memcpy(e, &d, 8);
+    }
+  }
+  return out;
+}
+
+// Where dst, a and b sit (byte offsets from 256-byte aligned allocations) and how they alias.
+struct Layout {
+  const char* name;
+  size_t dst, a, b;  // in elements
+  int alias;         // 0: separate buffers, 1: dst == a, 2: dst == b
+  BlockShape shape;
+};
+const Layout kLayouts[] = {
+    {"aligned", 0, 0, 0, 0, {256, 1}},
+    {"equally misaligned", 1, 1, 1, 0, {128, 1}},
+    {"differently misaligned", 0, 1, 3, 0, {256, 1}},
+    {"dst=a misaligned, 2D block", 1, 1, 0, 1, {32, 3}},
+    {"dst=b", 0, 0, 0, 2, {256, 1}},
+};
+
+class ReduceDeviceTest : public ::testing::TestWithParam<int> {};
+
+// One reduceBlock call against reduceBuffers (+ finalizeAverage when divisor > 0).
+void checkReduce(DataType type, RedOp op, int divisor, const Layout& l,
+                 const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  const size_t es = dataTypeSize(type);
+  const uint64_t n = a.size() / es;
+  std::vector<uint8_t> ref(a.size());
+  reduceBuffers(type, op, ref.data(), a.data(), b.data(), n);
+  if (divisor > 0) finalizeAverage(type, ref.data(), ref.data(), n, divisor);
+
+  DeviceBuffer da(a.size()), db(b.size()), dd(a.size());
+  ASSERT_TRUE(da.ok() && db.ok() && dd.ok()) << "cudaMalloc failed";
+  da.upload(l.a * es, a);
+  db.upload(l.b * es, b);
+  const DeviceBuffer& out = l.alias == 1 ? da : l.alias == 2 ? db : dd;
+  const size_t outOffset = l.alias == 1 ? l.a * es : l.alias == 2 ? l.b * es : l.dst * es;
+  const std::string what = std::string(dataTypeName(type)) + " " + redOpName(op) + " /" +
+                           std::to_string(divisor) + " n=" + std::to_string(n) + " " + l.name;
+  ASSERT_EQ(runReduceBlock(l.shape, type, op, out.at(outOffset), da.at(l.a * es), db.at(l.b * es),
+                           n, divisor),
+            cudaSuccess)
+      << what;
+  EXPECT_EQ(firstMismatch(type, ref, out.download(outOffset, ref.size())), -1) << what;
+  for (uint8_t g : out.download(outOffset + ref.size(), kGuard)) {
+    ASSERT_EQ(g, 0x5A) << what << ": written past the end";
+  }
+}
+
+TEST_P(ReduceDeviceTest, ReduceBlockMatchesHost) {
+  SKIP_WITHOUT_DEVICE();
+  const DataType type = DataType(GetParam());
+  std::mt19937_64 rng(0xC0DA0000u + unsigned(GetParam()));
+  for (uint64_t n : kLengths) {
+    const auto a = randomElements(type, n, rng);
+    const auto b = randomElements(type, n, rng);
+    for (int op = 0; op < kNumRedOps; ++op) {
+      const int divisor = RedOp(op) == RedOp::kAvg ? 3 : 0;
+      for (const Layout& l : kLayouts) checkReduce(type, RedOp(op), divisor, l, a, b);
+    }
+    // A divisor with another op (the element-at-a-time path), and kAvg by a larger count.
+    checkReduce(type, RedOp::kMax, 3, kLayouts[0], a, b);
+    checkReduce(type, RedOp::kAvg, 576, kLayouts[1], a, b);
+  }
+}
+
+TEST_P(ReduceDeviceTest, DivideBlockMatchesFinalizeAverage) {
+  SKIP_WITHOUT_DEVICE();
+  const DataType type = DataType(GetParam());
+  const size_t es = dataTypeSize(type);
+  std::mt19937_64 rng(0xD1D0000u + unsigned(GetParam()));
+  for (uint64_t n : kLengths) {
+    const auto src = randomElements(type, n, rng);
+    for (int divisor : {1, 2, 7, 576}) {
+      std::vector<uint8_t> ref(src.size());
+      finalizeAverage(type, ref.data(), src.data(), n, divisor);
+      for (size_t offset : {size_t(0), es}) {  // out of place (offsets differ), then in place
+        DeviceBuffer ds(src.size()), dd(src.size());
+        ASSERT_TRUE(ds.ok() && dd.ok()) << "cudaMalloc failed";
+        ds.upload(offset, src);
+        const bool inPlace = offset != 0;
+        const DeviceBuffer& out = inPlace ? ds : dd;
+        const std::string what = std::string(dataTypeName(type)) + " /" + std::to_string(divisor) +
+                                 " n=" + std::to_string(n) + (inPlace ? " in place" : "");
+        ASSERT_EQ(runDivideBlock({256, 1}, type, out.at(offset), ds.at(offset), n, divisor),
+                  cudaSuccess)
+            << what;
+        EXPECT_EQ(firstMismatch(type, ref, out.download(offset, ref.size())), -1) << what;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, ReduceDeviceTest, ::testing::Range(0, kNumDataTypes),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return std::string(dataTypeName(DataType(p.param)));
+                         });
+
+TEST(CopyBlock, CopiesEveryByteAndNothingMore) {
+  SKIP_WITHOUT_DEVICE();
+  std::mt19937_64 rng(0xC0B1u);
+  for (uint64_t bytes : {0, 1, 15, 16, 17, 4096, 1000003}) {
+    std::vector<uint8_t> src(bytes);
+    for (auto& c : src) c = uint8_t(rng());
+    for (auto [dstOff, srcOff] : {std::pair<size_t, size_t>{0, 0}, {3, 3}, {0, 5}, {16, 1}}) {
+      DeviceBuffer ds(bytes), dd(bytes);
+      ASSERT_TRUE(ds.ok() && dd.ok()) << "cudaMalloc failed";
+      ds.upload(srcOff, src);
+      const std::string what = "bytes=" + std::to_string(bytes) + " dst+" + std::to_string(dstOff) +
+                               " src+" + std::to_string(srcOff);
+      ASSERT_EQ(runCopyBlock({32, 4}, dd.at(dstOff), ds.at(srcOff), bytes), cudaSuccess) << what;
+      EXPECT_EQ(dd.download(dstOff, bytes), src) << what;
+      for (uint8_t g : dd.download(0, dstOff)) ASSERT_EQ(g, 0x5A) << what << ": before dst";
+      for (uint8_t g : dd.download(dstOff + bytes, kGuard)) ASSERT_EQ(g, 0x5A) << what;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace plexus::kernels::cuda::test
