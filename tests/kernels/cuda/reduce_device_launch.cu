@@ -45,4 +45,23 @@ cudaError_t runCopyBlock(BlockShape shape, void* dst, const void* src, uint64_t 
   return finish();
 }
 
+void emulateReduceBlock(BlockShape shape, DataType type, RedOp op, void* dst, const void* a,
+                        const void* b, uint64_t n, int avgDivisor) {
+  const uint64_t count = uint64_t(shape.x) * shape.y;
+  for (uint64_t t = 0; t < count; ++t) {
+    detail::reduceShare({t, count}, type, op, dst, a, b, n, avgDivisor);
+  }
+}
+
+void emulateDivideBlock(BlockShape shape, DataType type, void* dst, const void* src, uint64_t n,
+                        int divisor) {
+  const uint64_t count = uint64_t(shape.x) * shape.y;
+  for (uint64_t t = 0; t < count; ++t) detail::divideShare({t, count}, type, dst, src, n, divisor);
+}
+
+void emulateCopyBlock(BlockShape shape, void* dst, const void* src, uint64_t bytes) {
+  const uint64_t count = uint64_t(shape.x) * shape.y;
+  for (uint64_t t = 0; t < count; ++t) detail::copyShare({t, count}, dst, src, bytes);
+}
+
 }  // namespace plexus::kernels::cuda::test

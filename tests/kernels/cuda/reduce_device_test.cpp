@@ -2,7 +2,9 @@
 // and op, odd lengths, 16-byte aligned, equally misaligned and differently misaligned pointers,
 // dst aliasing a or b, one- and two-dimensional blocks. Results must be the same bits as the
 // host's (NaN results only need to be NaN: payloads are unspecified), and nothing may be written
-// past the end. Skips with one line where there is no CUDA device.
+// past the end. The device tests skip with one line where there is no CUDA device; the same
+// checks also run on the host (*Emulated), every thread's share of the block in turn, which
+// covers the indexing and dispatch (not the device's arithmetic) everywhere.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -39,38 +41,70 @@ std::string whyNoDevice() {
     if (const std::string why = whyNoDevice(); !why.empty()) GTEST_SKIP() << why; \
   } while (0)
 
-// Device memory with room for an offset in front and the guard bytes behind.
-class DeviceBuffer {
+enum class Where { kDevice, kHost };  // the GPU, or the host emulation of a block
+
+// Memory with room for an offset in front and the guard bytes behind, 256-byte aligned: device
+// memory, or host memory for the emulation.
+class Buffer {
  public:
-  explicit DeviceBuffer(size_t bytes) : bytes_(bytes + 256 + kGuard) {
-    if (cudaMalloc(&base_, bytes_) != cudaSuccess) base_ = nullptr;
-    if (base_ != nullptr) cudaMemset(base_, 0x5A, bytes_);
+  Buffer(Where where, size_t bytes) : where_(where), bytes_(bytes + 256 + kGuard) {
+    if (where_ == Where::kHost) {
+      host_.assign(bytes_ + 256, 0x5A);
+      const auto p = reinterpret_cast<uintptr_t>(host_.data());
+      base_ = host_.data() + ((256 - (p & 255u)) & 255u);
+    } else if (cudaMalloc(&base_, bytes_) != cudaSuccess) {
+      base_ = nullptr;
+    } else {
+      cudaMemset(base_, 0x5A, bytes_);
+    }
   }
-  ~DeviceBuffer() {
-    if (base_ != nullptr) cudaFree(base_);
+  ~Buffer() {
+    if (where_ == Where::kDevice && base_ != nullptr) cudaFree(base_);
   }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
   bool ok() const { return base_ != nullptr; }
   uint8_t* at(size_t offset) const { return static_cast<uint8_t*>(base_) + offset; }
   std::vector<uint8_t> download(size_t offset, size_t bytes) const {
     std::vector<uint8_t> out(bytes);
-    if (bytes > 0) {
-      EXPECT_EQ(cudaMemcpy(out.data(), at(offset), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-    }
+    if (bytes > 0) copy(out.data(), at(offset), bytes, cudaMemcpyDeviceToHost);
     return out;
   }
   void upload(size_t offset, const std::vector<uint8_t>& data) {
-    if (!data.empty()) {
-      ASSERT_EQ(cudaMemcpy(at(offset), data.data(), data.size(), cudaMemcpyHostToDevice),
-                cudaSuccess);
-    }
+    if (!data.empty()) copy(at(offset), data.data(), data.size(), cudaMemcpyHostToDevice);
   }
 
  private:
-  void* base_ = nullptr;
+  void copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) const {
+    if (where_ == Where::kHost) {
+      std::memcpy(dst, src, bytes);
+    } else {
+      EXPECT_EQ(cudaMemcpy(dst, src, bytes, kind), cudaSuccess);
+    }
+  }
+  Where where_;
   size_t bytes_;
+  std::vector<uint8_t> host_;
+  void* base_ = nullptr;
 };
+
+cudaError_t reduceBlockOn(Where w, BlockShape shape, DataType type, RedOp op, void* dst,
+                          const void* a, const void* b, uint64_t n, int avgDivisor) {
+  if (w == Where::kDevice) return runReduceBlock(shape, type, op, dst, a, b, n, avgDivisor);
+  emulateReduceBlock(shape, type, op, dst, a, b, n, avgDivisor);
+  return cudaSuccess;
+}
+cudaError_t divideBlockOn(Where w, BlockShape shape, DataType type, void* dst, const void* src,
+                          uint64_t n, int divisor) {
+  if (w == Where::kDevice) return runDivideBlock(shape, type, dst, src, n, divisor);
+  emulateDivideBlock(shape, type, dst, src, n, divisor);
+  return cudaSuccess;
+}
+cudaError_t copyBlockOn(Where w, BlockShape shape, void* dst, const void* src, uint64_t bytes) {
+  if (w == Where::kDevice) return runCopyBlock(shape, dst, src, bytes);
+  emulateCopyBlock(shape, dst, src, bytes);
+  return cudaSuccess;
+}
 
 bool isNan(DataType t, const uint8_t* p) {
   uint16_t h;
@@ -151,10 +185,8 @@ const Layout kLayouts[] = {
     {"dst=b", 0, 0, 0, 2, {256, 1}},
 };
 
-class ReduceDeviceTest : public ::testing::TestWithParam<int> {};
-
 // One reduceBlock call against reduceBuffers (+ finalizeAverage when divisor > 0).
-void checkReduce(DataType type, RedOp op, int divisor, const Layout& l,
+void checkReduce(Where w, DataType type, RedOp op, int divisor, const Layout& l,
                  const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   const size_t es = dataTypeSize(type);
   const uint64_t n = a.size() / es;
@@ -162,16 +194,16 @@ void checkReduce(DataType type, RedOp op, int divisor, const Layout& l,
   reduceBuffers(type, op, ref.data(), a.data(), b.data(), n);
   if (divisor > 0) finalizeAverage(type, ref.data(), ref.data(), n, divisor);
 
-  DeviceBuffer da(a.size()), db(b.size()), dd(a.size());
+  Buffer da(w, a.size()), db(w, b.size()), dd(w, a.size());
   ASSERT_TRUE(da.ok() && db.ok() && dd.ok()) << "cudaMalloc failed";
   da.upload(l.a * es, a);
   db.upload(l.b * es, b);
-  const DeviceBuffer& out = l.alias == 1 ? da : l.alias == 2 ? db : dd;
+  const Buffer& out = l.alias == 1 ? da : l.alias == 2 ? db : dd;
   const size_t outOffset = l.alias == 1 ? l.a * es : l.alias == 2 ? l.b * es : l.dst * es;
   const std::string what = std::string(dataTypeName(type)) + " " + redOpName(op) + " /" +
                            std::to_string(divisor) + " n=" + std::to_string(n) + " " + l.name;
-  ASSERT_EQ(runReduceBlock(l.shape, type, op, out.at(outOffset), da.at(l.a * es), db.at(l.b * es),
-                           n, divisor),
+  ASSERT_EQ(reduceBlockOn(w, l.shape, type, op, out.at(outOffset), da.at(l.a * es), db.at(l.b * es),
+                          n, divisor),
             cudaSuccess)
       << what;
   EXPECT_EQ(firstMismatch(type, ref, out.download(outOffset, ref.size())), -1) << what;
@@ -180,42 +212,39 @@ void checkReduce(DataType type, RedOp op, int divisor, const Layout& l,
   }
 }
 
-TEST_P(ReduceDeviceTest, ReduceBlockMatchesHost) {
-  SKIP_WITHOUT_DEVICE();
-  const DataType type = DataType(GetParam());
-  std::mt19937_64 rng(0xC0DA0000u + unsigned(GetParam()));
+void reduceMatchesHost(Where w, DataType type) {
+  std::mt19937_64 rng(0xC0DA0000u + unsigned(type));
   for (uint64_t n : kLengths) {
     const auto a = randomElements(type, n, rng);
     const auto b = randomElements(type, n, rng);
     for (int op = 0; op < kNumRedOps; ++op) {
       const int divisor = RedOp(op) == RedOp::kAvg ? 3 : 0;
-      for (const Layout& l : kLayouts) checkReduce(type, RedOp(op), divisor, l, a, b);
+      for (const Layout& l : kLayouts) checkReduce(w, type, RedOp(op), divisor, l, a, b);
     }
     // A divisor with another op (the element-at-a-time path), and kAvg by a larger count.
-    checkReduce(type, RedOp::kMax, 3, kLayouts[0], a, b);
-    checkReduce(type, RedOp::kAvg, 576, kLayouts[1], a, b);
+    checkReduce(w, type, RedOp::kMax, 3, kLayouts[0], a, b);
+    checkReduce(w, type, RedOp::kAvg, 576, kLayouts[1], a, b);
+    checkReduce(w, type, RedOp::kAvg, 1, kLayouts[2], a, b);  // over one rank: no division
   }
 }
 
-TEST_P(ReduceDeviceTest, DivideBlockMatchesFinalizeAverage) {
-  SKIP_WITHOUT_DEVICE();
-  const DataType type = DataType(GetParam());
+void divideMatchesHost(Where w, DataType type) {
   const size_t es = dataTypeSize(type);
-  std::mt19937_64 rng(0xD1D0000u + unsigned(GetParam()));
+  std::mt19937_64 rng(0xD1D0000u + unsigned(type));
   for (uint64_t n : kLengths) {
     const auto src = randomElements(type, n, rng);
     for (int divisor : {1, 2, 7, 576}) {
       std::vector<uint8_t> ref(src.size());
       finalizeAverage(type, ref.data(), src.data(), n, divisor);
       for (size_t offset : {size_t(0), es}) {  // out of place (offsets differ), then in place
-        DeviceBuffer ds(src.size()), dd(src.size());
+        Buffer ds(w, src.size()), dd(w, src.size());
         ASSERT_TRUE(ds.ok() && dd.ok()) << "cudaMalloc failed";
         ds.upload(offset, src);
         const bool inPlace = offset != 0;
-        const DeviceBuffer& out = inPlace ? ds : dd;
+        const Buffer& out = inPlace ? ds : dd;
         const std::string what = std::string(dataTypeName(type)) + " /" + std::to_string(divisor) +
                                  " n=" + std::to_string(n) + (inPlace ? " in place" : "");
-        ASSERT_EQ(runDivideBlock({256, 1}, type, out.at(offset), ds.at(offset), n, divisor),
+        ASSERT_EQ(divideBlockOn(w, {256, 1}, type, out.at(offset), ds.at(offset), n, divisor),
                   cudaSuccess)
             << what;
         EXPECT_EQ(firstMismatch(type, ref, out.download(offset, ref.size())), -1) << what;
@@ -224,30 +253,57 @@ TEST_P(ReduceDeviceTest, DivideBlockMatchesFinalizeAverage) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, ReduceDeviceTest, ::testing::Range(0, kNumDataTypes),
-                         [](const ::testing::TestParamInfo<int>& p) {
-                           return std::string(dataTypeName(DataType(p.param)));
-                         });
-
-TEST(CopyBlock, CopiesEveryByteAndNothingMore) {
-  SKIP_WITHOUT_DEVICE();
+void copyIsExact(Where w) {
   std::mt19937_64 rng(0xC0B1u);
   for (uint64_t bytes : {0, 1, 15, 16, 17, 4096, 1000003}) {
     std::vector<uint8_t> src(bytes);
     for (auto& c : src) c = uint8_t(rng());
     for (auto [dstOff, srcOff] : {std::pair<size_t, size_t>{0, 0}, {3, 3}, {0, 5}, {16, 1}}) {
-      DeviceBuffer ds(bytes), dd(bytes);
+      Buffer ds(w, bytes), dd(w, bytes);
       ASSERT_TRUE(ds.ok() && dd.ok()) << "cudaMalloc failed";
       ds.upload(srcOff, src);
       const std::string what = "bytes=" + std::to_string(bytes) + " dst+" + std::to_string(dstOff) +
                                " src+" + std::to_string(srcOff);
-      ASSERT_EQ(runCopyBlock({32, 4}, dd.at(dstOff), ds.at(srcOff), bytes), cudaSuccess) << what;
+      ASSERT_EQ(copyBlockOn(w, {32, 4}, dd.at(dstOff), ds.at(srcOff), bytes), cudaSuccess) << what;
       EXPECT_EQ(dd.download(dstOff, bytes), src) << what;
       for (uint8_t g : dd.download(0, dstOff)) ASSERT_EQ(g, 0x5A) << what << ": before dst";
       for (uint8_t g : dd.download(dstOff + bytes, kGuard)) ASSERT_EQ(g, 0x5A) << what;
     }
   }
 }
+
+class ReduceDeviceTest : public ::testing::TestWithParam<int> {};
+class ReduceEmulatedTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(ReduceDeviceTest, ReduceBlockMatchesHost) {
+  SKIP_WITHOUT_DEVICE();
+  reduceMatchesHost(Where::kDevice, DataType(GetParam()));
+}
+TEST_P(ReduceDeviceTest, DivideBlockMatchesFinalizeAverage) {
+  SKIP_WITHOUT_DEVICE();
+  divideMatchesHost(Where::kDevice, DataType(GetParam()));
+}
+TEST(CopyBlock, CopiesEveryByteAndNothingMore) {
+  SKIP_WITHOUT_DEVICE();
+  copyIsExact(Where::kDevice);
+}
+
+TEST_P(ReduceEmulatedTest, ReduceBlockMatchesHost) {
+  reduceMatchesHost(Where::kHost, DataType(GetParam()));
+}
+TEST_P(ReduceEmulatedTest, DivideBlockMatchesFinalizeAverage) {
+  divideMatchesHost(Where::kHost, DataType(GetParam()));
+}
+TEST(CopyBlockEmulated, CopiesEveryByteAndNothingMore) {
+  copyIsExact(Where::kHost);
+}
+
+const auto kTypeName = [](const ::testing::TestParamInfo<int>& p) {
+  return std::string(dataTypeName(DataType(p.param)));
+};
+INSTANTIATE_TEST_SUITE_P(AllTypes, ReduceDeviceTest, ::testing::Range(0, kNumDataTypes), kTypeName);
+INSTANTIATE_TEST_SUITE_P(AllTypes, ReduceEmulatedTest, ::testing::Range(0, kNumDataTypes),
+                         kTypeName);
 
 }  // namespace
 }  // namespace plexus::kernels::cuda::test
