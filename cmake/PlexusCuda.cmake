@@ -41,8 +41,9 @@ if(PLEXUS_WITH_CUDA)
   set(CMAKE_CUDA_ARCHITECTURES ${PLEXUS_CUDA_ARCHS})
   set(CMAKE_CUDA_HOST_COMPILER ${CMAKE_CXX_COMPILER})
   enable_language(CUDA)
-  # CMake < 3.26 does not know nvcc's -std=c++20 (nvcc >= 12 has it).
   if(NOT DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    # CMake before 3.26 does not know nvcc's C++20 flag and fails every target with a .cu
+    # source ("requires the language dialect CUDA20"); nvcc >= 12 takes -std=c++20.
     set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
     set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
   endif()
