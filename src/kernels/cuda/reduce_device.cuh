@@ -225,21 +225,32 @@ __host__ __device__ inline void divideShare(Threads t, DataType type, void* dst,
   withCodec(type, [&](auto codec) { divideLoop<decltype(codec)>(t, dst, src, n, divisor); });
 }
 
+// Copies with words of W bytes (uint4, uint2, unsigned, unsigned short): bytes one at a time up
+// to the first W-aligned byte of d (s is equally aligned), whole words, then the last bytes.
+template <class W>
+__host__ __device__ inline void copyWords(Threads t, unsigned char* d, const unsigned char* s,
+                                          uint64_t bytes) {
+  constexpr uint64_t kW = sizeof(W);
+  uint64_t head = (kW - (reinterpret_cast<uintptr_t>(d) & (kW - 1))) & (kW - 1);
+  if (head > bytes) head = bytes;
+  const uint64_t words = (bytes - head) / kW;
+  for (uint64_t i = t.index; i < head; i += t.count) d[i] = s[i];
+  auto* dw = reinterpret_cast<W*>(d + head);
+  const auto* sw = reinterpret_cast<const W*>(s + head);
+  for (uint64_t i = t.index; i < words; i += t.count) dw[i] = sw[i];
+  for (uint64_t i = head + words * kW + t.index; i < bytes; i += t.count) d[i] = s[i];
+}
+
 __host__ __device__ inline void copyShare(Threads t, void* dst, const void* src, uint64_t bytes) {
   auto* d = static_cast<unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
-  uint64_t head = bytes;
-  uint64_t vectors = 0;
-  if (((reinterpret_cast<uintptr_t>(d) ^ reinterpret_cast<uintptr_t>(s)) & 15u) == 0) {
-    head = (16u - (reinterpret_cast<uintptr_t>(d) & 15u)) & 15u;
-    if (head > bytes) head = bytes;
-    vectors = (bytes - head) / 16u;
-  }
-  for (uint64_t i = t.index; i < head; i += t.count) d[i] = s[i];
-  auto* dv = reinterpret_cast<uint4*>(d + head);
-  const auto* sv = reinterpret_cast<const uint4*>(s + head);
-  for (uint64_t i = t.index; i < vectors; i += t.count) dv[i] = sv[i];
-  for (uint64_t i = head + vectors * 16u + t.index; i < bytes; i += t.count) d[i] = s[i];
+  // The widest word that both pointers can reach at the same byte.
+  const uintptr_t apart = reinterpret_cast<uintptr_t>(d) ^ reinterpret_cast<uintptr_t>(s);
+  if ((apart & 15u) == 0) return copyWords<uint4>(t, d, s, bytes);
+  if ((apart & 7u) == 0) return copyWords<uint2>(t, d, s, bytes);
+  if ((apart & 3u) == 0) return copyWords<unsigned>(t, d, s, bytes);
+  if ((apart & 1u) == 0) return copyWords<unsigned short>(t, d, s, bytes);
+  copyWords<unsigned char>(t, d, s, bytes);
 }
 
 }  // namespace detail
@@ -262,8 +273,8 @@ __device__ inline void divideBlock(DataType type, void* dst, const void* src, ui
 }
 
 // Byte copy, 16-byte vector loads/stores where both pointers are 16-byte aligned (or equally
-// misaligned: the bytes up to the first 16-byte boundary go one at a time). dst and src must not
-// overlap.
+// misaligned: the bytes up to the first 16-byte boundary go one at a time); where they are not,
+// the widest words (8, 4, 2 bytes) their distance allows. dst and src must not overlap.
 __device__ inline void copyBlock(void* dst, const void* src, uint64_t bytes) {
   detail::copyShare(detail::blockThreads(), dst, src, bytes);
 }

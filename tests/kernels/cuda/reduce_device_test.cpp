@@ -253,12 +253,16 @@ void divideMatchesHost(Where w, DataType type) {
   }
 }
 
+// dst and src offsets: 16-byte aligned, equally misaligned, then 1, 8, 4 and 2 bytes apart.
+const std::pair<size_t, size_t> kCopyOffsets[] = {{0, 0}, {3, 3}, {0, 5}, {16, 1}, {8, 0},
+                                                  {1, 9}, {4, 0}, {7, 3}, {2, 0},  {5, 3}};
+
 void copyIsExact(Where w) {
   std::mt19937_64 rng(0xC0B1u);
   for (uint64_t bytes : {0, 1, 15, 16, 17, 4096, 1000003}) {
     std::vector<uint8_t> src(bytes);
     for (auto& c : src) c = uint8_t(rng());
-    for (auto [dstOff, srcOff] : {std::pair<size_t, size_t>{0, 0}, {3, 3}, {0, 5}, {16, 1}}) {
+    for (auto [dstOff, srcOff] : kCopyOffsets) {
       Buffer ds(w, bytes), dd(w, bytes);
       ASSERT_TRUE(ds.ok() && dd.ok()) << "cudaMalloc failed";
       ds.upload(srcOff, src);
