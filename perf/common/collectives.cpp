@@ -81,46 +81,46 @@ RankLayout scatterLayout(int rank, int n, int root) {
 
 // --- calls ------------------------------------------------------------------------------------
 ncclResult_t runAllReduce(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t op, int,
-                          int, int, ncclComm_t comm) {
-  return ncclAllReduce(s, r, c, t, op, comm, nullptr);
+                          int, int, ncclComm_t comm, cudaStream_t stream) {
+  return ncclAllReduce(s, r, c, t, op, comm, stream);
 }
 ncclResult_t runAllGather(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int, int,
-                          int, ncclComm_t comm) {
-  return ncclAllGather(s, r, c, t, comm, nullptr);
+                          int, ncclComm_t comm, cudaStream_t stream) {
+  return ncclAllGather(s, r, c, t, comm, stream);
 }
 ncclResult_t runReduceScatter(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t op,
-                              int, int, int, ncclComm_t comm) {
-  return ncclReduceScatter(s, r, c, t, op, comm, nullptr);
+                              int, int, int, ncclComm_t comm, cudaStream_t stream) {
+  return ncclReduceScatter(s, r, c, t, op, comm, stream);
 }
 ncclResult_t runBroadcast(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int root,
-                          int, int, ncclComm_t comm) {
-  return ncclBroadcast(s, r, c, t, root, comm, nullptr);
+                          int, int, ncclComm_t comm, cudaStream_t stream) {
+  return ncclBroadcast(s, r, c, t, root, comm, stream);
 }
 ncclResult_t runReduce(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t op, int root,
-                       int, int, ncclComm_t comm) {
-  return ncclReduce(s, r, c, t, op, root, comm, nullptr);
+                       int, int, ncclComm_t comm, cudaStream_t stream) {
+  return ncclReduce(s, r, c, t, op, root, comm, stream);
 }
 // Ring exchange, as nccl-tests: send to rank+1, receive from rank-1, in one group.
 ncclResult_t runSendRecv(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int,
-                         int rank, int n, ncclComm_t comm) {
+                         int rank, int n, ncclComm_t comm, cudaStream_t stream) {
   ncclResult_t res = ncclGroupStart();
   if (res != ncclSuccess) return res;
-  ncclResult_t a = ncclSend(s, c, t, (rank + 1) % n, comm, nullptr);
-  ncclResult_t b = a == ncclSuccess ? ncclRecv(r, c, t, (rank + n - 1) % n, comm, nullptr) : a;
+  ncclResult_t a = ncclSend(s, c, t, (rank + 1) % n, comm, stream);
+  ncclResult_t b = a == ncclSuccess ? ncclRecv(r, c, t, (rank + n - 1) % n, comm, stream) : a;
   ncclResult_t end = ncclGroupEnd();
   return b != ncclSuccess ? b : end;
 }
 ncclResult_t runAlltoAll(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int, int,
-                         int, ncclComm_t comm) {
-  return ncclAlltoAll(s, r, c, t, comm, nullptr);
+                         int, ncclComm_t comm, cudaStream_t stream) {
+  return ncclAlltoAll(s, r, c, t, comm, stream);
 }
 ncclResult_t runGather(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int root,
-                       int, int, ncclComm_t comm) {
-  return ncclGather(s, r, c, t, root, comm, nullptr);
+                       int, int, ncclComm_t comm, cudaStream_t stream) {
+  return ncclGather(s, r, c, t, root, comm, stream);
 }
 ncclResult_t runScatter(const void* s, void* r, size_t c, ncclDataType_t t, ncclRedOp_t, int root,
-                        int, int, ncclComm_t comm) {
-  return ncclScatter(s, r, c, t, root, comm, nullptr);
+                        int, int, ncclComm_t comm, cudaStream_t stream) {
+  return ncclScatter(s, r, c, t, root, comm, stream);
 }
 
 }  // namespace

@@ -52,9 +52,11 @@ struct Collective {
   size_t (*algBytes)(size_t paramCount, size_t typeSize, int nranks);
   double (*busFactor)(int nranks);  // busbw = algbw * busFactor (nccl-tests)
   RankLayout (*layout)(int rank, int nranks, int root);
-  // Issues the operation for one rank (returns when complete, or at ncclGroupEnd in a group).
+  // Issues the operation for one rank on `stream` (host buffers: returns when complete, or at
+  // ncclGroupEnd in a group; device buffers: enqueued on the stream).
   ncclResult_t (*run)(const void* send, void* recv, size_t paramCount, ncclDataType_t type,
-                      ncclRedOp_t op, int root, int rank, int nranks, ncclComm_t comm);
+                      ncclRedOp_t op, int root, int rank, int nranks, ncclComm_t comm,
+                      cudaStream_t stream);
 };
 
 extern const Collective kAllReduce;

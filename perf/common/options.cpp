@@ -61,7 +61,8 @@ std::vector<size_t> sizeSequence(const Options& o) {
 
 ParsedOptions parseOptions(int argc, const char* const* argv) {
   Options o;
-  std::string minB, maxB, stepB, op = "sum", type = "float", root = "0";
+  std::string minB, maxB, stepB, op = "sum", type = "float", root = "0", buffers = "auto";
+  bool hostFlag = false;
   int64_t factor = 1;
   CLI::App app{
       "Plexus collective benchmark, compatible with nccl-tests (flags and output).\n"
@@ -71,7 +72,9 @@ ParsedOptions parseOptions(int argc, const char* const* argv) {
   app.set_help_flag("-h,--help", "Print this help and exit");
   app.add_option("-t,--nthreads", o.nThreads, "Threads per process (default 1)")
       ->check(CLI::Range(1, 1024));
-  app.add_option("-g,--ngpus", o.nGpus, "Ranks per thread (default 1)")->check(CLI::Range(1, 1024));
+  app.add_option("-g,--ngpus", o.nGpus,
+                 "Ranks per thread, one GPU each on device buffers (default 1)")
+      ->check(CLI::Range(1, 1024));
   app.add_option("-b,--minbytes", minB, "Minimum size in bytes, K/M/G suffixes (default 32M)");
   app.add_option("-e,--maxbytes", maxB, "Maximum size in bytes (default 32M)");
   app.add_option("-i,--stepbytes", stepB, "Fixed increment between sizes (default 1M)");
@@ -97,18 +100,28 @@ ParsedOptions parseOptions(int argc, const char* const* argv) {
                  "f8e4m3 f8e5m2 or all (default float)");
   app.add_option("-r,--root", root, "Root rank, or all (default 0)");
   app.add_option("-z,--blocking", o.blocking,
-                 "Accepted: calls on host buffers always complete before they return");
-  app.add_option("-y,--stream_null", o.streamNull, "Accepted (no streams on host buffers)");
+                 "Wait for each call's stream before the next (device buffers; host calls always "
+                 "complete before they return)");
+  app.add_option("-y,--stream_null", o.streamNull,
+                 "Use the legacy default stream instead of one stream per rank (device buffers)");
   app.add_option("-T,--timeout", o.timeoutSeconds,
                  "Fail when one test (type, op, root) runs longer than this (seconds; 0: off)")
       ->check(CLI::Range(0.0, 1e9));
-  app.add_option("-G,--cudagraph", o.cudaGraph, "Accepted and ignored (no CUDA graphs)");
+  app.add_option("-G,--cudagraph", o.cudaGraph,
+                 "Capture the timed iterations in a CUDA graph and launch it this many times "
+                 "(device buffers; 0: off)")
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("-C,--report_cputime", o.reportCpuTime,
-                 "Accepted: the time reported is always host time");
+                 "Report host time instead of CUDA event time (host buffers: always host time)");
   app.add_option("-a,--average", o.average,
                  "Time across ranks: 0 rank 0, 1 mean, 2 min, 3 max (default 1)")
       ->check(CLI::Range(0, 3));
   app.add_option("-R,--local_register", o.localRegister, "Accepted and ignored");
+  app.add_option("-M,--memory", o.memoryReport, "Accepted and ignored (no memory report)");
+  app.add_option("--buffers", buffers,
+                 "Where the buffers live: auto (device memory when built with CUDA and a device "
+                 "is usable, else host memory), device or host (default auto)");
+  app.add_flag("--host", hostFlag, "Host buffers (same as --buffers host)");
 
   ParsedOptions out;
   try {
@@ -159,6 +172,14 @@ ParsedOptions parseOptions(int argc, const char* const* argv) {
                 "': expected int8, uint8, int32, uint32, int64, uint64, half, float, double, "
                 "bfloat16, f8e4m3, f8e5m2 or all");
   }
+  if (hostFlag || buffers == "host") {
+    o.buffers = BufferKind::kHost;
+  } else if (buffers == "device") {
+    o.buffers = BufferKind::kDevice;
+  } else if (buffers != "auto") {
+    return fail("--buffers '" + buffers + "': expected auto, device or host");
+  }
+  if (hostFlag && buffers == "device") return fail("--host contradicts --buffers device");
   if (root == "all") {
     o.root = -1;
   } else {

@@ -3,8 +3,11 @@
 //   -w warm-up iterations, -m operations aggregated per iteration (one group), -N run cycles,
 //   -c check iterations (0: no check), -o op (sum prod max min avg all), -d type (... all),
 //   -r root (or all), -a aggregation of times across ranks (0 rank 0, 1 mean, 2 min, 3 max),
-//   -t threads per process, -g ranks per thread, -T timeout in seconds, -z -y -G -C -R -p
-//   accepted for compatibility (see perf/README.md for what they mean on host buffers).
+//   -t threads per process, -g ranks (GPUs) per thread, -T timeout in seconds, -z blocking,
+//   -y null stream, -G CUDA graph launches, -C host time; -R -p -M accepted for compatibility.
+//   --buffers auto|device|host (--host = --buffers host): where the send and receive buffers live
+//   (auto: device memory when built with CUDA and a device is usable, else host memory).
+//   perf/README.md says what each flag does on host and on device buffers.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +20,8 @@
 #include "plexus/nccl.h"
 
 namespace plexus::perf {
+
+enum class BufferKind { kAuto, kDevice, kHost };
 
 struct Options {
   int nThreads = 1;                                // -t
@@ -41,6 +46,8 @@ struct Options {
   int reportCpuTime = 0;                           // -C
   int average = 1;                                 // -a
   int localRegister = 0;                           // -R
+  int memoryReport = 0;                            // -M (accepted, no report)
+  BufferKind buffers = BufferKind::kAuto;          // --buffers, --host
 };
 
 struct ParsedOptions {

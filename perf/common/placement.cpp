@@ -56,4 +56,18 @@ ProcessPlacement detectPlacement(const EnvLookup& env) {
   return ProcessPlacement{};
 }
 
+std::optional<int> detectLocalRank(const EnvLookup& env) {
+  for (const char* name :
+       {"PLEXUS_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "LOCAL_RANK"}) {
+    auto v = env(name);
+    if (!v) continue;
+    try {
+      return parseCount(*v, name);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace plexus::perf

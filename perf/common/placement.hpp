@@ -26,4 +26,9 @@ std::optional<std::string> processEnv(const char* name);
 // inconsistent (rank outside [0, size), size without rank, ...).
 ProcessPlacement detectPlacement(const EnvLookup& env = processEnv);
 
+// This process's index among the processes of its host, from PLEXUS_LOCAL_RANK (plexus-run),
+// OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID or LOCAL_RANK (first set wins); nullopt when none is
+// set or the value is not a number. On device buffers it picks the CUDA devices of the ranks.
+std::optional<int> detectLocalRank(const EnvLookup& env = processEnv);
+
 }  // namespace plexus::perf

@@ -37,9 +37,10 @@ std::string formatParameterLine(const Options& o) {
                 o.cudaGraph);
 }
 
-std::string formatRankLine(int rank, int group, int pid, const std::string& host, int device) {
-  return format("#  Rank %2d Group %2d Pid %6d on %10s device %2d [host] CPU memory\n", rank, group,
-                pid, host.c_str(), device);
+std::string formatRankLine(int rank, int group, int pid, const std::string& host, int device,
+                           const std::string& memory) {
+  return format("#  Rank %2d Group %2d Pid %6d on %10s device %2d %s\n", rank, group, pid,
+                host.c_str(), device, memory.c_str());
 }
 
 std::string formatColumnHeader() {

@@ -16,8 +16,10 @@ namespace plexus::perf {
 //  agg iters: 1 validation: 1 graph: 0"
 std::string formatParameterLine(const Options& o);
 
-// "#  Rank  0 Group  0 Pid  12345 on     host device  0 [host] CPU memory"
-std::string formatRankLine(int rank, int group, int pid, const std::string& host, int device);
+// "#  Rank  0 Group  0 Pid  12345 on     host device  0 [host] CPU memory"; on device buffers
+// `memory` is nccl-tests' "[0000:19:00] NVIDIA H100 80GB HBM3" (PCI id and name of the GPU).
+std::string formatRankLine(int rank, int group, int pid, const std::string& host, int device,
+                           const std::string& memory = "[host] CPU memory");
 
 // The three column header lines (starting with '#').
 std::string formatColumnHeader();

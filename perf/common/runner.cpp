@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -17,7 +18,8 @@
 #include <vector>
 
 #include "common/datatypes.hpp"
-#include "common/host_buffer.hpp"
+#include "common/device.hpp"
+#include "common/rank_buffers.hpp"
 #include "common/report.hpp"
 #include "common/test_data.hpp"
 
@@ -55,10 +57,9 @@ bool isBootstrapFailure(const CallFailure& f) {
 
 struct RankState {
   int rank = 0;    // global rank
-  int device = 0;  // index among this process's ranks
+  int device = 0;  // the CUDA device on device buffers, else the index among this process's ranks
   ncclComm_t comm = nullptr;
-  HostBuffer send;
-  HostBuffer recv;
+  RankBuffers buf;
 };
 
 // Ends the process when one test runs longer than -T (a collective that never returns cannot be
@@ -135,6 +136,7 @@ struct Job {
   uint64_t wrongTotal = 0;
   double busBwSum = 0;
   int busBwCount = 0;
+  bool onDevice = false;  // buffers in device memory (else host memory); set by chooseBuffers
 };
 
 void check(ncclResult_t res, ncclComm_t comm, int rank, const char* what) {
@@ -180,6 +182,13 @@ class Worker {
     if (group) check(ncclGroupEnd(), mine_[0].comm, mine_[0].rank, what);
   }
   void barrier();
+  void synchronize();
+  template <typename F>
+  std::vector<cuda::GraphExec> capture(F body, const std::string& what);
+  std::vector<double> timeIterations(const TypeInfo& type, ncclRedOp_t op, int root,
+                                     const CollCounts& c, bool inPlace);
+  void checkedCall(const TypeInfo& type, ncclRedOp_t op, int root, const CollCounts& c,
+                   bool inPlace);
   std::vector<double> allReduce(const std::vector<std::vector<double>>& perRank, ncclRedOp_t op);
   void printRanks();
   void timeTest(const TypeInfo& type, ncclRedOp_t op, int root);
@@ -194,11 +203,36 @@ class Worker {
     unsigned char* send;
     unsigned char* recv;
   };
-  Ptrs pointers(RankState& r, const CollCounts& c, size_t esz, bool inPlace) const {
-    if (!inPlace) return {r.send.data(), r.recv.data()};
-    unsigned char* base = r.recv.data();
-    const size_t rank = static_cast<size_t>(r.rank);
-    return {base + c.sendInplaceOffset * rank * esz, base + c.recvInplaceOffset * rank * esz};
+  // The buffers of a call: in host memory (where data is written and checked; host: sendBase and
+  // recvBase are the rank's host buffers) or as given to the API (arg: device memory on device
+  // buffers).
+  static Ptrs pointers(unsigned char* sendBase, unsigned char* recvBase, int rank,
+                       const CollCounts& c, size_t esz, bool inPlace) {
+    if (!inPlace) return {sendBase, recvBase};
+    const size_t r = static_cast<size_t>(rank);
+    return {recvBase + c.sendInplaceOffset * r * esz, recvBase + c.recvInplaceOffset * r * esz};
+  }
+  static Ptrs hostPointers(const RankState& r, const CollCounts& c, size_t esz, bool inPlace) {
+    return pointers(r.buf.hostSend(), r.buf.hostRecv(), r.rank, c, esz, inPlace);
+  }
+  static Ptrs argPointers(const RankState& r, const CollCounts& c, size_t esz, bool inPlace) {
+    return pointers(r.buf.argSend(), r.buf.argRecv(), r.rank, c, esz, inPlace);
+  }
+  // Bytes of the send and receive buffers that prepare() writes and verify() reads (copied to the
+  // device and back on device buffers).
+  struct Extents {
+    size_t send;
+    size_t recv;
+  };
+  static Extents extents(const RankState& r, const CollCounts& c, const RankLayout& layout,
+                         size_t esz, bool inPlace, bool forCheck) {
+    const size_t sendBytes = static_cast<size_t>(layout.sendBlocks) * c.paramCount * esz;
+    if (inPlace) {
+      Ptrs p = hostPointers(r, c, esz, true);
+      const size_t sendEnd = static_cast<size_t>(p.send - r.buf.hostRecv()) + sendBytes;
+      return {0, std::max(std::max(c.sendCount, c.recvCount) * esz, sendEnd)};
+    }
+    return {sendBytes, forCheck ? c.recvCount * esz + kGuardBytes : 0};
   }
 
   Job& job_;
@@ -208,7 +242,17 @@ class Worker {
   bool printer_;
 };
 
+// Waits for the streams of this thread's ranks (device buffers): the driver's own calls on host
+// memory (barrier, results) then follow the device work instead of overtaking it.
+void Worker::synchronize() {
+  for (RankState& r : mine_) {
+    r.buf.activate();
+    r.buf.synchronize();
+  }
+}
+
 void Worker::barrier() {
+  synchronize();
   // An all-reduce completes on a rank only after every rank has called it.
   std::vector<int32_t> in(mine_.size(), 1), out(mine_.size(), 0);
   size_t i = 0;
@@ -223,6 +267,7 @@ void Worker::barrier() {
 
 std::vector<double> Worker::allReduce(const std::vector<std::vector<double>>& perRank,
                                       ncclRedOp_t op) {
+  synchronize();
   std::vector<std::vector<double>> results(perRank.size(),
                                            std::vector<double>(perRank[0].size(), 0.0));
   size_t i = 0;
@@ -244,11 +289,15 @@ void Worker::printRanks() {
     int32_t group;
     int32_t device;
     char host[52];
+    char memory[64];  // "[host] CPU memory", or nccl-tests' "[pci id] GPU name"
   };
-  static_assert(sizeof(Record) == 64);
+  constexpr size_t kRecord = sizeof(Record);
+  static_assert(kRecord == 128);
   const size_t n = static_cast<size_t>(job_.nranks);
-  std::vector<std::vector<unsigned char>> in(mine_.size(), std::vector<unsigned char>(n * 64, 0));
-  std::vector<std::vector<unsigned char>> out(mine_.size(), std::vector<unsigned char>(n * 64, 0));
+  std::vector<std::vector<unsigned char>> in(mine_.size(),
+                                             std::vector<unsigned char>(n * kRecord, 0));
+  std::vector<std::vector<unsigned char>> out(mine_.size(),
+                                              std::vector<unsigned char>(n * kRecord, 0));
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   for (size_t i = 0; i < mine_.size(); ++i) {
@@ -257,14 +306,17 @@ void Worker::printRanks() {
     rec.group = job_.where.rank;
     rec.device = mine_[i].device;
     std::memcpy(rec.host, host, std::min(std::strlen(host), sizeof(rec.host) - 1));
-    std::memcpy(in[i].data() + static_cast<size_t>(mine_[i].rank) * 64, &rec, sizeof(rec));
+    const std::string memory =
+        mine_[i].buf.isDevice() ? cuda::describe(mine_[i].device) : "[host] CPU memory";
+    std::memcpy(rec.memory, memory.data(), std::min(memory.size(), sizeof(rec.memory) - 1));
+    std::memcpy(in[i].data() + static_cast<size_t>(mine_[i].rank) * kRecord, &rec, sizeof(rec));
   }
   size_t i = 0;
   forEachRank(
       [&](RankState& r) {
-        check(
-            ncclAllReduce(in[i].data(), out[i].data(), n * 64, ncclUint8, ncclSum, r.comm, nullptr),
-            r.comm, r.rank, "ncclAllReduce (rank list)");
+        check(ncclAllReduce(in[i].data(), out[i].data(), n * kRecord, ncclUint8, ncclSum, r.comm,
+                            nullptr),
+              r.comm, r.rank, "ncclAllReduce (rank list)");
         ++i;
       },
       "ncclGroupEnd (rank list)");
@@ -272,9 +324,11 @@ void Worker::printRanks() {
   std::string text = "#\n# Using devices\n";
   for (size_t r = 0; r < n; ++r) {
     Record rec;
-    std::memcpy(&rec, out[0].data() + r * 64, sizeof(rec));
+    std::memcpy(&rec, out[0].data() + r * kRecord, sizeof(rec));
     rec.host[sizeof(rec.host) - 1] = '\0';
-    text += formatRankLine(static_cast<int>(r), rec.group, rec.pid, rec.host, rec.device);
+    rec.memory[sizeof(rec.memory) - 1] = '\0';
+    text +=
+        formatRankLine(static_cast<int>(r), rec.group, rec.pid, rec.host, rec.device, rec.memory);
   }
   text += "#\n";
   print(text);
@@ -286,9 +340,10 @@ void Worker::issue(const TypeInfo& type, ncclRedOp_t op, int root, const CollCou
   if (group) check(ncclGroupStart(), mine_[0].comm, mine_[0].rank, "ncclGroupStart");
   for (int a = 0; a < repeat; ++a) {
     for (RankState& r : mine_) {
-      Ptrs p = pointers(r, c, type.size, inPlace);
+      Ptrs p = argPointers(r, c, type.size, inPlace);
+      r.buf.activate();
       ncclResult_t res = job_.coll.run(p.send, p.recv, c.paramCount, type.type, op, root, r.rank,
-                                       job_.nranks, r.comm);
+                                       job_.nranks, r.comm, r.buf.stream());
       if (res != ncclSuccess) {
         std::string what = std::string(job_.coll.name) + " (" + type.name + ", " +
                            std::to_string(c.paramCount) + " elements)";
@@ -303,19 +358,21 @@ void Worker::issue(const TypeInfo& type, ncclRedOp_t op, int root, const CollCou
 void Worker::prepare(RankState& r, const Pattern& p, const CollCounts& c, const RankLayout& layout,
                      bool inPlace, bool forCheck) {
   const size_t esz = p.type().size;
-  Ptrs ptr = pointers(r, c, esz, inPlace);
+  Ptrs ptr = hostPointers(r, c, esz, inPlace);
   if (forCheck) {
     // Everything the call may not write, or must overwrite, starts as the sentinel.
     if (inPlace)
-      std::memset(r.recv.data(), kSentinelByte, std::max(c.sendCount, c.recvCount) * esz);
+      std::memset(r.buf.hostRecv(), kSentinelByte, std::max(c.sendCount, c.recvCount) * esz);
     else
-      std::memset(r.recv.data(), kSentinelByte,
-                  std::min(r.recv.size(), c.recvCount * esz + kGuardBytes));
+      std::memset(r.buf.hostRecv(), kSentinelByte,
+                  std::min(r.buf.size(), c.recvCount * esz + kGuardBytes));
   }
   const size_t n = std::min(c.paramCount, kPatternPeriod);
   for (int b = 0; b < layout.sendBlocks; ++b)
     fillRepeated(ptr.send + static_cast<size_t>(b) * c.paramCount * esz, c.paramCount,
                  inputTable(p, r.rank, b, n), esz);
+  const Extents e = extents(r, c, layout, esz, inPlace, forCheck);
+  r.buf.upload(e.send, e.recv);
 }
 
 uint64_t Worker::verify(RankState& r, const Pattern& p, const CollCounts& c,
@@ -324,7 +381,9 @@ uint64_t Worker::verify(RankState& r, const Pattern& p, const CollCounts& c,
   const TypeInfo& t = p.type();
   const size_t esz = t.size;
   const size_t n = std::min(c.paramCount, kPatternPeriod);
-  Ptrs ptr = pointers(r, c, esz, inPlace);
+  const Extents span = extents(r, c, layout, esz, inPlace, true);
+  r.buf.download(span.send, span.recv);
+  Ptrs ptr = hostPointers(r, c, esz, inPlace);
   const std::vector<unsigned char> sentinel(esz, kSentinelByte);
   uint64_t wrong = 0;
   std::optional<Mismatch> first;
@@ -337,7 +396,7 @@ uint64_t Worker::verify(RankState& r, const Pattern& p, const CollCounts& c,
     if (changed) where += " " + std::to_string(changed) + " in the send buffer;";
     uint64_t stray = 0;
     if (layout.recv.empty()) stray += countChanged(ptr.recv, c.recvCount, sentinel, esz);
-    size_t guard = std::min(kGuardBytes, r.recv.size() - c.recvCount * esz) / esz;
+    size_t guard = std::min(kGuardBytes, r.buf.size() - c.recvCount * esz) / esz;
     stray += countChanged(ptr.recv + c.recvCount * esz, guard, sentinel, esz);
     if (stray) where += " " + std::to_string(stray) + " written outside the result;";
     wrong += changed + stray;
@@ -367,6 +426,107 @@ uint64_t Worker::verify(RankState& r, const Pattern& p, const CollCounts& c,
   return wrong;
 }
 
+// Stream capture of what body() issues on this thread's ranks, one graph per rank. A call that
+// fails under capture (a path that cannot be captured) ends every capture and is reported as a -G
+// failure.
+template <typename F>
+std::vector<cuda::GraphExec> Worker::capture(F body, const std::string& what) {
+  size_t begun = 0;
+  try {
+    for (RankState& r : mine_) {
+      r.buf.activate();
+      cuda::beginCapture(r.buf.stream());
+      ++begun;
+    }
+    body();
+  } catch (const std::exception& e) {
+    for (size_t i = 0; i < begun; ++i) {
+      mine_[i].buf.activate();
+      cuda::endCapture(mine_[i].buf.stream(), true);
+    }
+    throw Failure("-G " + std::to_string(o_.cudaGraph) + ": capturing " + what +
+                  " into a CUDA graph failed: " + e.what() +
+                  ". The path these buffers take does not support CUDA graph capture; run "
+                  "without -G");
+  }
+  std::vector<cuda::GraphExec> graphs;
+  for (RankState& r : mine_) {
+    r.buf.activate();
+    graphs.push_back(cuda::endCapture(r.buf.stream(), false));
+  }
+  return graphs;
+}
+
+// The timed iterations; returns each of this thread's ranks' seconds per operation. Host buffers:
+// host time from after the barrier to the return of the last call. Device buffers: CUDA events
+// recorded on each rank's stream before and after the iterations (or around -G launches of the
+// graph that captured them), or host time up to the streams' completion with -C 1.
+std::vector<double> Worker::timeIterations(const TypeInfo& type, ncclRedOp_t op, int root,
+                                           const CollCounts& c, bool inPlace) {
+  const double perIteration = static_cast<double>(o_.iters) * o_.aggIters;
+  auto seconds = [](Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  auto iterations = [&] {
+    for (int it = 0; it < o_.iters; ++it) {
+      issue(type, op, root, c, inPlace, o_.aggIters);
+      if (job_.onDevice && o_.blocking != 0 && o_.cudaGraph == 0) synchronize();
+    }
+  };
+  if (!job_.onDevice) {
+    barrier();
+    const Clock::time_point start = Clock::now();
+    iterations();
+    return std::vector<double>(mine_.size(), seconds(start) / perIteration);
+  }
+  std::vector<cuda::GraphExec> graphs;
+  if (o_.cudaGraph > 0) graphs = capture(iterations, "the timed iterations");
+  barrier();
+  const Clock::time_point start = Clock::now();
+  for (RankState& r : mine_) {
+    r.buf.activate();
+    r.buf.startTimer();
+  }
+  if (graphs.empty()) {
+    iterations();
+  } else {
+    for (int l = 0; l < o_.cudaGraph; ++l)
+      for (size_t i = 0; i < mine_.size(); ++i) {
+        mine_[i].buf.activate();
+        graphs[i].launch(mine_[i].buf.stream());
+      }
+  }
+  for (RankState& r : mine_) {
+    r.buf.activate();
+    r.buf.stopTimer();
+  }
+  synchronize();
+  const double host = seconds(start);
+  const double launches = graphs.empty() ? 1.0 : static_cast<double>(o_.cudaGraph);
+  std::vector<double> out;
+  for (RankState& r : mine_)
+    out.push_back((o_.reportCpuTime != 0 ? host : r.buf.timerSeconds()) /
+                  (perIteration * launches));
+  return out;
+}
+
+// The one call of a correctness check (captured and launched once with -G, as nccl-tests), then
+// waits for it.
+void Worker::checkedCall(const TypeInfo& type, ncclRedOp_t op, int root, const CollCounts& c,
+                         bool inPlace) {
+  if (!job_.onDevice || o_.cudaGraph == 0) {
+    issue(type, op, root, c, inPlace, 1);
+  } else {
+    std::vector<cuda::GraphExec> graphs =
+        capture([&] { issue(type, op, root, c, inPlace, 1); }, "the checked call");
+    for (size_t i = 0; i < mine_.size(); ++i) {
+      mine_[i].buf.activate();
+      graphs[i].launch(mine_[i].buf.stream());
+    }
+  }
+  synchronize();
+}
+
 std::string Worker::benchTime(const TypeInfo& type, ncclRedOp_t op, int root, size_t bytes,
                               bool inPlace) {
   const CollCounts c = job_.coll.counts(bytes / type.size, job_.nranks);
@@ -376,11 +536,7 @@ std::string Worker::benchTime(const TypeInfo& type, ncclRedOp_t op, int root, si
   const Pattern timingData(type, kind, job_.nranks, 0);
   for (RankState& r : mine_)
     prepare(r, timingData, c, job_.coll.layout(r.rank, job_.nranks, root), inPlace, false);
-  barrier();
-  const Clock::time_point start = Clock::now();
-  for (int it = 0; it < o_.iters; ++it) issue(type, op, root, c, inPlace, o_.aggIters);
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count() /
-                         (static_cast<double>(o_.iters) * o_.aggIters);
+  const std::vector<double> seconds = timeIterations(type, op, root, c, inPlace);
 
   // Correctness: fresh data for each check iteration, one call, compare on every rank.
   std::vector<double> wrong(mine_.size(), 0.0);
@@ -389,7 +545,7 @@ std::string Worker::benchTime(const TypeInfo& type, ncclRedOp_t op, int root, si
     const Pattern data(type, kind, job_.nranks, static_cast<uint64_t>(ci));
     for (RankState& r : mine_)
       prepare(r, data, c, job_.coll.layout(r.rank, job_.nranks, root), inPlace, true);
-    issue(type, op, root, c, inPlace, 1);
+    checkedCall(type, op, root, c, inPlace);
     std::string what = std::string(job_.coll.name) + (inPlace ? " in-place " : " out-of-place ") +
                        type.name + (job_.coll.hasOp ? std::string(" ") + opName(op) : "") +
                        (job_.coll.hasRoot ? " root " + std::to_string(root) : "") + ", " +
@@ -402,13 +558,14 @@ std::string Worker::benchTime(const TypeInfo& type, ncclRedOp_t op, int root, si
 
   // Aggregate over all ranks: time (sum, or min/max for -a 2/3), wrong elements, rank count.
   std::vector<std::vector<double>> local;
-  for (size_t i = 0; i < mine_.size(); ++i) local.push_back({seconds, wrong[i], 1.0});
+  for (size_t i = 0; i < mine_.size(); ++i) local.push_back({seconds[i], wrong[i], 1.0});
   std::vector<double> sum = allReduce(local, ncclSum);
-  double reported = seconds;  // -a 0: rank 0's own time
+  double reported = seconds[0];  // -a 0: rank 0's own time (rank 0 is the printer's first)
   if (o_.average == 1) {
     reported = sum[0] / job_.nranks;
   } else if (o_.average == 2 || o_.average == 3) {
-    std::vector<std::vector<double>> t(mine_.size(), std::vector<double>{seconds});
+    std::vector<std::vector<double>> t;
+    for (double s : seconds) t.push_back({s});
     reported = allReduce(t, o_.average == 2 ? ncclMin : ncclMax)[0];
   }
   if (sum[2] != job_.nranks)
@@ -439,6 +596,7 @@ void Worker::timeTest(const TypeInfo& type, ncclRedOp_t op, int root) {
     const CollCounts c = job_.coll.counts(bytes / type.size, job_.nranks);
     for (int w = 0; w < o_.warmupIters; ++w) issue(type, op, root, c, false, 1);
   }
+  synchronize();
   const char* opText = job_.coll.hasOp ? opName(op) : "none";
   for (size_t bytes : job_.sizes) {
     const CollCounts c = job_.coll.counts(bytes / type.size, job_.nranks);
@@ -472,20 +630,20 @@ void Worker::run() {
 // Creates the communicators of this process's ranks.
 void initCommunicators(Job& job) {
   const int base = job.where.rank * job.nlocal;
-  for (int i = 0; i < job.nlocal; ++i) {
-    job.ranks[static_cast<size_t>(i)].rank = base + i;
-    job.ranks[static_cast<size_t>(i)].device = i;
-  }
+  for (int i = 0; i < job.nlocal; ++i) job.ranks[static_cast<size_t>(i)].rank = base + i;
   std::vector<ncclComm_t> comms(static_cast<size_t>(job.nlocal), nullptr);
   if (job.where.size == 1) {
     std::vector<int> devs(static_cast<size_t>(job.nlocal));
-    for (int i = 0; i < job.nlocal; ++i) devs[static_cast<size_t>(i)] = i;
+    for (int i = 0; i < job.nlocal; ++i)
+      devs[static_cast<size_t>(i)] = job.ranks[static_cast<size_t>(i)].device;
     check(ncclCommInitAll(comms.data(), job.nlocal, devs.data()), nullptr, 0, "ncclCommInitAll");
   } else {
     ncclUniqueId id;
     check(ncclGetUniqueId(&id), nullptr, base, "ncclGetUniqueId");
     std::vector<ncclResult_t> results(static_cast<size_t>(job.nlocal), ncclSuccess);
     auto initOne = [&](int i) {
+      // As NCCL: a rank's communicator belongs to the current device.
+      job.ranks[static_cast<size_t>(i)].buf.activate();
       results[static_cast<size_t>(i)] =
           ncclCommInitRank(&comms[static_cast<size_t>(i)], job.nranks, id, base + i);
     };
@@ -514,6 +672,63 @@ void initCommunicators(Job& job) {
       throw Failure("communicator " + std::to_string(i) + " of this process reports rank " +
                     std::to_string(rank) + " of " + std::to_string(count) + ", expected rank " +
                     std::to_string(r.rank) + " of " + std::to_string(job.nranks));
+  }
+}
+
+// Decides where the buffers live (Options::buffers) and which CUDA device each rank uses. Returns
+// false with a message when device buffers were asked for and none can be had; else `line` says
+// what was chosen (the "# Buffers:" line).
+bool chooseBuffers(Job& job, std::string& line) {
+  const cuda::Availability cudaDevices =
+      job.opt.buffers == BufferKind::kHost ? cuda::Availability{} : cuda::probe();
+  if (job.opt.buffers == BufferKind::kHost) {
+    line = "host memory (--host)";
+  } else if (cudaDevices.count == 0) {
+    if (job.opt.buffers == BufferKind::kDevice) {
+      line = "--buffers device: " + cudaDevices.reason;
+      return false;
+    }
+    line = "host memory (" + cudaDevices.reason + ")";
+  } else {
+    job.onDevice = true;
+  }
+  job.ranks.resize(static_cast<size_t>(job.nlocal));
+  if (!job.onDevice) {
+    for (int i = 0; i < job.nlocal; ++i) job.ranks[static_cast<size_t>(i)].device = i;
+    return true;
+  }
+  // As nccl-tests: this process's ranks take consecutive devices from its index on the host
+  // times its rank count, or from NCCL_TESTS_DEVICE; modulo the device count, so that several
+  // ranks share a GPU when there are fewer GPUs than ranks (Plexus allows it; NCCL does not).
+  int first = detectLocalRank().value_or(job.where.rank) * job.nlocal;
+  std::string from = "local rank x ranks per process";
+  if (auto gpu0 = processEnv("NCCL_TESTS_DEVICE")) {
+    first = std::max(0, std::atoi(gpu0->c_str()));
+    from = "NCCL_TESTS_DEVICE=" + *gpu0;
+  }
+  for (int i = 0; i < job.nlocal; ++i)
+    job.ranks[static_cast<size_t>(i)].device = (first + i) % cudaDevices.count;
+  line = "device memory (cudaMalloc), " + std::to_string(cudaDevices.count) +
+         " CUDA device(s) visible; rank uses device (" + from + " + index) % " +
+         std::to_string(cudaDevices.count) + "; --host for host memory";
+  return true;
+}
+
+void allocateBuffers(Job& job) {
+  const size_t bytes = job.opt.maxBytes + kGuardBytes;
+  for (RankState& r : job.ranks) {
+    if (!job.onDevice) {
+      r.buf = RankBuffers::onHost(bytes);
+      continue;
+    }
+    try {
+      r.buf = RankBuffers::onDevice(bytes, r.device, job.opt.streamNull != 0);
+    } catch (const std::runtime_error& e) {
+      throw Failure(
+          "rank " +
+          std::to_string(job.where.rank * job.nlocal + static_cast<int>(&r - job.ranks.data())) +
+          ": device buffers: " + e.what());
+    }
   }
 }
 
@@ -563,6 +778,11 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
     return 2;
   }
   const bool printer = where.rank == 0;
+  std::string buffers;
+  if (!chooseBuffers(job, buffers)) {
+    std::fprintf(err, "%s: %s\n", prog.c_str(), buffers.c_str());
+    return 2;
+  }
   if (printer) {
     int version = 0;
     ncclGetVersion(&version);
@@ -571,15 +791,12 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
                  PLEXUS_VERSION_MAJOR, PLEXUS_VERSION_MINOR, PLEXUS_VERSION_PATCH,
                  NCCL_VERSION_CODE, version);
     std::fputs(formatParameterLine(opt).c_str(), out);
+    std::fprintf(out, "# Buffers: %s\n", buffers.c_str());
     std::fflush(out);
   }
   bool initialized = false;
   try {
-    job.ranks.resize(static_cast<size_t>(job.nlocal));
-    for (RankState& r : job.ranks) {
-      r.send = HostBuffer(opt.maxBytes + kGuardBytes);
-      r.recv = HostBuffer(opt.maxBytes + kGuardBytes);
-    }
+    allocateBuffers(job);
     initCommunicators(job);
     initialized = true;
     if (opt.nThreads == 1) {
@@ -604,9 +821,10 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
     destroyCommunicators(job, false);
   } catch (const std::bad_alloc&) {
     std::fprintf(err,
-                 "%s: cannot allocate 2 x %zu bytes of host memory for each of %d ranks; "
+                 "%s: cannot allocate 2 x %zu bytes of host memory for each of %d ranks%s; "
                  "lower -e\n",
-                 prog.c_str(), opt.maxBytes + kGuardBytes, job.nlocal);
+                 prog.c_str(), opt.maxBytes + kGuardBytes, job.nlocal,
+                 job.onDevice ? " (the host copies of the device buffers)" : "");
     if (initialized) destroyCommunicators(job, true);
     return 1;
   } catch (const std::exception& e) {
