@@ -32,6 +32,27 @@ TEST(PerfOptions, DefaultsAreNcclTests) {
   EXPECT_EQ(o.nGpus, 1);
   EXPECT_EQ(o.ops, std::vector<ncclRedOp_t>{ncclSum});
   EXPECT_EQ(o.types, std::vector<ncclDataType_t>{ncclFloat32});
+  EXPECT_EQ(o.cudaGraph, 0);
+  EXPECT_EQ(o.buffers, BufferKind::kAuto);
+}
+
+TEST(PerfOptions, BufferKinds) {
+  EXPECT_EQ(parse({"--host"}).options->buffers, BufferKind::kHost);
+  EXPECT_EQ(parse({"--buffers", "host"}).options->buffers, BufferKind::kHost);
+  EXPECT_EQ(parse({"--buffers", "device"}).options->buffers, BufferKind::kDevice);
+  EXPECT_EQ(parse({"--buffers=auto"}).options->buffers, BufferKind::kAuto);
+  ParsedOptions bad = parse({"--buffers", "gpu"});
+  EXPECT_FALSE(bad.options);
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_NE(bad.message.find("--buffers 'gpu': expected auto, device or host"), std::string::npos)
+      << bad.message;
+  ParsedOptions both = parse({"--host", "--buffers", "device"});
+  EXPECT_FALSE(both.options);
+  EXPECT_NE(both.message.find("--host contradicts --buffers device"), std::string::npos);
+  // nccl-tests' -M (memory report) is accepted; -G takes a launch count, not a negative one.
+  EXPECT_TRUE(parse({"-M", "1"}).options);
+  EXPECT_EQ(parse({"-G", "10"}).options->cudaGraph, 10);
+  EXPECT_FALSE(parse({"-G", "-1"}).options);
 }
 
 TEST(PerfOptions, EveryFlag) {

@@ -58,5 +58,15 @@ TEST(PerfPlacement, InconsistentVariablesAreErrors) {
   EXPECT_THROW(detectPlacement(fakeEnv({{"RANK", "0"}, {"WORLD_SIZE", "0"}})), std::runtime_error);
 }
 
+TEST(PerfPlacement, LocalRankForTheChoiceOfDevice) {
+  EXPECT_EQ(detectLocalRank(fakeEnv({})), std::nullopt);
+  EXPECT_EQ(detectLocalRank(fakeEnv({{"LOCAL_RANK", "3"}})), 3);
+  EXPECT_EQ(detectLocalRank(fakeEnv({{"SLURM_LOCALID", "2"}, {"LOCAL_RANK", "3"}})), 2);
+  EXPECT_EQ(detectLocalRank(fakeEnv({{"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"SLURM_LOCALID", "2"}})),
+            1);
+  EXPECT_EQ(detectLocalRank(fakeEnv({{"PLEXUS_LOCAL_RANK", "0"}, {"LOCAL_RANK", "3"}})), 0);
+  EXPECT_EQ(detectLocalRank(fakeEnv({{"PLEXUS_LOCAL_RANK", "x"}})), std::nullopt);
+}
+
 }  // namespace
 }  // namespace plexus::perf

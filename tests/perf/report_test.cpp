@@ -74,6 +74,10 @@ TEST(PerfReport, ParameterLine) {
 TEST(PerfReport, RankLine) {
   EXPECT_EQ(formatRankLine(3, 1, 4242, "node7", 2),
             "#  Rank  3 Group  1 Pid   4242 on      node7 device  2 [host] CPU memory\n");
+  // On device buffers: nccl-tests' PCI id and GPU name.
+  EXPECT_EQ(formatRankLine(1, 0, 77, "gpu1", 0, "[0000:19:00] NVIDIA H100 80GB HBM3"),
+            "#  Rank  1 Group  0 Pid     77 on       gpu1 device  0 [0000:19:00] NVIDIA H100 80GB "
+            "HBM3\n");
 }
 
 TEST(PerfReport, Bandwidth) {

@@ -10,6 +10,7 @@
 
 #include "common/collectives.hpp"
 #include "common/datatypes.hpp"
+#include "common/device.hpp"
 #include "common/options.hpp"
 #include "common/runner.hpp"
 #include "tests/perf/captured_run.hpp"
@@ -137,6 +138,25 @@ TEST(PerfRunner, RootOutsideTheJobIsAUsageError) {
   RunResult r = run(kBroadcast, o);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("-r 5 is not a rank"), std::string::npos) << r.err;
+}
+
+// Where the buffers live is said on one '#' line; without a usable CUDA device (this build has no
+// CUDA, or no driver, or no GPU) auto means host memory and --buffers device is a usage error.
+TEST(PerfRunner, BufferLineAndDeviceBuffersWithoutADevice) {
+  Options o = small();
+  o.buffers = BufferKind::kHost;
+  RunResult host = run(kAllReduce, o);
+  ASSERT_EQ(host.code, 0) << host.err;
+  EXPECT_NE(host.out.find("# Buffers: host memory (--host)\n"), std::string::npos) << host.out;
+  if (cuda::probe().count > 0) GTEST_SKIP() << "a CUDA device is usable here: auto means device";
+  o.buffers = BufferKind::kAuto;
+  RunResult autoKind = run(kAllReduce, o);
+  ASSERT_EQ(autoKind.code, 0) << autoKind.err;
+  EXPECT_NE(autoKind.out.find("# Buffers: host memory ("), std::string::npos) << autoKind.out;
+  o.buffers = BufferKind::kDevice;
+  RunResult device = run(kAllReduce, o);
+  EXPECT_EQ(device.code, 2);
+  EXPECT_NE(device.err.find("--buffers device: "), std::string::npos) << device.err;
 }
 
 }  // namespace
