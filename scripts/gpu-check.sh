@@ -12,11 +12,12 @@
 #                                         ignored by git; carry it with the device tool's `carry`
 #   scripts/gpu-check.sh                  run every step (on the device machine)
 #
-# Output goes to $OUT (the device tool's folder; ./gpu-check-out when unset): gpu-check.log (every
+# Output goes to $OUT (the device tool's folder; ./build-gpu-out, ignored by git, when unset): gpu-check.log (every
 # step's output), summary.txt (step lines, tables, bandwidth figures), build.log, ctest-cuda.log.
 # Environment: GPU_CHECK_BUDGET (seconds for the whole run, default 460), GPU_CHECK_BUILD_DIR
 # (default build-gpu), GPU_CHECK_JOBS (build jobs, default all cores), GPU_CHECK_SKIP_BUILD=1
 # (use the build directory as it is: a rerun, or a trial of the steps on a machine without GPU).
+# GPU_CHECK_STEPS='copy_bw|torch' runs only the steps whose names match (the others: SKIPPED).
 #
 # Device tool call (from the repository root, after --prepare-deps):
 #   run(command="scripts/gpu-check.sh", carry=[".gpu-deps"], timeout_s=590)
@@ -30,7 +31,7 @@ for arg in "$@"; do
     --dry-run) DRY_RUN=1 ;;
     --prepare-deps) MODE=prepare ;;
     -h | --help)
-      sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
       ;;
     *)
@@ -80,7 +81,7 @@ if [ "$MODE" = prepare ]; then
 fi
 
 # --- the run ----------------------------------------------------------------------------------
-OUT=${OUT:-$ROOT/gpu-check-out}
+OUT=${OUT:-$ROOT/build-gpu-out}
 BUILD=${GPU_CHECK_BUILD_DIR:-$ROOT/build-gpu}
 BUDGET=${GPU_CHECK_BUDGET:-460}
 JOBS=${GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 8)}
@@ -123,6 +124,11 @@ step() {
     fi
     return 0
   fi
+  if [ -n "${GPU_CHECK_STEPS:-}" ] && ! [[ "$name" =~ ^($GPU_CHECK_STEPS)$ ]]; then
+    say "SKIPPED $name (not in GPU_CHECK_STEPS)"
+    SKIPPED=$((SKIPPED + 1))
+    return 0
+  fi
   local now left limit rc t0
   now=$(date +%s)
   left=$((BUDGET - (now - START) - 10))
@@ -159,13 +165,32 @@ gpu_info() {
   nvidia-smi && nvidia-smi --query-gpu=name,memory.total,driver_version,pcie.link.gen.current,pcie.link.width.current,clocks.sm,clocks.mem --format=csv
 }
 
-configure() {
-  local prefix="" tool
-  [ -d "$DEPS/usr" ] && prefix="$DEPS/usr"
-  if [ -n "$prefix" ]; then
+# PATH and libraries for the build tools: the carried dependencies (.gpu-deps), nvcc off PATH
+# (/usr/local/cuda/bin), cmake and ninja from the Python environment's bin (pip's cmake, ninja).
+tool_env() {
+  local dir
+  if [ -d "$DEPS/usr" ]; then
     export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    command -v pkg-config >/dev/null || export PATH="$DEPS/usr/bin:$PATH"
+    command -v pkg-config >/dev/null || export PATH="$PATH:$DEPS/usr/bin"
   fi
+  if ! command -v nvcc >/dev/null; then
+    for dir in "${CUDA_HOME:-/nonexistent}/bin" /usr/local/cuda/bin; do
+      if [ -x "$dir/nvcc" ]; then
+        export PATH="$dir:$PATH"
+        break
+      fi
+    done
+  fi
+  if ! command -v cmake >/dev/null && command -v python3 >/dev/null; then
+    dir=$(dirname "$(python3 -c 'import sys; print(sys.executable)')")
+    [ -x "$dir/cmake" ] && export PATH="$PATH:$dir"
+  fi
+}
+
+configure() {
+  tool_env
+  local tool prefix=""
+  [ -d "$DEPS/usr" ] && prefix="$DEPS/usr"
   for tool in cmake g++ nvcc; do
     command -v "$tool" >/dev/null || { echo "gpu-check: $tool is not on PATH"; return 1; }
   done
@@ -173,11 +198,12 @@ configure() {
   command -v ninja >/dev/null && generator=(-G Ninja)
   echo "cmake $(cmake --version | head -1), $(g++ --version | head -1), nvcc $(nvcc --version | tail -1)"
   cmake -S "$ROOT" -B "$BUILD" "${generator[@]}" -DPLEXUS_CUDA=ON -DPLEXUS_CUDA_ARCHS=90 \
-    -DCMAKE_BUILD_TYPE=Release ${prefix:+-DCMAKE_PREFIX_PATH="$prefix"}
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" \
+    ${prefix:+-DCMAKE_PREFIX_PATH="$prefix"}
 }
 
 build() {
-  [ -d "$DEPS/usr" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  tool_env
   cmake --build "$BUILD" -j "$JOBS" >"$OUT/build.log" 2>&1
   local rc=$?
   tail -n 30 "$OUT/build.log"
@@ -185,6 +211,7 @@ build() {
 }
 
 cuda_tests() {
+  tool_env
   cd "$BUILD" || return 1
   ctest -R '^cuda\.' -j 4 --timeout 120 --output-on-failure >"$OUT/ctest-cuda.log" 2>&1
   local rc=$?
@@ -235,6 +262,8 @@ torch_check() {
   fi
   LD_PRELOAD="$lib" PYTHONUNBUFFERED=1 python3 "$ROOT/scripts/gpu_torch_check.py" --timeout 100
 }
+
+export -f tool_env
 
 # --- run them -----------------------------------------------------------------------------------
 if [ "$DRY_RUN" = 1 ]; then
