@@ -14,7 +14,7 @@
 #   plus written. An estimate: the executor's plan may move more.
 #
 # Usage: awk -f gpu-check-bounds.awk COPY_BW_OUTPUT TABLE...
-FNR == 1 { file = FILENAME; n = split(file, parts, "/"); tag = parts[n]; sub(/^\.table_/, "", tag) }
+FNR == 1 { file = FILENAME; n = split(file, parts, "/"); tag = parts[n]; sub(/^table_/, "", tag) }
 /^copy_bw / {
   for (i = 2; i <= NF; i++) { split($i, kv, "="); bw[kv[1]] = kv[2] + 0 }
   next

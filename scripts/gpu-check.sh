@@ -12,15 +12,16 @@
 #                                         ignored by git; carry it with the device tool's `carry`
 #   scripts/gpu-check.sh                  run every step (on the device machine)
 #
-# Output goes to $OUT (the device tool's folder; ./build-gpu-out, ignored by git, when unset): gpu-check.log (every
-# step's output), summary.txt (step lines, tables, bandwidth figures), build.log, ctest-cuda.log.
+# Output goes to $OUT (the device tool's folder; ./build-gpu-out, ignored by git, when unset):
+# gpu-check.log (every step's output), summary.txt (step lines, tables, bandwidth figures),
+# build.log, ctest-cuda.log.
 # Environment: GPU_CHECK_BUDGET (seconds for the whole run, default 460), GPU_CHECK_BUILD_DIR
 # (default build-gpu), GPU_CHECK_JOBS (build jobs, default all cores), GPU_CHECK_SKIP_BUILD=1
 # (use the build directory as it is: a rerun, or a trial of the steps on a machine without GPU).
 # GPU_CHECK_STEPS='copy_bw|torch' runs only the steps whose names match (the others: SKIPPED).
 #
 # Device tool call (from the repository root, after --prepare-deps):
-#   run(command="scripts/gpu-check.sh", carry=[".gpu-deps"], timeout_s=590)
+#   run(command="bash scripts/gpu-check.sh", carry=[".gpu-deps"], timeout_s=590)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -91,7 +92,10 @@ START=$(date +%s)
 BIN="$BUILD/bin"
 # Loopback only: the machine has no network, and tests talk to themselves.
 export PLEXUS_SOCKET_IFNAME=lo NCCL_SOCKET_IFNAME=lo FI_TCP_IFACE=lo UCX_NET_DEVICES=lo
-export ROOT OUT BUILD JOBS BIN DEPS
+# Tables and figures between steps, outside $OUT (the device tool brings back at most 8 files).
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export ROOT OUT BUILD JOBS BIN DEPS WORK
 
 if [ "$DRY_RUN" = 0 ]; then
   mkdir -p "$OUT"
@@ -229,7 +233,7 @@ cuda_tests() {
 }
 
 copy_bw() {
-  "$BIN/cuda_copy_bw" -b 1G -n 20 | tee "$OUT/.copy_bw"
+  "$BIN/cuda_copy_bw" -b 1G -n 20 | tee "$WORK/copy_bw"
 }
 
 # all_reduce_perf under plexus-run on device buffers, 0 wrong required:
@@ -242,10 +246,10 @@ perf_run() {
   shift
   env "${envs[@]}" "$BIN/plexus-run" -n "$n" --no-prefix --timeout "$limit" \
     "$BIN/all_reduce_perf" "$@" \
-    | tee "$OUT/.table_$tag"
+    | tee "$WORK/table_$tag"
   local rc=${PIPESTATUS[0]}
-  grep -q "# Out of bounds values : 0 OK" "$OUT/.table_$tag" || return 1
-  grep -q "# Buffers: device memory" "$OUT/.table_$tag" || { echo "gpu-check: not on device buffers"; return 1; }
+  grep -q "# Out of bounds values : 0 OK" "$WORK/table_$tag" || return 1
+  grep -q "# Buffers: device memory" "$WORK/table_$tag" || { echo "gpu-check: not on device buffers"; return 1; }
   return "$rc"
 }
 
@@ -303,19 +307,18 @@ fi
 
 # --- tables and bounds ------------------------------------------------------------------------
 for tag in bw2 bw4 lat2 tcp2 tcp4 graph ar2 ar4; do
-  [ -f "$OUT/.table_$tag" ] || continue
+  [ -f "$WORK/table_$tag" ] || continue
   {
     echo "# --- table $tag ---"
-    grep -vE "^#  Rank|^# Using devices|^#$" "$OUT/.table_$tag"
+    grep -vE "^#  Rank|^# Using devices|^#$" "$WORK/table_$tag"
   } >>"$SUMMARY"
 done
-if [ -f "$OUT/.copy_bw" ]; then
+if [ -f "$WORK/copy_bw" ]; then
   tables=()
   for tag in bw2 bw4 lat2 tcp2 tcp4 ar2 ar4; do
-    [ -f "$OUT/.table_$tag" ] && tables+=("$OUT/.table_$tag")
+    [ -f "$WORK/table_$tag" ] && tables+=("$WORK/table_$tag")
   done
-  awk -f "$ROOT/scripts/gpu-check-bounds.awk" "$OUT/.copy_bw" "${tables[@]}" | tee -a "$SUMMARY" >>"$LOG"
+  awk -f "$ROOT/scripts/gpu-check-bounds.awk" "$WORK/copy_bw" "${tables[@]}" | tee -a "$SUMMARY" >>"$LOG"
 fi
-rm -f "$OUT"/.table_* "$OUT/.copy_bw"
 say "# gpu-check: $PASSED passed, $FAILED failed, $SKIPPED skipped in $(($(date +%s) - START))s"
 [ "$FAILED" = 0 ]
