@@ -40,6 +40,7 @@ RunResult run(const ProcessPlacement& where) {
   Options o;
   o.minBytes = 8;
   o.maxBytes = 8;
+  o.buffers = BufferKind::kHost;
   o.iters = 1;
   o.warmupIters = 0;
   return runCaptured(kAllReduce, o, where);

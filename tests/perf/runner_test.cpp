@@ -29,6 +29,7 @@ Options small() {
   o.stepFactor = 8;
   o.iters = 2;
   o.warmupIters = 1;
+  o.buffers = BufferKind::kHost;  // the host path everywhere (device_test.cpp: device buffers)
   return o;
 }
 
@@ -144,7 +145,6 @@ TEST(PerfRunner, RootOutsideTheJobIsAUsageError) {
 // CUDA, or no driver, or no GPU) auto means host memory and --buffers device is a usage error.
 TEST(PerfRunner, BufferLineAndDeviceBuffersWithoutADevice) {
   Options o = small();
-  o.buffers = BufferKind::kHost;
   RunResult host = run(kAllReduce, o);
   ASSERT_EQ(host.code, 0) << host.err;
   EXPECT_NE(host.out.find("# Buffers: host memory (--host)\n"), std::string::npos) << host.out;
