@@ -16,6 +16,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__has_include)
 #if __has_include(<cuda_runtime.h>) && !defined(PLEXUS_NO_CUDA_HEADERS)
@@ -199,6 +200,31 @@ PLEXUS_NCCL_DECL(ncclResult_t, ncclCommShrink,
                  (ncclComm_t comm, int* excludeRanksList, int excludeRanksCount,
                   ncclComm_t* newcomm, ncclConfig_t* config, int shrinkFlags))
 
+/* Growing a communicator (NCCL 2.29). ncclCommGetUniqueId, on one existing rank, makes the id that
+ * the new ranks join with. ncclCommGrow is collective over the existing ranks (comm, rank = -1;
+ * uniqueId = &id on the rank that made it, NULL on the others) and the new ranks (comm = NULL,
+ * uniqueId = &id, rank = their rank in [size of comm, nRanks)). Existing ranks keep their ranks. */
+PLEXUS_NCCL_DECL(ncclResult_t, ncclCommGetUniqueId, (ncclComm_t comm, ncclUniqueId* uniqueId))
+PLEXUS_NCCL_DECL(ncclResult_t, ncclCommGrow,
+                 (ncclComm_t comm, int nRanks, const ncclUniqueId* uniqueId, int rank,
+                  ncclComm_t* newcomm, ncclConfig_t* config))
+
+/* Suspend / resume (NCCL 2.29). NCCL releases dynamic GPU memory (NCCL_SUSPEND_MEM); Plexus waits
+ * for the communicator's queued work and marks it suspended (it holds no GPU memory of its own to
+ * release yet); ncclCommResume clears the mark. */
+#define NCCL_SUSPEND_MEM 0x01
+PLEXUS_NCCL_DECL(ncclResult_t, ncclCommSuspend, (ncclComm_t comm, int flags))
+PLEXUS_NCCL_DECL(ncclResult_t, ncclCommResume, (ncclComm_t comm))
+
+typedef enum {
+  ncclStatGpuMemSuspend = 0,   /* GPU memory that suspend can release (bytes) */
+  ncclStatGpuMemSuspended = 1, /* 1 while suspended, else 0 */
+  ncclStatGpuMemPersist = 2,   /* GPU memory that suspend cannot release (bytes) */
+  ncclStatGpuMemTotal = 3      /* all GPU memory held by the communicator (bytes) */
+} ncclCommMemStat_t;
+PLEXUS_NCCL_DECL(ncclResult_t, ncclCommMemStats,
+                 (ncclComm_t comm, ncclCommMemStat_t stat, uint64_t* value))
+
 PLEXUS_NCCL_DECL(const char*, ncclGetErrorString, (ncclResult_t result))
 PLEXUS_NCCL_DECL(const char*, ncclGetLastError, (ncclComm_t comm))
 PLEXUS_API void ncclResetDebugInit(void);
@@ -215,6 +241,24 @@ PLEXUS_NCCL_DECL(ncclResult_t, ncclCommDeregister, (const ncclComm_t comm, void*
 PLEXUS_NCCL_DECL(ncclResult_t, ncclCommWindowRegister,
                  (ncclComm_t comm, void* buff, size_t size, ncclWindow_t* win, int winFlags))
 PLEXUS_NCCL_DECL(ncclResult_t, ncclCommWindowDeregister, (ncclComm_t comm, ncclWindow_t win))
+
+PLEXUS_NCCL_DECL(ncclResult_t, ncclWinGetUserPtr,
+                 (ncclComm_t comm, ncclWindow_t win, void** outUserPtr))
+
+/* NCCL's device API (nccl_device.h): opaque here. Plexus does not support it yet: these calls
+ * check their arguments and return ncclInvalidUsage. */
+struct ncclDevComm;
+typedef struct ncclDevComm ncclDevComm_t;
+struct ncclDevCommRequirements;
+typedef struct ncclDevCommRequirements ncclDevCommRequirements_t;
+PLEXUS_NCCL_DECL(ncclResult_t, ncclDevCommCreate,
+                 (ncclComm_t comm, ncclDevCommRequirements_t const* reqs,
+                  ncclDevComm_t* outDevComm))
+PLEXUS_NCCL_DECL(ncclResult_t, ncclDevCommDestroy, (ncclComm_t comm, ncclDevComm_t const* devComm))
+PLEXUS_NCCL_DECL(ncclResult_t, ncclGetLsaMultimemDevicePointer,
+                 (ncclWindow_t window, size_t offset, void** outPtr))
+PLEXUS_NCCL_DECL(ncclResult_t, ncclGetPeerDevicePointer,
+                 (ncclWindow_t window, size_t offset, int peer, void** outPtr))
 
 PLEXUS_NCCL_DECL(ncclResult_t, ncclRedOpCreatePreMulSum,
                  (ncclRedOp_t * op, void* scalar, ncclDataType_t datatype,
@@ -254,6 +298,25 @@ PLEXUS_NCCL_DECL(ncclResult_t, ncclSend,
 PLEXUS_NCCL_DECL(ncclResult_t, ncclRecv,
                  (void* recvbuff, size_t count, ncclDataType_t datatype, int peer,
                   ncclComm_t comm, cudaStream_t stream))
+
+/* One-sided operations (NCCL 2.29/2.30): not supported by Plexus yet; they check their arguments
+ * and return ncclInvalidUsage. */
+typedef struct {
+  int opCnt;  /* number of signal operations to wait for */
+  int peer;   /* the rank they come from */
+  int sigIdx; /* signal index */
+  int ctx;    /* context */
+} ncclWaitSignalDesc_t;
+PLEXUS_NCCL_DECL(ncclResult_t, ncclPutSignal,
+                 (const void* localbuff, size_t count, ncclDataType_t datatype, int peer,
+                  ncclWindow_t peerWin, size_t peerWinOffset, int sigIdx, int ctx,
+                  unsigned int flags, ncclComm_t comm, cudaStream_t stream))
+PLEXUS_NCCL_DECL(ncclResult_t, ncclSignal,
+                 (int peer, int sigIdx, int ctx, unsigned int flags, ncclComm_t comm,
+                  cudaStream_t stream))
+PLEXUS_NCCL_DECL(ncclResult_t, ncclWaitSignal,
+                 (int nDesc, ncclWaitSignalDesc_t* signalDescs, ncclComm_t comm,
+                  cudaStream_t stream))
 
 PLEXUS_NCCL_DECL(ncclResult_t, ncclGroupStart, (void))
 PLEXUS_NCCL_DECL(ncclResult_t, ncclGroupEnd, (void))
