@@ -62,17 +62,38 @@ def plexus_paths():
         sys.exit("setup.py: Plexus not found: set PLEXUS_DIR to a build directory or prefix")
 
 
+def with_cuda():
+    """CUDA tensors are supported when this PyTorch was built with CUDA and a CUDA toolkit is
+    installed (headers and libcudart; no GPU needed to build). PLEXUS_TORCH_CUDA=0 or 1 forces."""
+    import torch
+    from torch.utils import cpp_extension
+
+    forced = os.environ.get("PLEXUS_TORCH_CUDA")
+    have = torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
+    if forced == "0" or (forced != "1" and not have):
+        why = "PLEXUS_TORCH_CUDA=0" if forced == "0" else (
+            "PyTorch has no CUDA" if torch.version.cuda is None else "no CUDA toolkit (CUDA_HOME)")
+        print(f"setup.py: CPU tensors only ({why})")
+        return False
+    print(f"setup.py: CPU and CUDA tensors (PyTorch CUDA {torch.version.cuda}, toolkit "
+          f"{cpp_extension.CUDA_HOME})")
+    return True
+
+
 def main():
-    from torch.utils.cpp_extension import BuildExtension, CppExtension
+    from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
 
     include, libdir = plexus_paths()
     sources = sorted(str(p.relative_to(HERE)) for p in (HERE / "csrc").glob("*.cpp"))
-    ext = CppExtension(
+    cuda = with_cuda()
+    make = CUDAExtension if cuda else CppExtension
+    ext = make(
         name="plexus_torch._C",
         sources=sources,
         include_dirs=[str(include), str(HERE / "csrc")],
         library_dirs=[str(libdir)],
         libraries=["plexus"],
+        define_macros=[("PLEXUS_TORCH_CUDA", "1")] if cuda else [],
         extra_compile_args=["-std=c++20", "-O2", "-Wall", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
         extra_link_args=[f"-Wl,-rpath,{libdir}"],
     )

@@ -8,7 +8,6 @@
 #include <optional>
 
 namespace plexus_torch {
-namespace {
 
 constexpr const char* kUniqueIdKey = "plexus_torch/unique_id/";
 
@@ -32,11 +31,9 @@ plexus::UniqueId exchangeId(const c10d::Store& constStore, int rank, int which) 
   return id;
 }
 
-}  // namespace
-
 ProcessGroupPlexus::ProcessGroupPlexus(const c10::intrusive_ptr<c10d::Store>& store, int rank,
                                        int size, std::chrono::milliseconds timeout)
-    : BackendBase(rank, size), timeout_(timeout) {
+    : BackendBase(rank, size), store_(store), timeout_(timeout) {
   try {
     plexus::Communicator::Options o;
     o.name = "torch";
@@ -65,6 +62,9 @@ ProcessGroupPlexus::~ProcessGroupPlexus() {
 
 void ProcessGroupPlexus::abortAll() {
   if (coll_) coll_.abort();
+#ifdef PLEXUS_TORCH_CUDA
+  if (cuda_) cuda_->abort();
+#endif
   if (p2p_) p2p_->abort();
 }
 

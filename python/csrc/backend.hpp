@@ -18,11 +18,16 @@
 #include <vector>
 
 #include "compat.hpp"
+#include "cuda_path.hpp"
 #include "p2p.hpp"
 #include "tensor_args.hpp"
 #include "work.hpp"
 
 namespace plexus_torch {
+
+// The unique id of the group's communicator number `which`: rank 0 makes it and publishes it in
+// `store`, the others read it (backend.cpp).
+plexus::UniqueId exchangeId(const c10d::Store& store, int rank, int which);
 
 class ProcessGroupPlexus : public BackendBase {
  public:
@@ -145,6 +150,25 @@ class ProcessGroupPlexus : public BackendBase {
   void exchangeBlocks(const WorkPtr& work, const std::vector<Block>& sends,
                       const std::vector<Block>& recvs);
 
+#ifdef PLEXUS_TORCH_CUDA
+  // CUDA tensors (cuda_collectives.cpp): the same operations through Plexus's NCCL C API on the
+  // tensors' current stream, on cuda_ (made on first use, under collMutex_).
+  c10::intrusive_ptr<c10d::Work> cudaAllreduce(at::Tensor& t, const c10d::AllreduceOptions& opts);
+  c10::intrusive_ptr<c10d::Work> cudaBroadcast(at::Tensor& t, const c10d::BroadcastOptions& opts);
+  c10::intrusive_ptr<c10d::Work> cudaReduce(at::Tensor& t, const c10d::ReduceOptions& opts);
+  c10::intrusive_ptr<c10d::Work> cudaAllgather(std::vector<at::Tensor>& outputs, at::Tensor& input,
+                                               const c10d::AllgatherOptions& opts);
+  c10::intrusive_ptr<c10d::Work> cudaAllgatherBase(at::Tensor& output, at::Tensor& input,
+                                                   const c10d::AllgatherOptions& opts);
+  c10::intrusive_ptr<c10d::Work> cudaReduceScatterBase(at::Tensor& output, at::Tensor& input,
+                                                       const c10d::ReduceScatterOptions& opts);
+  // The one path of those: under collMutex_, on the device's current stream, `enqueue(comm,
+  // stream)` makes the NCCL calls; the Work then records its event on that stream.
+  template <class Enqueue>
+  c10::intrusive_ptr<c10d::Work> startCuda(OpInfo info, c10::Device device, Enqueue&& enqueue);
+  std::shared_ptr<CudaComm> cuda_;
+#endif
+  c10::intrusive_ptr<c10d::Store> store_;  // for communicators made later (CUDA)
   std::chrono::milliseconds timeout_;
   std::mutex collMutex_;  // one submitter at a time on coll_ (same order on every rank)
   plexus::Communicator coll_;

@@ -6,6 +6,10 @@ namespace plexus_torch {
 
 c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::allreduce(std::vector<at::Tensor>& tensors,
                                                              const c10d::AllreduceOptions& opts) {
+#ifdef PLEXUS_TORCH_CUDA
+  if (tensors.size() == 1 && onCuda(tensors, "plexus all_reduce"))
+    return cudaAllreduce(tensors[0], opts);
+#endif
   at::Tensor& t = single(tensors, "plexus all_reduce");
   std::string what = describe("all_reduce", t);
   ReduceSpec spec = reduceSpec(t.scalar_type(), opts.reduceOp, what);
@@ -53,6 +57,10 @@ c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::allreduce_coalesced(
 
 c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::broadcast(std::vector<at::Tensor>& tensors,
                                                              const c10d::BroadcastOptions& opts) {
+#ifdef PLEXUS_TORCH_CUDA
+  if (tensors.size() == 1 && onCuda(tensors, "plexus broadcast"))
+    return cudaBroadcast(tensors[0], opts);
+#endif
   at::Tensor& t = single(tensors, "plexus broadcast");
   std::string what = describe("broadcast", t);
   int root = checkRoot(what, opts.rootRank);
@@ -68,6 +76,9 @@ c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::broadcast(std::vector<at::Ten
 
 c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::reduce(std::vector<at::Tensor>& tensors,
                                                           const c10d::ReduceOptions& opts) {
+#ifdef PLEXUS_TORCH_CUDA
+  if (tensors.size() == 1 && onCuda(tensors, "plexus reduce")) return cudaReduce(tensors[0], opts);
+#endif
   at::Tensor& t = single(tensors, "plexus reduce");
   std::string what = describe("reduce", t);
   int root = checkRoot(what, opts.rootRank);
@@ -96,6 +107,10 @@ void ProcessGroupPlexus::allGatherInto(const WorkPtr& work, const at::Tensor& in
 c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::allgather(
     std::vector<std::vector<at::Tensor>>& outputs, std::vector<at::Tensor>& inputs,
     const c10d::AllgatherOptions& opts) {
+#ifdef PLEXUS_TORCH_CUDA
+  if (inputs.size() == 1 && outputs.size() == 1 && onCuda(inputs, "plexus all_gather"))
+    return cudaAllgather(outputs[0], inputs[0], opts);
+#endif
   at::Tensor& in = single(inputs, "plexus all_gather");
   std::string what = describe("all_gather", in);
   if (outputs.size() != 1 || outputs[0].size() != static_cast<size_t>(getSize()))
@@ -115,6 +130,9 @@ c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::allgather(
 
 c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::_allgather_base(
     at::Tensor& output, at::Tensor& input, const c10d::AllgatherOptions& opts) {
+#ifdef PLEXUS_TORCH_CUDA
+  if (input.defined() && input.is_cuda()) return cudaAllgatherBase(output, input, opts);
+#endif
   checkTensor(input, "plexus all_gather_into_tensor");
   checkTensor(output, "plexus all_gather_into_tensor");
   std::string what = describe("all_gather_into_tensor", input);
@@ -205,6 +223,9 @@ c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::reduce_scatter(
 
 c10::intrusive_ptr<c10d::Work> ProcessGroupPlexus::_reduce_scatter_base(
     at::Tensor& output, at::Tensor& input, const c10d::ReduceScatterOptions& opts) {
+#ifdef PLEXUS_TORCH_CUDA
+  if (output.defined() && output.is_cuda()) return cudaReduceScatterBase(output, input, opts);
+#endif
   checkTensor(output, "plexus reduce_scatter_tensor");
   checkTensor(input, "plexus reduce_scatter_tensor");
   std::string what = describe("reduce_scatter_tensor", output);

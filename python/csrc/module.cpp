@@ -49,6 +49,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         auto backend = c10::make_intrusive<ProcessGroupPlexus>(store, rank, size, timeout);
         auto pg = c10::make_intrusive<PlexusProcessGroup>(store, rank, size);
         pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::CUSTOM, backend);
+#ifdef PLEXUS_TORCH_CUDA
+        pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::CUSTOM, backend);
+#endif
         pg->setDefaultBackend(c10d::ProcessGroup::BackendType::CUSTOM);
         return pg;
       },
@@ -57,4 +60,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       "A ProcessGroup named \"plexus\" whose CPU backend is a ProcessGroupPlexus.");
 #endif
   m.attr("built_with_torch") = TORCH_VERSION;
+#ifdef PLEXUS_TORCH_CUDA
+  m.attr("built_with_cuda") = true;
+  // Where the CUDA path's NCCL functions come from (Plexus's library, not PyTorch's NCCL).
+  m.def("cuda_nccl_library", []() { return plexus_torch::ncclFns().library; });
+#else
+  m.attr("built_with_cuda") = false;
+#endif
 }

@@ -96,13 +96,21 @@ const char* opName(c10d::ReduceOp::RedOpType op) {
                     opName(op) + " (" + why + ")");
 }
 
+#ifdef PLEXUS_TORCH_CUDA
+const std::string kCudaOps =
+    " here (CUDA tensors: all_reduce, broadcast, reduce, all_gather, all_gather_into_tensor, "
+    "reduce_scatter_tensor)";
+#else
+const std::string kCudaOps = " (this build of plexus_torch has no CUDA support)";
+#endif
+
 }  // namespace
 
 void checkTensor(const at::Tensor& t, const std::string& what) {
   if (!t.defined()) throwBackendError(what + ": got an undefined tensor");
   if (t.device().type() != c10::DeviceType::CPU)
-    throwBackendError(what + ": the plexus backend takes CPU tensors; got a tensor on " +
-                      t.device().str());
+    throwBackendError(what + ": the plexus backend takes CPU tensors" + kCudaOps +
+                      "; got a tensor on " + t.device().str());
   if (t.layout() != c10::kStrided)
     throwBackendError(what + ": the plexus backend takes dense (strided) tensors; got layout " +
                       c10::str(t.layout()));

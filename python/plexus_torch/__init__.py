@@ -1,6 +1,7 @@
 """Plexus as a torch.distributed backend.
 
-Importing this package registers the backend "plexus" (CPU tensors)::
+Importing this package registers the backend "plexus" (CPU tensors, and CUDA tensors when built
+against a PyTorch with CUDA: ``_C.built_with_cuda``)::
 
     import torch.distributed as dist
     import plexus_torch  # noqa: F401  (registers "plexus")
@@ -17,7 +18,7 @@ import torch.distributed as dist
 from . import _C
 from ._C import ProcessGroupPlexus
 
-__all__ = ["ProcessGroupPlexus", "BACKEND_NAME", "torch_version"]
+__all__ = ["ProcessGroupPlexus", "BACKEND_NAME", "torch_version", "backend_devices"]
 
 BACKEND_NAME = "plexus"
 
@@ -26,6 +27,11 @@ def torch_version():
     """(major, minor) of the PyTorch this process runs."""
     parts = torch.__version__.split("+")[0].split(".")
     return int(parts[0]), int(parts[1])
+
+
+def backend_devices():
+    """The device types the "plexus" backend takes tensors of."""
+    return ["cpu", "cuda"] if getattr(_C, "built_with_cuda", False) else ["cpu"]
 
 
 def _check_build():
@@ -63,7 +69,7 @@ def _register():
 
         params = inspect.signature(dist.Backend.register_backend).parameters
         if "devices" in params:
-            dist.Backend.register_backend(BACKEND_NAME, _create, devices=["cpu"])
+            dist.Backend.register_backend(BACKEND_NAME, _create, devices=backend_devices())
             return
     dist.Backend.register_backend(BACKEND_NAME, _create)
 
