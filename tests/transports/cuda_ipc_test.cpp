@@ -1,0 +1,177 @@
+// cuda-ipc memory on a real GPU: two processes on the one device share a cuMem allocation (POSIX
+// fd over the fd channel) or a legacy cudaMalloc handle, one writes, the other reads exact bytes;
+// two ranks of one process use the pointer directly. The gtest process itself never touches CUDA
+// (a forked child could not use it): every CUDA call runs in a forked child, including the probe
+// that makes each test skip with one line when there is no device.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "base/error.hpp"
+#include "transports/cuda_ipc/fd_channel.hpp"
+#include "transports/cuda_ipc/ipc_memory.hpp"
+
+namespace plexus::transport::cuda_ipc {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr size_t kBytes = 8 << 20;
+
+pid_t forkRank(const std::function<void()>& body) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  int rc = 0;
+  try {
+    body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), e.what());
+    rc = 1;
+  }
+  std::fflush(stderr);
+  ::_exit(rc);
+}
+
+int waitChild(pid_t pid, std::chrono::seconds limit = 60s) {
+  const Deadline d = Deadline::after(limit);
+  int status = 0;
+  for (;;) {
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (d.expired()) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+// The reason there is no usable device, "" when there is one (asked in a child).
+std::string noDeviceReason() {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = forkRank([&] {
+    std::string why;
+    if (!cudaDevicesAvailable(&why)) {
+      (void)!::write(fds[1], why.data(), why.size());
+      ::_exit(3);
+    }
+  });
+  ::close(fds[1]);
+  char buf[512] = {};
+  const ssize_t n = ::read(fds[0], buf, sizeof(buf) - 1);
+  ::close(fds[0]);
+  const int rc = waitChild(pid);
+  if (rc == 0) return "";
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "the device probe failed";
+}
+
+#define SKIP_WITHOUT_DEVICE()                                           \
+  do {                                                                  \
+    const std::string why = noDeviceReason();                           \
+    if (!why.empty()) GTEST_SKIP() << "no CUDA device (" << why << ")"; \
+  } while (0)
+
+uint32_t pattern(int owner, size_t i) {
+  return static_cast<uint32_t>(i) * 2246822519u + static_cast<uint32_t>(owner) * 3266489917u + 1u;
+}
+
+void check(cudaError_t rc, const char* what) {
+  if (rc != cudaSuccess) throwError(ErrorCode::kSystem, "%s: %s", what, cudaGetErrorString(rc));
+}
+
+void writePattern(void* device, size_t bytes, int owner) {
+  std::vector<uint32_t> host(bytes / 4);
+  for (size_t i = 0; i < host.size(); ++i) host[i] = pattern(owner, i);
+  check(cudaMemcpy(device, host.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
+
+void expectPattern(const void* device, size_t bytes, int owner, const char* who) {
+  std::vector<uint32_t> host(bytes / 4);
+  check(cudaMemcpy(host.data(), device, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+  for (size_t i = 0; i < host.size(); ++i)
+    if (host[i] != pattern(owner, i))
+      throwError(ErrorCode::kInternal, "%s: word %zu is %08x, expected %08x", who, i, host[i],
+                 pattern(owner, i));
+}
+
+// Exporter (rank 0) and importer (rank 1), two processes, both on device 0.
+void twoProcessesOneGpu(bool legacy) {
+  const uint64_t id = (static_cast<uint64_t>(::getpid()) << 24) ^ (legacy ? 0x1e6 : 0xc0e);
+  FdListener listener = FdListener::listen(id, 0);
+  const pid_t exporter = forkRank([&] {
+    FdChannel ch = listener.accept(Deadline::after(30s));
+    AllocateOptions o;
+    o.forceLegacy = legacy;
+    SharedDeviceMemory mem = SharedDeviceMemory::allocate(kBytes, 0, o);
+    const IpcHandleKind want = legacy ? IpcHandleKind::kLegacy : IpcHandleKind::kPosixFd;
+    if (mem.kind() != want)
+      throwError(ErrorCode::kInternal, "allocated %s memory", ipcHandleKindName(mem.kind()));
+    writePattern(mem.data(), kBytes / 2, 0);
+    mem.exportTo(ch, Deadline::after(30s));
+    ch.receiveTagged(2, "the importer's write", Deadline::after(30s));
+    expectPattern(static_cast<char*>(mem.data()) + kBytes / 2, kBytes / 2, 1, "exporter");
+    ch.send(3, {}, {}, Deadline::after(30s));
+    ch.receiveTagged(4, "the importer's unmap", Deadline::after(30s));
+  });
+  listener.close();
+  const pid_t importer = forkRank([&] {
+    FdChannel ch = connectFdChannel(id, 1, 0, Deadline::after(30s));
+    {
+      PeerDeviceMemory peer = PeerDeviceMemory::receiveFrom(ch, 0, Deadline::after(30s));
+      if (peer.direct() || peer.size() != kBytes)
+        throwError(ErrorCode::kInternal, "import: direct %d size %zu", peer.direct(), peer.size());
+      expectPattern(peer.data(), kBytes / 2, 0, "importer");
+      writePattern(static_cast<char*>(peer.data()) + kBytes / 2, kBytes / 2, 1);
+      ch.send(2, {}, {}, Deadline::after(30s));
+      ch.receiveTagged(3, "the exporter's check", Deadline::after(30s));
+    }
+    ch.send(4, {}, {}, Deadline::after(30s));
+  });
+  EXPECT_EQ(waitChild(exporter), 0);
+  EXPECT_EQ(waitChild(importer), 0);
+}
+
+TEST(CudaIpc, CuMemFdBetweenTwoProcessesOnOneGpu) {
+  SKIP_WITHOUT_DEVICE();
+  twoProcessesOneGpu(false);
+}
+
+TEST(CudaIpc, LegacyHandleBetweenTwoProcessesOnOneGpu) {
+  SKIP_WITHOUT_DEVICE();
+  twoProcessesOneGpu(true);
+}
+
+// Two ranks of one process (a thread each would do the same): the importer sees its own pid and
+// uses the exporter's pointer, for cuMem and for legacy memory (whose handle could not be opened
+// here at all).
+TEST(CudaIpc, RanksOfOneProcessUseThePointerDirectly) {
+  SKIP_WITHOUT_DEVICE();
+  const pid_t child = forkRank([] {
+    for (bool legacy : {false, true}) {
+      AllocateOptions o;
+      o.forceLegacy = legacy;
+      SharedDeviceMemory mem = SharedDeviceMemory::allocate(kBytes, 0, o);
+      writePattern(mem.data(), kBytes, 5);
+      const IpcDescriptor d = mem.describe(0);
+      PeerDeviceMemory peer = PeerDeviceMemory::import(d, Fd(), 0, "rank 0 of this process");
+      if (!peer.direct() || peer.data() != mem.data())
+        throwError(ErrorCode::kInternal, "same-process import was not direct");
+      expectPattern(peer.data(), kBytes, 5, "same process");
+    }
+  });
+  EXPECT_EQ(waitChild(child), 0);
+}
+
+}  // namespace
+}  // namespace plexus::transport::cuda_ipc
