@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "base/log.hpp"
 #include "topology/inventory.hpp"
@@ -51,6 +52,7 @@ struct Nvml {
   NvmlReturn (*getNvlinkRemotePci)(NvmlDevice, unsigned, NvmlPciInfo*) = nullptr;
   NvmlReturn (*getNvlinkRemoteType)(NvmlDevice, unsigned, int*) = nullptr;  // optional
   NvmlReturn (*getFabricInfo)(NvmlDevice, NvmlFabricInfo*) = nullptr;       // optional
+  NvmlReturn (*getP2PStatus)(NvmlDevice, NvmlDevice, int, int*) = nullptr;  // optional
   bool initialized = false;
 
   ~Nvml() {
@@ -79,6 +81,7 @@ struct Nvml {
     sym(getNvlinkRemotePci, "nvmlDeviceGetNvLinkRemotePciInfo_v2");
     sym(getNvlinkRemoteType, "nvmlDeviceGetNvLinkRemoteDeviceType");
     sym(getFabricInfo, "nvmlDeviceGetGpuFabricInfo");
+    sym(getP2PStatus, "nvmlDeviceGetP2PStatus");
     if (!init || !shutdown || !getCount || !getHandle || !getPciInfo) {
       why = "an NVML symbol is missing (driver too old?)";
       return false;
@@ -97,6 +100,30 @@ std::string cstr(const char* buf, size_t cap) {
   return std::string(buf, strnlen(buf, cap));
 }
 
+// nvmlGpuP2PCapsIndex_t: read, write, NVLink, atomics (the indices NVML has had since 2015).
+constexpr int kP2pRead = 0, kP2pWrite = 1, kP2pNvlink = 2, kP2pAtomics = 3;
+
+// nvmlDeviceGetP2PStatus for every ordered pair of the host's GPUs (0 = NVML_P2P_STATUS_OK).
+void p2pStatus(const Nvml& nvml, const std::vector<NvmlDevice>& devs, Inventory& inv) {
+  if (!nvml.getP2PStatus) return;
+  for (size_t i = 0; i < devs.size(); ++i) {
+    for (size_t j = 0; j < devs.size(); ++j) {
+      if (i == j || !devs[i] || !devs[j]) continue;
+      GpuP2pStatus st;
+      st.remoteBusId = inv.gpus[j].busId;
+      auto ask = [&](int index) {
+        int status = -1;
+        return nvml.getP2PStatus(devs[i], devs[j], index, &status) == kNvmlSuccess ? status : -1;
+      };
+      st.read = ask(kP2pRead);
+      st.write = ask(kP2pWrite);
+      st.nvlink = ask(kP2pNvlink);
+      st.atomics = ask(kP2pAtomics);
+      inv.gpus[i].p2p.push_back(st);
+    }
+  }
+}
+
 }  // namespace
 
 void discoverNvml(Inventory& inv) {
@@ -108,9 +135,12 @@ void discoverNvml(Inventory& inv) {
   }
   unsigned count = 0;
   if (nvml.getCount(&count) != kNvmlSuccess) count = 0;
+  std::vector<NvmlDevice> devs;
+  const size_t first = inv.gpus.size();
   for (unsigned i = 0; i < count && i < 4096; ++i) {
     NvmlDevice dev = nullptr;
     if (nvml.getHandle(i, &dev) != kNvmlSuccess) continue;
+    devs.push_back(dev);
     GpuInfo g;
     g.index = static_cast<int>(i);
     NvmlPciInfo pci;
@@ -160,6 +190,7 @@ void discoverNvml(Inventory& inv) {
     }
     inv.gpus.push_back(g);
   }
+  if (first == 0) p2pStatus(nvml, devs, inv);
   inv.haveGpus = true;
   inv.sources.push_back("NVML (" + std::to_string(count) + " GPUs)");
 }

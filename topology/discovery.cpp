@@ -9,6 +9,7 @@
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 #include "base/log.hpp"
+#include "topology/gpu_peers.hpp"
 #include "topology/inventory.hpp"
 #include "topology/link_constants.hpp"
 
@@ -400,7 +401,10 @@ class Builder {
 
 System buildFromInventory(const Inventory& inv) {
   Builder b(inv);
-  return b.run();
+  System sys = b.run();
+  GpuPeerFacts facts = gpuPeerFactsFromInventory(inv);
+  if (!facts.pairs.empty() && !sys.hosts().empty()) applyGpuPeers(sys, 0, facts);
+  return sys;
 }
 
 System discoverLocal(const DiscoveryOptions& opt) {
@@ -429,6 +433,12 @@ System discoverLocal(const DiscoveryOptions& opt) {
   for (const std::string& a : inv.absent)
     PLEXUS_INFO(subsys::kGraph | subsys::kInit, "topology: source absent: %s", a.c_str());
   System sys = buildFromInventory(inv);
+  if (opt.useCudaPeers && sys.countNodes(NodeType::kGpu) > 1) {
+    GpuPeerFacts facts = gpuPeerFactsFromInventory(inv);
+    addCudaPeerFacts(facts);
+    for (const std::string& n : facts.notes) sys.addNote("absent: " + n);
+    applyGpuPeers(sys, 0, facts);
+  }
   PLEXUS_INFO(subsys::kGraph | subsys::kInit, "topology: %s: %zu CPU domains, %zu GPUs, %zu NICs",
               sys.source().c_str(), sys.countNodes(NodeType::kCpu), sys.countNodes(NodeType::kGpu),
               sys.countNodes(NodeType::kNic));

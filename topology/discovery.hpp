@@ -16,6 +16,10 @@ struct DiscoveryOptions {
   bool useIbverbs = true;
   bool useNvml = true;
   bool useNetInterfaces = true;
+  // Ask CUDA for P2P access and atomics between the GPUs (cudaDeviceCanAccessPeer,
+  // cudaDeviceGetP2PAttribute; topology/gpu_peers.hpp). Off by default: it initialises the CUDA
+  // driver in this process. NVML's P2P status is always used when NVML is.
+  bool useCudaPeers = false;
 };
 
 // Discovers this host. Never throws for a missing source; notes what was absent.

@@ -65,6 +65,16 @@ struct NvlinkInfo {
   int remoteType = 0;  // 0 GPU, 1 CPU (IBM NPU), 2 NVSwitch
 };
 
+// NVML's nvmlDeviceGetP2PStatus towards one other GPU (0 OK, another NVML status when not, -1 not
+// asked).
+struct GpuP2pStatus {
+  std::string remoteBusId;
+  int read = -1;
+  int write = -1;
+  int nvlink = -1;
+  int atomics = -1;
+};
+
 struct GpuInfo {
   int index = 0;
   std::string busId;
@@ -72,7 +82,8 @@ struct GpuInfo {
   std::string uuid;
   int sm = 0;
   std::vector<NvlinkInfo> nvlinks;
-  std::string fabricDomain;  // "clusterUuid/cliqueId" when multi-node NVLink is set up
+  std::string fabricDomain;       // "clusterUuid/cliqueId" when multi-node NVLink is set up
+  std::vector<GpuP2pStatus> p2p;  // towards the other GPUs of the host
 };
 
 struct Inventory {
