@@ -73,17 +73,6 @@ constexpr const char* kCheckSameGpu =
     "both processes run in the same container / IPC namespace, the open-file limit (ulimit -n), "
     "and, where fds are fetched with pidfd_getfd, the ptrace rules (kernel.yama.ptrace_scope)";
 
-void validate(const IpcDescriptor& d, const std::string& peer) {
-  if (d.magic != kIpcDescriptorMagic || d.version != kIpcDescriptorVersion)
-    throwError(ErrorCode::kRemote,
-               "cuda-ipc: %s sent a buffer descriptor of another format (magic %08x version %u); "
-               "are both ranks the same Plexus version?",
-               peer.c_str(), d.magic, d.version);
-  if (d.size > d.mappedSize || d.offset > d.mappedSize - d.size)
-    throwError(ErrorCode::kRemote, "cuda-ipc: %s sent an inconsistent buffer descriptor",
-               peer.c_str());
-}
-
 void grantAccess(CUdeviceptr base, size_t bytes, int device, const ImportContext& c) {
   CUmemAccessDesc access{};
   access.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
@@ -185,7 +174,7 @@ PeerDeviceMemory& PeerDeviceMemory::operator=(PeerDeviceMemory&&) noexcept = def
 
 PeerDeviceMemory PeerDeviceMemory::import(const IpcDescriptor& desc, Fd fd, int device,
                                           const std::string& peer) {
-  validate(desc, peer);
+  validateIpcDescriptor(desc, peer);
   DeviceGuard guard(device, "importing a peer's device memory");
   const ImportContext c{desc, device, peer};
   uint8_t mine[16];

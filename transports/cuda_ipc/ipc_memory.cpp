@@ -23,6 +23,17 @@ const char* ipcHandleKindName(IpcHandleKind k) {
   return "none";
 }
 
+void validateIpcDescriptor(const IpcDescriptor& d, const std::string& peer) {
+  if (d.magic != kIpcDescriptorMagic || d.version != kIpcDescriptorVersion)
+    throwError(ErrorCode::kRemote,
+               "cuda-ipc: %s sent a buffer descriptor of another format (magic %08x version %u); "
+               "are both ranks the same Plexus version?",
+               peer.c_str(), d.magic, d.version);
+  if (d.size > d.mappedSize || d.offset > d.mappedSize - d.size)
+    throwError(ErrorCode::kRemote, "cuda-ipc: %s sent an inconsistent buffer descriptor",
+               peer.c_str());
+}
+
 void SharedDeviceMemory::exportTo(FdChannel& channel, Deadline deadline,
                                   const std::atomic<bool>* abort) const {
   const IpcDescriptor desc = describe(channel.selfRank());
@@ -52,10 +63,11 @@ PeerDeviceMemory PeerDeviceMemory::receiveFrom(FdChannel& channel, int device, D
 
 namespace {
 [[noreturn]] void noCuda(const char* what) {
-  throwError(ErrorCode::kInvalidUsage,
-             "cuda-ipc: %s needs CUDA, and this Plexus was built without it (-DPLEXUS_CUDA=OFF or "
-             "no toolkit found); rebuild with -DPLEXUS_CUDA=ON",
-             what);
+  throwError(
+      ErrorCode::kInvalidUsage,
+      "cuda-ipc: %s needs CUDA, and this Plexus was built without CUDA (-DPLEXUS_CUDA=OFF or "
+      "no toolkit found); rebuild with -DPLEXUS_CUDA=ON",
+      what);
 }
 }  // namespace
 
@@ -103,7 +115,9 @@ PeerDeviceMemory::PeerDeviceMemory() = default;
 PeerDeviceMemory::~PeerDeviceMemory() = default;
 PeerDeviceMemory::PeerDeviceMemory(PeerDeviceMemory&&) noexcept = default;
 PeerDeviceMemory& PeerDeviceMemory::operator=(PeerDeviceMemory&&) noexcept = default;
-PeerDeviceMemory PeerDeviceMemory::import(const IpcDescriptor&, Fd, int, const std::string&) {
+PeerDeviceMemory PeerDeviceMemory::import(const IpcDescriptor& desc, Fd, int,
+                                          const std::string& peer) {
+  validateIpcDescriptor(desc, peer);
   noCuda("importing a peer's device memory");
 }
 void* PeerDeviceMemory::data() const {

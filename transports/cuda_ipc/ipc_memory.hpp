@@ -151,6 +151,10 @@ class PeerDeviceMemory {
   std::unique_ptr<State> state_;
 };
 
+// Throws Error(kRemote) naming `peer` for a descriptor of another format or with inconsistent
+// sizes (import() checks this first, before any device work).
+void validateIpcDescriptor(const IpcDescriptor& desc, const std::string& peer);
+
 // The tag of an exportTo() message on an FdChannel.
 constexpr uint32_t kIpcDescriptorTag = 0x49504d31;  // "IPM1"
 
