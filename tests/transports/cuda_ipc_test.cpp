@@ -105,22 +105,61 @@ void expectPattern(const void* device, size_t bytes, int owner, const char* who)
                  pattern(owner, i));
 }
 
-// Exporter (rank 0) and importer (rank 1), two processes, both on device 0.
-void twoProcessesOneGpu(bool legacy) {
-  const uint64_t id = (static_cast<uint64_t>(::getpid()) << 24) ^ (legacy ? 0x1e6 : 0xc0e);
+enum class Source { kCuMem, kLegacy, kAdoptCudaMalloc, kAdoptCuMem };
+
+// What the exporter shares: its own allocation, or a window into memory it allocated otherwise.
+struct Exported {
+  SharedDeviceMemory owner;  // kAdoptCuMem: the allocation the window lies in
+  void* raw = nullptr;       // kAdoptCudaMalloc: the user's cudaMalloc
+  SharedDeviceMemory mem;
+  ~Exported() {
+    mem = SharedDeviceMemory();
+    if (raw) cudaFree(raw);
+  }
+};
+
+constexpr size_t kWindowOffset = 1 << 20;  // adopted windows start 1 MiB into their allocation
+
+void makeExported(Source src, Exported& e) {
+  AllocateOptions o;
+  switch (src) {
+    case Source::kCuMem:
+      e.mem = SharedDeviceMemory::allocate(kBytes, 0, o);
+      break;
+    case Source::kLegacy:
+      o.forceLegacy = true;
+      e.mem = SharedDeviceMemory::allocate(kBytes, 0, o);
+      break;
+    case Source::kAdoptCudaMalloc:
+      check(cudaSetDevice(0), "cudaSetDevice");
+      check(cudaMalloc(&e.raw, kBytes + 2 * kWindowOffset), "cudaMalloc");
+      e.mem = SharedDeviceMemory::adopt(static_cast<char*>(e.raw) + kWindowOffset, kBytes, 0);
+      break;
+    case Source::kAdoptCuMem:
+      e.owner = SharedDeviceMemory::allocate(kBytes + 2 * kWindowOffset, 0, o);
+      e.mem =
+          SharedDeviceMemory::adopt(static_cast<char*>(e.owner.data()) + kWindowOffset, kBytes, 0);
+      break;
+  }
+  const bool legacy = src == Source::kLegacy || src == Source::kAdoptCudaMalloc;
+  const IpcHandleKind want = legacy ? IpcHandleKind::kLegacy : IpcHandleKind::kPosixFd;
+  if (e.mem.kind() != want)
+    throwError(ErrorCode::kInternal, "exported %s memory", ipcHandleKindName(e.mem.kind()));
+}
+
+// Exporter (rank 0) and importer (rank 1), two processes, both on device 0: the importer reads the
+// exporter's first half and writes the second, the exporter reads that back.
+void twoProcessesOneGpu(Source src) {
+  const uint64_t id = (static_cast<uint64_t>(::getpid()) << 24) ^ (0xc0e + static_cast<int>(src));
   FdListener listener = FdListener::listen(id, 0);
   const pid_t exporter = forkRank([&] {
     FdChannel ch = listener.accept(Deadline::after(30s));
-    AllocateOptions o;
-    o.forceLegacy = legacy;
-    SharedDeviceMemory mem = SharedDeviceMemory::allocate(kBytes, 0, o);
-    const IpcHandleKind want = legacy ? IpcHandleKind::kLegacy : IpcHandleKind::kPosixFd;
-    if (mem.kind() != want)
-      throwError(ErrorCode::kInternal, "allocated %s memory", ipcHandleKindName(mem.kind()));
-    writePattern(mem.data(), kBytes / 2, 0);
-    mem.exportTo(ch, Deadline::after(30s));
+    Exported e;
+    makeExported(src, e);
+    writePattern(e.mem.data(), kBytes / 2, 0);
+    e.mem.exportTo(ch, Deadline::after(30s));
     ch.receiveTagged(2, "the importer's write", Deadline::after(30s));
-    expectPattern(static_cast<char*>(mem.data()) + kBytes / 2, kBytes / 2, 1, "exporter");
+    expectPattern(static_cast<char*>(e.mem.data()) + kBytes / 2, kBytes / 2, 1, "exporter");
     ch.send(3, {}, {}, Deadline::after(30s));
     ch.receiveTagged(4, "the importer's unmap", Deadline::after(30s));
   });
@@ -144,12 +183,22 @@ void twoProcessesOneGpu(bool legacy) {
 
 TEST(CudaIpc, CuMemFdBetweenTwoProcessesOnOneGpu) {
   SKIP_WITHOUT_DEVICE();
-  twoProcessesOneGpu(false);
+  twoProcessesOneGpu(Source::kCuMem);
 }
 
 TEST(CudaIpc, LegacyHandleBetweenTwoProcessesOnOneGpu) {
   SKIP_WITHOUT_DEVICE();
-  twoProcessesOneGpu(true);
+  twoProcessesOneGpu(Source::kLegacy);
+}
+
+TEST(CudaIpc, AdoptedCudaMallocWindowTravelsAsLegacyWithItsOffset) {
+  SKIP_WITHOUT_DEVICE();
+  twoProcessesOneGpu(Source::kAdoptCudaMalloc);
+}
+
+TEST(CudaIpc, AdoptedCuMemWindowTravelsAsFdWithItsOffset) {
+  SKIP_WITHOUT_DEVICE();
+  twoProcessesOneGpu(Source::kAdoptCuMem);
 }
 
 // Two ranks of one process (a thread each would do the same): the importer sees its own pid and

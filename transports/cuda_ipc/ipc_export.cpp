@@ -28,9 +28,12 @@ struct SharedDeviceMemory::State {
   bool isMapped = false;
   bool hasFabric = false;
   CUmemFabricHandle fabric{};
-  // legacy: the cudaMalloc pointer and its handle.
+  // legacy: the cudaMalloc pointer (owned memory only) and the handle.
   void* legacyPtr = nullptr;
   cudaIpcMemHandle_t legacy{};
+  // adopt(): the memory is someone else's; base is its allocation, offset where the buffer starts.
+  bool owned = true;
+  size_t offset = 0;
 
   State() = default;
   State(const State&) = delete;
@@ -38,6 +41,13 @@ struct SharedDeviceMemory::State {
   ~State() {
     // Errors here cannot be reported to anyone; a peer's import keeps the memory alive until it
     // is unmapped there too.
+    if (!owned) {
+      try {
+        if (haveHandle) driverApi().memRelease(handle);  // the reference adopt() retained
+      } catch (const Error&) {
+      }
+      return;
+    }
     if (legacyPtr != nullptr) {
       cudaFree(legacyPtr);
       return;
@@ -181,10 +191,62 @@ SharedDeviceMemory SharedDeviceMemory::allocate(size_t size, int device,
   return m;
 }
 
+SharedDeviceMemory SharedDeviceMemory::adopt(void* ptr, size_t size, int device,
+                                             const std::string& label) {
+  DeviceGuard guard(device, "exporting a user's device buffer");
+  auto s = std::make_unique<State>();
+  s->owned = false;
+  s->device = device;
+  s->size = size;
+  deviceUuid(device, s->uuid);
+  const DriverApi& d = driverApi();
+  const auto p = static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(ptr));
+  size_t range = 0;
+  checkCu(d.memGetAddressRange(&s->base, &range, p),
+          formatString("cuMemGetAddressRange of the %s at %p on device %d (is it device memory "
+                       "of this process?)",
+                       label.c_str(), ptr, device));
+  if (p + size > s->base + range)
+    throwError(ErrorCode::kInvalidArgument,
+               "cuda-ipc: the %s [%p, +%zu bytes) runs past the end of its allocation (%zu bytes "
+               "from 0x%llx); a buffer must lie inside one allocation",
+               label.c_str(), ptr, size, range, static_cast<unsigned long long>(s->base));
+  s->offset = static_cast<size_t>(p - s->base);
+  s->mapped = range;
+  if (d.memRetainAllocationHandle(&s->handle, ptr) == CUDA_SUCCESS) {
+    s->haveHandle = true;
+    int fd = -1;
+    const CUresult rc =
+        d.memExportToShareableHandle(&fd, s->handle, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0);
+    if (rc != CUDA_SUCCESS)
+      throwError(ErrorCode::kInvalidUsage,
+                 "cuda-ipc: the %s on device %d is cuMem memory created without "
+                 "CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, so peers cannot map it (%s); allocate "
+                 "it with that handle type, or with cudaMalloc",
+                 label.c_str(), device, cuErrorText(rc).c_str());
+    ::close(fd);
+    s->hasFabric = d.memExportToShareableHandle(&s->fabric, s->handle, CU_MEM_HANDLE_TYPE_FABRIC,
+                                                0) == CUDA_SUCCESS;
+    s->kind = IpcHandleKind::kPosixFd;
+  } else {
+    checkCudart(cudaIpcGetMemHandle(&s->legacy, reinterpret_cast<void*>(s->base)),
+                formatString("cudaIpcGetMemHandle of the %s on device %d (legacy IPC needs "
+                             "memory from cudaMalloc: not pool, managed or host memory)",
+                             label.c_str(), device));
+    s->kind = IpcHandleKind::kLegacy;
+  }
+  SharedDeviceMemory m;
+  m.state_ = std::move(s);
+  return m;
+}
+
 void* SharedDeviceMemory::data() const {
   if (!state_) return nullptr;
   if (state_->legacyPtr) return state_->legacyPtr;
-  return reinterpret_cast<void*>(static_cast<uintptr_t>(state_->base));
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(state_->base + state_->offset));
+}
+bool SharedDeviceMemory::owned() const {
+  return state_ && state_->owned;
 }
 size_t SharedDeviceMemory::size() const {
   return state_ ? state_->size : 0;
@@ -216,8 +278,9 @@ IpcDescriptor SharedDeviceMemory::describe(int selfRank) const {
   std::memcpy(d.deviceUuid, s.uuid, sizeof(d.deviceUuid));
   d.size = s.size;
   d.mappedSize = s.mapped;
-  d.offset = 0;
-  d.exporterAddress = reinterpret_cast<uintptr_t>(data());
+  d.offset = s.offset;
+  d.exporterAddress =
+      s.legacyPtr ? reinterpret_cast<uintptr_t>(s.legacyPtr) : static_cast<uint64_t>(s.base);
   static_assert(sizeof(d.fabricHandle) == sizeof(CUmemFabricHandle));
   static_assert(sizeof(d.legacyHandle) == sizeof(cudaIpcMemHandle_t));
   if (s.hasFabric) std::memcpy(d.fabricHandle, &s.fabric, sizeof(d.fabricHandle));

@@ -157,7 +157,7 @@ void importLegacy(State& s, const ImportContext& c) {
   if (rc != cudaSuccess) {
     s.legacyPtr = nullptr;
     c.fail("cudaIpcOpenMemHandle", cudaGetErrorString(rc),
-           "a legacy handle cannot be opened twice in one process nor in its own process; "
+           "a legacy handle cannot be opened in the process that made it; "
            "otherwise check that both ranks see the exporter's GPU (CUDA_VISIBLE_DEVICES) and "
            "share the IPC namespace");
   }

@@ -12,9 +12,11 @@
 //             64-byte handle that needs no socket, importable on every host of the NVLink domain
 //             (NVL72 / NVL576 class). The descriptor carries it beside the fd when there is one.
 //   kLegacy   cudaMalloc memory shared with cudaIpcGetMemHandle / cudaIpcOpenMemHandle, used when
-//             the device lacks virtual memory management or POSIX-fd handles (or when asked). A
-//             legacy handle cannot be opened in the process that made it, and each allocation
-//             can be opened once per process.
+//             the device lacks virtual memory management or POSIX-fd handles (or when asked), and
+//             for adopt()ed user buffers that are not cuMem. A legacy handle cannot be opened in
+//             the process that made it (opening it twice elsewhere returns the same mapping,
+//             reference counted), it covers a whole cudaMalloc allocation (buffers inside one
+//             travel as an offset), and the exporter must keep the memory until importers close.
 //
 // Several ranks on one GPU are allowed (NCCL refuses them; Plexus must not: it is how a one-GPU
 // machine tests multi-rank runs). Nothing here assumes distinct devices per rank:
@@ -96,12 +98,21 @@ class SharedDeviceMemory {
   // it. Throws Error naming the device, the size and what to check.
   static SharedDeviceMemory allocate(size_t size, int device, const AllocateOptions& options = {});
 
+  // Exports memory someone else allocated (a user buffer: cudaMalloc, cuMem, a framework's
+  // allocator) without taking it over: a cuMem allocation made with POSIX-fd handles is exported
+  // as kPosixFd (found with cuMemRetainAllocationHandle), anything else from cudaMalloc as
+  // kLegacy. [ptr, ptr + size) must lie inside one allocation; the owner must keep it alive
+  // until every peer has dropped its import. Throws Error naming the device and what to check.
+  static SharedDeviceMemory adopt(void* ptr, size_t size, int device,
+                                  const std::string& label = "user buffer");
+
   void* data() const;
   size_t size() const;
   size_t mappedSize() const;
   int device() const;
   IpcHandleKind kind() const;
   bool hasFabricHandle() const;
+  bool owned() const;  // false for adopt()ed memory
   bool valid() const { return state_ != nullptr; }
 
   // The descriptor peers import; `selfRank` names this rank in their errors.
