@@ -244,6 +244,20 @@ TEST(FdChannel, AbsentPeerTimesOutNamingTheSocket) {
   EXPECT_LT(Clock::now() - start, 2s);
 }
 
+TEST(FdChannel, MeshNamesTheRanksThatNeverCame) {
+  const uint64_t id = freshChannelId();
+  FdListener listener = FdListener::listen(id, 0);
+  const int peers[] = {0, 1, 2};
+  try {
+    connectFdMesh(listener, 0, peers, Deadline::after(200ms));
+    FAIL() << "a mesh without its peers was complete";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kRemote);
+    EXPECT_NE(std::string(e.what()).find("ranks still missing: 1,2"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(FdChannel, AbortStopsAWait) {
   const uint64_t id = freshChannelId();
   FdListener listener = FdListener::listen(id, 0);
