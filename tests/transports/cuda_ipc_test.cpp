@@ -201,6 +201,35 @@ TEST(CudaIpc, AdoptedCuMemWindowTravelsAsFdWithItsOffset) {
   twoProcessesOneGpu(Source::kAdoptCuMem);
 }
 
+// Three ranks, three processes, one GPU: each exports its buffer to the others, writes its own
+// region into every peer's buffer, and checks what the peers wrote into its own.
+void meshRankOnOneGpu(uint64_t id, int rank, int ranks) {
+  constexpr size_t kRegion = 1 << 20;
+  FdListener listener = FdListener::listen(id, rank);
+  std::vector<int> all;
+  for (int r = 0; r < ranks; ++r) all.push_back(r);
+  auto mesh = connectFdMesh(listener, rank, all, Deadline::after(30s));
+  SharedDeviceMemory mine = SharedDeviceMemory::allocate(kRegion * ranks, 0);
+  auto peers = exchangeWithPeers(mesh, mine, 0, Deadline::after(30s));
+  for (auto& [peer, mem] : peers)
+    writePattern(static_cast<char*>(mem.data()) + rank * kRegion, kRegion, 10 + rank);
+  for (auto& [peer, ch] : mesh) ch.send(5, {}, {}, Deadline::after(30s));
+  for (auto& [peer, ch] : mesh) {
+    ch.receiveTagged(5, "a peer's write", Deadline::after(30s));
+    expectPattern(static_cast<char*>(mine.data()) + peer * kRegion, kRegion, 10 + peer, "mesh");
+  }
+  for (auto& [peer, ch] : mesh) ch.send(6, {}, {}, Deadline::after(30s));  // then unmap
+  for (auto& [peer, ch] : mesh) ch.receiveTagged(6, "a peer's check", Deadline::after(30s));
+}
+
+TEST(CudaIpc, ThreeRanksOnOneGpuMapEachOther) {
+  SKIP_WITHOUT_DEVICE();
+  const uint64_t id = (static_cast<uint64_t>(::getpid()) << 24) ^ 0x3e5;
+  std::vector<pid_t> pids;
+  for (int r = 0; r < 3; ++r) pids.push_back(forkRank([=] { meshRankOnOneGpu(id, r, 3); }));
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(waitChild(pids[r]), 0) << "rank " << r;
+}
+
 // Two ranks of one process (a thread each would do the same): the importer sees its own pid and
 // uses the exporter's pointer, for cuMem and for legacy memory (whose handle could not be opened
 // here at all).

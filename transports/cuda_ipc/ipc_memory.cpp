@@ -59,6 +59,17 @@ PeerDeviceMemory PeerDeviceMemory::receiveFrom(FdChannel& channel, int device, D
   return import(desc, std::move(fd), device, channel.peerName());
 }
 
+std::map<int, PeerDeviceMemory> exchangeWithPeers(std::map<int, FdChannel>& mesh,
+                                                  const SharedDeviceMemory& mine, int device,
+                                                  Deadline deadline,
+                                                  const std::atomic<bool>* abort) {
+  for (auto& [peer, channel] : mesh) mine.exportTo(channel, deadline, abort);
+  std::map<int, PeerDeviceMemory> out;
+  for (auto& [peer, channel] : mesh)
+    out.emplace(peer, PeerDeviceMemory::receiveFrom(channel, device, deadline, abort));
+  return out;
+}
+
 #if !PLEXUS_HAVE_CUDA
 
 namespace {

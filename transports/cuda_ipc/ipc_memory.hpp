@@ -38,6 +38,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -161,6 +162,14 @@ class PeerDeviceMemory {
  private:
   std::unique_ptr<State> state_;
 };
+
+// Every rank of a mesh (connectFdMesh) exports `mine` to each peer and imports each peer's buffer
+// for use from `device`; returns the peers' buffers by rank. Sends to all before receiving, so no
+// pair waits on the other. Works the same when several ranks share the GPU.
+std::map<int, PeerDeviceMemory> exchangeWithPeers(std::map<int, FdChannel>& mesh,
+                                                  const SharedDeviceMemory& mine, int device,
+                                                  Deadline deadline,
+                                                  const std::atomic<bool>* abort = nullptr);
 
 // Throws Error(kRemote) naming `peer` for a descriptor of another format or with inconsistent
 // sizes (import() checks this first, before any device work).
