@@ -39,25 +39,13 @@ short waitFor(int fd, short events, Deadline deadline, const std::atomic<bool>* 
               const std::string& who, const char* doing) {
   for (;;) {
     if (aborted(abort))
-      throwError(ErrorCode::kRemote, "cuda-ipc: %s with %s aborted", doing, who.c_str());
+      throwError(ErrorCode::kRemote, "cuda-ipc: %s %s aborted", doing, who.c_str());
     const int waitMs = deadline.remainingMs(100);
     pollfd p{fd, events, 0};
     const int rc = ::poll(&p, 1, waitMs);
     if (rc > 0) return p.revents;
     if (rc < 0 && errno != EINTR) throwSystemError(errno, "cuda-ipc: poll failed");
     if (deadline.expired()) return 0;
-  }
-}
-
-void closeReceived(msghdr& msg) {
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      ::close(got);
-    }
   }
 }
 
@@ -73,6 +61,11 @@ std::vector<Fd> takeReceived(msghdr& msg) {
     }
   }
   return out;
+}
+
+// Closes the descriptors of a message that is dropped.
+void closeReceived(msghdr& msg) {
+  (void)takeReceived(msg);
 }
 
 }  // namespace
@@ -121,7 +114,7 @@ void FdChannel::send(uint32_t tag, std::span<const uint8_t> bytes, std::span<con
     if (n == static_cast<ssize_t>(sizeof(h) + bytes.size())) return;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (waitFor(fd_.get(), POLLOUT, deadline, abort, peerName_, "sending") == 0)
+      if (waitFor(fd_.get(), POLLOUT, deadline, abort, peerName_, "sending to") == 0)
         throwError(ErrorCode::kRemote,
                    "cuda-ipc: rank %d could not send to %s within the timeout (its fd channel is "
                    "full: is that rank still reading?)",
@@ -154,7 +147,7 @@ FdMessage FdChannel::receive(Deadline deadline, const std::atomic<bool>* abort) 
     const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (waitFor(fd_.get(), POLLIN, deadline, abort, peerName_, "receiving") == 0) {
+      if (waitFor(fd_.get(), POLLIN, deadline, abort, peerName_, "receiving from") == 0) {
         const auto waited =
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
         throwError(ErrorCode::kRemote,
