@@ -10,6 +10,9 @@
 #include <type_traits>
 
 #include "base/error.hpp"
+#if PLEXUS_HAVE_CUDA
+#include "transports/cuda_ipc/driver_api.hpp"
+#endif
 
 namespace plexus::transport::cuda_ipc {
 namespace {
@@ -95,6 +98,26 @@ TEST(IpcMemory, WithoutADeviceTheErrorSaysSo) {
   EXPECT_EQ(empty.data(), nullptr);
   EXPECT_THROW(empty.exportFd(), Error);
 }
+
+#if PLEXUS_HAVE_CUDA
+// The driver's entry points come from the runtime at run time; without a driver the lookup fails
+// with a message naming the symbol and what to check, never a crash or a link error.
+TEST(IpcMemory, DriverEntryPointsWithoutADriverSayWhy) {
+  std::string why;
+  if (cudaDevicesAvailable(&why)) GTEST_SKIP() << "a CUDA device is present";
+  try {
+    const DriverApi& api = driverApi();
+    EXPECT_NE(api.memCreate, nullptr);  // a driver without devices still has its entry points
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kSystem);
+    EXPECT_NE(std::string(e.what()).find("CUDA driver entry point cuGetErrorName"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("NVIDIA driver"), std::string::npos) << e.what();
+    EXPECT_EQ(cuErrorText(CUDA_ERROR_INVALID_VALUE), "CUresult 1 (no description)");
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace plexus::transport::cuda_ipc
