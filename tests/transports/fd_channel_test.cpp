@@ -6,12 +6,15 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -256,6 +259,27 @@ TEST(FdChannel, MeshNamesTheRanksThatNeverCame) {
     EXPECT_NE(std::string(e.what()).find("ranks still missing: 1,2"), std::string::npos)
         << e.what();
   }
+}
+
+// Something that is not a Plexus peer connects first and sends junk: it is refused (logged) and
+// the real peer behind it is accepted.
+TEST(FdChannel, AStrangerIsRefusedAndThePeerStillAccepted) {
+  const uint64_t id = freshChannelId();
+  FdListener listener = FdListener::listen(id, 0);
+  Fd stranger(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(stranger);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  const std::string name = fdChannelName(id, 0);
+  std::memcpy(a.sun_path + 1, name.data(), name.size());
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(::connect(stranger.get(), reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(::send(stranger.get(), "hi!", 3, 0), 3);
+  FdChannel peer = connectFdChannel(id, 4, 0, Deadline::after(5s));
+  FdChannel accepted = listener.accept(Deadline::after(5s));
+  EXPECT_EQ(accepted.peerRank(), 4);
+  peer.send(1, asBytes("ok"), {}, Deadline::after(1s));
+  EXPECT_EQ(accepted.receive(Deadline::after(1s)).bytes.size(), 2u);
 }
 
 TEST(FdChannel, AbortStopsAWait) {

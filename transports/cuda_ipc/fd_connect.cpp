@@ -48,14 +48,14 @@ ucred credentials(int fd) {
 }
 
 // Reads a newly accepted peer's hello; false (and the peer is dropped) when it is not one of ours.
-bool readHello(int fd, const FdListener& l, Hello* h, std::string* why) {
+bool readHello(int fd, const FdListener& l, int waitMs, Hello* h, std::string* why) {
   pollfd p{fd, POLLIN, 0};
   int rc;
   do {
-    rc = ::poll(&p, 1, kHelloWaitMs);
+    rc = ::poll(&p, 1, waitMs);
   } while (rc < 0 && errno == EINTR);
   if (rc <= 0) {
-    *why = "sent no hello within 2 s";
+    *why = formatString("sent no hello within %d ms", waitMs);
     return false;
   }
   const ssize_t n = ::recv(fd, h, sizeof(*h), MSG_DONTWAIT);
@@ -119,7 +119,7 @@ FdChannel FdListener::accept(Deadline deadline, const std::atomic<bool>* abort) 
     std::string why;
     if (cred.uid != ::geteuid())
       why = formatString("runs as uid %u, not %u", cred.uid, ::geteuid());
-    else if (readHello(c.get(), *this, &h, &why))
+    else if (readHello(c.get(), *this, std::max(1, deadline.remainingMs(kHelloWaitMs)), &h, &why))
       return FdChannel(std::move(c), rank_, h.rank, cred.pid);
     PLEXUS_WARN(subsys::kInit, "cuda-ipc: rank %d refused a connection on @%s from pid %d: %s",
                 rank_, name_.c_str(), static_cast<int>(cred.pid), why.c_str());
