@@ -42,6 +42,7 @@ Loaded load() {
   std::string& e = l.error;
   lookUp(a.getErrorName, "cuGetErrorName", 6000, e);
   lookUp(a.getErrorString, "cuGetErrorString", 6000, e);
+  lookUp(a.deviceGet, "cuDeviceGet", 2000, e);
   lookUp(a.deviceGetAttribute, "cuDeviceGetAttribute", 2000, e);
   lookUp(a.memCreate, "cuMemCreate", 10020, e);
   lookUp(a.memRelease, "cuMemRelease", 10020, e);
@@ -93,8 +94,11 @@ void checkCudart(int rc, const std::string& what) {
 }
 
 int deviceAttribute(CUdevice_attribute attribute, int device) {
+  const DriverApi& d = driverApi();
+  CUdevice dev = 0;  // the driver's handle of the ordinal (CUmemLocation takes the ordinal itself)
   int value = 0;
-  if (driverApi().deviceGetAttribute(&value, attribute, device) != CUDA_SUCCESS) return 0;
+  if (d.deviceGet(&dev, device) != CUDA_SUCCESS) return 0;
+  if (d.deviceGetAttribute(&value, attribute, dev) != CUDA_SUCCESS) return 0;
   return value;
 }
 

@@ -16,6 +16,7 @@ namespace plexus::transport::cuda_ipc {
 struct DriverApi {
   PFN_cuGetErrorName_v6000 getErrorName = nullptr;
   PFN_cuGetErrorString_v6000 getErrorString = nullptr;
+  PFN_cuDeviceGet_v2000 deviceGet = nullptr;
   PFN_cuDeviceGetAttribute_v2000 deviceGetAttribute = nullptr;
   PFN_cuMemCreate_v10020 memCreate = nullptr;
   PFN_cuMemRelease_v10020 memRelease = nullptr;
