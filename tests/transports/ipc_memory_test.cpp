@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "base/error.hpp"
+#include "transports/cuda_ipc/peer_route.hpp"
 #if PLEXUS_HAVE_CUDA
 #include "transports/cuda_ipc/driver_api.hpp"
 #endif
@@ -34,6 +35,20 @@ Pair connectedPair() {
   p.a = connectFdChannel(id, 1, 0, Deadline::after(5s));
   p.b = p.listener.accept(Deadline::after(5s));
   return p;
+}
+
+// Several ranks per GPU and per process: every combination of (same process?, same GPU?, P2P?).
+TEST(IpcMemory, PeerRoutes) {
+  LocalGpuRank a{0, 100, {1}}, sameGpuOtherProcess{1, 101, {1}}, otherGpu{2, 102, {2}},
+      sameProcessOtherGpu{3, 100, {2}}, sameProcessSameGpu{4, 100, {1}};
+  EXPECT_EQ(choosePeerRoute(a, sameProcessSameGpu, false), PeerRoute::kSameProcess);
+  EXPECT_EQ(choosePeerRoute(a, sameGpuOtherProcess, false), PeerRoute::kSameGpu);
+  EXPECT_EQ(choosePeerRoute(a, otherGpu, true), PeerRoute::kPeerToPeer);
+  EXPECT_EQ(choosePeerRoute(a, otherGpu, false), PeerRoute::kStaged);
+  EXPECT_EQ(choosePeerRoute(a, sameProcessOtherGpu, true), PeerRoute::kSameProcess);
+  EXPECT_EQ(choosePeerRoute(a, sameProcessOtherGpu, false), PeerRoute::kStaged);
+  EXPECT_STREQ(peerRouteName(PeerRoute::kSameGpu), "same-gpu");
+  EXPECT_STREQ(peerRouteName(PeerRoute::kStaged), "staged");
 }
 
 TEST(IpcMemory, KindNames) {
