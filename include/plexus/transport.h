@@ -1,5 +1,5 @@
 /*
- * Plexus transport plugin ABI, version 1.
+ * Plexus transport plugin ABI, version 2 (version 1 plugins still load).
  *
  * A transport moves bytes between two ranks reliably and in order through a FIFO of fixed-size
  * slots per connection and direction: the sender acquires a free slot, fills it and posts it; the
@@ -8,7 +8,15 @@
  *
  * A plugin is a shared library named libplexus-transport-NAME.so that exports
  *
+ *     const plexus_transport_v2_t* plexus_transport_v2(void);
+ *
+ * (version 2: the version 1 table followed by memory registration for host and CUDA device
+ * memory, see plexus_transport_v2_t) or, from plugins written for version 1,
+ *
  *     const plexus_transport_v1_t* plexus_transport_v1(void);
+ *
+ * Plexus looks up plexus_transport_v2 first, then plexus_transport_v1; a version 1 plugin is used
+ * as before and registers no memory.
  *
  * Plexus looks for it in PLEXUS_PLUGIN_PATH (colon-separated directories), then in the plexus/
  * directory next to libplexus.so, then on the dynamic loader's default path. PLEXUS_TRANSPORTS
@@ -30,20 +38,29 @@
 extern "C" {
 #endif
 
-#define PLEXUS_TRANSPORT_ABI_VERSION 1
-#define PLEXUS_TRANSPORT_ENTRY "plexus_transport_v1"
+#define PLEXUS_TRANSPORT_ABI_VERSION 2 /* the newest version this header describes */
+#define PLEXUS_TRANSPORT_ABI_VERSION_1 1
+#define PLEXUS_TRANSPORT_ABI_VERSION_2 2
+#define PLEXUS_TRANSPORT_ENTRY "plexus_transport_v2"
+#define PLEXUS_TRANSPORT_ENTRY_V1 "plexus_transport_v1"
 
 typedef enum {
-  PLEXUS_TP_SUCCESS = 0,     /* done */
-  PLEXUS_TP_AGAIN = 1,       /* not yet: call again after progress() */
-  PLEXUS_TP_ERROR = 2,       /* local failure (see last_error) */
-  PLEXUS_TP_REMOTE = 3,      /* the peer failed, left, or the network broke (see last_error) */
-  PLEXUS_TP_UNAVAILABLE = 4  /* init: no usable device here; Plexus skips the transport */
+  PLEXUS_TP_SUCCESS = 0,    /* done */
+  PLEXUS_TP_AGAIN = 1,      /* not yet: call again after progress() */
+  PLEXUS_TP_ERROR = 2,      /* local failure (see last_error) */
+  PLEXUS_TP_REMOTE = 3,     /* the peer failed, left, or the network broke (see last_error) */
+  PLEXUS_TP_UNAVAILABLE = 4 /* init: no usable device here; Plexus skips the transport */
 } plexus_tp_result_t;
 
 /* Memory a transport reads and writes directly. */
 #define PLEXUS_TP_MEM_HOST 0x1u
 #define PLEXUS_TP_MEM_CUDA 0x2u
+
+/* Memory registration capabilities (plexus_transport_v2_t: reg_caps, mem_reg_caps()). */
+#define PLEXUS_TP_REG_HOST 0x1u        /* registers host memory */
+#define PLEXUS_TP_REG_CUDA_DMABUF 0x2u /* registers CUDA device memory through its dma-buf fd */
+#define PLEXUS_TP_REG_CUDA_HMEM 0x4u   /* registers CUDA device memory by address (FI_HMEM_CUDA) */
+#define PLEXUS_TP_REG_CUDA (PLEXUS_TP_REG_CUDA_DMABUF | PLEXUS_TP_REG_CUDA_HMEM)
 
 /* Transport flags. */
 #define PLEXUS_TP_FLAG_SAME_HOST_ONLY 0x1u /* reaches only ranks with the same host hash */
@@ -55,39 +72,44 @@ typedef enum {
 #define PLEXUS_TP_LOG_TRACE 4
 
 typedef struct {
-  char name[64];        /* e.g. "mlx5_0:1", "eth0", "tcp;ofi_rxm" */
-  char pci_path[128];   /* sysfs PCI path or bus id, "" if none */
-  char link_layer[16];  /* "InfiniBand", "Ethernet", "shared memory", ... */
+  char name[64];         /* e.g. "mlx5_0:1", "eth0", "tcp;ofi_rxm" */
+  char pci_path[128];    /* sysfs PCI path or bus id, "" if none */
+  char link_layer[16];   /* "InfiniBand", "Ethernet", "shared memory", ... */
   double bandwidth_gbps; /* per direction, Gbit/s */
   double latency_us;
-  uint32_t mem_kinds;   /* PLEXUS_TP_MEM_* */
-  int port;             /* device port, 0 if not applicable */
+  uint32_t mem_kinds; /* PLEXUS_TP_MEM_* */
+  int port;           /* device port, 0 if not applicable */
 } plexus_tp_device_t;
 
 typedef struct {
-  uint32_t abi_version;  /* PLEXUS_TRANSPORT_ABI_VERSION of the caller */
+  uint32_t abi_version; /* the version of the table Plexus loaded: 1 for a plexus_transport_v1
+                         * table, 2 for a plexus_transport_v2 one */
   int rank;
   int nranks;
-  uint64_t comm_id;      /* random per communicator, equal on all its ranks */
-  uint32_t slot_bytes;   /* payload bytes per slot (equal on all ranks) */
-  uint32_t slots;        /* slots per FIFO */
-  uint8_t secret[16];    /* the job secret: present it when connecting, check it when accepting */
-  int requested;         /* 1 when the user named this transport in PLEXUS_TRANSPORTS */
+  uint64_t comm_id;    /* random per communicator, equal on all its ranks */
+  uint32_t slot_bytes; /* payload bytes per slot (equal on all ranks) */
+  uint32_t slots;      /* slots per FIFO */
+  uint8_t secret[16];  /* the job secret: present it when connecting, check it when accepting */
+  int requested;       /* 1 when the user named this transport in PLEXUS_TRANSPORTS */
   void (*log)(void* host, int level, const char* message);
   void* host;
+  /* Version 2 (read only when abi_version >= 2): the memory kinds (PLEXUS_TP_MEM_*) Plexus may
+   * ask this context to register, so that a plugin can open its fabric for them (ofi requests
+   * FI_HMEM when PLEXUS_TP_MEM_CUDA is set). */
+  uint32_t mem_kinds;
 } plexus_tp_config_t;
 
 typedef struct {
   int rank;
-  uint64_t host_hash;    /* equal for ranks on one host */
+  uint64_t host_hash; /* equal for ranks on one host */
   int pid;
   const char* host_name;
-  const void* address;   /* the blob this peer's local_address() produced */
+  const void* address; /* the blob this peer's local_address() produced */
   size_t address_len;
 } plexus_tp_peer_t;
 
 typedef struct plexus_transport_v1 {
-  uint32_t abi_version; /* PLEXUS_TRANSPORT_ABI_VERSION */
+  uint32_t abi_version; /* 1, or 2 when this is the v1 member of a plexus_transport_v2_t */
   const char* name;     /* "tcp", "ofi", "ucx", "ibverbs", ... */
   uint32_t flags;       /* PLEXUS_TP_FLAG_* */
 
@@ -111,7 +133,9 @@ typedef struct plexus_transport_v1 {
   plexus_tp_result_t (*connect)(void* ctx, int connection_id, const plexus_tp_peer_t* peer,
                                 void** conn);
 
-  /* Memory registration (RDMA transports; others may return SUCCESS with a NULL handle). */
+  /* Memory registration (RDMA transports; others may return SUCCESS with a NULL handle).
+   * Version 1 only: a version 2 plugin registers through register_memory below and may return
+   * SUCCESS with a NULL handle here. */
   plexus_tp_result_t (*reg_mem)(void* ctx, void* ptr, size_t size, uint32_t mem_kind,
                                 void** handle);
   plexus_tp_result_t (*dereg_mem)(void* ctx, void* handle);
@@ -139,6 +163,43 @@ typedef struct plexus_transport_v1 {
 } plexus_transport_v1_t;
 
 typedef const plexus_transport_v1_t* (*plexus_transport_entry_fn)(void);
+
+/* A buffer to register (version 2). */
+typedef struct {
+  uint32_t struct_size;   /* sizeof(plexus_tp_mem_desc_t) of the caller */
+  uint32_t kind;          /* PLEXUS_TP_MEM_HOST or PLEXUS_TP_MEM_CUDA */
+  void* ptr;              /* start (for CUDA: the device virtual address) */
+  size_t size;            /* bytes, > 0 */
+  int device;             /* CUDA device ordinal (kind CUDA), -1 for host memory */
+  int dmabuf_fd;          /* dma-buf of the device memory, -1 when not given; the caller keeps
+                           * it open during the call and closes it afterwards */
+  uint64_t dmabuf_offset; /* offset of ptr inside the dma-buf (when dmabuf_fd >= 0) */
+} plexus_tp_mem_desc_t;
+
+/* A registration (version 2). */
+typedef struct {
+  void* handle;        /* the plugin's, passed back to deregister_memory */
+  uint64_t remote_key; /* the key a peer uses to reach the memory (RDMA rkey), 0 if none */
+} plexus_tp_mem_reg_t;
+
+/* Version 2: the version 1 table (v1.abi_version == 2), then memory registration. Fields may be
+ * appended in later minor revisions: Plexus reads a field only when struct_size covers it. */
+typedef struct plexus_transport_v2 {
+  plexus_transport_v1_t v1;
+  uint32_t struct_size; /* sizeof(plexus_transport_v2_t) the plugin was built with */
+  uint32_t reg_caps;    /* PLEXUS_TP_REG_* the plugin can do at most (as built) */
+
+  /* PLEXUS_TP_REG_* this context can do now (its devices, provider and knobs decided). */
+  uint32_t (*mem_reg_caps)(void* ctx);
+  /* Registers mem for zero-copy access by the transport's device. ERROR (and last_error saying
+   * why: a kind this context cannot register, no dma-buf support, ...) when it cannot; Plexus
+   * then stages through host memory. */
+  plexus_tp_result_t (*register_memory)(void* ctx, const plexus_tp_mem_desc_t* mem,
+                                        plexus_tp_mem_reg_t* out);
+  plexus_tp_result_t (*deregister_memory)(void* ctx, void* handle);
+} plexus_transport_v2_t;
+
+typedef const plexus_transport_v2_t* (*plexus_transport_v2_entry_fn)(void);
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,8 @@ constexpr EnvVar kVars[] = {
   {"IB_SL", "0", "ibverbs transport: InfiniBand service level.", true},
   {"IB_TC", "0", "ibverbs transport: traffic class (RoCE DSCP << 2).", true},
   {"IB_MR_CACHE_SIZE", "256", "ibverbs transport: registrations kept by the memory-registration cache before unused ones are evicted.", false},
+  {"NET_GDR", "1", "Network transports register CUDA device buffers for GPUDirect RDMA (ibverbs through dma-buf, ofi through FI_HMEM) where the plugin, device and driver support it; 0 always stages device buffers through host memory. Compiled and unit-tested; untested on RDMA hardware.", false},
+  {"DMABUF_ENABLE", "1", "Register CUDA device memory through its dma-buf fd (cuMemGetHandleForAddressRange; ibverbs ibv_reg_dmabuf_mr); 0 disables that route (ofi may still use FI_HMEM by address).", true},
   // Algorithms and engine
   {"ALGO", "", "Force or exclude algorithms (NCCL syntax: ring,tree / ^tree / allreduce:ring;allgather:ring).", true},
   {"NCHANNELS", "", "Number of channels (parallel rings) per collective; default chosen by the tuner.", false},

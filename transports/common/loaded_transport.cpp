@@ -14,6 +14,7 @@
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "transports/common/cuda_dmabuf.hpp"
 
 namespace plexus::transport {
 namespace {
@@ -39,6 +40,32 @@ std::string libraryDirectory() {
   std::string path = realpath(info.dli_fname, real) != nullptr ? real : info.dli_fname;
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+// The table a plugin library exports: plexus_transport_v2 (its v1 member, abi_version 2), else
+// plexus_transport_v1 (abi_version 1). nullptr with why in *refused otherwise.
+const plexus_transport_v1_t* tableOf(void* handle, std::string* refused) {
+  if (auto v2 =
+          reinterpret_cast<plexus_transport_v2_entry_fn>(dlsym(handle, PLEXUS_TRANSPORT_ENTRY))) {
+    const plexus_transport_v2_t* t = v2();
+    if (t != nullptr && t->v1.abi_version == PLEXUS_TRANSPORT_ABI_VERSION_2 &&
+        t->struct_size >= sizeof(plexus_transport_v2_t))
+      return &t->v1;
+    *refused =
+        " speaks another plugin ABI version (its plexus_transport_v2 table is not version 2 "
+        "or is too short)";
+    return nullptr;
+  }
+  if (auto v1 =
+          reinterpret_cast<plexus_transport_entry_fn>(dlsym(handle, PLEXUS_TRANSPORT_ENTRY_V1))) {
+    const plexus_transport_v1_t* t = v1();
+    if (t != nullptr && t->abi_version == PLEXUS_TRANSPORT_ABI_VERSION_1) return t;
+    *refused = " speaks another plugin ABI version";
+    return nullptr;
+  }
+  *refused = std::string(" has no ") + PLEXUS_TRANSPORT_ENTRY + " or " + PLEXUS_TRANSPORT_ENTRY_V1 +
+             " symbol";
+  return nullptr;
 }
 
 const plexus_transport_v1_t* openPlugin(const std::string& name, std::string* searched) {
@@ -68,15 +95,10 @@ const plexus_transport_v1_t* openPlugin(const std::string& name, std::string* se
         errors += std::string(errors.empty() ? "" : "; ") + e;
       continue;
     }
-    auto entry = reinterpret_cast<plexus_transport_entry_fn>(dlsym(handle, PLEXUS_TRANSPORT_ENTRY));
-    if (entry == nullptr) {
-      errors += (errors.empty() ? "" : "; ") + c + " has no " + PLEXUS_TRANSPORT_ENTRY + " symbol";
-      dlclose(handle);
-      continue;
-    }
-    const plexus_transport_v1_t* table = entry();
-    if (table == nullptr || table->abi_version != PLEXUS_TRANSPORT_ABI_VERSION) {
-      errors += (errors.empty() ? "" : "; ") + c + " speaks another plugin ABI version";
+    std::string refused;
+    const plexus_transport_v1_t* table = tableOf(handle, &refused);
+    if (table == nullptr) {
+      errors += (errors.empty() ? "" : "; ") + c + refused;
       dlclose(handle);
       continue;
     }
@@ -89,6 +111,13 @@ const plexus_transport_v1_t* openPlugin(const std::string& name, std::string* se
     if (!errors.empty()) *searched += " (" + errors + ")";
   }
   return nullptr;
+}
+
+// The version 2 table around `t`, or nullptr for a version 1 table.
+const plexus_transport_v2_t* versionTwo(const plexus_transport_v1_t* t) {
+  if (t == nullptr || t->abi_version != PLEXUS_TRANSPORT_ABI_VERSION_2) return nullptr;
+  // A version 2 table starts with its v1 member (standard layout): same address.
+  return reinterpret_cast<const plexus_transport_v2_t*>(t);
 }
 
 [[noreturn]] void raise(const plexus_transport_v1_t* t, void* ctx, plexus_tp_result_t r,
@@ -208,7 +237,21 @@ class LoadedTransport final : public Transport {
     bool doorbell = (t_->flags & PLEXUS_TP_FLAG_DOORBELL) != 0;
     return {doorbell_.valid() ? &doorbell_ : nullptr, !doorbell};
   }
-  Costs costs() const override { return costsFromDevices(devices(), t_->name); }
+  Costs costs() const override {
+    Costs c = costsFromDevices(devices(), t_->name);
+    c.registerCaps = registrationCaps();
+    c.registersMemory = c.registerCaps != 0;
+    return c;
+  }
+  uint32_t registrationCaps() const override {
+    return v2_ != nullptr && v2_->mem_reg_caps != nullptr ? v2_->mem_reg_caps(ctx_) : 0;
+  }
+  MemoryRegistration registerMemory(const MemoryRegion& region) override;
+  void deregisterMemory(void* handle) override {
+    if (v2_ == nullptr || v2_->deregister_memory == nullptr || handle == nullptr) return;
+    plexus_tp_result_t r = v2_->deregister_memory(ctx_, handle);
+    if (r != PLEXUS_TP_SUCCESS) raise(t_, ctx_, r, "deregistering memory failed");
+  }
   void abortAll(const std::string& reason) override { t_->abort(ctx_, reason.c_str()); }
   std::vector<plexus_tp_device_t> devices() const override {
     std::vector<plexus_tp_device_t> out;
@@ -238,12 +281,53 @@ class LoadedTransport final : public Transport {
   };
 
   const plexus_transport_v1_t* t_;
+  const plexus_transport_v2_t* v2_ = versionTwo(t_);  // nullptr for a version 1 plugin
   void* ctx_;
   const TransportContext& tctx_;
   mutable RankControl doorbell_;  // this rank's, for plugins flagged PLEXUS_TP_FLAG_DOORBELL
   // Adapters of the plugin's connections (owned here; the caller caches the pointers).
   std::map<void*, std::unique_ptr<LoadedConnection>> conns_;
 };
+
+MemoryRegistration LoadedTransport::registerMemory(const MemoryRegion& region) {
+  if (v2_ == nullptr || v2_->register_memory == nullptr)
+    throwError(ErrorCode::kInvalidUsage,
+               "%s transport registers no memory (its plugin speaks ABI version 1); %s is staged "
+               "through host memory",
+               t_->name, describeRegion(region).c_str());
+  // The shape here; whether it can register this kind the plugin says (with its own reason).
+  checkRegion(t_->name, region, ~0u);
+  uint32_t caps = registrationCaps();
+  plexus_tp_mem_desc_t desc{};
+  desc.struct_size = sizeof(desc);
+  desc.kind = region.kind;
+  desc.ptr = region.ptr;
+  desc.size = region.size;
+  desc.device = region.device;
+  desc.dmabuf_fd = region.dmabufFd;
+  desc.dmabuf_offset = region.dmabufOffset;
+  // Device memory for a plugin that registers it only through a dma-buf: get one (and close it
+  // after the call; the registration holds its own reference).
+  DmabufRange dmabuf;
+  if (region.kind == PLEXUS_TP_MEM_CUDA && region.dmabufFd < 0 &&
+      (caps & PLEXUS_TP_REG_CUDA) == PLEXUS_TP_REG_CUDA_DMABUF) {
+    std::string why;
+    if (!cudaDmabufRange(region.ptr, region.size, &dmabuf, &why))
+      throwError(ErrorCode::kInvalidUsage, "%s transport cannot register %s: %s", t_->name,
+                 describeRegion(region).c_str(), why.c_str());
+    desc.dmabuf_fd = dmabuf.fd.get();
+    desc.dmabuf_offset = dmabuf.offset;
+  }
+  plexus_tp_mem_reg_t out{};
+  plexus_tp_result_t r = v2_->register_memory(ctx_, &desc, &out);
+  if (r != PLEXUS_TP_SUCCESS) {
+    const char* e = t_->last_error(ctx_);
+    throwError(r == PLEXUS_TP_REMOTE ? ErrorCode::kRemote : ErrorCode::kInvalidUsage,
+               "%s transport cannot register %s: %s", t_->name, describeRegion(region).c_str(),
+               e != nullptr && *e ? e : "no reason given");
+  }
+  return MemoryRegistration{out.handle, out.remote_key};
+}
 
 void logFromPlugin(void*, int level, const char* message) {
   if (level <= PLEXUS_TP_LOG_WARN)
@@ -290,7 +374,11 @@ std::unique_ptr<Transport> wrapTransportTable(const plexus_transport_v1_t* table
                                               const TransportContext& ctx,
                                               std::string* unavailable) {
   plexus_tp_config_t config{};
-  config.abi_version = PLEXUS_TRANSPORT_ABI_VERSION;
+  // A version 1 plugin checks for 1 and never reads past `host`.
+  config.abi_version = table->abi_version == PLEXUS_TRANSPORT_ABI_VERSION_2
+                           ? PLEXUS_TRANSPORT_ABI_VERSION_2
+                           : PLEXUS_TRANSPORT_ABI_VERSION_1;
+  config.mem_kinds = ctx.memKinds;
   config.rank = ctx.rank;
   config.nranks = ctx.nranks;
   config.comm_id = ctx.commId;

@@ -14,7 +14,9 @@ namespace plexus::transport {
 
 // The table of plugin `name`, loaded once per process from libplexus-transport-NAME.so
 // (PLEXUS_PLUGIN_PATH, then the plexus/ directory next to libplexus.so, then the loader's default
-// path). nullptr when no library is found; `searched` then lists where it looked.
+// path). nullptr when no library is found; `searched` then lists where it looked. For a version 2
+// plugin (plexus_transport_v2) this is the v1 member of its table, abi_version 2; for a version 1
+// plugin its table, abi_version 1.
 const plexus_transport_v1_t* findTransportTable(const std::string& name, std::string* searched);
 
 // Initialises plugin `name` for this communicator from its library. Returns nullptr (after one
@@ -26,7 +28,8 @@ std::unique_ptr<Transport> loadTransport(const std::string& name, const Transpor
 // bandwidth (Gbit/s -> GB/s per connection) and the lowest latency; tcp's for a missing figure.
 Costs costsFromDevices(const std::vector<plexus_tp_device_t>& devices, const char* name);
 
-// Wraps an already found table (tests use it with their own tables).
+// Wraps an already found table (tests use it with their own tables): version 1, or the v1 member
+// of a version 2 table (abi_version 2), whose registration calls the Transport then uses.
 std::unique_ptr<Transport> wrapTransportTable(const plexus_transport_v1_t* table,
                                               const TransportContext& ctx,
                                               std::string* unavailable);

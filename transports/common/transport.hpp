@@ -62,6 +62,26 @@ struct TransportContext {
   const std::vector<PeerRecord>* peers = nullptr;  // indexed by rank; set before connect()
   const std::atomic<bool>* abort = nullptr;
   bool requested = false;  // the user named this transport in PLEXUS_TRANSPORTS
+  // Memory kinds (PLEXUS_TP_MEM_*) the caller may ask the transport to register: a transport
+  // opens its fabric for them (ofi requests FI_HMEM for PLEXUS_TP_MEM_CUDA).
+  uint32_t memKinds = PLEXUS_TP_MEM_HOST;
+};
+
+// A buffer to register with a transport (plexus_tp_mem_desc_t in the plugin ABI).
+struct MemoryRegion {
+  void* ptr = nullptr;
+  size_t size = 0;
+  uint32_t kind = PLEXUS_TP_MEM_HOST;  // PLEXUS_TP_MEM_HOST or PLEXUS_TP_MEM_CUDA
+  int device = -1;                     // CUDA device ordinal (kind CUDA)
+  int dmabufFd = -1;                   // dma-buf of the device memory, -1 when not given
+  uint64_t dmabufOffset = 0;           // offset of ptr inside the dma-buf
+};
+
+// A registration: the transport's handle and the key a peer uses to reach it (RDMA rkey; 0 if
+// none).
+struct MemoryRegistration {
+  void* handle = nullptr;
+  uint64_t remoteKey = 0;
 };
 
 // Sending side of one direction. Non-blocking.
@@ -89,7 +109,8 @@ struct Costs {
   double latencyUs = 0;          // one small message, one way
   double bandwidthGBps = 0;      // per connection and direction, GB/s
   double messageUs = 1;          // engine + transport overhead per message
-  bool registersMemory = false;  // can register user buffers (zero-copy)
+  bool registersMemory = false;  // can register user buffers (zero-copy): registerCaps != 0
+  uint32_t registerCaps = 0;     // which memory it registers: PLEXUS_TP_REG_* (host, CUDA)
   int maxChannels = 2;           // connections per peer pair worth using
 };
 
@@ -143,7 +164,26 @@ class Transport {
   virtual std::vector<plexus_tp_device_t> devices() const { return {}; }
   // What this transport's links cost (the tuner reads these).
   virtual Costs costs() const = 0;
+  // Which memory this transport can register now (PLEXUS_TP_REG_*); none by default.
+  virtual uint32_t registrationCaps() const { return 0; }
+  // Registers `region` for zero-copy access by the transport's device (GPUDirect for CUDA
+  // memory). Throws Error(kInvalidUsage) naming the transport and why when it cannot register
+  // that memory here (the caller then stages through host memory); the default cannot.
+  virtual MemoryRegistration registerMemory(const MemoryRegion& region);
+  // Releases a registration that registerMemory returned.
+  virtual void deregisterMemory(void* handle);
 };
+
+// "cuda device 0, 4096 bytes at 0x7f..., dma-buf fd 12 + 0" for messages.
+std::string describeRegion(const MemoryRegion& region);
+// "host, cuda (dma-buf)" for messages; "none" for 0.
+std::string registrationCapsText(uint32_t caps);
+// The PLEXUS_TP_REG_* capability a region needs: REG_HOST for host memory; for CUDA memory
+// REG_CUDA_DMABUF when a dma-buf fd is given, else either CUDA capability.
+uint32_t capsNeededFor(const MemoryRegion& region);
+// Throws Error(kInvalidArgument/kInvalidUsage) naming `transport` when `region` is malformed
+// (null, empty, unknown kind) or needs a capability `caps` lacks (saying which it has).
+void checkRegion(const char* transport, const MemoryRegion& region, uint32_t caps);
 
 // A transport implemented in C++ and a factory for it: what the shipped plugins provide to be
 // exported through the plugin ABI (plugin_common/abi_export.hpp).

@@ -122,12 +122,15 @@ void openPorts(const IbOptions& options, std::vector<std::unique_ptr<IbDevice>>*
     fcntl(dev->channel->fd, F_SETFL, flags | O_NONBLOCK);
     dev->registrar = std::make_unique<VerbsRegistrar>(dev->pd, name);
     dev->mrs = std::make_unique<ib::MrCache>(*dev->registrar, options.mrCache);
+    if (VerbsDmabufRegistrar::supported(dev->pd))
+      dev->dmabuf = std::make_unique<VerbsDmabufRegistrar>(dev->pd, name);
     for (IbPort& p : devPorts) {
       p.device = dev.get();
-      PLEXUS_INFO(subsys::kNet, "ibverbs transport: %s, %s, %.0f Gbit/s, GID index %d",
+      PLEXUS_INFO(subsys::kNet,
+                  "ibverbs transport: %s, %s, %.0f Gbit/s, GID index %d, dma-buf registration %s",
                   p.name().c_str(),
                   p.linkLayer == LinkLayer::kInfiniBand ? "InfiniBand" : "Ethernet (RoCE)", p.gbps,
-                  p.gidIndex);
+                  p.gidIndex, dev->dmabuf ? "supported" : "not supported");
       ports->push_back(p);
     }
     devices->push_back(std::move(dev));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "transports/ibverbs/ib_registration.hpp"
 #include "transports/ibverbs/ib_wire.hpp"
 #include "transports/ibverbs/mr_cache.hpp"
 
@@ -52,6 +53,40 @@ class VerbsRegistrar final : public ib::Registrar {
   std::string device_;
 };
 
+// ibv_reg_dmabuf_mr/ibv_dereg_mr for device memory (GPUDirect RDMA through dma-buf).
+class VerbsDmabufRegistrar final : public ib::DmabufRegistrar {
+ public:
+  VerbsDmabufRegistrar(ibv_pd* pd, std::string device) : pd_(pd), device_(std::move(device)) {}
+  void* regDmabuf(uint64_t offset, size_t length, uint64_t iova, int fd) override {
+    ibv_mr* mr = ibv_reg_dmabuf_mr(
+        pd_, offset, length, iova, fd,
+        IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
+    if (mr == nullptr)
+      throwSystemError(errno,
+                       "ibverbs transport: ibv_reg_dmabuf_mr of %zu bytes (dma-buf fd %d + %llu) "
+                       "on %s failed (check that the GPU and NIC allow peer-to-peer DMA and the "
+                       "locked memory limit)",
+                       length, fd, static_cast<unsigned long long>(offset), device_.c_str());
+    return mr;
+  }
+  void dereg(void* registration) override { ibv_dereg_mr(static_cast<ibv_mr*>(registration)); }
+  // Whether this device's kernel driver and provider accept dma-buf registrations: a probe with
+  // an invalid fd fails with EOPNOTSUPP or EPROTONOSUPPORT only when they do not.
+  static bool supported(ibv_pd* pd) {
+    errno = 0;
+    ibv_mr* mr = ibv_reg_dmabuf_mr(pd, 0, 0, 0, -1, 0);
+    if (mr != nullptr) {
+      ibv_dereg_mr(mr);
+      return true;
+    }
+    return errno != EOPNOTSUPP && errno != EPROTONOSUPPORT;
+  }
+
+ private:
+  ibv_pd* pd_;
+  std::string device_;
+};
+
 // One opened RDMA device: context, protection domain, completion channel, MR cache.
 struct IbDevice {
   std::string name;
@@ -60,6 +95,7 @@ struct IbDevice {
   ibv_comp_channel* channel = nullptr;
   std::unique_ptr<VerbsRegistrar> registrar;
   std::unique_ptr<ib::MrCache> mrs;
+  std::unique_ptr<VerbsDmabufRegistrar> dmabuf;  // nullptr when the device lacks dma-buf
 
   ~IbDevice() {
     mrs.reset();

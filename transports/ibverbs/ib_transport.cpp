@@ -29,10 +29,12 @@
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "transports/common/cuda_dmabuf.hpp"
 #include "transports/common/loaded_transport.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/ibverbs/ib_connection.hpp"
 #include "transports/ibverbs/ib_device.hpp"
+#include "transports/ibverbs/ib_registration.hpp"
 #include "transports/ibverbs/ib_wire.hpp"
 #include "transports/ibverbs/mr_cache.hpp"
 #include "transports/plugin_common/abi_export.hpp"
@@ -56,6 +58,12 @@ class IbTransport final : public Transport, public IbOwner {
         devices_(std::move(devices)),
         ports_(std::move(ports)),
         sideband_(ctx, "ibverbs") {
+    std::vector<RegistrationDevice> regDevices;
+    for (auto& d : devices_)
+      regDevices.push_back(RegistrationDevice{d->name, d->mrs.get(), d->dmabuf.get()});
+    registry_ =
+        std::make_unique<RegionRegistry>(std::move(regDevices), &cudaDmabufRange,
+                                         [](void* mr) { return static_cast<ibv_mr*>(mr)->rkey; });
     AddressBlob b;
     const SocketAddress& sb = sideband_.address();
     b.fields[AddressBlob::kSideband] =
@@ -138,7 +146,17 @@ class IbTransport final : public Transport, public IbOwner {
     if (busy) fds.push_back(wake_.ready());
   }
   WakeSources wakeSources() const override { return {nullptr, true}; }
-  Costs costs() const override { return costsFromDevices(devices(), "ibverbs"); }
+  Costs costs() const override {
+    Costs c = costsFromDevices(devices(), "ibverbs");
+    c.registerCaps = registrationCaps();
+    c.registersMemory = c.registerCaps != 0;
+    return c;
+  }
+  uint32_t registrationCaps() const override { return registry_->caps(); }
+  MemoryRegistration registerMemory(const MemoryRegion& region) override {
+    return registry_->registerRegion(region);
+  }
+  void deregisterMemory(void* handle) override { registry_->deregister(handle); }
   void abortAll(const std::string& reason) override { sideband_.abortAll(reason); }
   std::vector<plexus_tp_device_t> devices() const override {
     std::vector<plexus_tp_device_t> out;
@@ -150,7 +168,8 @@ class IbTransport final : public Transport, public IbOwner {
                     p.linkLayer == LinkLayer::kInfiniBand ? "InfiniBand" : "Ethernet");
       d.bandwidth_gbps = p.gbps;
       d.latency_us = p.linkLayer == LinkLayer::kInfiniBand ? 1.5 : 3.0;
-      d.mem_kinds = PLEXUS_TP_MEM_HOST;
+      d.mem_kinds = PLEXUS_TP_MEM_HOST |
+                    ((registry_->caps() & PLEXUS_TP_REG_CUDA) != 0 ? PLEXUS_TP_MEM_CUDA : 0);
       d.port = p.port;
       out.push_back(d);
     }
@@ -219,6 +238,7 @@ class IbTransport final : public Transport, public IbOwner {
   IbOptions options_;
   std::vector<std::unique_ptr<IbDevice>> devices_;
   std::vector<IbPort> ports_;
+  std::unique_ptr<RegionRegistry> registry_;  // callers' registrations (before devices_ go)
   Sideband sideband_;
   WakeFds wake_;
   std::string address_;
@@ -237,13 +257,21 @@ std::unique_ptr<Transport> makeIbTransport(const TransportContext& ctx) {
 }  // namespace
 }  // namespace plexus::transport
 
-// The entry point shares its name with the table's struct tag (C allows it; C++ warns).
+// The entry points share their names with the tables' struct tags (C allows it; C++ warns).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
+extern "C" __attribute__((visibility("default"))) const plexus_transport_v2_t* plexus_transport_v2(
+    void) {
+  static const plexus_transport_v2_t table =
+      plexus::transport::exportTransport<plexus::transport::makeIbTransport>(
+          "ibverbs", 0, PLEXUS_TP_REG_HOST | PLEXUS_TP_REG_CUDA_DMABUF);
+  return &table;
+}
+
+// For cores that know only ABI version 1 (no memory registration).
 extern "C" __attribute__((visibility("default"))) const plexus_transport_v1_t* plexus_transport_v1(
     void) {
-  static const plexus_transport_v1_t table =
-      plexus::transport::exportTransport<plexus::transport::makeIbTransport>("ibverbs", 0);
+  static const plexus_transport_v1_t table = plexus::transport::versionOne(*plexus_transport_v2());
   return &table;
 }
 #pragma GCC diagnostic pop

@@ -13,6 +13,7 @@
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "transports/common/memory_region.hpp"
 
 namespace plexus::transport {
 namespace {
@@ -21,35 +22,67 @@ std::string fiError(int rc) {
   return formatString("%s (%d)", fi_strerror(rc < 0 ? -rc : rc), rc);
 }
 
-}  // namespace
-
-OfiFabric::OfiFabric(const TransportContext& ctx) : ctx_(ctx) {
+// The providers that offer reliable tagged messages (and FI_HMEM when `hmem`); rc of fi_getinfo.
+int queryProviders(bool hmem, const std::string& wanted, fi_info** out) {
   fi_info* hints = fi_allocinfo();
   if (hints == nullptr) throwError(ErrorCode::kSystem, "ofi transport: fi_allocinfo failed");
-  hints->caps = FI_TAGGED;
+  hints->caps = FI_TAGGED | (hmem ? FI_HMEM : 0);
   hints->ep_attr->type = FI_EP_RDM;
   hints->mode = FI_CONTEXT | FI_CONTEXT2;
-  hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY;
+  hints->domain_attr->mr_mode =
+      FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY | (hmem ? FI_MR_HMEM : 0);
   hints->domain_attr->threading = FI_THREAD_DOMAIN;
-  std::string wanted = envString("FI_PROVIDER", "");
   if (!wanted.empty()) hints->fabric_attr->prov_name = strdup(wanted.c_str());
-  const char* libFilter = std::getenv("FI_PROVIDER");
-  int rc = fi_getinfo(FI_VERSION(1, 10), nullptr, nullptr, 0, hints, &info_);
+  int rc = fi_getinfo(FI_VERSION(1, 10), nullptr, nullptr, 0, hints, out);
   fi_freeinfo(hints);
-  if (rc != 0 || info_ == nullptr) {
-    std::string which = !wanted.empty() ? "provider '" + wanted + "' (PLEXUS_FI_PROVIDER)"
-                        : libFilter != nullptr
-                            ? std::string("provider '") + libFilter + "' (FI_PROVIDER)"
-                            : std::string("any provider");
+  return rc;
+}
+
+}  // namespace
+
+// Sets info_ to the provider to use: PLEXUS_FI_PROVIDER, else libfabric's FI_PROVIDER filter, else
+// the first with reliable tagged messages; with FI_HMEM when device memory is wanted and that
+// provider has it (hmemMissing_ says why not otherwise).
+void OfiFabric::chooseProvider(const TransportContext& ctx) {
+  std::string wanted = envString("FI_PROVIDER", "");
+  const char* libFilter = std::getenv("FI_PROVIDER");
+  std::string which = !wanted.empty() ? "provider '" + wanted + "' (PLEXUS_FI_PROVIDER)"
+                      : libFilter != nullptr
+                          ? std::string("provider '") + libFilter + "' (FI_PROVIDER)"
+                          : std::string("any provider");
+  int rc = queryProviders(false, wanted, &info_);
+  if (rc != 0 || info_ == nullptr)
     throwError(ErrorCode::kInvalidUsage,
                "libfabric %s offers no reliable tagged endpoint (FI_EP_RDM, FI_TAGGED): %s; "
                "'fi_info -t FI_EP_RDM' lists what this host has",
                which.c_str(), fiError(rc).c_str());
+  // Device memory wanted (and GPUDirect not switched off): the same provider with FI_HMEM, if it
+  // has it (asking for FI_HMEM must not change which provider carries the data).
+  if ((ctx.memKinds & PLEXUS_TP_MEM_CUDA) != 0 &&
+      (applyRegistrationKnobs(PLEXUS_TP_REG_CUDA) & PLEXUS_TP_REG_CUDA) != 0) {
+    std::string chosen = info_->fabric_attr->prov_name ? info_->fabric_attr->prov_name : "";
+    fi_info* withHmem = nullptr;
+    rc = queryProviders(true, chosen, &withHmem);
+    if (rc == 0 && withHmem != nullptr) {
+      fi_freeinfo(info_);
+      info_ = withHmem;
+    } else {
+      hmemMissing_ = formatString("libfabric provider '%s' offers no FI_HMEM here: %s",
+                                  chosen.c_str(), fiError(rc).c_str());
+    }
+  } else {
+    hmemMissing_ = "FI_HMEM was not requested (no device memory asked for, or PLEXUS_NET_GDR=0)";
   }
+}
+
+OfiFabric::OfiFabric(const TransportContext& ctx) : ctx_(ctx) {
+  chooseProvider(ctx);
   provider_ = info_->fabric_attr->prov_name != nullptr ? info_->fabric_attr->prov_name : "?";
   needMr_ = (info_->domain_attr->mr_mode & FI_MR_LOCAL) != 0;
+  hmem_ = (info_->caps & FI_HMEM) != 0;
+  if (!hmem_ && hmemMissing_.empty()) hmemMissing_ = "the provider does not report FI_HMEM";
   try {
-    rc = fi_fabric(info_->fabric_attr, &fabric_, nullptr);
+    int rc = fi_fabric(info_->fabric_attr, &fabric_, nullptr);
     if (rc != 0) throwError(ErrorCode::kSystem, "fi_fabric: %s", fiError(rc).c_str());
     rc = fi_domain(fabric_, info_, &domain_, nullptr);
     if (rc != 0) throwError(ErrorCode::kSystem, "fi_domain: %s", fiError(rc).c_str());
@@ -90,10 +123,11 @@ OfiFabric::OfiFabric(const TransportContext& ctx) : ctx_(ctx) {
                e.what());
   }
   PLEXUS_INFO(subsys::kNet,
-              "ofi transport: provider %s, domain %s, %s completion queue%s, %zu-byte address",
+              "ofi transport: provider %s, domain %s, %s completion queue%s, %zu-byte address, "
+              "device memory: %s",
               provider_.c_str(), info_->domain_attr->name ? info_->domain_attr->name : "?",
-              waitFd_ >= 0 ? "fd-waitable" : "polled", needMr_ ? ", local MR" : "",
-              address_.size());
+              waitFd_ >= 0 ? "fd-waitable" : "polled", needMr_ ? ", local MR" : "", address_.size(),
+              hmem_ ? "FI_HMEM" : hmemMissing_.c_str());
 }
 
 OfiFabric::~OfiFabric() {
@@ -105,6 +139,8 @@ void OfiFabric::close() {
   ep_ = nullptr;
   for (fid_mr* mr : mrs_) fi_close(&mr->fid);
   mrs_.clear();
+  for (fid_mr* mr : userMrs_) fi_close(&mr->fid);
+  userMrs_.clear();
   if (av_ != nullptr) fi_close(&av_->fid);
   av_ = nullptr;
   if (cq_ != nullptr) fi_close(&cq_->fid);
@@ -218,7 +254,8 @@ plexus_tp_device_t OfiFabric::device() const {
                 info_->domain_attr->name ? info_->domain_attr->name : "?");
   std::snprintf(d.link_layer, sizeof(d.link_layer), "%s",
                 sameHostOnly() ? "shared memory" : "libfabric");
-  d.mem_kinds = PLEXUS_TP_MEM_HOST;
+  d.mem_kinds = PLEXUS_TP_MEM_HOST |
+                ((registrationCaps() & PLEXUS_TP_REG_CUDA) != 0 ? PLEXUS_TP_MEM_CUDA : 0);
   d.latency_us = sameHostOnly() ? 1.0 : 10.0;
   d.bandwidth_gbps = sameHostOnly() ? 100.0 : 10.0;
   if (info_->nic != nullptr && info_->nic->link_attr != nullptr && info_->nic->link_attr->speed > 0)

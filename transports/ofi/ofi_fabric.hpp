@@ -8,6 +8,7 @@
 #include <rdma/fi_domain.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ class OfiFabric final : public TaggedFabric {
   std::string localAddress() override { return address_; }
   void addPeer(int rank, const std::string& address) override;
   void* registerMemory(void* buf, size_t len) override;
+  // Host memory always; CUDA memory when the provider has FI_HMEM (by address, FI_HMEM_CUDA; by
+  // dma-buf with libfabric >= 1.20, FI_MR_DMABUF). Knobs: PLEXUS_NET_GDR, PLEXUS_DMABUF_ENABLE.
+  uint32_t registrationCaps() const override;
+  MemoryRegistration registerRegion(const MemoryRegion& region) override;
+  void deregisterRegion(void* handle) override;
   bool post(FabricOp& op) override;
   bool progress() override;
   bool waitFds(std::vector<pollfd>& fds, bool* busy) override;
@@ -39,6 +45,7 @@ class OfiFabric final : public TaggedFabric {
   const std::string& provider() const { return provider_; }
 
  private:
+  void chooseProvider(const TransportContext& ctx);
   void close();
 
   const TransportContext& ctx_;
@@ -51,6 +58,10 @@ class OfiFabric final : public TaggedFabric {
   int waitFd_ = -1;
   bool needMr_ = false;
   std::vector<fid_mr*> mrs_;
+  bool hmem_ = false;          // the provider was opened with FI_HMEM
+  std::string hmemMissing_;    // why not, for messages
+  uint64_t nextKey_ = 1;       // requested keys when the provider does not choose them
+  std::set<fid_mr*> userMrs_;  // registrations of registerRegion
   std::map<int, fi_addr_t> peers_;
   std::string provider_;
   std::string address_;

@@ -85,9 +85,11 @@ plexus_tp_result_t initWith(TransportFactory factory, const char*, const plexus_
     return r;
   };
   if (config == nullptr || ctx == nullptr) return fail(PLEXUS_TP_ERROR, "init: NULL argument");
-  if (config->abi_version != PLEXUS_TRANSPORT_ABI_VERSION)
-    return fail(PLEXUS_TP_ERROR, formatString("ABI version %u requested, this transport speaks %d",
-                                              config->abi_version, PLEXUS_TRANSPORT_ABI_VERSION));
+  if (config->abi_version != PLEXUS_TRANSPORT_ABI_VERSION_1 &&
+      config->abi_version != PLEXUS_TRANSPORT_ABI_VERSION_2)
+    return fail(PLEXUS_TP_ERROR,
+                formatString("ABI version %u requested, this transport speaks 1 and 2",
+                             config->abi_version));
   try {
     auto x = std::make_unique<ExportedContext>();
     x->ctx.commId = config->comm_id;
@@ -97,6 +99,9 @@ plexus_tp_result_t initWith(TransportFactory factory, const char*, const plexus_
     x->ctx.slots.slots = config->slots;
     std::memcpy(x->ctx.secret, config->secret, sizeof(x->ctx.secret));
     x->ctx.requested = config->requested != 0;
+    // mem_kinds exists only in a version 2 config.
+    x->ctx.memKinds = config->abi_version >= PLEXUS_TRANSPORT_ABI_VERSION_2 ? config->mem_kinds
+                                                                            : PLEXUS_TP_MEM_HOST;
     x->peers.resize(static_cast<size_t>(config->nranks));
     x->ctx.peers = &x->peers;
     x->ctx.abort = &x->abort;
@@ -218,6 +223,44 @@ void fillDataPath(plexus_transport_v1_t& t) {
   };
 }
 
+// Version 2: memory registration through the C++ contract.
+void fillRegistration(plexus_transport_v2_t& t) {
+  t.mem_reg_caps = [](void* ctx) -> uint32_t {
+    try {
+      return X(ctx)->impl->registrationCaps();
+    } catch (const std::exception&) {
+      return 0;
+    }
+  };
+  t.register_memory = [](void* ctx, const plexus_tp_mem_desc_t* mem, plexus_tp_mem_reg_t* out) {
+    return guard(X(ctx), [&] {
+      // The descriptor of version 2.0 ends with dmabuf_offset; a shorter one is malformed.
+      if (mem == nullptr || out == nullptr || mem->struct_size < sizeof(plexus_tp_mem_desc_t))
+        throwError(ErrorCode::kInvalidArgument,
+                   "%s transport: register_memory needs a plexus_tp_mem_desc_t of at least %zu "
+                   "bytes (struct_size) and an output",
+                   X(ctx)->impl->name(), sizeof(plexus_tp_mem_desc_t));
+      MemoryRegion r;
+      r.ptr = mem->ptr;
+      r.size = mem->size;
+      r.kind = mem->kind;
+      r.device = mem->device;
+      r.dmabufFd = mem->dmabuf_fd;
+      r.dmabufOffset = mem->dmabuf_offset;
+      MemoryRegistration reg = X(ctx)->impl->registerMemory(r);
+      out->handle = reg.handle;
+      out->remote_key = reg.remoteKey;
+      return PLEXUS_TP_SUCCESS;
+    });
+  };
+  t.deregister_memory = [](void* ctx, void* handle) {
+    return guard(X(ctx), [&] {
+      X(ctx)->impl->deregisterMemory(handle);
+      return PLEXUS_TP_SUCCESS;
+    });
+  };
+}
+
 // Progress, waiting, failure.
 void fillProgress(plexus_transport_v1_t& t) {
   t.progress = [](void* ctx) {
@@ -251,14 +294,17 @@ void fillProgress(plexus_transport_v1_t& t) {
 
 }  // namespace
 
-plexus_transport_v1_t baseTable(const char* name, uint32_t flags) {
-  plexus_transport_v1_t t{};
-  t.abi_version = PLEXUS_TRANSPORT_ABI_VERSION;
-  t.name = name;
-  t.flags = flags;
-  fillControl(t);
-  fillDataPath(t);
-  fillProgress(t);
+plexus_transport_v2_t baseTable(const char* name, uint32_t flags, uint32_t regCaps) {
+  plexus_transport_v2_t t{};
+  t.v1.abi_version = PLEXUS_TRANSPORT_ABI_VERSION_2;
+  t.v1.name = name;
+  t.v1.flags = flags;
+  t.struct_size = sizeof(plexus_transport_v2_t);
+  t.reg_caps = regCaps;
+  fillControl(t.v1);
+  fillDataPath(t.v1);
+  fillProgress(t.v1);
+  fillRegistration(t);
   return t;
 }
 

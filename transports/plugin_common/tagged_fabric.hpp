@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "plexus/transport.h"
+#include "transports/common/transport.hpp"
 
 namespace plexus::transport {
 
@@ -65,6 +66,17 @@ class TaggedFabric {
   // Registers memory if the fabric needs it; returns the descriptor for FabricOp::desc (or null).
   // The registration lives as long as the fabric.
   virtual void* registerMemory(void* buf, size_t len) = 0;
+  // Which memory a caller may register through registerRegion (PLEXUS_TP_REG_*); none by
+  // default.
+  virtual uint32_t registrationCaps() const { return 0; }
+  // Registers a caller's region (Transport::registerMemory). Throws Error(kInvalidUsage) saying
+  // why when it cannot; by default it cannot.
+  virtual MemoryRegistration registerRegion(const MemoryRegion& region) {
+    checkRegion(describe().c_str(), region, registrationCaps());
+    return {};
+  }
+  // Releases a registration of registerRegion.
+  virtual void deregisterRegion(void*) {}
   // Posts op. False when the fabric is busy (retry after progress()). Throws Error naming the
   // peer on failure.
   virtual bool post(FabricOp& op) = 0;

@@ -221,9 +221,19 @@ class TaggedTransportImpl final : public Transport {
     if (busy) fds.push_back(wake_.ready());
   }
   WakeSources wakeSources() const override { return {nullptr, true}; }
-  Costs costs() const override { return costsFromDevices(devices(), options_.name); }
+  Costs costs() const override {
+    Costs c = costsFromDevices(devices(), options_.name);
+    c.registerCaps = registrationCaps();
+    c.registersMemory = c.registerCaps != 0;
+    return c;
+  }
   void abortAll(const std::string& reason) override { sideband_.abortAll(reason); }
   std::vector<plexus_tp_device_t> devices() const override { return {fabric_->device()}; }
+  uint32_t registrationCaps() const override { return fabric_->registrationCaps(); }
+  MemoryRegistration registerMemory(const MemoryRegion& region) override {
+    return fabric_->registerRegion(region);
+  }
+  void deregisterMemory(void* handle) override { fabric_->deregisterRegion(handle); }
 
   TaggedFabric& fabric() { return *fabric_; }
   Sideband& sideband() { return sideband_; }
