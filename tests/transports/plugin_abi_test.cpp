@@ -227,6 +227,16 @@ TEST(PluginAbi, VersionOnePluginStillLoads) {
   t->deregisterMemory(nullptr);  // nothing to release, no failure
 }
 
+// tests/transports/short_v2_plugin.c: a version 2 table shorter than version 2's fields.
+TEST(PluginAbi, ShortVersionTwoTableIsRefused) {
+  ASSERT_EQ(setenv("PLEXUS_PLUGIN_PATH", PLEXUS_TEST_V1_PLUGIN_DIR, 1), 0);
+  std::string searched;
+  EXPECT_EQ(findTransportTable("shortv2", &searched), nullptr);
+  EXPECT_NE(searched.find("libplexus-transport-shortv2.so speaks another plugin ABI version"),
+            std::string::npos)
+      << searched;
+}
+
 TEST(MemoryRegion, ChecksNameTheTransportAndTheProblem) {
   std::vector<char> host(64);
   EXPECT_NO_THROW(checkRegion("x", MemoryRegion{host.data(), 64}, PLEXUS_TP_REG_HOST));
