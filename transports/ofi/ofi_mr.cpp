@@ -42,11 +42,13 @@ MemoryRegistration OfiFabric::registerRegion(const MemoryRegion& region) {
   attr.requested_key = (info_->domain_attr->mr_mode & FI_MR_PROV_KEY) != 0 ? 0 : nextKey_++;
   attr.iface = FI_HMEM_SYSTEM;
   uint64_t flags = 0;
+#ifdef FI_MR_DMABUF
+  fi_mr_dmabuf dmabuf{};  // lives until fi_mr_regattr has read it
+#endif
   if (region.kind == PLEXUS_TP_MEM_CUDA) {
     attr.iface = FI_HMEM_CUDA;
     attr.device.cuda = region.device;
 #ifdef FI_MR_DMABUF
-    fi_mr_dmabuf dmabuf{};
     if (region.dmabufFd >= 0 && (caps & PLEXUS_TP_REG_CUDA_DMABUF) != 0) {
       dmabuf.fd = region.dmabufFd;
       dmabuf.offset = region.dmabufOffset;
