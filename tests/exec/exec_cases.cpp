@@ -162,6 +162,19 @@ std::vector<PreparedCase> prepareCases(const std::vector<ExecCase>& cases, int r
   return out;
 }
 
+void fillInput(const PreparedCase& pc, int rank, int nranks, uint64_t seed, void* input) {
+  for (uint64_t i = 0; i < pc.inputCount; ++i)
+    storeInput(input, i, pc.c.type, pc.c.op, rank, nranks, i, seed);
+}
+
+std::string checkOutput(const PreparedCase& pc, int rank, int nranks, uint64_t seed,
+                        const void* output) {
+  std::vector<unsigned char> exp;
+  expectedOutput(pc, rank, nranks, seed, exp);
+  const std::string diff = compareElems(output, exp.data(), pc.c.type, pc.outputCount);
+  return diff.empty() ? "" : pc.c.describe() + ": rank " + std::to_string(rank) + ": " + diff;
+}
+
 std::string runCase(engine::exec::MappedExecutor& ex, const PreparedCase& pc, int rank, int nranks,
                     uint64_t seed) {
   const ExecCase& c = pc.c;
@@ -171,18 +184,14 @@ std::string runCase(engine::exec::MappedExecutor& ex, const PreparedCase& pc, in
   std::vector<unsigned char> mem(l.size * esz + 1, 0xA5);
   unsigned char* in = mem.data() + l.base[0] * esz;
   unsigned char* outp = mem.data() + l.base[1] * esz;
-  for (uint64_t i = 0; i < pc.inputCount; ++i)
-    storeInput(in, i, c.type, c.op, rank, nranks, i, seed);
+  fillInput(pc, rank, nranks, seed, in);
   engine::exec::ExecBuffers b{in, outp, mem.data() + l.base[2] * esz};
   try {
     ex.execute(pc.flat, b);
   } catch (const std::exception& e) {
     return c.describe() + ": " + e.what();
   }
-  std::vector<unsigned char> exp;
-  expectedOutput(pc, rank, nranks, seed, exp);
-  const std::string diff = compareElems(outp, exp.data(), c.type, pc.outputCount);
-  return diff.empty() ? "" : c.describe() + ": rank " + std::to_string(rank) + ": " + diff;
+  return checkOutput(pc, rank, nranks, seed, outp);
 }
 
 }  // namespace plexus::exectest

@@ -46,6 +46,12 @@ struct PreparedCase {
 // (the same subset on every rank).
 std::vector<PreparedCase> prepareCases(const std::vector<ExecCase>& cases, int rank, int nranks);
 
+// Fills this rank's input (pc.inputCount elements).
+void fillInput(const PreparedCase& pc, int rank, int nranks, uint64_t seed, void* input);
+// Checks this rank's output (pc.outputCount elements); "" or what differs.
+std::string checkOutput(const PreparedCase& pc, int rank, int nranks, uint64_t seed,
+                        const void* output);
+
 // Runs one case on real bytes and checks this rank's output; "" or what went wrong.
 std::string runCase(engine::exec::MappedExecutor& ex, const PreparedCase& pc, int rank, int nranks,
                     uint64_t seed);

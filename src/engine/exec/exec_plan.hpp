@@ -1,7 +1,6 @@
 // The flat form of one rank's plan that the step interpreter (step_interpreter.hpp) runs: plain
 // structs without pointers of their own, so one memcpy puts a plan on a GPU. This header compiles
-// as host C++ and as CUDA device code (only <cstdint>); flatten() and the host-side helpers are
-// host only.
+// as host C++ and as CUDA device code; flatten() and the helpers after the PODs are host only.
 //
 // A FIFO is one direction of one (connection, peer) pair as this rank sees it: the receiver owns
 // its memory (a ring of `slots` slots of `slotBytes` bytes plus a header each, and the `posted`
@@ -12,11 +11,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define PLEXUS_HD __host__ __device__
-#else
-#define PLEXUS_HD
-#endif
+#include "kernels/host_device.hpp"  // PLEXUS_HD
 
 namespace plexus::engine::exec {
 

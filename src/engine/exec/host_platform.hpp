@@ -89,8 +89,10 @@ class HostPlatform {
     std::atomic_ref<uint64_t>(*consumed).store(value, std::memory_order_release);
   }
 
-  void reduce(uint8_t type, uint8_t op, void* dst, const void* a, const void* b, uint64_t n) const {
+  void reduce(uint8_t type, uint8_t op, void* dst, const void* a, const void* b, uint64_t n,
+              int divisor) const {
     reduceBuffers(static_cast<DataType>(type), static_cast<RedOp>(op), dst, a, b, n);
+    if (divisor > 0) finalizeAverage(static_cast<DataType>(type), dst, dst, n, divisor);
   }
   void divide(uint8_t type, void* dst, const void* src, uint64_t n, int divisor) const {
     finalizeAverage(static_cast<DataType>(type), dst, src, n, divisor);

@@ -13,7 +13,8 @@
 //                uint64_t* own, uint64_t value)  header, then posted = own = value (release)
 //   void release(uint64_t* consumed, uint64_t* own, uint64_t value)
 //   void blockSync()                             the channel's threads meet
-//   void reduce(uint8_t type, uint8_t op, void* dst, const void* a, const void* b, uint64_t n)
+//   void reduce(uint8_t type, uint8_t op, void* dst, const void* a, const void* b, uint64_t n,
+//               int divisor)                     then divided by divisor when > 0 (AVG finalize)
 //   void divide(uint8_t type, void* dst, const void* src, uint64_t n, int divisor)
 //   void copy(void* dst, const void* src, uint64_t bytes)
 // Semantics of the steps: src/plan/plan.hpp. A zero-element message (a barrier token) still
@@ -47,11 +48,7 @@ PLEXUS_HD inline unsigned char* execSlicePtr(const ExecBuffers& b, const ExecSli
 template <class P>
 PLEXUS_HD void execReduceInto(P& p, const ExecHeader& h, bool finalize, void* dst, const void* a,
                               const void* b, uint64_t n) {
-  p.reduce(h.type, h.op, dst, a, b, n);
-  if (finalize && h.op == kOpAvg) {
-    p.blockSync();
-    p.divide(h.type, dst, dst, n, h.nranks);
-  }
+  p.reduce(h.type, h.op, dst, a, b, n, finalize && h.op == kOpAvg ? h.nranks : 0);
 }
 
 // Moves the data of one piece (plan.hpp's table).
