@@ -2,6 +2,7 @@
 // exact references.
 #include "tests/exec/exec_cases.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -34,10 +35,12 @@ void addTypeMatrix(std::vector<ExecCase>& out, Collective c, int nranks, uint64_
     for (DataType t : kAllTypes) {
       for (RedOp op : kAllOps) {
         if (!reduces(c) && op != RedOp::kSum) continue;
-        ExecCase e{c, a, t, op, count, (k % 2) == 1, 1 + (k % 3 == 2), nranks - 1};
-        if (!algo::sym::hasInPlace(c)) e.inPlace = false;
-        out.push_back(e);
-        ++k;
+        for (bool inPlace : {false, true}) {
+          if (inPlace && !algo::sym::hasInPlace(c)) continue;
+          out.push_back(
+              ExecCase{c, a, t, op, count, inPlace, 1 + (k % 3), std::max(0, nranks - 1 - k % 2)});
+          ++k;
+        }
       }
     }
   }
@@ -60,6 +63,23 @@ void addSizes(std::vector<ExecCase>& out, Collective c, int nranks) {
         }
       }
     }
+  }
+}
+
+// Large odd counts (about 10^6 and 2.5 10^5 elements) with larger slots: the paths a real call
+// takes, a few types.
+void addLarge(std::vector<ExecCase>& out, Collective c, int nranks) {
+  const bool perRank =
+      c == Collective::kAllGather || c == Collective::kReduceScatter || c == Collective::kAllToAll;
+  int k = 0;
+  for (const std::string& a : algo::algorithmsFor(c)) {
+    // One call of 10^6 elements (the ring all-reduce), the others a quarter of that.
+    const uint64_t total = c == Collective::kAllReduce && k == 0 ? 1000003 : 250007;
+    const uint64_t count = perRank ? total / static_cast<uint64_t>(nranks) | 1 : total;
+    const DataType t = k % 2 == 0 ? DataType::kInt32 : DataType::kFloat32;
+    const RedOp op = reduces(c) && k % 2 == 1 ? RedOp::kAvg : RedOp::kSum;
+    out.push_back(ExecCase{c, a, t, op, count, k % 2 == 0 && algo::sym::hasInPlace(c), 2, 0});
+    ++k;
   }
 }
 
@@ -129,13 +149,23 @@ std::vector<ExecCase> suiteCases(const std::string& suite, int nranks) {
                          Collective::kAllGather, Collective::kReduceScatter, Collective::kAllToAll,
                          Collective::kGather, Collective::kScatter})
       addSizes(out, c, nranks);
+  } else if (suite == "large") {
+    for (Collective c : {Collective::kAllReduce, Collective::kAllGather, Collective::kReduceScatter,
+                         Collective::kBroadcast})
+      addLarge(out, c, nranks);
   } else {
     throwError(ErrorCode::kInvalidArgument, "unknown suite %s", suite.c_str());
   }
   return out;
 }
 
-std::vector<PreparedCase> prepareCases(const std::vector<ExecCase>& cases, int rank, int nranks) {
+engine::exec::FlattenOptions fifoFor(const std::string& suite) {
+  return suite == "large" ? engine::exec::FlattenOptions{kLargeSlotBytes, kSlots}
+                          : engine::exec::FlattenOptions{kSlotBytes, kSlots};
+}
+
+std::vector<PreparedCase> prepareCases(const std::vector<ExecCase>& cases, int rank, int nranks,
+                                       const engine::exec::FlattenOptions& fifo) {
   std::vector<PreparedCase> out;
   for (const ExecCase& c : cases) {
     const size_t esz = dataTypeSize(c.type);
@@ -145,7 +175,7 @@ std::vector<PreparedCase> prepareCases(const std::vector<ExecCase>& cases, int r
     q.rank = rank;
     q.root = c.root;
     q.count = c.count;
-    q.fifoElems = uint64_t{kSlotBytes} * kSlots / esz;
+    q.fifoElems = uint64_t{fifo.slotBytes} * fifo.slots / esz;
     q.nchannels = c.nchannels;
     q.groups = algo::contiguousGroups(nranks, nranks >= 4 ? 2 : 1);
     const algo::AlgorithmInfo* info = algo::findAlgorithm(c.collective, c.algorithm);
@@ -153,7 +183,7 @@ std::vector<PreparedCase> prepareCases(const std::vector<ExecCase>& cases, int r
     const algo::Plan plan = algo::buildPlan(c.algorithm, q);
     PreparedCase pc;
     pc.c = c;
-    pc.flat = engine::exec::flatten(plan, c.type, c.op, {kSlotBytes, kSlots});
+    pc.flat = engine::exec::flatten(plan, c.type, c.op, fifo);
     pc.inputCount = plan.inputCount;
     pc.outputCount = plan.outputCount;
     pc.scratchCount = plan.scratchCount;

@@ -73,12 +73,13 @@ std::vector<std::string> exchangeNames(NameBoard* b, int rank, int n, const std:
   return out;
 }
 
-MappedExecutorConfig configFor(int rank, int n, std::chrono::milliseconds timeout) {
+MappedExecutorConfig configFor(int rank, int n, std::chrono::milliseconds timeout,
+                               const engine::exec::FlattenOptions& fifo = {kSlotBytes, kSlots}) {
   MappedExecutorConfig cfg;
   cfg.rank = rank;
   cfg.nranks = n;
-  cfg.slotBytes = kSlotBytes;
-  cfg.slots = kSlots;
+  cfg.slotBytes = fifo.slotBytes;
+  cfg.slots = fifo.slots;
   cfg.timeout = timeout;
   return cfg;
 }
@@ -91,8 +92,9 @@ std::vector<const FlatPlan*> flatsOf(const std::vector<PreparedCase>& cases) {
 
 // One rank of a suite: every case, in order, checked exactly.
 int suiteBody(const std::string& suite, int rank, int n, NameBoard* board) {
-  const std::vector<PreparedCase> cases = prepareCases(suiteCases(suite, n), rank, n);
-  MappedExecutor ex(configFor(rank, n, std::chrono::seconds(20)),
+  const engine::exec::FlattenOptions fifo = fifoFor(suite);
+  const std::vector<PreparedCase> cases = prepareCases(suiteCases(suite, n), rank, n, fifo);
+  MappedExecutor ex(configFor(rank, n, std::chrono::seconds(20), fifo),
                     engine::exec::unionFifos(flatsOf(cases)));
   const std::vector<std::string> names = exchangeNames(board, rank, n, ex.windowName());
   RANK_CHECK(!names.empty(), "rank %d: no window names from every rank", rank);
@@ -138,7 +140,7 @@ TEST_P(ExecMatrix, Exact) {
 INSTANTIATE_TEST_SUITE_P(Ranks, ExecMatrix,
                          ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 8),
                                             ::testing::Values("allreduce", "reducing", "movement",
-                                                              "sizes")),
+                                                              "sizes", "large")),
                          [](const ::testing::TestParamInfo<SuiteParam>& i) {
                            return std::get<1>(i.param) + "_" +
                                   std::to_string(std::get<0>(i.param)) + "ranks";

@@ -3,6 +3,7 @@
 #include "engine/exec/mapped_executor.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,6 +105,14 @@ void MappedExecutor::waitAttached(const std::vector<int>& peers) {
                  "every rank calls connect() with the FIFOs of the same plans",
                  config_.rank, aborted ? "aborted" : "timed out", want, list.c_str(),
                  attachedOf(window_.data()).load());
+    }
+    for (int p : peers) {
+      const int pid = peerPids_[static_cast<size_t>(p)];
+      if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+        throwError(ErrorCode::kRemote,
+                   "rank %d: rank %d (process %d) died before every peer mapped this rank's "
+                   "window",
+                   config_.rank, p, pid);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
