@@ -1,7 +1,10 @@
 // The step interpreter's platform on the host: one thread runs a channel; counters are atomics
 // (std::atomic_ref) in memory shared between processes; data moves with memcpy and the host
-// reduction kernels. Waits spin briefly, then yield, then sleep a little longer each time; each
-// wait gives up after `timeout` without the counter moving, or when an abort flag is set.
+// reduction kernels. A wait spins briefly, yields a few times, then sleeps on a process-shared
+// futex on the counter's low 32 bits, which the writer rings when the counter's sleeper count
+// (the 32-bit word 8 bytes after the counter, on its own cache line) says someone sleeps. Each
+// wait gives up after `timeout` without the counter moving, when an abort flag is set, or when
+// the FIFO's peer process is gone.
 #pragma once
 
 #include <sched.h>
@@ -9,21 +12,26 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <thread>
 
+#include "base/futex.hpp"
 #include "engine/exec/exec_plan.hpp"
 #include "kernels/reduce.hpp"
 
 namespace plexus::engine::exec {
 
+static_assert(std::endian::native == std::endian::little,
+              "the futex word is the low half of a 64-bit counter");
+
 struct HostWaitConfig {
   std::chrono::nanoseconds timeout = std::chrono::seconds(1800);
-  int spins = 2000;                          // polls before yielding
-  int yields = 200;                          // yields before sleeping
-  std::chrono::microseconds maxSleep{200};   // longest sleep between polls
+  int spins = 1000;                          // polls before yielding
+  int yields = 0;                            // yields before sleeping (a busy core gives a
+                                             // yielder whole time slices: off)
+  std::chrono::milliseconds slice{20};       // longest single sleep (checks in between)
   const std::atomic<bool>* abort = nullptr;  // the caller's abort flag (optional)
   const std::atomic<bool>* stop = nullptr;   // set when another channel failed
   // Process id of each FIFO's peer (indexed like the plan's FIFOs; null: not checked). A wait
@@ -38,29 +46,19 @@ class HostPlatform {
 
   uint32_t wait(int32_t fifo, const uint64_t* counter, uint64_t target) const {
     std::atomic_ref<uint64_t> c(*const_cast<uint64_t*>(counter));
-    for (int i = 0; i < config_.spins; ++i)
+    for (int i = 0; i < config_.spins; ++i) {
       if (c.load(std::memory_order_acquire) >= target) return kExecOk;
-    const auto start = std::chrono::steady_clock::now();
-    auto nextCheck = start + config_.liveCheck;
-    std::chrono::microseconds sleep{1};
-    for (int round = 0;; ++round) {
-      if (c.load(std::memory_order_acquire) >= target) return kExecOk;
-      if (stopped()) return kExecAborted;
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= start + config_.timeout) return kExecTimeout;
-      if (now >= nextCheck) {
-        nextCheck = now + config_.liveCheck;
-        // Gone: the counter may still have moved just before the peer ended.
-        if (peerGone(fifo))
-          return c.load(std::memory_order_acquire) >= target ? kExecOk : kExecPeerGone;
-      }
-      if (round < config_.yields) {
-        sched_yield();
-      } else {
-        std::this_thread::sleep_for(sleep);
-        sleep = std::min(sleep * 2, config_.maxSleep);
-      }
+      cpuRelax();
     }
+    for (int i = 0; i < config_.yields; ++i) {
+      if (c.load(std::memory_order_acquire) >= target) return kExecOk;
+      sched_yield();
+    }
+    std::atomic_ref<uint32_t> sleepers(sleepersOf(counter));
+    sleepers.fetch_add(1);
+    const uint32_t rc = sleepUntil(fifo, counter, target);
+    sleepers.fetch_sub(1);
+    return rc;
   }
 
   uint64_t mine(const uint64_t* own) const {
@@ -81,12 +79,12 @@ class HostPlatform {
     SlotHeader h{bytes, tag, 0};
     std::memcpy(slot, &h, sizeof(h));
     std::atomic_ref<uint64_t>(*own).store(value, std::memory_order_relaxed);
-    std::atomic_ref<uint64_t>(*posted).store(value, std::memory_order_release);
+    ring(posted, value);
   }
 
   void release(uint64_t* consumed, uint64_t* own, uint64_t value) const {
     std::atomic_ref<uint64_t>(*own).store(value, std::memory_order_relaxed);
-    std::atomic_ref<uint64_t>(*consumed).store(value, std::memory_order_release);
+    ring(consumed, value);
   }
 
   void reduce(uint8_t type, uint8_t op, void* dst, const void* a, const void* b, uint64_t n,
@@ -100,6 +98,44 @@ class HostPlatform {
   void copy(void* dst, const void* src, uint64_t bytes) const { std::memmove(dst, src, bytes); }
 
  private:
+  static uint32_t& sleepersOf(const uint64_t* counter) {
+    return *reinterpret_cast<uint32_t*>(const_cast<uint64_t*>(counter) + 1);
+  }
+  static std::atomic<uint32_t>* futexWord(const uint64_t* counter) {
+    return reinterpret_cast<std::atomic<uint32_t>*>(const_cast<uint64_t*>(counter));
+  }
+
+  // Stores the counter, then wakes its sleepers if any (both sequentially consistent, so a
+  // sleeper that registered before this store is woken, and one after it sees the value).
+  static void ring(uint64_t* counter, uint64_t value) {
+    std::atomic_ref<uint64_t>(*counter).store(value, std::memory_order_seq_cst);
+    if (std::atomic_ref<uint32_t>(sleepersOf(counter)).load(std::memory_order_seq_cst) != 0)
+      futexWakeAll(futexWord(counter), true);
+  }
+
+  uint32_t sleepUntil(int32_t fifo, const uint64_t* counter, uint64_t target) const {
+    std::atomic_ref<uint64_t> c(*const_cast<uint64_t*>(counter));
+    const auto start = std::chrono::steady_clock::now();
+    auto nextCheck = start + config_.liveCheck;
+    for (;;) {
+      const uint64_t v = c.load(std::memory_order_seq_cst);
+      if (v >= target) return kExecOk;
+      if (stopped()) return kExecAborted;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= start + config_.timeout) return kExecTimeout;
+      if (now >= nextCheck) {
+        nextCheck = now + config_.liveCheck;
+        // Gone: the counter may still have moved just before the peer ended.
+        if (peerGone(fifo))
+          return c.load(std::memory_order_acquire) >= target ? kExecOk : kExecPeerGone;
+      }
+      const auto left =
+          std::min<std::chrono::nanoseconds>(start + config_.timeout - now, config_.slice);
+      // Returns at once if the low half moved since `v` was read (little endian).
+      futexWait(futexWord(counter), static_cast<uint32_t>(v), left, true);
+    }
+  }
+
   bool peerGone(int32_t fifo) const {
     if (config_.fifoPids == nullptr || fifo < 0 || config_.fifoPids[fifo] <= 0) return false;
     return kill(config_.fifoPids[fifo], 0) != 0 && errno == ESRCH;

@@ -5,7 +5,8 @@
 // memory grows with the FIFOs a rank uses, never with the communicator's size.
 //
 // Region layout: receive: [posted][mine][slot 0]...[slot S-1], each slot a SlotHeader line and
-// slotBytes of data; send: [consumed][mine]. Counters sit on cache lines of their own.
+// slotBytes of data; send: [consumed][mine]. Counters sit on cache lines of their own; the host
+// platform keeps a sleeper count 8 bytes after each shared counter (host_platform.hpp).
 #pragma once
 
 #include <cstdint>
