@@ -5,9 +5,11 @@
 // resolve a plan's FIFOs with exec::resolveFifos over the device addresses of the windows, copy
 // them with DeviceFifos, and launch.
 //
-// Every wait in the kernel ends: on progress, on the abort flag (host-mapped memory the host
-// sets), or after control.timeoutCycles; the per-channel ExecStatus says which (read it after the
-// stream is synchronised, describe it with exec::describeStatus).
+// The kernels of all ranks that exchange messages must be resident at the same time (their blocks
+// spin on each other): give every rank its own stream, keep channels x ranks within what the
+// GPUs hold at once. Every wait in the kernel ends: on progress, on the abort flag (host-mapped
+// memory the host sets), or after control.timeoutCycles; the per-channel ExecStatus says which
+// (read it after the stream is synchronised, describe it with exec::describeStatus).
 #pragma once
 
 #include <cuda_runtime_api.h>
