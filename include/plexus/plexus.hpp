@@ -100,6 +100,12 @@ class PLEXUS_PUBLIC Communicator {
     std::string name;  // appears in log lines and errors
     // Bound for init and for any operation that makes no progress; zero: PLEXUS_TIMEOUT.
     std::chrono::milliseconds timeout{0};
+    // Device buffers (docs/gpu.md, "Device buffers (staged path)"): the cudaStream_t that
+    // operations on device or managed memory are enqueued on (nullptr: the legacy default
+    // stream). Such an operation returns at once with a complete Request; it runs in stream
+    // order, after earlier work on the stream, and later work on the stream sees its result. Host
+    // buffers ignore it. Change it later with setStream().
+    void* stream = nullptr;
   };
 
   // Collective over `nranks` callers with the same id.
@@ -120,6 +126,9 @@ class PLEXUS_PUBLIC Communicator {
 
   int rank() const;
   int size() const;
+
+  // The cudaStream_t for later operations on device buffers (see Options::stream).
+  void setStream(void* stream);
 
   // Untyped operations (any DataType, fp16/bf16/fp8 included). Counts follow NCCL: all-gather's
   // count is per rank, reduce-scatter's is the per-rank output.

@@ -1,8 +1,11 @@
 // Last-error bookkeeping and group execution for the C API.
+#include <algorithm>
 #include <thread>
 
 #include "api/api_guard.hpp"
+#include "api/device_dispatch.hpp"
 #include "base/log.hpp"
+#include "runtime/staged_executor.hpp"
 
 namespace plexus::api {
 namespace {
@@ -12,6 +15,8 @@ thread_local std::string tlsLastError;
 struct PendingOp {
   ncclComm_t comm;
   runtime::OpArgs args;
+  void* stream = nullptr;
+  bool device = false;  // device buffers: the staged path
 };
 
 struct GroupState {
@@ -58,8 +63,30 @@ void runInits(std::vector<InitRequest>& inits) {
   }
 }
 
+// Device-buffer operations: one staging round per communicator, in the order of the calls. The
+// host-buffer operations are left in `ops`.
+void enqueueStaged(std::vector<PendingOp>& ops) {
+  if (std::none_of(ops.begin(), ops.end(), [](const PendingOp& op) { return op.device; })) return;
+  std::vector<std::pair<ncclComm_t, std::vector<runtime::StagedExecutor::Op>>> rounds;
+  std::vector<PendingOp> host;
+  for (auto& op : ops) {
+    if (!op.device) {
+      host.push_back(op);
+      continue;
+    }
+    auto it = std::find_if(rounds.begin(), rounds.end(),
+                           [&](const auto& r) { return r.first == op.comm; });
+    if (it == rounds.end()) it = rounds.insert(rounds.end(), {op.comm, {}});
+    it->second.push_back(runtime::StagedExecutor::Op{op.args, op.stream});
+  }
+  ops = std::move(host);
+  for (auto& [comm, round] : rounds) comm->impl->staged().enqueue(round);
+}
+
 void runOps(std::vector<PendingOp>& ops) {
+  enqueueStaged(ops);
   if (ops.empty()) return;
+  for (auto& op : ops) orderAfterStaged(*op.comm->impl);
   std::vector<std::pair<engine::Engine*, engine::WorkPtr>> works;
   works.reserve(ops.size());
   for (auto& op : ops)
@@ -112,6 +139,15 @@ void enqueueOp(ncclComm_t comm, const runtime::OpArgs& args) {
   }
   std::vector<PendingOp> one{PendingOp{comm, args}};
   runOps(one);
+}
+
+void enqueueDeviceOp(ncclComm_t comm, const runtime::OpArgs& args, void* stream) {
+  auto& staged = comm->impl->staged();  // fails now, not at ncclGroupEnd, without usable CUDA
+  if (inGroup()) {
+    tlsGroup.ops.push_back(PendingOp{comm, args, stream, true});
+    return;
+  }
+  staged.enqueue({runtime::StagedExecutor::Op{args, stream}});
 }
 
 void enqueueInit(const InitRequest& request) {

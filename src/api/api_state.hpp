@@ -32,6 +32,10 @@ bool inGroup();
 void groupStart();
 // Queues (inside a group) or runs now (outside) one operation. Arguments were validated.
 void enqueueOp(ncclComm_t comm, const runtime::OpArgs& args);
+// The same for an operation on device buffers: enqueued on `stream` through the staged path (one
+// staging round per communicator for the operations of a group). Throws at once when the staged
+// path cannot be used (no usable CUDA).
+void enqueueDeviceOp(ncclComm_t comm, const runtime::OpArgs& args, void* stream);
 // Queues (inside a group) or runs now (outside) one communicator init.
 struct InitRequest {
   ncclComm_t* out;

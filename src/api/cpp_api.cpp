@@ -1,10 +1,12 @@
 // The C++ API (include/plexus/plexus.hpp) over the communicator core.
 #include <cstring>
 
+#include "api/device_dispatch.hpp"
 #include "base/error.hpp"
 #include "plexus/plexus.hpp"
 #include "runtime/communicator.hpp"
 #include "runtime/launch_env.hpp"
+#include "runtime/staged_executor.hpp"
 
 namespace plexus {
 
@@ -15,6 +17,7 @@ struct Request::State {
 
 struct Communicator::Impl {
   std::shared_ptr<runtime::Communicator> core;
+  void* stream = nullptr;  // for device buffers (Options::stream)
 };
 
 UniqueId UniqueId::create() {
@@ -70,6 +73,7 @@ Communicator Communicator::init(const UniqueId& id, int rank, int nranks, const 
   o.name = options.name;
   o.timeout = options.timeout;
   auto impl = std::make_shared<Impl>();
+  impl->stream = options.stream;
   impl->core = runtime::Communicator::create(runtime::UniqueId::decode(bytes), rank, nranks, o);
   return Communicator(std::move(impl));
 }
@@ -85,6 +89,7 @@ Communicator Communicator::fromEnvironment(const Options& options) {
   o.name = options.name;
   o.timeout = options.timeout;
   auto impl = std::make_shared<Impl>();
+  impl->stream = options.stream;
   impl->core = runtime::Communicator::create(runtime::idFromAddress(env->rootAddress, env->secret),
                                              env->rank, env->size, o);
   return Communicator(std::move(impl));
@@ -95,6 +100,11 @@ int Communicator::rank() const {
 }
 int Communicator::size() const {
   return impl_->core->nranks();
+}
+
+void Communicator::setStream(void* stream) {
+  if (!impl_) throwError(ErrorCode::kInvalidUsage, "setStream on an empty plexus::Communicator");
+  impl_->stream = stream;
 }
 
 void Communicator::checkSizes(size_t in, size_t out, size_t inFactor, size_t outFactor) const {
@@ -113,6 +123,13 @@ Request Communicator::submit(int collective, const void* in, void* out, size_t c
   a.op = op;
   a.root = root;
   a.isSend = isSend;
+  impl_->core->validate(a);
+  if (api::deviceCall(*impl_->core, a, "in", "out")) {
+    // Enqueued on the stream: complete as far as the caller is concerned (stream order).
+    impl_->core->staged().enqueue({runtime::StagedExecutor::Op{a, impl_->stream}});
+    return Request();
+  }
+  api::orderAfterStaged(*impl_->core);
   auto state = std::make_shared<Request::State>();
   state->comm = impl_->core;
   state->work = impl_->core->submit(a, async);
@@ -188,6 +205,7 @@ Communicator Communicator::split(int color, int key) {
   if (!made) return Communicator();
   auto impl = std::make_shared<Impl>();
   impl->core = std::move(made);
+  impl->stream = impl_->stream;
   return Communicator(std::move(impl));
 }
 

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "api/api_guard.hpp"
+#include "api/device_dispatch.hpp"
 #include "base/env.hpp"
 #include "base/log.hpp"
 #include "runtime/launch_env.hpp"
@@ -40,7 +41,8 @@ int rawValue(const Enum& e) {
 }
 
 ncclResult_t runOp(ncclComm_t comm, algo::Collective coll, const void* in, void* out, size_t count,
-                   ncclDataType_t type, ncclRedOp_t op, int root, bool isSend = false) {
+                   ncclDataType_t type, ncclRedOp_t op, int root, cudaStream_t stream,
+                   bool isSend = false) {
   return api::guarded(comm, [&] {
     requireComm(comm);
     const std::string& context = comm->impl->context();
@@ -56,7 +58,10 @@ ncclResult_t runOp(ncclComm_t comm, algo::Collective coll, const void* in, void*
     // Checked now, so that a bad call inside a group fails itself rather than ncclGroupEnd.
     comm->impl->validate(a);
     plexus::LogContext ctx(comm->impl->context());
-    api::enqueueOp(comm, a);
+    if (api::deviceCall(*comm->impl, a, "sendbuff", "recvbuff"))
+      api::enqueueDeviceOp(comm, a, stream);  // on the stream; returns at once
+    else
+      api::enqueueOp(comm, a);
   });
 }
 
@@ -255,7 +260,7 @@ ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* asyncError) {
   return api::guarded(comm, [&] {
     requireComm(comm);
     if (asyncError == nullptr) throwError(ErrorCode::kInvalidArgument, "asyncError is NULL");
-    *asyncError = api::toResult(comm->impl->engine().asyncError());
+    *asyncError = api::toResult(api::asyncError(*comm->impl));
   });
 }
 
@@ -346,8 +351,9 @@ ncclResult_t ncclRedOpDestroy(ncclRedOp_t, ncclComm_t comm) {
 }
 
 ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
-                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t) {
-  return runOp(comm, algo::Collective::kReduce, sendbuff, recvbuff, count, datatype, op, root);
+                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream) {
+  return runOp(comm, algo::Collective::kReduce, sendbuff, recvbuff, count, datatype, op, root,
+               stream);
 }
 
 ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm,
@@ -356,55 +362,60 @@ ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int ro
 }
 
 ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
-                           ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+                           ncclDataType_t datatype, int root, ncclComm_t comm,
+                           cudaStream_t stream) {
   return runOp(comm, algo::Collective::kBroadcast, sendbuff, recvbuff, count, datatype, ncclSum,
-               root);
+               root, stream);
 }
 
 ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count,
-                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm, cudaStream_t) {
-  return runOp(comm, algo::Collective::kAllReduce, sendbuff, recvbuff, count, datatype, op, 0);
+                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
+                           cudaStream_t stream) {
+  return runOp(comm, algo::Collective::kAllReduce, sendbuff, recvbuff, count, datatype, op, 0,
+               stream);
 }
 
 ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
-                               cudaStream_t) {
+                               cudaStream_t stream) {
   return runOp(comm, algo::Collective::kReduceScatter, sendbuff, recvbuff, recvcount, datatype, op,
-               0);
+               0, stream);
 }
 
 ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
-                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
+                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream) {
   return runOp(comm, algo::Collective::kAllGather, sendbuff, recvbuff, sendcount, datatype, ncclSum,
-               0);
+               0, stream);
 }
 
 ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
-                          ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
-  return runOp(comm, algo::Collective::kAllToAll, sendbuff, recvbuff, count, datatype, ncclSum, 0);
+                          ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream) {
+  return runOp(comm, algo::Collective::kAllToAll, sendbuff, recvbuff, count, datatype, ncclSum, 0,
+               stream);
 }
 
 ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
-                        int root, ncclComm_t comm, cudaStream_t) {
-  return runOp(comm, algo::Collective::kGather, sendbuff, recvbuff, count, datatype, ncclSum, root);
+                        int root, ncclComm_t comm, cudaStream_t stream) {
+  return runOp(comm, algo::Collective::kGather, sendbuff, recvbuff, count, datatype, ncclSum, root,
+               stream);
 }
 
 ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, size_t count,
-                         ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
-  return runOp(comm, algo::Collective::kScatter, sendbuff, recvbuff, count, datatype, ncclSum,
-               root);
+                         ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t stream) {
+  return runOp(comm, algo::Collective::kScatter, sendbuff, recvbuff, count, datatype, ncclSum, root,
+               stream);
 }
 
 ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype, int peer,
-                      ncclComm_t comm, cudaStream_t) {
+                      ncclComm_t comm, cudaStream_t stream) {
   return runOp(comm, algo::Collective::kSendRecv, sendbuff, nullptr, count, datatype, ncclSum, peer,
-               true);
+               stream, true);
 }
 
 ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer,
-                      ncclComm_t comm, cudaStream_t) {
+                      ncclComm_t comm, cudaStream_t stream) {
   return runOp(comm, algo::Collective::kSendRecv, nullptr, recvbuff, count, datatype, ncclSum, peer,
-               false);
+               stream, false);
 }
 
 ncclResult_t ncclGroupStart(void) {

@@ -18,6 +18,7 @@
 #include "base/host_id.hpp"
 #include "base/log.hpp"
 #include "runtime/launch_env.hpp"
+#include "runtime/staged_executor.hpp"
 #include "topology/discovery.hpp"
 
 namespace plexus::runtime {
@@ -217,6 +218,9 @@ void Communicator::startEngine() {
 }
 
 Communicator::~Communicator() {
+  // The staged path first (its proxy uses the engine), then the engine (it uses the selector and
+  // the control block), then the transports.
+  staged_.reset();
   // Engine first (it uses the selector and the control block), then the transports.
   engine_.reset();
   selector_.reset();
@@ -317,12 +321,24 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
 void Communicator::finalize() {
   // Completes every queued work (sends included: tcp data has left this process), so a later
   // destroy cannot cut a peer's transfer short. No barrier: ranks of one thread finalize in turn.
+  if (auto* s = stagedIfAny()) s->drain();
   engine_->waitIdle();
+}
+
+StagedExecutor& Communicator::staged() {
+  if (auto* s = stagedIfAny()) return *s;
+  std::lock_guard<std::mutex> lock(stagedMutex_);
+  if (!staged_) {
+    staged_ = std::make_unique<StagedExecutor>(*this, makeStreamOps(context_), timeout_);
+    stagedPtr_.store(staged_.get(), std::memory_order_release);
+  }
+  return *staged_;
 }
 
 void Communicator::abort(const std::string& reason) {
   abort_.store(true);
   engine_->failAll(ErrorCode::kRemote, context_ + ": " + reason);
+  if (auto* s = stagedIfAny()) s->abort(reason);
 }
 
 std::unique_ptr<Communicator> Communicator::split(int color, int key, const CommOptions& options) {

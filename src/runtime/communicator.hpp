@@ -25,6 +25,8 @@
 
 namespace plexus::runtime {
 
+class StagedExecutor;
+
 struct CommOptions {
   std::string name;                      // shows in log lines
   std::chrono::milliseconds timeout{0};  // zero: PLEXUS_TIMEOUT
@@ -59,6 +61,11 @@ class Communicator {
 
   // Unmatched self send/receive (both must be in the same group).
   bool hasUnmatchedSelfP2P() const;
+
+  // The staged device-buffer path (runtime/staged_executor.hpp), made on first use; throws when
+  // CUDA is not usable. stagedIfAny(): nullptr until then.
+  StagedExecutor& staged();
+  StagedExecutor* stagedIfAny() const { return stagedPtr_.load(std::memory_order_acquire); }
 
  private:
   Communicator() = default;
@@ -106,6 +113,10 @@ class Communicator {
     size_t bytes;
   };
   std::vector<SelfTransfer> selfSends_, selfRecvs_;
+
+  std::mutex stagedMutex_;
+  std::unique_ptr<StagedExecutor> staged_;
+  std::atomic<StagedExecutor*> stagedPtr_{nullptr};
 };
 
 }  // namespace plexus::runtime
