@@ -10,6 +10,11 @@
  * operation is complete on the calling rank. Inside ncclGroupStart/ncclGroupEnd, calls are queued
  * and ncclGroupEnd returns when all of them are complete. The stream argument is accepted for
  * compatibility; pass NULL (or any stream) for host buffers.
+ *
+ * Device (and managed) buffers, as NCCL: the call enqueues the operation on the stream and
+ * returns; it runs after earlier work on the stream and later work sees its result; a group is one
+ * staging round; ncclCommGetAsyncError reports failures. Mixing host and device buffers in one
+ * call is ncclInvalidArgument; CUDA graph capture is refused with ncclInvalidUsage (docs/gpu.md).
  */
 #ifndef NCCL_H_
 #define NCCL_H_

@@ -60,7 +60,7 @@ StagedExecutor::~StagedExecutor() {
 }
 
 std::string StagedExecutor::asyncErrorMessage() const {
-  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mutex_));
+  std::lock_guard<std::mutex> lock(mutex_);
   return errorMessage_;
 }
 
