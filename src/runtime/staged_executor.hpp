@@ -98,7 +98,7 @@ class StagedExecutor {
   std::chrono::milliseconds timeout_;
   uint64_t* flags_ = nullptr;  // kSlots ready slots, then the done word (pinned)
   std::mutex enqueueMutex_;    // one enqueue at a time: sequence numbers follow stream order
-  std::mutex mutex_;           // the queue, the block pool and the error message
+  mutable std::mutex mutex_;   // the queue, the block pool and the error message
   std::condition_variable cv_;
   std::deque<Round> queue_;
   std::multimap<size_t, Block> pool_;  // free staging blocks by size
