@@ -216,6 +216,34 @@ TEST(Staged, GroupIsOneStagingRoundAndStreamsOfAGroupJoin) {
   EXPECT_EQ(describeFailures(out), "");
 }
 
+// Two communicators of each process take turns on one stream, all enqueued before the stream
+// runs: each round waits only for its own proxy, so neither blocks the other.
+TEST(Staged, TwoCommunicatorsShareOneStream) {
+  auto out = runRanks(2, [](int rank, int n, const ncclUniqueId& id) {
+    installFakeDevice();
+    ncclComm_t a, b;
+    RANK_NCCL(ncclCommInitRank(&a, n, id, rank));
+    RANK_NCCL(ncclCommSplit(a, 0, n - rank, &b, nullptr));  // reversed ranks
+    FakeStream s;
+    DevBuf x(100), y(100), z(100);
+    s.closeGate();
+    s.enqueue([&] {
+      for (size_t j = 0; j < 100; ++j) x.p[j] = valueOf(rank, j);
+    });
+    RANK_NCCL(ncclAllReduce(x.p, y.p, 100, ncclInt32, ncclSum, a, s.handle()));
+    RANK_NCCL(ncclAllReduce(y.p, z.p, 100, ncclInt32, ncclMax, b, s.handle()));
+    RANK_NCCL(ncclAllReduce(z.p, x.p, 100, ncclInt32, ncclSum, a, s.handle()));
+    s.openGate();
+    RANK_CHECK(s.synchronize(), "the stream did not finish");
+    for (size_t j = 0; j < 100; ++j)
+      RANK_CHECK(x.p[j] == 2 * (kRankScale + 2 * static_cast<int32_t>(j)), "%zu: %d", j, x.p[j]);
+    RANK_NCCL(ncclCommDestroy(b));
+    RANK_NCCL(ncclCommDestroy(a));
+    return 0;
+  });
+  EXPECT_EQ(describeFailures(out), "");
+}
+
 TEST(Staged, AsyncErrorReportsAFailedPeerWithoutBlockingAndReleasesTheStream) {
   RunOptions o;
   o.env["PLEXUS_TIMEOUT"] = "20";
