@@ -68,6 +68,34 @@ RangeCache& cache() {
 }
 
 std::atomic<PointerQuery> gTestQuery{nullptr};
+std::atomic<uint32_t> gGeneration{1};  // bumped when the query changes: forgets the host answers
+
+// Plain host memory has no CUDA range to cache, so each thread remembers its last few host
+// pointers exactly: a program that calls with the same host buffers (the usual case) asks CUDA once
+// per buffer, not once per call. An address that is host memory stays so: device and managed
+// memory live in the address ranges the CUDA driver reserves (unified addressing).
+struct HostPointers {
+  static constexpr int kEntries = 8;
+  uintptr_t ptr[kEntries] = {};
+  uint32_t generation = 0;
+  int next = 0;
+
+  bool has(uintptr_t p, uint32_t gen) {
+    if (generation != gen) {
+      *this = HostPointers{};
+      generation = gen;
+      return false;
+    }
+    for (uintptr_t q : ptr)
+      if (q == p) return true;
+    return false;
+  }
+  void add(uintptr_t p) {
+    ptr[next] = p;
+    next = (next + 1) % kEntries;
+  }
+};
+thread_local HostPointers tlsHost;
 
 #if PLEXUS_HAVE_CUDA
 PointerInfo cudaQuery(const void* p) {
@@ -123,10 +151,15 @@ MemoryKind classify(const void* p) {
   }
   if (p == nullptr) return MemoryKind::kHost;
   auto addr = reinterpret_cast<uintptr_t>(p);
+  uint32_t gen = gGeneration.load(std::memory_order_acquire);
+  if (tlsHost.has(addr, gen)) return MemoryKind::kHost;
   MemoryKind kind;
   if (cache().find(addr, &kind)) return kind;
   PointerInfo info = query(p);
-  if (info.size > 0 && addr >= info.start && addr < info.start + info.size) cache().insert(info);
+  if (info.size > 0 && addr >= info.start && addr < info.start + info.size)
+    cache().insert(info);
+  else if (info.kind == MemoryKind::kHost)
+    tlsHost.add(addr);
   return info.kind;
 }
 
@@ -134,6 +167,7 @@ namespace testing {
 
 void setPointerQuery(PointerQuery query) {
   gTestQuery.store(query, std::memory_order_release);
+  gGeneration.fetch_add(1, std::memory_order_acq_rel);
   cache().clear();
 }
 

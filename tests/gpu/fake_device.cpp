@@ -99,13 +99,9 @@ void* fakeDeviceAlloc(size_t bytes) {
   return p;
 }
 
-void fakeDeviceFree(void* p) {
-  {
-    std::lock_guard<std::mutex> lock(gMemMutex);
-    gDeviceRanges.erase(reinterpret_cast<uintptr_t>(p));
-  }
-  std::free(p);
-}
+// Kept: an address that was fake device memory must not come back as host memory (the classifier
+// caches both; on a real GPU the two never share addresses). Rank processes are short.
+void fakeDeviceFree(void*) {}
 
 void installFakeDevice() {
   setPointerQuery(fakeQuery);

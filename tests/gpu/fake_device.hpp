@@ -20,7 +20,7 @@ namespace plexus::testing {
 
 // Host memory that classify() reports as device memory once installFakeDevice() ran.
 void* fakeDeviceAlloc(size_t bytes);
-void fakeDeviceFree(void* p);
+void fakeDeviceFree(void* p);  // keeps the memory (see fake_device.cpp)
 // Sets the fake pointer query and the fake stream operations for this process.
 void installFakeDevice();
 // Sets the fake pointer query only: device buffers, but no way to run them (as without CUDA).

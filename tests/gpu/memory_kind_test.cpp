@@ -87,13 +87,19 @@ TEST(MemoryKind, EachAllocationIsAskedOnceThenCachedByRange) {
   EXPECT_STREQ(memoryKindName(MemoryKind::kManaged), "managed");
 }
 
-TEST(MemoryKind, HostMemoryIsNeverCached) {
+// Host pointers have no range: each thread remembers its last 8 exactly (not in the range cache).
+TEST(MemoryKind, RecentHostPointersAreRememberedPerThread) {
   QueryGuard g(countingQuery);
-  int x = 0;
-  EXPECT_EQ(classify(&x), MemoryKind::kHost);
-  EXPECT_EQ(classify(&x), MemoryKind::kHost);
+  int x[16] = {};
+  EXPECT_EQ(classify(&x[0]), MemoryKind::kHost);
+  EXPECT_EQ(classify(&x[0]), MemoryKind::kHost);
+  EXPECT_EQ(classify(&x[1]), MemoryKind::kHost);
   EXPECT_EQ(gQueries.load(), 2);
   EXPECT_EQ(testing::memoryKindCacheSize(), 0u);
+  for (int& v : x) EXPECT_EQ(classify(&v), MemoryKind::kHost);  // 16 > 8: the oldest are gone
+  EXPECT_EQ(gQueries.load(), 2 + 14);
+  std::thread([&] { EXPECT_EQ(classify(&x[15]), MemoryKind::kHost); }).join();
+  EXPECT_EQ(gQueries.load(), 2 + 14 + 1);  // another thread asks for itself
 }
 
 std::atomic<int> gGrowCalls{0};
