@@ -117,8 +117,11 @@ StagedExecutor::Round StagedExecutor::stage(const std::vector<Op>& ops, uint64_t
   r.staging = takeBlock(total);
   auto* base = static_cast<std::byte*>(r.staging.ptr);
   void* main = ops.front().stream;
+  std::vector<void*> others;  // the other streams of a group, each once
   for (const Op& op : ops)
-    if (op.stream != main) ops_->streamWaitStream(main, op.stream);
+    if (op.stream != main && std::find(others.begin(), others.end(), op.stream) == others.end())
+      others.push_back(op.stream);
+  for (void* other : others) ops_->streamWaitStream(main, other);
   for (size_t i = 0; i < ops.size(); ++i) {
     OpArgs h = ops[i].args;
     BufferUse used = bufferUse(h, rank, nranks);
@@ -135,8 +138,7 @@ StagedExecutor::Round StagedExecutor::stage(const std::vector<Op>& ops, uint64_t
     if (ops[i].args.output != nullptr && used.outputBytes > 0)
       ops_->copy(main, ops[i].args.output, base + outOff[i], used.outputBytes);
   }
-  for (const Op& op : ops)
-    if (op.stream != main) ops_->streamWaitStream(op.stream, main);
+  for (void* other : others) ops_->streamWaitStream(other, main);
   return r;
 }
 
