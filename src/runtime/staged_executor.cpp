@@ -34,8 +34,6 @@ BufferUse fullUse(const OpArgs& a, int rank, int nranks) {
 StagedExecutor::StagedExecutor(Communicator& comm, std::unique_ptr<StreamOps> ops,
                                std::chrono::milliseconds timeout)
     : comm_(comm), ops_(std::move(ops)), timeout_(timeout) {
-  flags_ = static_cast<uint64_t*>(ops_->allocPinned((kSlots + 1) * sizeof(uint64_t)));
-  std::memset(flags_, 0, (kSlots + 1) * sizeof(uint64_t));
   proxy_ = std::thread([this] { proxyLoop(); });
   PLEXUS_INFO(subsys::kColl, "%s: staged device path started (proxy thread, %llu ready slots)",
               comm_.context().c_str(), static_cast<unsigned long long>(kSlots));
@@ -56,7 +54,7 @@ StagedExecutor::~StagedExecutor() {
   proxy_.join();
   // After the release every stream runs to its end; freeing pinned memory waits for it.
   for (auto& [size, b] : pool_) ops_->freePinned(b.ptr);
-  ops_->freePinned(flags_);
+  if (flags_ != nullptr) ops_->freePinned(flags_);
 }
 
 std::string StagedExecutor::asyncErrorMessage() const {
@@ -81,6 +79,13 @@ void StagedExecutor::enqueue(const std::vector<Op>& ops) {
   if (ops.empty()) return;
   std::lock_guard<std::mutex> serial(enqueueMutex_);
   checkUsable(ops);
+  if (flags_ == nullptr) {
+    // Allocated here, after the capture check: inside a capture, allocating may be refused.
+    auto* f = static_cast<uint64_t*>(ops_->allocPinned((kSlots + 1) * sizeof(uint64_t)));
+    std::memset(f, 0, (kSlots + 1) * sizeof(uint64_t));
+    std::lock_guard<std::mutex> lock(mutex_);
+    flags_ = f;
+  }
   uint64_t seq = enqueued_.load() + 1;
   waitForSlot(seq);
   Round r;
@@ -218,6 +223,8 @@ void StagedExecutor::fail(ErrorCode code, const std::string& message) {
 }
 
 void StagedExecutor::releaseStreams() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (flags_ == nullptr) return;  // nothing was ever enqueued
   std::atomic_ref<uint64_t>(*doneWord())
       .store(kReleased + enqueued_.load(), std::memory_order_release);
 }

@@ -96,7 +96,7 @@ class StagedExecutor {
   Communicator& comm_;
   std::unique_ptr<StreamOps> ops_;
   std::chrono::milliseconds timeout_;
-  uint64_t* flags_ = nullptr;  // kSlots ready slots, then the done word (pinned)
+  uint64_t* flags_ = nullptr;  // kSlots ready slots, then the done word (pinned; first enqueue)
   std::mutex enqueueMutex_;    // one enqueue at a time: sequence numbers follow stream order
   mutable std::mutex mutex_;   // the queue, the block pool and the error message
   std::condition_variable cv_;
