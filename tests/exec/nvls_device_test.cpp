@@ -99,12 +99,13 @@ void runCase(const MulticastGroup& g, int rank, int n, uint64_t count, RedOp op,
   const exec::FlatPlan flat =
       exec::flatten(algo::buildNvls(q), DataType::kFloat32, op, exec::FlattenOptions{});
   DeviceMemory in(count * 4 + 16, "input"), outMem(count * 4 + 16, "output");
-  DeviceMemory status(sizeof(exec::ExecStatus) * 2, "status");
   std::vector<float> host(count);
   for (uint64_t i = 0; i < count; ++i) host[i] = inputValue(rank, i, call);
   checkCuda(cudaMemcpy(in.get(), host.data(), count * 4, cudaMemcpyHostToDevice), "input");
   void* out = inPlace ? in.get() : outMem.get();
   const NvlsCall c = nvlsCallFor(flat, in.get(), out);
+  const auto channels = static_cast<size_t>(c.nchannels);
+  DeviceMemory status(sizeof(exec::ExecStatus) * channels, "status");
   NvlsLaunch launch;
   launch.status = static_cast<exec::ExecStatus*>(status.get());
   launchNvlsAllReduce(c,
@@ -112,8 +113,10 @@ void runCase(const MulticastGroup& g, int rank, int n, uint64_t count, RedOp op,
                                  static_cast<unsigned char*>(g.multicast()), g.size()},
                       launch, stream);
   checkCuda(cudaStreamSynchronize(stream), "the nvls all-reduce");
-  exec::ExecStatus st[2];
-  checkCuda(cudaMemcpy(st, status.get(), sizeof(st), cudaMemcpyDeviceToHost), "status");
+  std::vector<exec::ExecStatus> st(channels);
+  checkCuda(cudaMemcpy(st.data(), status.get(), channels * sizeof(exec::ExecStatus),
+                       cudaMemcpyDeviceToHost),
+            "status");
   for (const exec::ExecStatus& s : st) {
     if (s.code != exec::kExecOk)
       throwError(ErrorCode::kInternal, "%s", describeNvlsStatus(c, s).c_str());

@@ -94,12 +94,13 @@ std::string multicastDeviceName(int device) {
 
 MulticastSupport multicastSupport(int device) {
   std::string why;
-  if (!cudaDevicesAvailable(&why)) return {false, "no multicast: " + why};
+  if (!cudaDevicesAvailable(&why))
+    return {false, formatString("no multicast on device %d: %s", device, why.c_str())};
   try {
     multicastDriver();
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || device < 0 || device >= count)
-      return {false, formatString("no multicast: device %d is not one of this process's %d "
+      return {false, formatString("no multicast on device %d: it is not one of this process's %d "
                                   "devices; check CUDA_VISIBLE_DEVICES",
                                   device, count)};
     const std::string name = multicastDeviceName(device);
@@ -115,7 +116,7 @@ MulticastSupport multicastSupport(int device) {
                          " cannot export POSIX file descriptors of cuMem handles, which the "
                          "multicast set-up passes between processes"};
   } catch (const Error& e) {
-    return {false, std::string("no multicast: ") + e.what()};
+    return {false, formatString("no multicast on device %d: %s", device, e.what())};
   }
   return {true, ""};
 }

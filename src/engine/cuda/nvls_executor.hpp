@@ -49,8 +49,10 @@ struct NvlsLaunch {
 // unsupported, a device older than sm_90, memory too small, bad ranks or channels.
 std::string nvlsLaunchProblem(const NvlsCall& call, const NvlsMemory& memory);
 
-// Enqueues the call on `stream` and returns at once. Throws Error(kInvalidUsage) with
-// nvlsLaunchProblem's reason, Error(kSystem) naming a launch error.
+// Enqueues the call on `stream` (of the group's GPU, which must be the current device) and returns
+// at once; every rank of the group must launch the same call (same count, type, op, channels).
+// Throws Error(kInvalidUsage) with nvlsLaunchProblem's reason, Error(kSystem) naming a launch
+// error.
 void launchNvlsAllReduce(const NvlsCall& call, const NvlsMemory& memory, const NvlsLaunch& launch,
                          cudaStream_t stream);
 
