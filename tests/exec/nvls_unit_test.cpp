@@ -4,6 +4,7 @@
 // and the call taken from a real nvls plan.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 #include "algorithms/builders.hpp"
@@ -55,9 +56,13 @@ void checkChunk(uint64_t bytes, int nch, int n) {
   std::vector<int> copied(bytes, 0), reduced(vectors, 0);
   for (int c = 0; c < nch; ++c) {
     const NvlsRange cr = nvlsChannelRange(bytes, c, nch);
-    const uint64_t b0 = cr.first * kNvlsVectorBytes;
-    const uint64_t b1 = std::min(b0 + cr.count * kNvlsVectorBytes, bytes);
-    for (uint64_t b = b0; b < b1; ++b) ++copied[b];
+    const NvlsBytes cb = nvlsChannelBytes(bytes, c, nch);
+    if (cr.count != 0) {
+      ASSERT_EQ(cb.begin, cr.first * kNvlsVectorBytes);
+    }
+    ASSERT_LE(cb.begin, cb.end);
+    ASSERT_LE(cb.end, bytes);
+    for (uint64_t b = cb.begin; b < cb.end; ++b) ++copied[b];
     for (int r = 0; r < n; ++r) {
       const NvlsRange s = nvlsShare(bytes, c, nch, r, n);
       ASSERT_GE(s.first, cr.first);
@@ -81,7 +86,7 @@ TEST(Nvls, SharePartitionCoversEveryElementOnce) {
       for (uint64_t cap : capacities) {
         if (total / cap > 300) continue;  // many tiny chunks prove nothing more
         for (int n = 1; n <= 8; ++n) {
-          for (int nch : {1, 2, 3, 4}) {
+          for (int nch : {1, 2, 3, 4, 9}) {
             uint64_t covered = 0;
             for (uint64_t done = 0; done < total; done += cap) {
               ASSERT_EQ(done % 16, 0u);
@@ -92,6 +97,69 @@ TEST(Nvls, SharePartitionCoversEveryElementOnce) {
               covered += bytes;
             }
             ASSERT_EQ(covered, total);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The kernel's steps for every rank in lockstep on the host (copy in per channel, each rank's
+// share summed over the ranks and stored to all, copy out), with the multicast memory as one
+// buffer per rank: f32 sums of integers are exact whatever the order.
+std::vector<std::vector<float>> emulate(const std::vector<std::vector<float>>& in, uint64_t cap,
+                                        int nch) {
+  const int n = static_cast<int>(in.size());
+  const uint64_t total = in[0].size() * 4;
+  std::vector<std::vector<unsigned char>> uc(in.size(), std::vector<unsigned char>(cap, 0xff));
+  std::vector<std::vector<float>> out(in.size(), std::vector<float>(in[0].size(), -1));
+  for (uint64_t done = 0; done < total; done += cap) {
+    const uint64_t bytes = nvlsChunkBytes(total, done, cap);
+    for (int c = 0; c < nch; ++c) {
+      const NvlsBytes cb = nvlsChannelBytes(bytes, c, nch);
+      for (int r = 0; r < n; ++r)
+        std::memcpy(uc[r].data() + cb.begin,
+                    reinterpret_cast<const unsigned char*>(in[r].data()) + done + cb.begin,
+                    cb.end - cb.begin);
+    }
+    for (int c = 0; c < nch; ++c) {
+      for (int r = 0; r < n; ++r) {
+        const NvlsRange s = nvlsShare(bytes, c, nch, r, n);
+        for (uint64_t f = s.first * 4; f < (s.first + s.count) * 4; ++f) {
+          float sum = 0;
+          for (int j = 0; j < n; ++j) sum += reinterpret_cast<const float*>(uc[j].data())[f];
+          for (int j = 0; j < n; ++j) reinterpret_cast<float*>(uc[j].data())[f] = sum;
+        }
+      }
+    }
+    for (int c = 0; c < nch; ++c) {
+      const NvlsBytes cb = nvlsChannelBytes(bytes, c, nch);
+      for (int r = 0; r < n; ++r)
+        std::memcpy(reinterpret_cast<unsigned char*>(out[r].data()) + done + cb.begin,
+                    uc[r].data() + cb.begin, cb.end - cb.begin);
+    }
+  }
+  return out;
+}
+
+TEST(Nvls, EmulatedAllReduceIsExact) {
+  for (uint64_t count : {uint64_t{1}, uint64_t{3}, uint64_t{5}, uint64_t{37}, uint64_t{1001}}) {
+    for (uint64_t cap : {uint64_t{16}, uint64_t{48}, uint64_t{4096}}) {
+      for (int n : {1, 2, 3, 8}) {
+        for (int nch : {1, 2, 3}) {
+          std::vector<std::vector<float>> in(static_cast<size_t>(n), std::vector<float>(count));
+          for (int r = 0; r < n; ++r)
+            for (uint64_t i = 0; i < count; ++i)
+              in[static_cast<size_t>(r)][i] = static_cast<float>((i * 7 + r * 13) % 1000);
+          const auto out = emulate(in, cap, nch);
+          for (int r = 0; r < n; ++r) {
+            for (uint64_t i = 0; i < count; ++i) {
+              float want = 0;
+              for (int j = 0; j < n; ++j) want += in[static_cast<size_t>(j)][i];
+              ASSERT_EQ(out[static_cast<size_t>(r)][i], want)
+                  << "rank " << r << " element " << i << " count " << count << " cap " << cap
+                  << " ranks " << n << " channels " << nch;
+            }
           }
         }
       }

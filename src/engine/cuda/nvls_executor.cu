@@ -130,10 +130,9 @@ __global__ void nvlsAllReduceKernel(NvlsArgs a) {
   uint64_t chunk = 0;
   for (uint64_t done = 0; done < total; done += a.capacity, ++chunk) {
     const uint64_t bytes = nvlsChunkBytes(total, done, a.capacity);
-    const NvlsRange c = nvlsChannelRange(bytes, static_cast<int>(blockIdx.x), a.call.nchannels);
-    const uint64_t b0 = c.first * kNvlsVectorBytes;
-    const uint64_t b1 =
-        b0 + c.count * kNvlsVectorBytes < bytes ? b0 + c.count * kNvlsVectorBytes : bytes;
+    const NvlsBytes mine = nvlsChannelBytes(bytes, static_cast<int>(blockIdx.x), a.call.nchannels);
+    const uint64_t b0 = mine.begin;
+    const uint64_t b1 = mine.end;
     if (b1 > b0) kc::copyBlock(a.ucData + b0, in + done + b0, b1 - b0);
     if (channelBarrier(a, b, generation, &word, 0, chunk) != exec::kExecOk) break;
     reduceShare(a, bytes);

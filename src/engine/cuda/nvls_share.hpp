@@ -88,6 +88,20 @@ PLEXUS_HD constexpr NvlsRange nvlsShare(uint64_t bytes, int channel, int nchanne
   return NvlsRange{c.first + r.first, r.count};
 }
 
+// The bytes [begin, end) of a chunk of `bytes` that channel `channel` copies in and out: its
+// vectors, the last one cut at the chunk's end (begin == end when it has none).
+struct NvlsBytes {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+PLEXUS_HD constexpr NvlsBytes nvlsChannelBytes(uint64_t bytes, int channel, int nchannels) {
+  const NvlsRange c = nvlsChannelRange(bytes, channel, nchannels);
+  const uint64_t begin = c.first * kNvlsVectorBytes;
+  const uint64_t end = begin + c.count * kNvlsVectorBytes;
+  // A channel without vectors (more channels than vectors) may start past the chunk's end.
+  return begin >= bytes ? NvlsBytes{bytes, bytes} : NvlsBytes{begin, end < bytes ? end : bytes};
+}
+
 // Bytes of one chunk: the data area's capacity, or what is left of the message.
 PLEXUS_HD constexpr uint64_t nvlsChunkBytes(uint64_t totalBytes, uint64_t done, uint64_t capacity) {
   const uint64_t left = totalBytes - done;
