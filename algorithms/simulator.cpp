@@ -49,6 +49,22 @@ int simulatedRanks(const topo::System& s, int asked) {
 
 namespace {
 
+// Ring orders as the communicator builds them (ringOrdersFromCluster): the ranks of a domain
+// together, domains in order, channel c rotating each domain's ranks by c so that the rings
+// leave a domain from different ranks (and NICs).
+std::vector<std::vector<int>> domainRings(const std::vector<std::vector<int>>& groups) {
+  std::vector<std::vector<int>> rings;
+  if (groups.size() < 2) return rings;
+  for (int c = 0; c < kMaxChannels; ++c) {
+    std::vector<int> ring;
+    for (const std::vector<int>& g : groups) {
+      for (size_t i = 0; i < g.size(); ++i) ring.push_back(g[(i + c) % g.size()]);
+    }
+    rings.push_back(std::move(ring));
+  }
+  return rings;
+}
+
 Setup prepare(const topo::System& system, const SimCall& call) {
   Setup s;
   s.n = simulatedRanks(system, call.nranks);
@@ -59,6 +75,7 @@ Setup prepare(const topo::System& system, const SimCall& call) {
   s.q.elemSize = call.elemSize;
   s.q.fifoElems = call.fifoBytes / std::max<size_t>(1, call.elemSize);
   s.q.groups = groupsFromSystem(system, s.n);
+  s.q.rings = domainRings(s.q.groups);
   const TuneResult r = evaluate(s.q, s.costs);
   s.pick = r.best;
   if (call.algorithm.empty()) return s;
@@ -244,6 +261,10 @@ struct Runner {
 
 SimResult simulate(const topo::System& system, const SimCall& call) {
   Setup s = prepare(system, call);
+  if (call.nchannels > 0) {
+    s.pick.nchannels = std::min(call.nchannels, kMaxChannels);
+    s.pick.chunkElems = 0;
+  }
   BuildRequest br = buildRequestFor(s.q, s.pick, 0);
   SimResult res;
   const bool inSwitch = s.pick.algorithm == "nvls" && s.costs.switchReduction &&

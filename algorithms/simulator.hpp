@@ -37,8 +37,9 @@ struct SimCall {
   int nranks = 0;  // 0: one per GPU (else one per host)
   uint64_t count = 0;
   size_t elemSize = 4;
-  std::string algorithm;             // empty: the tuner's pick
-  uint64_t fifoBytes = 4u << 20;     // connection FIFO
+  std::string algorithm;          // empty: the tuner's pick
+  int nchannels = 0;              // > 0: this many channels, pieces of the FIFO (no smaller chunks)
+  uint64_t fifoBytes = 4u << 20;  // connection FIFO
   uint64_t stepBudget = 24'000'000;  // compacted steps of all ranks kept at once
 };
 
