@@ -33,6 +33,9 @@ std::string simulateReport(const topo::System& system, const SimReportOptions& o
   call.elemSize = o.elemSize;
   call.algorithm = o.algorithm;
   call.fifoBytes = o.fifoBytes;
+  call.linkGBps = o.linkGBps;
+  call.messageUs = o.messageUs;
+  call.callUs = o.callUs;
   const bool perRank = callBytes(o.collective, n, 1, 1) > 1;
   const bool rooted = o.collective == Collective::kBroadcast || o.collective == Collective::kReduce;
   std::string text = formatString(

@@ -69,6 +69,12 @@ Setup prepare(const topo::System& system, const SimCall& call) {
   Setup s;
   s.n = simulatedRanks(system, call.nranks);
   s.costs = costsFromSystem(system, s.n);
+  if (call.linkGBps > 0) {
+    s.costs.intra.bwGBps = call.linkGBps;
+    s.costs.channelGBps = call.linkGBps;
+  }
+  if (call.messageUs > 0) s.costs.messageUs = call.messageUs;
+  if (call.callUs > 0) s.costs.callUs = call.callUs;
   s.q.collective = call.collective;
   s.q.nranks = s.n;
   s.q.count = call.count;
@@ -283,8 +289,10 @@ SimResult simulate(const topo::System& system, const SimCall& call) {
   if (inSwitch) {
     const double piece = static_cast<double>(br.chunkElems > 0 ? br.chunkElems : br.fifoElems) *
                          static_cast<double>(call.elemSize);
+    // Per port: the rank's whole buffer read into the switch's reductions plus its reduced 1/n
+    // share, then that share written and the whole result received: (n+1)/n each way.
     chans = switchChannels(s.n, std::max(1, s.pick.nchannels),
-                           static_cast<double>(call.count * call.elemSize),
+                           static_cast<double>(call.count * call.elemSize) * (s.n + 1) / s.n,
                            piece > 0 ? piece : static_cast<double>(call.count * call.elemSize));
   } else {
     for (int r = 0; r < s.n; ++r) {

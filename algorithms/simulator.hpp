@@ -15,7 +15,9 @@
 //   - nvls on a reduction-capable switch (one NVLink domain): not its plan (an all-to-all that
 //     stands in for multimem on hosts) but what the switch does: per channel and piece, one
 //     store up into the switch and one load of the reduced piece down, each crossing the
-//     rank's port (and the upper tier where the fabric has one) at switchEfficiency;
+//     rank's port (and the upper tier where the fabric has one) at switchEfficiency; a port
+//     carries (n+1)/n of the buffer each way (multimem load-reduce of its 1/n share reads its
+//     whole buffer across the reductions, the store of its share fans out to every rank);
 //   - a call adds callUs + nchannels x channelUs.
 //
 // Scale: plans are compacted to 24 bytes a step as they are built; when the steps of all ranks
@@ -40,6 +42,11 @@ struct SimCall {
   std::string algorithm;          // empty: the tuner's pick
   int nchannels = 0;              // > 0: this many channels, pieces of the FIFO (no smaller chunks)
   uint64_t fifoBytes = 4u << 20;  // connection FIFO
+  // Calibration (0: the system's figures): a rank's copy bandwidth (CPU ranks' links and every
+  // channel's cap), the per-message overhead and the per-call base cost.
+  double linkGBps = 0;
+  double messageUs = 0;
+  double callUs = 0;
   uint64_t stepBudget = 24'000'000;  // compacted steps of all ranks kept at once
 };
 
@@ -72,6 +79,7 @@ struct SimReportOptions {
   uint64_t maxBytes = uint64_t{1} << 30;
   int stepFactor = 4;
   uint64_t fifoBytes = 4u << 20;
+  double linkGBps = 0, messageUs = 0, callUs = 0;  // as in SimCall
 };
 std::string simulateReport(const topo::System& system, const SimReportOptions& options);
 

@@ -61,9 +61,16 @@ class SimulateCommand : public Command {
         ->check(CLI::IsMember(std::vector<size_t>{1, 2, 4, 8}));
     sub.add_option("--fifo-bytes", fifoBytes_, "connection FIFO bytes (default 4M)")
         ->check(sizeCheck());
+    sub.add_option("--link-gbps", o_.linkGBps,
+                   "calibration: a CPU rank's copy bandwidth and every channel's cap, GB/s")
+        ->check(CLI::PositiveNumber);
+    sub.add_option("--message-us", o_.messageUs, "calibration: overhead per message, us")
+        ->check(CLI::PositiveNumber);
+    sub.add_option("--call-us", o_.callUs, "calibration: base cost of a call, us")
+        ->check(CLI::PositiveNumber);
   }
   int run(const GlobalOptions& g) override {
-    algo::SimReportOptions o;
+    algo::SimReportOptions o = o_;
     if (!algo::parseCollective(coll_, o.collective) ||
         o.collective == algo::Collective::kSendRecv || o.collective == algo::Collective::kBarrier)
       throwError(ErrorCode::kInvalidArgument,
@@ -85,6 +92,7 @@ class SimulateCommand : public Command {
   }
 
  private:
+  algo::SimReportOptions o_;
   int ranks_ = 0;
   std::string coll_ = "allreduce";
   std::string algo_;
