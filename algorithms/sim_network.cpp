@@ -59,9 +59,13 @@ SimRoute SimNetwork::gpuRoute(int a, int b) {
   SimRoute r;
   r.latencyUs = p.latencyUs;
   const int64_t nodes = static_cast<int64_t>(system_.nodeCount());
-  for (size_t i = 0; i < p.steps.size(); ++i) {
-    const int64_t key = static_cast<int64_t>(p.hops[i].node) * nodes + p.hops[i + 1].node;
-    r.resources.push_back(resourceFor(key, p.steps[i].bw));
+  // The finder may hand back the path walked from b to a: key the hops in a-to-b order.
+  const bool reversed = !p.hops.empty() && p.hops.front().node != gpus_[static_cast<size_t>(a)];
+  const size_t m = p.steps.size();
+  for (size_t j = 0; j < m; ++j) {
+    const size_t i = reversed ? m - 1 - j : j;
+    const topo::NodeId x = p.hops[reversed ? i + 1 : i].node, y = p.hops[reversed ? i : i + 1].node;
+    r.resources.push_back(resourceFor(static_cast<int64_t>(x) * nodes + y, p.steps[i].bw));
   }
   return r;
 }

@@ -33,6 +33,7 @@ std::string simulateReport(const topo::System& system, const SimReportOptions& o
   call.elemSize = o.elemSize;
   call.algorithm = o.algorithm;
   call.fifoBytes = o.fifoBytes;
+  call.nchannels = o.nchannels;
   call.linkGBps = o.linkGBps;
   call.messageUs = o.messageUs;
   call.callUs = o.callUs;

@@ -79,6 +79,7 @@ struct SimReportOptions {
   uint64_t maxBytes = uint64_t{1} << 30;
   int stepFactor = 4;
   uint64_t fifoBytes = 4u << 20;
+  int nchannels = 0;                               // as in SimCall
   double linkGBps = 0, messageUs = 0, callUs = 0;  // as in SimCall
 };
 std::string simulateReport(const topo::System& system, const SimReportOptions& options);

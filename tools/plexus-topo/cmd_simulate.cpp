@@ -61,6 +61,8 @@ class SimulateCommand : public Command {
         ->check(CLI::IsMember(std::vector<size_t>{1, 2, 4, 8}));
     sub.add_option("--fifo-bytes", fifoBytes_, "connection FIFO bytes (default 4M)")
         ->check(sizeCheck());
+    sub.add_option("--channels", o_.nchannels, "channels (default: the tuner's per size)")
+        ->check(CLI::Range(1, 32));
     sub.add_option("--link-gbps", o_.linkGBps,
                    "calibration: a CPU rank's copy bandwidth and every channel's cap, GB/s")
         ->check(CLI::PositiveNumber);
