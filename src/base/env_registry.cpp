@@ -50,6 +50,8 @@ constexpr EnvVar kVars[] = {
   {"SPIN_US", "1000", "Microseconds a blocked caller polls before it sleeps (futex or poll); default 2 when this host runs more ranks than this process has cores. The progress thread of asynchronous operations polls at most 100 us.", false},
   {"YIELD_US", "0", "After PLEXUS_SPIN_US, microseconds a blocked caller yields its core (sched_yield) between polls before it sleeps; default 1000 when this host runs more ranks than this process has cores (a peer that has work then gets the core at once), else 0.", false},
   {"NT_STORE_MIN", "8M", "Operations on buffers at least this large write their results with non-temporal (cache-bypassing) stores; 0 disables.", false},
+  {"EXECUTOR", "engine", "Which executor runs collectives on host buffers: engine (the host engine over the transports) or mapped (the step interpreter, a thread per channel, over windows the ranks map from each other; needs every rank on this host, else the engine runs them, with one INFO line). Point-to-point always runs on the engine.", false},
+  {"GPU_EXECUTOR", "staged", "Which executor runs collectives on device buffers: staged (copied to pinned host memory on the stream, run by the host engine) or device (the step interpreter as a CUDA kernel over cuda-ipc windows; not wired yet, so device falls back to staged with one INFO line). Compiled here; device has never run on a GPU.", false},
   {"REDUCE_ISA", "auto", "Host reduction kernels: auto (the best this CPU runs), avx512bf16, avx512, avx2 or scalar. A family the CPU lacks falls back to the best, with a warning.", false},
   // Topology
   {"TOPO_FILE", "", "Read the local topology from this NCCL XML or Plexus JSON file instead of discovering it.", true},

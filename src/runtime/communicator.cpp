@@ -18,6 +18,7 @@
 #include "base/host_id.hpp"
 #include "base/log.hpp"
 #include "runtime/launch_env.hpp"
+#include "runtime/mapped_path.hpp"
 #include "runtime/staged_executor.hpp"
 #include "topology/discovery.hpp"
 
@@ -78,6 +79,7 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   setUpTransports(shmBudget, deadline);
   setUpTuner(selector_->linkCosts());
   startEngine();
+  startMappedPath(deadline);
   PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());
 }
 
@@ -217,10 +219,46 @@ void Communicator::startEngine() {
   engine_ = std::make_unique<engine::Engine>(ec, *selector_, abort_);
 }
 
+// With PLEXUS_EXECUTOR=mapped and every rank on this host, host-buffer collectives go to the
+// mapped executor; its window names travel through the bootstrap's all-gather (every rank decides
+// alike: the host hashes are the same everywhere).
+void Communicator::startMappedPath(Deadline deadline) {
+  if (hostExecutorFromEnv() != HostExecutor::kMapped) return;
+  MappedPathSetup s;
+  s.rank = rank_;
+  s.nranks = nranks_;
+  for (const auto& p : peers_) {
+    s.hostHashes.push_back(p.hostHash);
+    s.pids.push_back(p.pid);
+  }
+  s.ownHostHash = peers_[static_cast<size_t>(rank_)].hostHash;
+  s.ownPid = peers_[static_cast<size_t>(rank_)].pid;
+  const std::string obstacle = mappedPathObstacle(s);
+  if (!obstacle.empty()) {
+    PLEXUS_INFO(subsys::kInit,
+                "%s: PLEXUS_EXECUTOR=mapped needs every rank on this host (%s): "
+                "collectives run on the engine",
+                context_.c_str(), obstacle.c_str());
+    return;
+  }
+  s.slotBytes = tctx_.slots.slotBytes;
+  s.slots = tctx_.slots.slots;
+  s.channels = std::clamp(std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}), 1,
+                          algo::kMaxChannels);
+  s.timeout = timeout_;
+  s.abort = &abort_;
+  s.context = context_;
+  s.allGather = [this, deadline](const std::string& mine) {
+    return bootstrap_->allGather(mine, deadline);
+  };
+  mapped_ = std::make_unique<MappedPath>(std::move(s));
+}
+
 Communicator::~Communicator() {
   // The staged path first (its proxy uses the engine), then the engine (it uses the selector and
   // the control block), then the transports.
   staged_.reset();
+  mapped_.reset();
   // Engine first (it uses the selector and the control block), then the transports.
   engine_.reset();
   selector_.reset();
@@ -314,6 +352,7 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
                  : algo::buildRecv(nranks_, rank_, a.root, a.count));
   } else {
     d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
+    if (mapped_ && mapped_->covers(*d.plan)) return mapped_->submit(std::move(d), async);
   }
   return engine_->submit(std::move(d), async);
 }
@@ -322,6 +361,7 @@ void Communicator::finalize() {
   // Completes every queued work (sends included: tcp data has left this process), so a later
   // destroy cannot cut a peer's transfer short. No barrier: ranks of one thread finalize in turn.
   if (auto* s = stagedIfAny()) s->drain();
+  if (mapped_) mapped_->drain();
   engine_->waitIdle();
 }
 
@@ -338,6 +378,7 @@ StagedExecutor& Communicator::staged() {
 void Communicator::abort(const std::string& reason) {
   abort_.store(true);
   engine_->failAll(ErrorCode::kRemote, context_ + ": " + reason);
+  if (mapped_) mapped_->abort(reason);
   if (auto* s = stagedIfAny()) s->abort(reason);
 }
 

@@ -26,6 +26,7 @@
 namespace plexus::runtime {
 
 class StagedExecutor;
+class MappedPath;
 
 struct CommOptions {
   std::string name;                      // shows in log lines
@@ -78,6 +79,7 @@ class Communicator {
   void setUpTransports(uint64_t shmBudget, Deadline deadline);
   void setUpTuner(const TransportSelector::LinkCosts& links);
   void startEngine();
+  void startMappedPath(Deadline deadline);  // PLEXUS_EXECUTOR=mapped
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
                                          int root);
   engine::WorkPtr selfP2P(const OpArgs& args);
@@ -102,6 +104,7 @@ class Communicator {
   transport::TransportContext tctx_;
   std::unique_ptr<TransportSelector> selector_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<MappedPath> mapped_;  // host-buffer collectives, when PLEXUS_EXECUTOR=mapped
   std::mutex planMutex_;
   // Plans by call signature (collective, count, element size, root).
   std::map<std::tuple<int, uint64_t, size_t, int>, std::shared_ptr<const algo::Plan>> plans_;

@@ -16,7 +16,8 @@ const std::vector<TransportSetup>& transportList() {
   using enum Coverage;
   // One line per transport: its name, the plugin it needs, how much of the correctness matrix it
   // runs (kSubset: a subset of the megabyte part, for CI time; see collectives_test.cpp),
-  // and the environment that selects it. tcp_4_sockets: 4 sockets per peer, and slots over 4 KiB
+  // and the environment that selects it. mapped: collectives on the mapped executor (the step
+  // interpreter over windows the ranks map), point-to-point over shm. tcp_4_sockets: 4 sockets per peer, and slots over 4 KiB
   // striped across them.
   // clang-format off
   static const std::vector<TransportSetup> list = {
@@ -29,6 +30,7 @@ const std::vector<TransportSetup>& transportList() {
     {"ofi_shm",       "ofi", kSubset, {{"PLEXUS_TRANSPORTS", "ofi"}, {"FI_PROVIDER", "shm"}}},
     {"ucx_tcp",       "ucx", kSubset, {{"PLEXUS_TRANSPORTS", "ucx"}, {"UCX_TLS", "tcp"}}},
     {"ucx_posix_cma", "ucx", kSubset, {{"PLEXUS_TRANSPORTS", "ucx"}, {"UCX_TLS", "posix,cma"}}},
+    {"mapped",        "",    kExecutor, {{"PLEXUS_TRANSPORTS", "shm"}, {"PLEXUS_EXECUTOR", "mapped"}}},
   };
   // clang-format on
   return list;

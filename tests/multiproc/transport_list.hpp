@@ -20,8 +20,9 @@
 namespace plexus::testing {
 
 // How much of the correctness matrix a transport runs: all of it, or a representative subset of its
-// megabyte part (collectives_test.cpp says which).
-enum class Coverage { kFull, kSubset };
+// megabyte part (collectives_test.cpp says which); kExecutor: a setup that changes the executor,
+// not the transport, runs the small part at fewer rank counts and the subset of the megabyte part.
+enum class Coverage { kFull, kSubset, kExecutor };
 
 struct TransportSetup {
   std::string name;    // part of the test name: letters, digits and '_'
