@@ -28,6 +28,8 @@ bool deviceCall(const runtime::Communicator& comm, const runtime::OpArgs& a, con
 ErrorCode asyncError(runtime::Communicator& comm) {
   ErrorCode e = comm.engine().asyncError();
   if (e != ErrorCode::kSuccess) return e;
+  e = comm.mappedAsyncError();
+  if (e != ErrorCode::kSuccess) return e;
   if (auto* s = comm.stagedIfAny()) return s->asyncError();
   return ErrorCode::kSuccess;
 }

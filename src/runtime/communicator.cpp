@@ -230,6 +230,7 @@ void Communicator::startMappedPath(Deadline deadline) {
   for (const auto& p : peers_) {
     s.hostHashes.push_back(p.hostHash);
     s.pids.push_back(p.pid);
+    s.hostNames.push_back(p.hostName);
   }
   s.ownHostHash = peers_[static_cast<size_t>(rank_)].hostHash;
   s.ownPid = peers_[static_cast<size_t>(rank_)].pid;
@@ -252,6 +253,10 @@ void Communicator::startMappedPath(Deadline deadline) {
     return bootstrap_->allGather(mine, deadline);
   };
   mapped_ = std::make_unique<MappedPath>(std::move(s));
+}
+
+ErrorCode Communicator::mappedAsyncError() const {
+  return mapped_ ? mapped_->asyncError() : ErrorCode::kSuccess;
 }
 
 Communicator::~Communicator() {

@@ -67,6 +67,8 @@ class Communicator {
   // CUDA is not usable. stagedIfAny(): nullptr until then.
   StagedExecutor& staged();
   StagedExecutor* stagedIfAny() const { return stagedPtr_.load(std::memory_order_acquire); }
+  // The error that broke the mapped executor's collectives (PLEXUS_EXECUTOR=mapped), or kSuccess.
+  ErrorCode mappedAsyncError() const;
 
  private:
   Communicator() = default;

@@ -8,6 +8,7 @@
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "engine/exec/host_platform.hpp"
 #include "kernels/datatype.hpp"
 
 namespace plexus::runtime {
@@ -139,8 +140,27 @@ const engine::exec::FlatPlan& MappedPath::flatFor(const engine::WorkDesc& d) {
   return flats_.emplace(key, std::make_pair(d.plan, std::move(flat))).first->second.second;
 }
 
+// A failure's message: the executor's, with how long a timeout waited (PLEXUS_TIMEOUT) and every
+// peer whose process is gone (the one that died first may not be the one this rank waited for).
+std::string MappedPath::explain(const std::string& what) const {
+  std::string out = what;
+  if (what.find("timed out") != std::string::npos)
+    out = formatString("no progress for %.3g s (PLEXUS_TIMEOUT): ",
+                       static_cast<double>(setup_.timeout.count()) / 1000.0) +
+          out;
+  for (int r = 0; r < setup_.nranks; ++r) {
+    const int pid = setup_.pids[static_cast<size_t>(r)];
+    if (r != setup_.rank && pid > 0 && engine::exec::hostProcessGone(pid))
+      out += formatString("; rank %d (host %s, pid %d) is gone", r,
+                          setup_.hostNames[static_cast<size_t>(r)].c_str(), pid);
+  }
+  return out;
+}
+
 void MappedPath::run(engine::Work& w) {
   const engine::WorkDesc& d = w.desc();
+  ErrorCode code = ErrorCode::kSuccess;
+  std::string what;
   try {
     const engine::exec::FlatPlan& flat = flatFor(d);
     const size_t scratchBytes = d.plan->scratchCount * dataTypeSize(d.type);
@@ -149,12 +169,17 @@ void MappedPath::run(engine::Work& w) {
                                             scratchBytes > 0 ? scratch_.data() : nullptr};
     executor_->execute(flat, buffers);
     w.complete();
+    return;
   } catch (const Error& e) {
-    w.fail(e.code(), setup_.context + ": " + d.label() + " on the mapped executor: " + e.what());
+    code = e.code();
+    what = e.what();
   } catch (const std::exception& e) {
-    w.fail(ErrorCode::kInternal,
-           setup_.context + ": " + d.label() + " on the mapped executor: " + e.what());
+    code = ErrorCode::kInternal;
+    what = e.what();
   }
+  int none = 0;
+  asyncError_.compare_exchange_strong(none, static_cast<int>(code));
+  w.fail(code, setup_.context + ": " + d.label() + " on the mapped executor: " + explain(what));
 }
 
 }  // namespace plexus::runtime

@@ -25,6 +25,7 @@
 #include "engine/exec/exec_plan.hpp"
 #include "engine/exec/mapped_executor.hpp"
 #include "engine/work.hpp"
+#include "plexus/types.hpp"
 
 namespace plexus::runtime {
 
@@ -36,8 +37,9 @@ HostExecutor hostExecutorFromEnv();
 struct MappedPathSetup {
   int rank = 0;
   int nranks = 1;
-  std::vector<uint64_t> hostHashes;  // by rank
-  std::vector<int> pids;             // by rank
+  std::vector<uint64_t> hostHashes;    // by rank
+  std::vector<int> pids;               // by rank
+  std::vector<std::string> hostNames;  // by rank (messages)
   uint64_t ownHostHash = 0;
   int ownPid = 0;
   uint32_t slotBytes = 0;  // the FIFO geometry the plans are built for
@@ -70,11 +72,15 @@ class MappedPath {
   void drain();
   // Fails queued works (the running one stops through the abort flag).
   void abort(const std::string& reason);
+  // The error of the first failed work (kSuccess while none failed): the executor refuses calls
+  // after a failure, so it is the communicator's asynchronous error.
+  ErrorCode asyncError() const { return static_cast<ErrorCode>(asyncError_.load()); }
 
  private:
   void threadMain();
   void run(engine::Work& work);
   const engine::exec::FlatPlan& flatFor(const engine::WorkDesc& d);
+  std::string explain(const std::string& what) const;
 
   MappedPathSetup setup_;
   bool alone_ = true;  // no other rank of the communicator in this process
@@ -90,6 +96,7 @@ class MappedPath {
   size_t running_ = 0;
   bool stop_ = false;
   std::string failure_;  // set by abort(): later works fail with it
+  std::atomic<int> asyncError_{0};
   std::thread thread_;
 };
 

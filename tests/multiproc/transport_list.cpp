@@ -17,8 +17,8 @@ const std::vector<TransportSetup>& transportList() {
   // One line per transport: its name, the plugin it needs, how much of the correctness matrix it
   // runs (kSubset: a subset of the megabyte part, for CI time; see collectives_test.cpp),
   // and the environment that selects it. mapped: collectives on the mapped executor (the step
-  // interpreter over windows the ranks map), point-to-point over shm. tcp_4_sockets: 4 sockets per peer, and slots over 4 KiB
-  // striped across them.
+  // interpreter over windows the ranks map), point-to-point over shm. tcp_4_sockets: 4 sockets per
+  // peer, and slots over 4 KiB striped across them.
   // clang-format off
   static const std::vector<TransportSetup> list = {
     {"shm",           "",    kFull,   {{"PLEXUS_TRANSPORTS", "shm"}}},

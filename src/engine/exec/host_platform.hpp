@@ -15,6 +15,7 @@
 #include <bit>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "base/futex.hpp"
@@ -22,6 +23,23 @@
 #include "kernels/reduce.hpp"
 
 namespace plexus::engine::exec {
+
+// True when process `pid` of this host has exited; a zombie counts (it is dead, only not yet
+// reaped by its parent, and kill(pid, 0) still succeeds on it).
+inline bool hostProcessGone(int pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  std::FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return errno == ENOENT;
+  char buf[512] = {};
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  // "pid (comm) S ...": the state follows the last ')' (comm may hold spaces and parentheses).
+  const char* close = std::strrchr(buf, ')');
+  if (n == 0 || close == nullptr || close[1] == '\0') return false;
+  return close[2] == 'Z' || close[2] == 'X';
+}
 
 static_assert(std::endian::native == std::endian::little,
               "the futex word is the low half of a 64-bit counter");
@@ -138,7 +156,7 @@ class HostPlatform {
 
   bool peerGone(int32_t fifo) const {
     if (config_.fifoPids == nullptr || fifo < 0 || config_.fifoPids[fifo] <= 0) return false;
-    return kill(config_.fifoPids[fifo], 0) != 0 && errno == ESRCH;
+    return hostProcessGone(config_.fifoPids[fifo]);
   }
   bool stopped() const {
     return (config_.abort != nullptr && config_.abort->load(std::memory_order_relaxed)) ||
