@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/cuda_runtime.hpp"
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
@@ -161,6 +162,9 @@ std::unique_ptr<transport::Transport> makeTransport(const std::string& name,
 std::vector<std::unique_ptr<transport::Transport>> createTransports(
     transport::TransportContext& ctx) {
   ctx.requested = envGet("TRANSPORTS").has_value();
+  // With a usable CUDA device, transports open their fabric for device memory too (ofi asks for
+  // FI_HMEM); registering it stays each transport's and PLEXUS_NET_GDR's decision.
+  if (cuda::usable()) ctx.memKinds |= PLEXUS_TP_MEM_CUDA;
   std::vector<std::unique_ptr<transport::Transport>> out;
   std::string skipped;  // why each transport was left out, for the error below
   std::vector<std::string> unknown;
@@ -278,16 +282,19 @@ namespace {
 constexpr const char* kCostPrefix = "cost:";
 
 std::string encodeCosts(const transport::Costs& c) {
-  return formatString("%.17g %.17g %.17g %d %d", c.latencyUs, c.bandwidthGBps, c.messageUs,
-                      c.registersMemory ? 1 : 0, c.maxChannels);
+  return formatString("%.17g %.17g %.17g %d %d %u", c.latencyUs, c.bandwidthGBps, c.messageUs,
+                      c.registersMemory ? 1 : 0, c.maxChannels, c.registerCaps);
 }
 
 bool decodeCosts(const std::string& s, transport::Costs* c) {
   int reg = 0;
-  if (std::sscanf(s.c_str(), "%lf %lf %lf %d %d", &c->latencyUs, &c->bandwidthGBps, &c->messageUs,
-                  &reg, &c->maxChannels) != 5)
-    return false;
+  unsigned caps = 0;
+  // registerCaps (the sixth field) is absent from the declarations of older builds.
+  const int n = std::sscanf(s.c_str(), "%lf %lf %lf %d %d %u", &c->latencyUs, &c->bandwidthGBps,
+                            &c->messageUs, &reg, &c->maxChannels, &caps);
+  if (n != 5 && n != 6) return false;
   c->registersMemory = reg != 0;
+  c->registerCaps = n == 6 ? caps : (reg != 0 ? PLEXUS_TP_REG_HOST : 0u);
   return c->bandwidthGBps > 0 && c->maxChannels > 0;
 }
 
@@ -327,6 +334,7 @@ algo::TransportCost TransportSelector::agreedCost(bool sameHost,
     agreed.bandwidthGBps = std::min(agreed.bandwidthGBps, c.bandwidthGBps);
     agreed.messageUs = std::max(agreed.messageUs, c.messageUs);
     agreed.registersMemory = agreed.registersMemory && c.registersMemory;
+    agreed.registerCaps &= c.registerCaps;
     agreed.maxChannels = std::min(agreed.maxChannels, c.maxChannels);
   }
   PLEXUS_INFO(subsys::kGraph,
