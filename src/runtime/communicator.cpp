@@ -13,10 +13,12 @@
 
 #include "algorithms/registry.hpp"
 #include "algorithms/topology_costs.hpp"
+#include "base/cuda_runtime.hpp"
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 #include "base/log.hpp"
+#include "runtime/gpu_executor_choice.hpp"
 #include "runtime/launch_env.hpp"
 #include "runtime/mapped_path.hpp"
 #include "runtime/staged_executor.hpp"
@@ -255,6 +257,27 @@ void Communicator::startMappedPath(Deadline deadline) {
   mapped_ = std::make_unique<MappedPath>(std::move(s));
 }
 
+// PLEXUS_GPU_EXECUTOR=device: the device executor where it can serve this communicator, else the
+// staged path with one INFO line. It cannot yet anywhere (it is not wired), so this only says so.
+void Communicator::noteGpuExecutorChoice() const {
+  const GpuExecutor wanted = gpuExecutorFromEnv();
+  if (wanted == GpuExecutor::kStaged) return;
+  GpuExecutorFacts f;
+  f.allRanksLocal = std::all_of(peers_.begin(), peers_.end(), [&](const auto& p) {
+    return p.hostHash == peers_[static_cast<size_t>(rank_)].hostHash;
+  });
+#if PLEXUS_HAVE_CUDA
+  f.deviceExecutorBuilt = true;
+#endif
+  f.cudaUsable = cuda::usable();
+  f.deviceExecutorWired = false;
+  const GpuExecutorChoice c = chooseGpuExecutor(wanted, f);
+  if (!c.fallbackReason.empty())
+    PLEXUS_INFO(subsys::kInit,
+                "%s: PLEXUS_GPU_EXECUTOR=device: %s; device buffers take the staged path",
+                context_.c_str(), c.fallbackReason.c_str());
+}
+
 ErrorCode Communicator::mappedAsyncError() const {
   return mapped_ ? mapped_->asyncError() : ErrorCode::kSuccess;
 }
@@ -374,6 +397,7 @@ StagedExecutor& Communicator::staged() {
   if (auto* s = stagedIfAny()) return *s;
   std::lock_guard<std::mutex> lock(stagedMutex_);
   if (!staged_) {
+    noteGpuExecutorChoice();
     staged_ = std::make_unique<StagedExecutor>(*this, makeStreamOps(context_), timeout_);
     stagedPtr_.store(staged_.get(), std::memory_order_release);
   }

@@ -82,6 +82,7 @@ class Communicator {
   void setUpTuner(const TransportSelector::LinkCosts& links);
   void startEngine();
   void startMappedPath(Deadline deadline);  // PLEXUS_EXECUTOR=mapped
+  void noteGpuExecutorChoice() const;       // PLEXUS_GPU_EXECUTOR=device
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
                                          int root);
   engine::WorkPtr selfP2P(const OpArgs& args);
