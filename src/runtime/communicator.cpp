@@ -221,67 +221,6 @@ void Communicator::startEngine() {
   engine_ = std::make_unique<engine::Engine>(ec, *selector_, abort_);
 }
 
-// With PLEXUS_EXECUTOR=mapped and every rank on this host, host-buffer collectives go to the
-// mapped executor; its window names travel through the bootstrap's all-gather (every rank decides
-// alike: the host hashes are the same everywhere).
-void Communicator::startMappedPath(Deadline deadline) {
-  if (hostExecutorFromEnv() != HostExecutor::kMapped) return;
-  MappedPathSetup s;
-  s.rank = rank_;
-  s.nranks = nranks_;
-  for (const auto& p : peers_) {
-    s.hostHashes.push_back(p.hostHash);
-    s.pids.push_back(p.pid);
-    s.hostNames.push_back(p.hostName);
-  }
-  s.ownHostHash = peers_[static_cast<size_t>(rank_)].hostHash;
-  s.ownPid = peers_[static_cast<size_t>(rank_)].pid;
-  const std::string obstacle = mappedPathObstacle(s);
-  if (!obstacle.empty()) {
-    PLEXUS_INFO(subsys::kInit,
-                "%s: PLEXUS_EXECUTOR=mapped needs every rank on this host (%s): "
-                "collectives run on the engine",
-                context_.c_str(), obstacle.c_str());
-    return;
-  }
-  s.slotBytes = tctx_.slots.slotBytes;
-  s.slots = tctx_.slots.slots;
-  s.channels = std::clamp(std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}), 1,
-                          algo::kMaxChannels);
-  s.timeout = timeout_;
-  s.abort = &abort_;
-  s.context = context_;
-  s.allGather = [this, deadline](const std::string& mine) {
-    return bootstrap_->allGather(mine, deadline);
-  };
-  mapped_ = std::make_unique<MappedPath>(std::move(s));
-}
-
-// PLEXUS_GPU_EXECUTOR=device: the device executor where it can serve this communicator, else the
-// staged path with one INFO line. It cannot yet anywhere (it is not wired), so this only says so.
-void Communicator::noteGpuExecutorChoice() const {
-  const GpuExecutor wanted = gpuExecutorFromEnv();
-  if (wanted == GpuExecutor::kStaged) return;
-  GpuExecutorFacts f;
-  f.allRanksLocal = std::all_of(peers_.begin(), peers_.end(), [&](const auto& p) {
-    return p.hostHash == peers_[static_cast<size_t>(rank_)].hostHash;
-  });
-#if PLEXUS_HAVE_CUDA
-  f.deviceExecutorBuilt = true;
-#endif
-  f.cudaUsable = cuda::usable();
-  f.deviceExecutorWired = false;
-  const GpuExecutorChoice c = chooseGpuExecutor(wanted, f);
-  if (!c.fallbackReason.empty())
-    PLEXUS_INFO(subsys::kInit,
-                "%s: PLEXUS_GPU_EXECUTOR=device: %s; device buffers take the staged path",
-                context_.c_str(), c.fallbackReason.c_str());
-}
-
-ErrorCode Communicator::mappedAsyncError() const {
-  return mapped_ ? mapped_->asyncError() : ErrorCode::kSuccess;
-}
-
 Communicator::~Communicator() {
   // The staged path first (its proxy uses the engine), then the engine (it uses the selector and
   // the control block), then the transports.
