@@ -15,7 +15,7 @@
 // these tests; the data path of a transport does not depend on the datatype or the op.
 // The "mapped" setup (Coverage::kExecutor: collectives on the mapped executor, the shared step
 // interpreter, over windows the rank processes map) runs the small part at 2, 3, 4, 5 and 8 ranks
-// and all of the megabyte part at 2 and 3 ranks (about 13 s in all on 2 cores).
+// and all of the megabyte part at 2 and 3 ranks (13 to 22 s in all on 2 cores).
 #include <gtest/gtest.h>
 
 #include <cstdio>
