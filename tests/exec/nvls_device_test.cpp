@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/fork_child.hpp"
 #include "algorithms/builders.hpp"
 #include "base/error.hpp"
 #include "engine/cuda/device_executor.hpp"
@@ -30,40 +31,15 @@ using namespace std::chrono_literals;
 using transport::cuda_ipc::FdChannel;
 using transport::cuda_ipc::MulticastGroup;
 
-pid_t forkChild(const std::function<void()>& body) {
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  int rc = 0;
-  try {
-    body();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), e.what());
-    rc = 1;
-  }
-  std::fflush(stderr);
-  ::_exit(rc);
-}
-
-int waitChild(pid_t pid, std::chrono::seconds limit = 120s) {
-  const Deadline d = Deadline::after(limit);
-  int status = 0;
-  for (;;) {
-    if (::waitpid(pid, &status, WNOHANG) == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (d.expired()) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
+int waitChild(pid_t pid, std::chrono::milliseconds limit = 120s) {
+  return plexus::testing::waitChild(pid, limit);
 }
 
 // "" when GPUs 0..n-1 exist and support multicast, otherwise why not (asked in a child).
 std::string noMulticastReason(int n) {
   int fds[2];
   if (::pipe(fds) != 0) return "pipe failed";
-  const pid_t pid = forkChild([&] {
+  const pid_t pid = plexus::testing::forkChild([&] {
     std::string why;
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count < n) {
@@ -161,7 +137,8 @@ void nvlsRank(uint64_t id, int rank, int n) {
 void runRanks(int n) {
   const uint64_t id = (static_cast<uint64_t>(::getpid()) << 32) ^ 0x6e766c73;
   std::vector<pid_t> pids;
-  for (int r = 0; r < n; ++r) pids.push_back(forkChild([=] { nvlsRank(id, r, n); }));
+  for (int r = 0; r < n; ++r)
+    pids.push_back(plexus::testing::forkChild([=] { nvlsRank(id, r, n); }));
   for (int r = 0; r < n; ++r) EXPECT_EQ(waitChild(pids[static_cast<size_t>(r)]), 0) << "rank " << r;
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/fork_child.hpp"
 #include "base/error.hpp"
 #include "transports/cuda_ipc/fd_channel.hpp"
 #include "transports/cuda_ipc/ipc_memory.hpp"
@@ -26,40 +27,15 @@ using namespace std::chrono_literals;
 
 constexpr size_t kBytes = 8 << 20;
 
-pid_t forkRank(const std::function<void()>& body) {
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  int rc = 0;
-  try {
-    body();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), e.what());
-    rc = 1;
-  }
-  std::fflush(stderr);
-  ::_exit(rc);
-}
-
-int waitChild(pid_t pid, std::chrono::seconds limit = 60s) {
-  const Deadline d = Deadline::after(limit);
-  int status = 0;
-  for (;;) {
-    if (::waitpid(pid, &status, WNOHANG) == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (d.expired()) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
+int waitChild(pid_t pid, std::chrono::milliseconds limit = 60s) {
+  return plexus::testing::waitChild(pid, limit);
 }
 
 // The reason there is no usable device, "" when there is one (asked in a child).
 std::string noDeviceReason() {
   int fds[2];
   if (::pipe(fds) != 0) return "pipe failed";
-  const pid_t pid = forkRank([&] {
+  const pid_t pid = plexus::testing::forkChild([&] {
     std::string why;
     if (!cudaDevicesAvailable(&why)) {
       (void)!::write(fds[1], why.data(), why.size());
@@ -152,7 +128,7 @@ void makeExported(Source src, Exported& e) {
 void twoProcessesOneGpu(Source src) {
   const uint64_t id = (static_cast<uint64_t>(::getpid()) << 24) ^ (0xc0e + static_cast<int>(src));
   FdListener listener = FdListener::listen(id, 0);
-  const pid_t exporter = forkRank([&] {
+  const pid_t exporter = plexus::testing::forkChild([&] {
     FdChannel ch = listener.accept(Deadline::after(30s));
     Exported e;
     makeExported(src, e);
@@ -164,7 +140,7 @@ void twoProcessesOneGpu(Source src) {
     ch.receiveTagged(4, "the importer's unmap", Deadline::after(30s));
   });
   listener.close();
-  const pid_t importer = forkRank([&] {
+  const pid_t importer = plexus::testing::forkChild([&] {
     FdChannel ch = connectFdChannel(id, 1, 0, Deadline::after(30s));
     {
       PeerDeviceMemory peer = PeerDeviceMemory::receiveFrom(ch, 0, Deadline::after(30s));
@@ -226,7 +202,8 @@ TEST(CudaIpc, ThreeRanksOnOneGpuMapEachOther) {
   SKIP_WITHOUT_DEVICE();
   const uint64_t id = (static_cast<uint64_t>(::getpid()) << 24) ^ 0x3e5;
   std::vector<pid_t> pids;
-  for (int r = 0; r < 3; ++r) pids.push_back(forkRank([=] { meshRankOnOneGpu(id, r, 3); }));
+  for (int r = 0; r < 3; ++r)
+    pids.push_back(plexus::testing::forkChild([=] { meshRankOnOneGpu(id, r, 3); }));
   for (int r = 0; r < 3; ++r) EXPECT_EQ(waitChild(pids[r]), 0) << "rank " << r;
 }
 
@@ -235,7 +212,7 @@ TEST(CudaIpc, ThreeRanksOnOneGpuMapEachOther) {
 // here at all).
 TEST(CudaIpc, RanksOfOneProcessUseThePointerDirectly) {
   SKIP_WITHOUT_DEVICE();
-  const pid_t child = forkRank([] {
+  const pid_t child = plexus::testing::forkChild([] {
     for (bool legacy : {false, true}) {
       AllocateOptions o;
       o.forceLegacy = legacy;

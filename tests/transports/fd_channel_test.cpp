@@ -3,6 +3,7 @@
 // another (exact bytes); a dead or silent peer named within the timeout; nothing left in /dev/shm
 // or among the host's Unix sockets. No GPU is involved.
 #include "transports/cuda_ipc/fd_channel.hpp"
+#include "../common/fork_child.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -36,36 +37,8 @@ uint64_t freshChannelId() {
   return (static_cast<uint64_t>(::getpid()) << 40) ^ now ^ (counter.fetch_add(1) << 32);
 }
 
-// Runs `body` in a forked child; the child exits 0 when it returns, 1 when it throws (the message
-// goes to stderr so ctest shows it).
-pid_t forkRank(const std::function<void()>& body) {
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  int rc = 0;
-  try {
-    body();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), e.what());
-    rc = 1;
-  }
-  std::fflush(stderr);
-  ::_exit(rc);
-}
-
-// Waits for a child up to `limit`; kills it after that. Returns its exit status, or -1.
 int waitChild(pid_t pid, std::chrono::milliseconds limit = 20s) {
-  const Deadline d = Deadline::after(limit);
-  int status = 0;
-  for (;;) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (d.expired()) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
+  return plexus::testing::waitChild(pid, limit);
 }
 
 uint32_t pattern(int owner, size_t i) {
@@ -109,7 +82,7 @@ TEST(FdChannel, TwoProcessesShareMemfdBytes) {
   const auto shmBefore = entries("/dev/shm");
   const uint64_t id = freshChannelId();
   FdListener listener = FdListener::listen(id, 0);
-  const pid_t child = forkRank([&] {
+  const pid_t child = plexus::testing::forkChild([&] {
     listener.close();
     FdChannel ch = connectFdChannel(id, 1, 0, Deadline::after(10s));
     ShmSegment seg = ShmSegment::create("fd-channel-test", kBytes);
@@ -173,7 +146,8 @@ TEST(FdChannel, MeshOfTwoToFourProcessesExact) {
   for (int ranks = 2; ranks <= 4; ++ranks) {
     const uint64_t id = freshChannelId();
     std::vector<pid_t> pids;
-    for (int r = 0; r < ranks; ++r) pids.push_back(forkRank([=] { meshRank(id, r, ranks); }));
+    for (int r = 0; r < ranks; ++r)
+      pids.push_back(plexus::testing::forkChild([=] { meshRank(id, r, ranks); }));
     for (int r = 0; r < ranks; ++r)
       EXPECT_EQ(waitChild(pids[r]), 0) << "rank " << r << " of " << ranks;
     for (int r = 0; r < ranks; ++r) EXPECT_FALSE(unixSocketListed(fdChannelName(id, r)));
@@ -184,7 +158,7 @@ TEST(FdChannel, MeshOfTwoToFourProcessesExact) {
 TEST(FdChannel, DeadPeerIsNamedLongBeforeTheTimeout) {
   const uint64_t id = freshChannelId();
   FdListener listener = FdListener::listen(id, 0);
-  const pid_t child = forkRank([&] {
+  const pid_t child = plexus::testing::forkChild([&] {
     FdChannel ch = connectFdChannel(id, 3, 0, Deadline::after(10s));
     ::raise(SIGKILL);
   });
@@ -208,7 +182,7 @@ TEST(FdChannel, SilentPeerTimesOutNamed) {
   FdListener listener = FdListener::listen(id, 0);
   int gate[2];
   ASSERT_EQ(::pipe(gate), 0);
-  const pid_t child = forkRank([&] {
+  const pid_t child = plexus::testing::forkChild([&] {
     ::close(gate[1]);
     FdChannel ch = connectFdChannel(id, 1, 0, Deadline::after(10s));
     char c;
