@@ -55,6 +55,7 @@ constexpr EnvVar kVars[] = {
   {"REDUCE_ISA", "auto", "Host reduction kernels: auto (the best this CPU runs), avx512bf16, avx512, avx2 or scalar. A family the CPU lacks falls back to the best, with a warning.", false},
   // Topology
   {"TOPO_FILE", "", "Read the local topology from this NCCL XML or Plexus JSON file instead of discovering it.", true},
+  {"SYSTEM", "", "Plan as if rank r were device r of this synthetic system (plexus-topo systems: nvl576, gb200-nvl72:x8, dgx-h100:x8, ...): the tuner's costs and hierarchical domains are that system's, rings follow rank order, while the bytes move over this host's transports (channels capped at what its FIFOs were sized for). One INFO line names the injected system.", false},
   {"TOPO_DUMP_FILE", "", "Write the discovered local topology to this file (XML, or JSON when it ends in .json).", true},
   {"PLAN_FILE", "", "Load custom algorithms (Plexus plan JSON) from this file.", false},
 };

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <thread>
 
 #include <algorithm>
@@ -19,8 +20,10 @@
 #include "base/host_id.hpp"
 #include "base/log.hpp"
 #include "runtime/gpu_executor_choice.hpp"
+#include "runtime/injected_system.hpp"
 #include "runtime/launch_env.hpp"
 #include "runtime/mapped_path.hpp"
+#include "runtime/scale_support.hpp"
 #include "runtime/staged_executor.hpp"
 #include "topology/discovery.hpp"
 
@@ -73,6 +76,8 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   LogContext logContext(context_);
   timeout_ = options.timeout.count() > 0 ? options.timeout : defaultTimeout();
   Deadline deadline = Deadline::after(timeout_);
+  const auto started = std::chrono::steady_clock::now();
+  raiseFdLimitFor(nranks);
 
   connectBootstrap(id, options.name, deadline);
   uint64_t shmBudget = gatherPeers(deadline);
@@ -82,7 +87,10 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   setUpTuner(selector_->linkCosts());
   startEngine();
   startMappedPath(deadline);
-  PLEXUS_INFO(subsys::kInit, "%s: initialised (%s)", context_.c_str(), hostName().c_str());
+  PLEXUS_INFO(subsys::kInit | subsys::kBootstrap, "%s: initialised (%s) in %.1f ms",
+              context_.c_str(), hostName().c_str(),
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                  .count());
 }
 
 // Joins the bootstrap ring; from then on the context names the communicator's id.
@@ -196,6 +204,13 @@ void Communicator::setUpTuner(const TransportSelector::LinkCosts& links) {
   domains_ = algo::hierGroupsFromCluster(*cluster_);
   rings_ = algo::ringOrdersFromCluster(
       *cluster_, std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}));
+  // PLEXUS_SYSTEM: the costs, domains and (rank-order) rings of a synthetic system instead.
+  if (auto injected = injectedSystemFromEnv(
+          rank_, nranks_, std::max({fixedChannels_, maxChannels_, links.local.maxChannels}))) {
+    costs_ = std::move(injected->costs);
+    domains_ = std::move(injected->groups);
+    rings_.clear();
+  }
 }
 
 void Communicator::startEngine() {

@@ -8,6 +8,7 @@
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "runtime/scale_support.hpp"
 #include "transports/common/loaded_transport.hpp"
 
 namespace plexus::runtime {
@@ -196,7 +197,21 @@ TransportSelector::TransportSelector(const transport::TransportContext& ctx,
                                      std::vector<std::unique_ptr<transport::Transport>> transports)
     : ctx_(ctx), transports_(std::move(transports)) {}
 
-TransportSelector::~TransportSelector() = default;
+// One line per rank for scripts/scale.sh: the peers this rank connected to (connections are made
+// lazily, for the peers a plan uses) and what the process holds at that point.
+TransportSelector::~TransportSelector() {
+  if (!logEnabled(LogLevel::kInfo, subsys::kInit | subsys::kBootstrap)) return;
+  int peers = 0, connections = 0;
+  for (const auto& byId : cache_) {
+    int n = static_cast<int>(
+        std::count_if(byId.begin(), byId.end(), [](const transport::Connection* c) { return c; }));
+    peers += n > 0 ? 1 : 0;
+    connections += n;
+  }
+  PLEXUS_INFO(subsys::kInit | subsys::kBootstrap,
+              "rank %d of %d: %d peers connected (%d connections); %s", ctx_.rank, ctx_.nranks,
+              peers, connections, processResources().c_str());
+}
 
 void TransportSelector::choose() {
   const auto& peers = *ctx_.peers;
