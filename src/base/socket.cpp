@@ -326,4 +326,33 @@ void recvAll(int fd, void* data, size_t size, Deadline deadline, const std::atom
   }
 }
 
+void attachFds(msghdr& msg, void* control, size_t controlBytes, std::span<const int> fds) {
+  if (fds.empty()) return;
+  const size_t need = CMSG_SPACE(sizeof(int) * fds.size());
+  if (need > controlBytes)
+    throwError(ErrorCode::kInternal, "attachFds: %zu descriptors need %zu control bytes, %zu given",
+               fds.size(), need, controlBytes);
+  msg.msg_control = control;
+  msg.msg_controllen = need;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+}
+
+std::vector<Fd> takeReceivedFds(msghdr& msg) {
+  std::vector<Fd> out;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      out.emplace_back(got);
+    }
+  }
+  return out;
+}
+
 }  // namespace plexus

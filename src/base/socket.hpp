@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,5 +97,12 @@ void sendAll(int fd, const void* data, size_t size, Deadline deadline,
              const std::atomic<bool>* abort, const std::string& what);
 void recvAll(int fd, void* data, size_t size, Deadline deadline, const std::atomic<bool>* abort,
              const std::string& what);
+
+// Descriptors passed over a Unix socket (SCM_RIGHTS). attachFds puts `fds` into `msg` as one
+// control message held in `control` (cmsghdr-aligned, at least CMSG_SPACE(sizeof(int) *
+// fds.size()) bytes); it leaves `msg` without control data when `fds` is empty.
+void attachFds(msghdr& msg, void* control, size_t controlBytes, std::span<const int> fds);
+// Takes ownership of the descriptors a received message carries, in order.
+std::vector<Fd> takeReceivedFds(msghdr& msg);
 
 }  // namespace plexus

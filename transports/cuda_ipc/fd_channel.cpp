@@ -49,23 +49,9 @@ short waitFor(int fd, short events, Deadline deadline, const std::atomic<bool>* 
   }
 }
 
-std::vector<Fd> takeReceived(msghdr& msg) {
-  std::vector<Fd> out;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      out.emplace_back(got);
-    }
-  }
-  return out;
-}
-
 // Closes the descriptors of a message that is dropped.
 void closeReceived(msghdr& msg) {
-  (void)takeReceived(msg);
+  (void)takeReceivedFds(msg);
 }
 
 }  // namespace
@@ -100,15 +86,7 @@ void FdChannel::send(uint32_t tag, std::span<const uint8_t> bytes, std::span<con
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = bytes.empty() ? 1 : 2;
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
+  attachFds(msg, control, sizeof(control), fds);
   for (;;) {
     const ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(sizeof(h) + bytes.size())) return;
@@ -177,7 +155,7 @@ FdMessage FdChannel::receive(Deadline deadline, const std::atomic<bool>* abort) 
     FdMessage out;
     out.tag = h.tag;
     out.bytes.assign(buffer.begin() + sizeof(h), buffer.begin() + n);
-    out.fds = takeReceived(msg);
+    out.fds = takeReceivedFds(msg);
     if (out.fds.size() != h.fds)
       throwError(ErrorCode::kRemote,
                  "cuda-ipc: rank %d expected %u descriptors from %s and got %zu; check the "

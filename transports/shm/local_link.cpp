@@ -77,15 +77,7 @@ void sendLink(int fd, const LinkMessage& m, const std::vector<int>& fds, const s
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
+  attachFds(msg, control, sizeof(control), fds);
   for (;;) {
     ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(sizeof(m))) return;
@@ -119,16 +111,7 @@ LinkRead recvLink(int fd, LinkMessage* m, std::vector<Fd>* fds) {
     return LinkRead::kClosed;  // ECONNRESET and the like: the peer is gone
   }
   if (n == 0) return LinkRead::kClosed;
-  fds->clear();
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      fds->emplace_back(got);
-    }
-  }
+  *fds = takeReceivedFds(msg);
   if (n != static_cast<ssize_t>(sizeof(*m)) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0)
     m->magic = 0;  // the caller drops a malformed message
   return LinkRead::kMessage;
