@@ -3,19 +3,21 @@
 # threads of one process (PERF -t N): each run forces one algorithm with PLEXUS_ALGO and must exit
 # 0 with 0 wrong values (the perf tools check every element exactly). Prints a Markdown table.
 #
-#   scripts/scale_matrix.sh [-n RANKS] [-e MAXBYTES] [-d TYPES] [-m MODES] [-c COLLS] [-b BUILD]
-#     defaults: 576, 1M, int32, "processes threads", "allreduce allgather reducescatter broadcast"
+#   scripts/scale_matrix.sh [-n RANKS] [-e MAXBYTES] [-d TYPES] [-m MODES] [-c COLLS] [-a ALGOS]
+#                           [-b BUILD]
+#     defaults: 576, 1M, int32, "processes threads", "allreduce allgather reducescatter broadcast",
+#     every algorithm of each collective (-a "tree rhd": only those, where the collective has them)
 #
 # Sizes are -b 8 -e MAXBYTES -f 4 -n 2 -w 1. One-shot all-reduce (every rank reads every rank's
 # whole input) is capped at 16K: at 576 ranks and 1M it would move 331 GB per call. Exits non-zero
 # when any run fails. Runs over this host's shm (PLEXUS_SOCKET_IFNAME=lo); leaves no processes.
 set -u
-n=576 maxb=1M types=int32 modes="processes threads" build=build
+n=576 maxb=1M types=int32 modes="processes threads" build=build only=""
 colls="allreduce allgather reducescatter broadcast"
-while getopts n:e:d:m:c:b: o; do
+while getopts n:e:d:m:c:a:b: o; do
   case $o in
   n) n=$OPTARG ;; e) maxb=$OPTARG ;; d) types=$OPTARG ;; m) modes=$OPTARG ;;
-  c) colls=$OPTARG ;; b) build=$OPTARG ;; *) exit 2 ;;
+  c) colls=$OPTARG ;; a) only=$OPTARG ;; b) build=$OPTARG ;; *) exit 2 ;;
   esac
 done
 export PLEXUS_SOCKET_IFNAME=${PLEXUS_SOCKET_IFNAME:-lo}
@@ -32,6 +34,7 @@ status=0
 for mode in $modes; do
   for coll in $colls; do
     for algo in ${algos[$coll]}; do
+      [ -n "$only" ] && [[ " $only " != *" $algo "* ]] && continue
       e=$maxb
       [ "$coll/$algo" = allreduce/oneshot ] && e=16K
       tool="$build/bin/${perf[$coll]}"
