@@ -9,6 +9,7 @@
 
 #include "algorithms/registry.hpp"
 #include "algorithms/sim_network.hpp"
+#include "algorithms/sim_protocol.hpp"
 #include "algorithms/topology_costs.hpp"
 #include "algorithms/tuner.hpp"
 #include "base/error.hpp"
@@ -69,6 +70,16 @@ Setup prepare(const topo::System& system, const SimCall& call) {
   Setup s;
   s.n = simulatedRanks(system, call.nranks);
   s.costs = costsFromSystem(system, s.n);
+  if (system.countNodes(topo::NodeType::kGpu) == 0 && system.hostCount() <= 1) {
+    if (!call.transport.empty() && call.transport != "shm" && call.transport != "tcp")
+      throwError(ErrorCode::kInvalidArgument, "simulate: transport '%s' (shm or tcp)",
+                 call.transport.c_str());
+    int threads = 0;
+    for (topo::NodeId id : system.nodesOfType(topo::NodeType::kCpu))
+      threads += system.node(id).threads;
+    s.costs = cpuCosts(call.transport == "tcp" ? CpuTransport::kTcp : CpuTransport::kShm, s.n,
+                       threads, static_cast<double>(call.count * call.elemSize));
+  }
   if (call.linkGBps > 0) {
     s.costs.intra.bwGBps = call.linkGBps;
     s.costs.channelGBps = call.linkGBps;
@@ -185,12 +196,15 @@ std::vector<CChannel> switchChannels(int n, int nch, double bytes, double pieceB
 }
 
 struct Runner {
-  Runner(std::vector<CChannel>& c, SimNetwork& w, const TopologyCosts& costs, int ranks)
-      : chans(c), net(w), k(costs), n(ranks) {}
+  Runner(std::vector<CChannel>& c, SimNetwork& w, const TopologyCosts& costs, int ranks,
+         const SimProtocol& p)
+      : chans(c), net(w), k(costs), n(ranks), stepUs(p.stepUs), rateScale(p.bwFraction) {}
   std::vector<CChannel>& chans;
   SimNetwork& net;
   const TopologyCosts& k;
   int n = 0;
+  double stepUs = 0;     // the protocol's overhead per step
+  double rateScale = 1;  // the protocol's share of a flow's rate
   std::vector<size_t> cursor;
   std::vector<double> clock;
   std::unordered_map<uint64_t, std::vector<double>> arrivals;  // FIFO of arrival times
@@ -221,10 +235,10 @@ struct Runner {
         }
         start = std::max(start, q[head++]);
       }
-      double t = start + k.messageUs;
+      double t = start + stepUs;
       if (st.flags & kWorkBit) t += st.bytes / (k.reduceGBps * 1e3);
       if (st.flags & kSendBit) {
-        t += st.bytes / (std::max(1e-9, static_cast<double>(st.rate)) * 1e3);
+        t += st.bytes / (std::max(1e-9, static_cast<double>(st.rate) * rateScale) * 1e3);
         const SimRoute& r = net.route(c.rank, st.sendPeer);
         const uint64_t kk = key(c.rank, st.sendPeer, c.connection);
         arrivals[kk].push_back(t + r.latencyUs);
@@ -303,16 +317,24 @@ SimResult simulate(const topo::System& system, const SimCall& call) {
   SimNetwork net(system, s.n, s.costs);
   res.flowSets = solveRates(chans, net, std::max(1e-3, s.costs.channelGBps),
                             inSwitch ? s.costs.switchEfficiency : 1.0);
-  Runner run(chans, net, s.costs, s.n);
-  const double body = run.run();
   const int nch = static_cast<int>(chans.size()) / std::max(1, s.n);
+  const double bufferBytes = static_cast<double>(call.count * call.elemSize);
+  res.timeUs = INFINITY;
+  // Every protocol the call may use, the fastest kept (as NCCL's tuner picks its protocol).
+  for (const SimProtocol& p : simProtocols(s.costs, system.countNodes(topo::NodeType::kGpu) > 0)) {
+    if (p.maxBytes > 0 && bufferBytes > p.maxBytes && !std::isinf(res.timeUs)) continue;
+    Runner run(chans, net, s.costs, s.n, p);
+    const double t = run.run() + s.costs.callUs + nch * s.costs.channelUs + p.setupUs;
+    if (t >= res.timeUs) continue;
+    res.timeUs = t;
+    res.protocol = p.name;
+    res.steps = run.steps;
+    res.messages = run.messages;
+  }
   res.algorithm = s.pick.algorithm;
   res.nchannels = s.pick.nchannels;
   res.chunkElems = s.pick.chunkElems;
   res.tunerUs = s.pick.timeUs;
-  res.timeUs = body + s.costs.callUs + nch * s.costs.channelUs;
-  res.steps = run.steps;
-  res.messages = run.messages;
   return res;
 }
 

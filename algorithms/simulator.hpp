@@ -18,7 +18,9 @@
 //     rank's port (and the upper tier where the fabric has one) at switchEfficiency; a port
 //     carries (n+1)/n of the buffer each way (multimem load-reduce of its 1/n share reads its
 //     whole buffer across the reductions, the store of its share fans out to every rank);
-//   - a call adds callUs + nchannels x channelUs.
+//   - a call adds callUs + nchannels x channelUs;
+//   - protocols (sim_protocol.hpp): the steps run once per protocol (its per-step cost, its share
+//     of the rates, its set-up per call) and the fastest is kept.
 //
 // Scale: plans are compacted to 24 bytes a step as they are built; when the steps of all ranks
 // would exceed a budget, the FIFO (and chunk) is doubled until they fit (fewer, larger pieces;
@@ -47,11 +49,13 @@ struct SimCall {
   double linkGBps = 0;
   double messageUs = 0;
   double callUs = 0;
+  std::string transport;  // CPU systems: "shm" (default) or "tcp" (calibrated figures of each)
   uint64_t stepBudget = 24'000'000;  // compacted steps of all ranks kept at once
 };
 
 struct SimResult {
   std::string algorithm;
+  std::string protocol;  // the fastest of simProtocols (sim_protocol.hpp)
   int nchannels = 0;
   uint64_t chunkElems = 0;
   double timeUs = 0;      // simulated
@@ -81,6 +85,7 @@ struct SimReportOptions {
   uint64_t fifoBytes = 4u << 20;
   int nchannels = 0;                               // as in SimCall
   double linkGBps = 0, messageUs = 0, callUs = 0;  // as in SimCall
+  std::string transport;                           // as in SimCall
 };
 std::string simulateReport(const topo::System& system, const SimReportOptions& options);
 

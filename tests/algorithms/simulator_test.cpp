@@ -6,6 +6,7 @@
 #include <string>
 
 #include "algorithms/sim_network.hpp"
+#include "algorithms/sim_protocol.hpp"
 #include "algorithms/simulator.hpp"
 #include "algorithms/topology_costs.hpp"
 #include "algorithms/tuner.hpp"
@@ -51,7 +52,9 @@ topo::System starSystem(int n) {
 
 // One channel of the ring: 2(n-1) messages of S/n in sequence around the ring, each at the flow's
 // rate plus the route's latency; 2(n-1)+1 steps (the last receives only), each paying the
-// per-message overhead; n-1 of them also reduce.
+// protocol's per-step overhead; n-1 of them also reduce. The call is run with every protocol
+// and the fastest is kept: Simple (messageUs per step, the full rate, a set-up per call) or LL
+// (kLlStepUs per step, kLlBwFraction of the rate).
 TEST(Simulator, RingOnAUniformSwitchMatchesTheFormula) {
   for (int n : {2, 4, 8}) {
     const topo::System sys = starSystem(n);
@@ -64,10 +67,15 @@ TEST(Simulator, RingOnAUniformSwitchMatchesTheFormula) {
     const SimResult r = simulate(sys, call);
     const double S = static_cast<double>(call.count) * 4;
     const double rate = std::min(kLinkGBps, k.channelGBps) * 1e3;  // bytes per us
-    const double perMessage = k.messageUs + 2 * kLinkUs + (S / n) / rate;
-    const double expect = k.callUs + k.channelUs + 2 * (n - 1) * perMessage + k.messageUs +
-                          (n - 1) * (S / n) / (k.reduceGBps * 1e3);
-    EXPECT_NEAR(r.timeUs, expect, 0.01 * expect) << n << " ranks";
+    auto expect = [&](double stepUs, double share, double setupUs) {
+      const double perMessage = stepUs + 2 * kLinkUs + (S / n) / (rate * share);
+      return k.callUs + k.channelUs + setupUs + 2 * (n - 1) * perMessage + stepUs +
+             (n - 1) * (S / n) / (k.reduceGBps * 1e3);
+    };
+    const double simple = expect(k.messageUs, 1.0, kSimpleSetupUs);
+    const double ll = expect(kLlStepUs, kLlBwFraction, 0);
+    EXPECT_EQ(r.protocol, simple < ll ? "Simple" : "LL") << n << " ranks";
+    EXPECT_NEAR(r.timeUs, std::min(simple, ll), 0.01 * std::min(simple, ll)) << n << " ranks";
     EXPECT_EQ(r.messages, static_cast<uint64_t>(n * 2 * (n - 1)));
     // The bandwidth term is nccl-tests' 2(n-1)/n S / B.
     EXPECT_NEAR(2 * (n - 1) * (S / n) / rate, 2.0 * (n - 1) / n * S / rate, 1e-9);

@@ -70,6 +70,9 @@ class SimulateCommand : public Command {
         ->check(CLI::PositiveNumber);
     sub.add_option("--call-us", o_.callUs, "calibration: base cost of a call, us")
         ->check(CLI::PositiveNumber);
+    sub.add_option("--transport", o_.transport,
+                   "CPU systems: shm (default) or tcp, each with its calibrated figures")
+        ->check(CLI::IsMember(std::vector<std::string>{"shm", "tcp"}));
   }
   int run(const GlobalOptions& g) override {
     algo::SimReportOptions o = o_;

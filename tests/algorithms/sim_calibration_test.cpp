@@ -1,0 +1,81 @@
+// The simulator's calibration (algorithms/sim_protocol.hpp): its GPU protocol constants were
+// fitted on the published 8 x A100 all-reduce sweep (../shared/REFERENCE.md: Azure ND A100 v4,
+// NCCL 2.18, in-place busbw); every point of that sweep must stay within 10 % of busbw. Then the
+// validation points of docs/simulator.md that were not used for fitting and are within the
+// issue's goal (+-10 % busbw at >= 64 MB, within 2x of the time at 8 B) must stay there; the
+// GB200 NVL72 points, which are not, are documented there and not asserted.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "algorithms/cost_model.hpp"
+#include "algorithms/sim_protocol.hpp"
+#include "algorithms/simulator.hpp"
+#include "topology/synthetic.hpp"
+
+namespace plexus::algo {
+namespace {
+
+double busbwOf(const topo::System& sys, uint64_t bytes, const char* algo = "") {
+  SimCall call;
+  call.count = bytes / 4;
+  call.algorithm = algo;
+  const SimResult r = simulate(sys, call);
+  const int n = simulatedRanks(sys, 0);
+  return static_cast<double>(bytes) / (r.timeUs * 1e3) * busFactor(Collective::kAllReduce, n);
+}
+
+double timeOf(const topo::System& sys, uint64_t bytes) {
+  SimCall call;
+  call.count = bytes / 4;
+  return simulate(sys, call).timeUs;
+}
+
+TEST(SimCalibration, EightA100SweepWithinTenPercent) {
+  const topo::System sys = topo::makeSyntheticSystem("dgx-a100");
+  const std::vector<std::pair<uint64_t, double>> sweep = {
+      {1ull << 10, 0.04},     {8ull << 10, 0.33},   {64ull << 10, 2.70},   {256ull << 10, 10.11},
+      {1ull << 20, 36.22},    {4ull << 20, 71.43},  {16ull << 20, 109.22}, {64ull << 20, 166.63},
+      {256ull << 20, 213.87}, {1ull << 30, 228.10}, {4ull << 30, 230.48},  {8ull << 30, 231.58}};
+  for (const auto& [bytes, published] : sweep) {
+    const double predicted = busbwOf(sys, bytes);
+    EXPECT_NEAR(predicted / published, 1.0, 0.10)
+        << bytes << " B: predicted " << predicted << " GB/s, published " << published;
+  }
+}
+
+TEST(SimCalibration, ProtocolsSwitchWithSize) {
+  const topo::System sys = topo::makeSyntheticSystem("dgx-a100");
+  SimCall call;
+  call.count = 256;  // 1 KB
+  EXPECT_EQ(simulate(sys, call).protocol, "LL");
+  call.count = (uint64_t{1} << 30) / 4;
+  EXPECT_EQ(simulate(sys, call).protocol, "Simple");
+  // CPU ranks have one protocol.
+  const topo::System cpu = topo::makeSyntheticSystem("cpu");
+  call.count = 1024;
+  call.nranks = 2;
+  EXPECT_EQ(simulate(cpu, call).protocol, "copy");
+}
+
+// Validation (not fitted): 8 x H100 ring 370 GB/s and NVLS 476-480 GB/s at 4-8 GB
+// (NVIDIA/nccl-tests#212, #290); 8 B on 8 x H20 (NVLink 4) 12.49 us (deepseek-ai/DeepEP#303) and
+// on 2 x 8 H20 47.60 us (NVIDIA/nccl#1244).
+TEST(SimCalibration, ValidationPointsWithinTheGoal) {
+  const topo::System h100 = topo::makeSyntheticSystem("dgx-h100");
+  EXPECT_NEAR(busbwOf(h100, uint64_t{8} << 30, "ring") / 370, 1.0, 0.10);
+  EXPECT_NEAR(busbwOf(h100, uint64_t{4} << 30) / 476, 1.0, 0.10);
+  EXPECT_NEAR(busbwOf(h100, uint64_t{8} << 30) / 480, 1.0, 0.10);
+  const double small = timeOf(h100, 8) / 12.49;
+  EXPECT_GT(small, 0.5);
+  EXPECT_LT(small, 2.0);
+  const double twoHosts = timeOf(topo::makeSyntheticSystem("dgx-h100:x2"), 8) / 47.60;
+  EXPECT_GT(twoHosts, 0.5);
+  EXPECT_LT(twoHosts, 2.0);
+}
+
+}  // namespace
+}  // namespace plexus::algo
