@@ -55,7 +55,7 @@ TEST(PlexusTopoSimulate, TableLikeAllReducePerf) {
   ASSERT_EQ(t.size(), 6u) << r.out;  // 8 B to 256K by 8x (2M is over 1M)
   uint64_t size = 8;
   for (const auto& row : t) {
-    ASSERT_EQ(row.size(), 11u) << r.out;
+    ASSERT_EQ(row.size(), 12u) << r.out;
     EXPECT_EQ(std::stoull(row[0]), size);
     EXPECT_EQ(std::stoull(row[1]), size / 4);
     EXPECT_EQ(row[2], "float");
@@ -66,6 +66,7 @@ TEST(PlexusTopoSimulate, TableLikeAllReducePerf) {
     EXPECT_NEAR(algbw, static_cast<double>(size) / (us * 1e3), 0.006);
     EXPECT_NEAR(busbw, algbw * 2 * 7 / 8, 0.011);
     EXPECT_EQ(row[8], "ring");
+    EXPECT_TRUE(row[9] == "LL" || row[9] == "Simple") << row[9];
     size *= 8;
   }
 }
@@ -77,6 +78,7 @@ TEST(PlexusTopoSimulate, RefusesBadValues) {
   EXPECT_NE(unknown.status, 0);
   EXPECT_NE(unknown.out.find("nosuch"), std::string::npos) << unknown.out;
   EXPECT_NE(run("--system dgx-h100 simulate --ranks 9").status, 0);
+  EXPECT_NE(run("--system cpu simulate --transport udp").status, 0);
 }
 
 }  // namespace
