@@ -45,7 +45,8 @@ struct SimCall {
   int nchannels = 0;              // > 0: this many channels, pieces of the FIFO (no smaller chunks)
   uint64_t fifoBytes = 4u << 20;  // connection FIFO
   // Calibration (0: the system's figures): a rank's copy bandwidth (CPU ranks' links and every
-  // channel's cap), the per-message overhead and the per-call base cost.
+  // channel's cap), the per-step overhead (on GPUs the Simple protocol's; sim_protocol.hpp has
+  // LL's) and the per-call base cost.
   double linkGBps = 0;
   double messageUs = 0;
   double callUs = 0;

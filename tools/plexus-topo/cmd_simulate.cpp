@@ -66,7 +66,8 @@ class SimulateCommand : public Command {
     sub.add_option("--link-gbps", o_.linkGBps,
                    "calibration: a CPU rank's copy bandwidth and every channel's cap, GB/s")
         ->check(CLI::PositiveNumber);
-    sub.add_option("--message-us", o_.messageUs, "calibration: overhead per message, us")
+    sub.add_option("--message-us", o_.messageUs,
+                   "calibration: overhead per step, us (GPUs: of the Simple protocol)")
         ->check(CLI::PositiveNumber);
     sub.add_option("--call-us", o_.callUs, "calibration: base cost of a call, us")
         ->check(CLI::PositiveNumber);
