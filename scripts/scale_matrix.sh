@@ -8,7 +8,7 @@
 #     defaults: 576, 1M, int32, "processes threads", "allreduce allgather reducescatter broadcast",
 #     every algorithm of each collective (-a "tree rhd": only those, where the collective has them)
 #
-# Sizes are -b 8 -e MAXBYTES -f 4 -n 2 -w 1. One-shot all-reduce (every rank reads every rank's
+# In threads mode the descriptor limit is raised for the run (see below). Sizes are -b 8 -e MAXBYTES -f 4 -n 2 -w 1. One-shot all-reduce (every rank reads every rank's
 # whole input) is capped at 16K: at 576 ranks and 1M it would move 331 GB per call. Exits non-zero
 # when any run fails. Runs over this host's shm (PLEXUS_SOCKET_IFNAME=lo); leaves no processes.
 set -u
@@ -42,7 +42,11 @@ for mode in $modes; do
       out=$log/$mode-$coll-$algo.txt
       start=$(date +%s.%N)
       if [ "$mode" = threads ]; then
-        PLEXUS_ALGO=$algo "$tool" -t "$n" "${args[@]}" >"$out" 2>&1
+        # One process holds every rank's connections: 576 ranks x 575 peers of an all-to-all
+        # plan are 662k socket ends, above the usual 20k-64k descriptor limit. Raise it as far
+        # as the kernel allows (fs.nr_open; root may raise the hard limit, others get the hard).
+        (ulimit -n "$(cat /proc/sys/fs/nr_open)" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+          PLEXUS_ALGO=$algo exec "$tool" -t "$n" "${args[@]}") >"$out" 2>&1
       else
         PLEXUS_ALGO=$algo "$build/bin/plexus-run" -n "$n" "$tool" "${args[@]}" >"$out" 2>&1
       fi
