@@ -17,6 +17,7 @@
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "base/random.hpp"
 
 namespace plexus {
 
@@ -258,7 +259,9 @@ Fd connectTo(const SocketAddress& address, Deadline deadline, const std::atomic<
                  "could not connect to %s at %s before the timeout (last error: %s); check that "
                  "it is running and reachable, and PLEXUS_TIMEOUT / PLEXUS_SOCKET_IFNAME",
                  what.c_str(), address.toString().c_str(), std::strerror(lastErr));
-    ::usleep(static_cast<useconds_t>(std::min(backoffMs, deadline.remainingMs(100))) * 1000);
+    // Jittered back-off: ranks refused together (a full accept queue) do not retry together.
+    const int sleepUs = backoffMs * 500 + static_cast<int>(randomU64() % (backoffMs * 500 + 1));
+    ::usleep(static_cast<useconds_t>(std::min(sleepUs, deadline.remainingMs(100) * 1000)));
     backoffMs = std::min(backoffMs * 2, 100);
   }
 }

@@ -85,7 +85,8 @@ Fd listenOn(SocketAddress& address, int backlog = 16384);
 SocketAddress localAddress(int fd);
 
 // Connects, retrying refused or unreachable attempts until the deadline (the peer may not be
-// listening yet). `what` names the peer in errors.
+// listening yet) with a jittered back-off of 1 ms doubling to 100 ms. `what` names the peer in
+// errors.
 Fd connectTo(const SocketAddress& address, Deadline deadline, const std::atomic<bool>* abort,
              const std::string& what);
 // Waits for one connection; returns an empty Fd on deadline or abort.

@@ -1,12 +1,17 @@
-// Per-rank bootstrap: root handshake, ring, ring all-gather.
+// Per-rank bootstrap: root handshake, links to the ranks 2^k away, Bruck all-gather and
+// dissemination barrier over them.
 #include "runtime/bootstrap.hpp"
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "runtime/bootstrap_exchange.hpp"
 #include "runtime/op_args.hpp"
 #include "runtime/protocol.hpp"
 #include "runtime/root_service.hpp"
@@ -45,18 +50,26 @@ SocketAddress startRootIfMine(const UniqueId& id, int rank) {
   return bindAddr;
 }
 
-// Where this rank's ring listener goes: the interface that reaches the root (port 0).
-SocketAddress ringAddressFor(const SocketAddress& rootAddr) {
+// Where this rank's bootstrap listener goes: the interface that reaches the root (port 0).
+SocketAddress listenAddressFor(const SocketAddress& rootAddr) {
   auto ifs = selectInterfaces();
-  SocketAddress ringAddr = ifs.front().address;
+  SocketAddress addr = ifs.front().address;
   for (const auto& ni : ifs)
     if (ni.address.family() == rootAddr.family()) {
-      ringAddr = ni.address;
+      addr = ni.address;
       break;
     }
-  if (rootAddr.isLoopback()) ringAddr = rootAddr;
-  ringAddr.setPort(0);
-  return ringAddr;
+  if (rootAddr.isLoopback()) addr = rootAddr;
+  addr.setPort(0);
+  return addr;
+}
+
+// Waits this rank's turn to reach the root (rootConnectDelay), honouring the abort flag.
+void staggerRootConnect(int rank, Deadline deadline, const std::atomic<bool>* abort) {
+  auto until = Clock::now() + rootConnectDelay(rank);
+  while (Clock::now() < until && !deadline.expired() &&
+         (abort == nullptr || !abort->load(std::memory_order_relaxed)))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 }  // namespace
@@ -71,23 +84,31 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int 
   b->abort_ = abort;
 
   SocketAddress rootAddr = startRootIfMine(id, rank);
-  SocketAddress ringAddr = ringAddressFor(rootAddr);
-  Fd ringListener = listenOn(ringAddr);
-  SocketAddress nextAddr = b->helloRoot(id, rootAddr, ringAddr, deadline);
+  SocketAddress listenAddr = listenAddressFor(rootAddr);
+  Fd listener = listenOn(listenAddr);
+  std::vector<SocketAddress> ahead, behind;
+  b->helloRoot(id, rootAddr, listenAddr, deadline, ahead, behind);
   if (nranks == 1) return b;
 
-  b->connectNext(id, nextAddr, deadline);
-  b->acceptPrev(id, ringListener.get(), ringAddr, deadline);
-  PLEXUS_INFO(subsys::kBootstrap, "rank %d of %d joined the bootstrap ring (next %s)", rank, nranks,
-              b->nextAddress_.c_str());
+  LinkSetup s{rank, nranks, b->commId_, b->secret_, abort};
+  // Every listener exists before the root answers anyone, so these connects only wait for the
+  // kernel; each listener takes ceil(log2 N) connections in all.
+  b->ahead_ = connectLinks(s, ahead, deadline);
+  b->behind_ = acceptLinks(s, listener.get(), listenAddr, behind, deadline);
+  PLEXUS_INFO(subsys::kBootstrap,
+              "rank %d of %d joined the bootstrap: %zu links each way, all-gather in %zu rounds "
+              "(first peer %s)",
+              rank, nranks, b->ahead_.size(), b->ahead_.size(), b->ahead_.front().name().c_str());
   return b;
 }
 
-// Root handshake: sends this rank's ring address, learns the communicator id and the successor's
-// ring address (returned; meaningless for one rank).
-SocketAddress Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
-                                   const SocketAddress& ringAddr, Deadline deadline) {
+// Root handshake: sends this rank's listener address, learns the communicator id and the
+// listeners of the ranks 2^k ahead and behind.
+void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
+                          const SocketAddress& listenAddr, Deadline deadline,
+                          std::vector<SocketAddress>& ahead, std::vector<SocketAddress>& behind) {
   std::string rootName = "the bootstrap root at " + rootAddr.toString();
+  staggerRootConnect(rank_, deadline, abort_);
   Fd root = connectTo(rootAddr, deadline, abort_, rootName);
   RootHello hello{};
   hello.magic = kRootHelloMagic;
@@ -97,13 +118,22 @@ SocketAddress Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& root
   hello.rank = rank_;
   hello.nranks = nranks_;
   hello.pid = static_cast<int32_t>(getpid());
-  hello.ringAddress = toWire(ringAddr);
+  hello.listenAddress = toWire(listenAddr);
   sendAll(root.get(), &hello, sizeof(hello), deadline, abort_, rootName);
   RootReply reply{};
+  std::vector<WireAddress> peers;
   // The root reports missing ranks at its own deadline; wait a little longer than that.
   Deadline replyDeadline = Deadline::after(deadline.remaining() + std::chrono::seconds(5));
   try {
     recvAll(root.get(), &reply, sizeof(reply), replyDeadline, abort_, rootName);
+    if (reply.ok != 0) {
+      if (reply.rounds != static_cast<uint32_t>(bootstrapRounds(nranks_)))
+        throwError(ErrorCode::kRemote, "the root sent %u link addresses for %d ranks", reply.rounds,
+                   nranks_);
+      peers.resize(2 * size_t{reply.rounds});
+      recvAll(root.get(), peers.data(), peers.size() * sizeof(WireAddress), replyDeadline, abort_,
+              rootName);
+    }
     reapRoots();  // a root in this process has answered every rank by now: join it
   } catch (const Error& e) {
     reapRoots();
@@ -118,91 +148,47 @@ SocketAddress Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& root
                reply.message);
   }
   commId_ = reply.commId;
-  nextRank_ = (rank_ + 1) % nranks_;
-  prevRank_ = (rank_ + nranks_ - 1) % nranks_;
-  return nranks_ == 1 ? rootAddr : fromWire(reply.next);
-}
-
-// Ring, forward half: connect to the successor and present this job's secret.
-void Bootstrap::connectNext(const UniqueId& id, const SocketAddress& nextAddr, Deadline deadline) {
-  nextAddress_ = nextAddr.toString();
-  std::string nextName = formatString("rank %d (bootstrap %s)", nextRank_, nextAddress_.c_str());
-  next_ = connectTo(nextAddr, deadline, abort_, nextName);
-  RingHello rh{};
-  rh.magic = kRingHelloMagic;
-  rh.fromRank = rank_;
-  rh.commId = commId_;
-  std::memcpy(rh.secret, id.secret.data(), 16);
-  sendAll(next_.get(), &rh, sizeof(rh), deadline, abort_, nextName);
-}
-
-// Ring, backward half: accept the predecessor, dropping connections that do not present this
-// job's secret and the expected rank.
-void Bootstrap::acceptPrev(const UniqueId& id, int listener, const SocketAddress& ringAddr,
-                           Deadline deadline) {
-  while (!prev_) {
-    Fd c = acceptOne(listener, deadline, abort_);
-    if (!c)
-      throwError(ErrorCode::kRemote,
-                 "rank %d of %d: rank %d never connected to this rank's bootstrap listener %s "
-                 "within PLEXUS_TIMEOUT; check that it is alive and can reach this host",
-                 rank_, nranks_, prevRank_, ringAddr.toString().c_str());
-    RingHello in{};
-    try {
-      recvAll(c.get(), &in, sizeof(in), Deadline::after(std::chrono::seconds(10)), abort_,
-              "a connecting rank");
-    } catch (const Error& e) {
-      PLEXUS_WARN(subsys::kBootstrap, "rank %d: dropped a bootstrap connection: %s", rank_,
-                  e.what());
-      continue;
-    }
-    if (in.magic != kRingHelloMagic || in.commId != commId_ ||
-        std::memcmp(in.secret, id.secret.data(), 16) != 0 || in.fromRank != prevRank_) {
-      PLEXUS_WARN(subsys::kBootstrap,
-                  "rank %d: dropped a bootstrap connection that did not present this job's "
-                  "secret and expected rank",
-                  rank_);
-      continue;
-    }
-    prev_ = std::move(c);
+  for (size_t k = 0; k < reply.rounds; ++k) {
+    ahead.push_back(fromWire(peers[k]));
+    behind.push_back(fromWire(peers[reply.rounds + k]));
   }
 }
 
 Bootstrap::~Bootstrap() = default;
 
-void Bootstrap::sendBlob(const std::string& blob, Deadline deadline) {
-  uint64_t n = blob.size();
-  std::string what = formatString("rank %d (bootstrap %s)", nextRank_, nextAddress_.c_str());
-  sendAll(next_.get(), &n, sizeof(n), deadline, abort_, what);
-  if (n > 0) sendAll(next_.get(), blob.data(), blob.size(), deadline, abort_, what);
-}
-
-std::string Bootstrap::recvBlob(Deadline deadline) {
-  std::string what = formatString("rank %d (bootstrap ring)", prevRank_);
-  uint64_t n = 0;
-  recvAll(prev_.get(), &n, sizeof(n), deadline, abort_, what);
-  if (n > (1ull << 32))
-    throwError(ErrorCode::kRemote, "rank %d: %s sent an impossible blob size", rank_, what.c_str());
-  std::string blob(n, '\0');
-  if (n > 0) recvAll(prev_.get(), blob.data(), n, deadline, abort_, what);
-  return blob;
+std::string Bootstrap::self() const {
+  return formatString("rank %d of %d", rank_, nranks_);
 }
 
 std::vector<std::string> Bootstrap::allGather(const std::string& mine, Deadline deadline) {
-  std::vector<std::string> all(static_cast<size_t>(nranks_));
-  all[static_cast<size_t>(rank_)] = mine;
-  // Step k: pass on the blob of rank (rank - k), receive the one of (rank - k - 1).
-  for (int k = 0; k < nranks_ - 1; ++k) {
-    int sendIdx = (rank_ - k + nranks_) % nranks_;
-    int recvIdx = (rank_ - k - 1 + nranks_) % nranks_;
-    sendBlob(all[static_cast<size_t>(sendIdx)], deadline);
-    all[static_cast<size_t>(recvIdx)] = recvBlob(deadline);
+  // held[i] is the blob of rank (rank + i) % nranks; after round k it has min(2^(k+1), N) blobs.
+  std::vector<std::string> held;
+  held.reserve(static_cast<size_t>(nranks_));
+  held.push_back(mine);
+  const std::string who = self();
+  for (size_t k = 0; k < ahead_.size(); ++k) {
+    const size_t d = size_t{1} << k;
+    const size_t count = std::min(d, static_cast<size_t>(nranks_) - d);
+    std::string in =
+        exchangeMessage(behind_[k], encodeBlobs(held, 0, count), ahead_[k], deadline, abort_, who);
+    decodeBlobs(in, count, held, who + ": " + ahead_[k].name());
   }
+  std::vector<std::string> all(static_cast<size_t>(nranks_));
+  for (size_t i = 0; i < held.size(); ++i)
+    all[(static_cast<size_t>(rank_) + i) % all.size()] = std::move(held[i]);
   return all;
 }
 
 void Bootstrap::barrier(Deadline deadline) {
-  allGather(std::string(), deadline);
+  const std::string who = self();
+  for (size_t k = 0; k < ahead_.size(); ++k) {
+    std::string in = exchangeMessage(behind_[k], std::string(), ahead_[k], deadline, abort_, who);
+    if (!in.empty())
+      throwError(ErrorCode::kRemote,
+                 "%s: %s sent %zu bytes in a bootstrap barrier: the ranks are not in the same "
+                 "bootstrap call (all-gather vs barrier)",
+                 who.c_str(), ahead_[k].name().c_str(), in.size());
+  }
 }
 
 }  // namespace plexus::runtime

@@ -1,5 +1,6 @@
-// Per-rank bootstrap: meets the root, joins the ring of ranks, and offers out-of-band
-// collectives over it (all-gather of byte blobs, barrier) for init, split and connection setup.
+// Per-rank bootstrap: meets the root, links to ceil(log2 N) other ranks, and offers out-of-band
+// collectives over those links (all-gather of byte blobs, barrier) for init, split and connection
+// setup, each in ceil(log2 N) rounds.
 #pragma once
 
 #include <atomic>
@@ -9,6 +10,7 @@
 
 #include "base/deadline.hpp"
 #include "base/socket.hpp"
+#include "runtime/bootstrap_links.hpp"
 #include "runtime/unique_id.hpp"
 
 namespace plexus::runtime {
@@ -26,30 +28,27 @@ class Bootstrap {
   uint64_t commId() const { return commId_; }
   const Secret& secret() const { return secret_; }
 
-  // Every rank's blob, indexed by rank (ring all-gather, nranks-1 steps).
+  // Every rank's blob, indexed by rank (Bruck all-gather: round k sends what this rank holds to
+  // rank - 2^k and receives from rank + 2^k; ceil(log2 nranks) rounds).
   std::vector<std::string> allGather(const std::string& mine, Deadline deadline);
+  // Dissemination barrier over the same links (ceil(log2 nranks) rounds).
   void barrier(Deadline deadline);
 
  private:
   Bootstrap() = default;
-  // The steps of connect.
-  SocketAddress helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
-                          const SocketAddress& ringAddr, Deadline deadline);
-  void connectNext(const UniqueId& id, const SocketAddress& nextAddr, Deadline deadline);
-  void acceptPrev(const UniqueId& id, int listener, const SocketAddress& ringAddr,
-                  Deadline deadline);
-  void sendBlob(const std::string& blob, Deadline deadline);
-  std::string recvBlob(Deadline deadline);
+  // Root handshake: sends this rank's listener address; learns the communicator id and the
+  // listeners of the ranks 2^k ahead (`ahead`) and behind (`behind`).
+  void helloRoot(const UniqueId& id, const SocketAddress& rootAddr, const SocketAddress& listenAddr,
+                 Deadline deadline, std::vector<SocketAddress>& ahead,
+                 std::vector<SocketAddress>& behind);
+  std::string self() const;
 
   int rank_ = 0;
   int nranks_ = 1;
   uint64_t commId_ = 0;
   Secret secret_{};
-  Fd next_;
-  Fd prev_;
-  int prevRank_ = 0;
-  int nextRank_ = 0;
-  std::string nextAddress_;
+  std::vector<BootstrapLink> ahead_;   // round k: connected to rank + 2^k; receives from it
+  std::vector<BootstrapLink> behind_;  // round k: accepted from rank - 2^k; sends to it
   const std::atomic<bool>* abort_ = nullptr;
 };
 

@@ -1,5 +1,5 @@
-// Wire messages of the bootstrap (root handshake and ring). Fixed-size, host byte order: all
-// ranks of a job run the same Plexus build on the same architecture.
+// Wire messages of the bootstrap (root handshake and the links between ranks). Fixed-size, host
+// byte order: all ranks of a job run the same Plexus build on the same architecture.
 #pragma once
 
 #include <sys/socket.h>
@@ -9,8 +9,8 @@
 namespace plexus::runtime {
 
 constexpr uint32_t kRootHelloMagic = 0x504c5852;  // "PLXR"
-constexpr uint32_t kRingHelloMagic = 0x504c5842;  // "PLXB"
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kLinkHelloMagic = 0x504c584c;  // "PLXL"
+constexpr uint32_t kProtocolVersion = 2;
 
 struct WireAddress {
   uint32_t length;
@@ -26,20 +26,25 @@ struct RootHello {
   int32_t nranks;
   int32_t pid;  // lets the root answer ranks of other processes before its own
   uint32_t reserved;
-  WireAddress ringAddress;
+  WireAddress listenAddress;  // where this rank accepts its bootstrap links
 };
 
+// The root's answer. When ok, 2 * rounds WireAddresses follow: the listeners of ranks
+// (rank + 2^k) % nranks for k = 0..rounds-1 (this rank connects to them), then those of ranks
+// (rank - 2^k) mod nranks (they connect to this rank; named in errors). rounds = ceil(log2 nranks).
 struct RootReply {
   uint32_t ok;
-  uint32_t reserved;
+  uint32_t rounds;
   uint64_t commId;
-  WireAddress next;
   char message[512];
 };
 
-struct RingHello {
+// First bytes on a link: rank `fromRank` connects for round `round` of the all-gather.
+struct LinkHello {
   uint32_t magic;
   int32_t fromRank;
+  int32_t round;
+  uint32_t reserved;
   uint64_t commId;
   uint8_t secret[16];
 };

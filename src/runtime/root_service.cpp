@@ -20,6 +20,7 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "base/random.hpp"
+#include "runtime/bootstrap_links.hpp"
 #include "runtime/protocol.hpp"
 
 namespace plexus::runtime {
@@ -169,7 +170,7 @@ class Root {
       return;
     }
     slot.fd = std::move(fd);
-    slot.ring = h.ringAddress;
+    slot.listen = h.listenAddress;
     slot.local = h.pid == getpid();
     ++arrived_;
   }
@@ -178,30 +179,45 @@ class Root {
   // every other host dial itself: the refusal with the fix, instead of a timeout later ("" if
   // the address is fine).
   static std::string loopbackMismatch(int fd, const RootHello& h) {
-    if (h.ringAddress.length == 0 || h.ringAddress.length > sizeof(h.ringAddress.bytes)) return "";
-    SocketAddress ring = SocketAddress::fromSockaddr(
-        reinterpret_cast<const sockaddr*>(h.ringAddress.bytes), h.ringAddress.length);
+    if (h.listenAddress.length == 0 || h.listenAddress.length > sizeof(h.listenAddress.bytes))
+      return "";
+    SocketAddress listen = SocketAddress::fromSockaddr(
+        reinterpret_cast<const sockaddr*>(h.listenAddress.bytes), h.listenAddress.length);
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
-    if (!ring.isLoopback() || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    if (!listen.isLoopback() || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
       return "";
     SocketAddress from = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
     if (from.isLoopback()) return "";
     return formatString(
         "rank %d reached the bootstrap root from %s but offers the loopback address %s to the "
         "other ranks: set PLEXUS_SOCKET_IFNAME to an interface the other hosts can reach",
-        h.rank, from.hostString().c_str(), ring.toString().c_str());
+        h.rank, from.hostString().c_str(), listen.toString().c_str());
   }
 
+  // Each rank learns only the 2 * ceil(log2 N) listener addresses of its links, never the whole
+  // table: the root's work per rank grows with log N.
   void replyAll() {
     uint64_t commId = randomU64();
+    const int rounds = bootstrapRounds(nranks_);
+    std::vector<char> wire(sizeof(RootReply) +
+                           2 * static_cast<size_t>(rounds) * sizeof(WireAddress));
     for (int r = 0; r < nranks_; ++r) {
       RootReply reply{};
       reply.ok = 1;
+      reply.rounds = static_cast<uint32_t>(rounds);
       reply.commId = commId;
-      reply.next = ranks_[static_cast<size_t>((r + 1) % nranks_)].ring;
+      std::memcpy(wire.data(), &reply, sizeof(reply));
+      char* peers = wire.data() + sizeof(reply);
+      for (int k = 0; k < rounds; ++k) {
+        const auto& ahead = ranks_[static_cast<size_t>(bootstrapPeer(r, nranks_, k, +1))].listen;
+        const auto& behind = ranks_[static_cast<size_t>(bootstrapPeer(r, nranks_, k, -1))].listen;
+        std::memcpy(peers + static_cast<size_t>(k) * sizeof(WireAddress), &ahead, sizeof(ahead));
+        std::memcpy(peers + static_cast<size_t>(rounds + k) * sizeof(WireAddress), &behind,
+                    sizeof(behind));
+      }
       try {
-        sendAll(ranks_[static_cast<size_t>(r)].fd.get(), &reply, sizeof(reply),
+        sendAll(ranks_[static_cast<size_t>(r)].fd.get(), wire.data(), wire.size(),
                 Deadline::after(std::chrono::seconds(10)), nullptr, formatString("rank %d", r));
       } catch (const Error& e) {
         PLEXUS_WARN(subsys::kBootstrap, "bootstrap root %s: %s", address_.toString().c_str(),
@@ -234,7 +250,7 @@ class Root {
 
   struct RankSlot {
     Fd fd;
-    WireAddress ring{};
+    WireAddress listen{};
     bool local = false;  // a rank of this process: answered last, as it may exit right after
   };
 

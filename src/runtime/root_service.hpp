@@ -1,5 +1,6 @@
 // The bootstrap root: accepts every rank once, checks the job secret, and tells each rank the
-// address of its ring successor (constant work per rank beyond accepting). Runs on a thread owned
+// listener addresses of the ranks 2^k ahead of and behind it (O(log N) work per rank beyond
+// accepting). Runs on a thread owned
 // by the process-wide RootRegistry (the documented registry of bootstrap roots), which joins it.
 #pragma once
 

@@ -1,0 +1,144 @@
+// Full-duplex message exchange on two bootstrap links, and the blob encoding of the all-gather.
+#include "runtime/bootstrap_exchange.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "base/error.hpp"
+
+namespace plexus::runtime {
+namespace {
+
+// Larger messages are a corrupt or foreign stream, not a bootstrap all-gather.
+constexpr uint64_t kMaxMessage = uint64_t{1} << 32;
+
+bool retryable(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+// The receiving half: the 8-byte length, then the message.
+struct Incoming {
+  uint64_t length = 0;
+  size_t gotHeader = 0;
+  std::string body;
+  size_t got = 0;
+  bool done() const { return gotHeader == sizeof(length) && got == body.size(); }
+};
+
+// Receives what is there without blocking; false once the peer closed or failed (errno set, or
+// 0 for a close).
+bool receiveSome(int fd, Incoming& in) {
+  while (!in.done()) {
+    char* dst = in.gotHeader < sizeof(in.length)
+                    ? reinterpret_cast<char*>(&in.length) + in.gotHeader
+                    : in.body.data() + in.got;
+    size_t want = in.gotHeader < sizeof(in.length) ? sizeof(in.length) - in.gotHeader
+                                                   : in.body.size() - in.got;
+    ssize_t n = ::recv(fd, dst, want, MSG_DONTWAIT);
+    if (n == 0) {
+      errno = 0;
+      return false;
+    }
+    if (n < 0) return retryable(errno);
+    if (in.gotHeader < sizeof(in.length)) {
+      in.gotHeader += static_cast<size_t>(n);
+      if (in.gotHeader == sizeof(in.length)) {
+        if (in.length > kMaxMessage) {
+          errno = EPROTO;
+          return false;
+        }
+        in.body.resize(in.length);
+      }
+    } else {
+      in.got += static_cast<size_t>(n);
+    }
+  }
+  return true;
+}
+
+bool sendSome(int fd, const std::string& wire, size_t& sent) {
+  while (sent < wire.size()) {
+    ssize_t n = ::send(fd, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) return retryable(errno);
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
+                            const BootstrapLink& recvFrom, Deadline deadline,
+                            const std::atomic<bool>* abort, const std::string& self) {
+  uint64_t length = out.size();
+  std::string wire(reinterpret_cast<const char*>(&length), sizeof(length));
+  wire += out;
+  size_t sent = 0;
+  Incoming in;
+  while (sent < wire.size() || !in.done()) {
+    if (!sendSome(sendTo.fd.get(), wire, sent))
+      throwError(ErrorCode::kRemote,
+                 "%s: bootstrap send to %s failed: %s (the peer may have exited)", self.c_str(),
+                 sendTo.name().c_str(), std::strerror(errno));
+    if (!receiveSome(recvFrom.fd.get(), in))
+      throwError(ErrorCode::kRemote, "%s: bootstrap receive from %s failed: %s", self.c_str(),
+                 recvFrom.name().c_str(),
+                 errno == 0        ? "the peer closed the connection (it exited or failed)"
+                 : errno == EPROTO ? "an impossible message size"
+                                   : std::strerror(errno));
+    if (sent == wire.size() && in.done()) break;
+    const bool waitingOn = !in.done();
+    const BootstrapLink& late = waitingOn ? recvFrom : sendTo;
+    if (abort != nullptr && abort->load(std::memory_order_relaxed))
+      throwError(ErrorCode::kRemote, "%s: bootstrap exchange with %s aborted", self.c_str(),
+                 late.name().c_str());
+    if (deadline.expired())
+      throwError(ErrorCode::kRemote,
+                 "%s: bootstrap %s %s timed out (PLEXUS_TIMEOUT); check that it is alive and "
+                 "reached the same call",
+                 self.c_str(), waitingOn ? "receive from" : "send to", late.name().c_str());
+    pollfd fds[2] = {{recvFrom.fd.get(), static_cast<short>(in.done() ? 0 : POLLIN), 0},
+                     {sendTo.fd.get(), static_cast<short>(sent < wire.size() ? POLLOUT : 0), 0}};
+    ::poll(fds, 2, deadline.remainingMs(100));
+  }
+  return std::move(in.body);
+}
+
+std::string encodeBlobs(const std::vector<std::string>& blobs, size_t first, size_t count) {
+  std::string out;
+  size_t total = count * sizeof(uint64_t);
+  for (size_t i = first; i < first + count; ++i) total += blobs[i].size();
+  out.reserve(total);
+  for (size_t i = first; i < first + count; ++i) {
+    uint64_t n = blobs[i].size();
+    out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+  }
+  for (size_t i = first; i < first + count; ++i) out += blobs[i];
+  return out;
+}
+
+void decodeBlobs(const std::string& message, size_t count, std::vector<std::string>& into,
+                 const std::string& from) {
+  size_t offset = count * sizeof(uint64_t);
+  if (message.size() < offset)
+    throwError(ErrorCode::kRemote,
+               "%s sent %zu bytes where %zu blobs were expected: the ranks are not in the same "
+               "bootstrap call (all-gather vs barrier)",
+               from.c_str(), message.size(), count);
+  for (size_t i = 0; i < count; ++i) {
+    uint64_t n = 0;
+    std::memcpy(&n, message.data() + i * sizeof(n), sizeof(n));
+    if (n > message.size() - offset)
+      throwError(ErrorCode::kRemote, "%s sent a malformed all-gather message", from.c_str());
+    into.emplace_back(message, offset, n);
+    offset += n;
+  }
+  if (offset != message.size())
+    throwError(ErrorCode::kRemote, "%s sent a malformed all-gather message", from.c_str());
+}
+
+}  // namespace plexus::runtime

@@ -1,0 +1,198 @@
+// The bootstrap's links: connect to ranks r + 2^k, accept ranks r - 2^k, each introduced by the
+// job's secret, its rank and its round.
+#include "runtime/bootstrap_links.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <list>
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "runtime/protocol.hpp"
+
+namespace plexus::runtime {
+
+int bootstrapRounds(int nranks) {
+  int rounds = 0;
+  while (rounds < 31 && (int64_t{1} << rounds) < nranks) ++rounds;
+  return rounds;
+}
+
+int bootstrapPeer(int rank, int nranks, int round, int direction) {
+  const int64_t d = (int64_t{1} << round) % nranks;
+  return static_cast<int>(((rank + direction * d) % nranks + nranks) % nranks);
+}
+
+std::string BootstrapLink::name() const {
+  return formatString("rank %d (bootstrap %s)", peer, address.c_str());
+}
+
+std::chrono::milliseconds rootConnectDelay(int rank) {
+  int somaxconn = 4096;
+  std::ifstream f("/proc/sys/net/core/somaxconn");
+  if (!(f >> somaxconn) || somaxconn <= 0) somaxconn = 128;
+  const int group = std::max(1, std::min(somaxconn, 16384) / 2);
+  return std::chrono::milliseconds(20 * (rank / group));
+}
+
+std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<SocketAddress>& ahead,
+                                        Deadline deadline) {
+  std::vector<BootstrapLink> links(ahead.size());
+  for (size_t k = 0; k < ahead.size(); ++k) {
+    BootstrapLink& l = links[k];
+    l.peer = bootstrapPeer(s.rank, s.nranks, static_cast<int>(k), +1);
+    l.address = ahead[k].toString();
+    LinkHello h{};
+    h.magic = kLinkHelloMagic;
+    h.fromRank = s.rank;
+    h.round = static_cast<int32_t>(k);
+    h.commId = s.commId;
+    std::memcpy(h.secret, s.secret.data(), sizeof(h.secret));
+    try {
+      l.fd = connectTo(ahead[k], deadline, s.abort, l.name());
+      sendAll(l.fd.get(), &h, sizeof(h), deadline, s.abort, l.name());
+    } catch (const Error& e) {
+      throwError(e.code(), "rank %d of %d: bootstrap link of round %zu: %s", s.rank, s.nranks, k,
+                 e.what());
+    }
+  }
+  return links;
+}
+
+namespace {
+
+bool sameSecret(const uint8_t* a, const uint8_t* b) {
+  uint8_t diff = 0;
+  for (int i = 0; i < 16; ++i) diff |= static_cast<uint8_t>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Accepts links without blocking on any one connection: a stray connection that sends nothing
+// cannot hold up the ranks behind it.
+class LinkAcceptor {
+ public:
+  LinkAcceptor(const LinkSetup& s, int listener, const SocketAddress& listenAddress,
+               const std::vector<SocketAddress>& behind)
+      : s_(s), listener_(listener), listenAddress_(listenAddress), links_(behind.size()) {
+    for (size_t k = 0; k < behind.size(); ++k) {
+      links_[k].peer = bootstrapPeer(s.rank, s.nranks, static_cast<int>(k), -1);
+      links_[k].address = behind[k].toString();
+    }
+  }
+
+  std::vector<BootstrapLink> run(Deadline deadline) {
+    setNonBlocking(listener_, true);
+    while (missing_ > 0) {
+      if (s_.abort != nullptr && s_.abort->load(std::memory_order_relaxed)) fail(true);
+      if (deadline.expired()) fail(false);
+      std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+      for (auto& p : pending_) fds.push_back({p.fd.get(), POLLIN, 0});
+      ::poll(fds.data(), fds.size(), deadline.remainingMs(100));
+      acceptAll();
+      readHellos();
+    }
+    return std::move(links_);
+  }
+
+ private:
+  struct Pending {
+    Fd fd;
+    LinkHello hello{};
+    size_t got = 0;
+    Clock::time_point since;
+  };
+
+  void acceptAll() {
+    while (true) {
+      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+          return;
+        throwSystemError(errno, "rank %d of %d: accept on the bootstrap listener %s failed",
+                         s_.rank, s_.nranks, listenAddress_.toString().c_str());
+      }
+      setNoDelay(fd);
+      pending_.push_back(Pending{Fd(fd), {}, 0, Clock::now()});
+    }
+  }
+
+  void readHellos() {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      ssize_t r = ::recv(it->fd.get(), reinterpret_cast<char*>(&it->hello) + it->got,
+                         sizeof(LinkHello) - it->got, MSG_DONTWAIT);
+      if (r > 0) it->got += static_cast<size_t>(r);
+      bool broken = r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+      if (broken ||
+          (it->got < sizeof(LinkHello) && Clock::now() - it->since > std::chrono::seconds(10))) {
+        drop(broken ? "closed before introducing itself" : "sent no introduction within 10 s");
+        it = pending_.erase(it);
+      } else if (it->got == sizeof(LinkHello)) {
+        admit(std::move(*it));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void admit(Pending p) {
+    const LinkHello& h = p.hello;
+    const bool ours = h.magic == kLinkHelloMagic && h.commId == s_.commId &&
+                      sameSecret(h.secret, s_.secret.data());
+    const bool expected = h.round >= 0 && static_cast<size_t>(h.round) < links_.size() &&
+                          h.fromRank == links_[static_cast<size_t>(h.round)].peer &&
+                          !links_[static_cast<size_t>(h.round)].fd;
+    if (!ours || !expected) {
+      drop(ours ? "presented an unexpected rank or round"
+                : "did not present this job's secret (a stray or foreign connection)");
+      return;
+    }
+    links_[static_cast<size_t>(h.round)].fd = std::move(p.fd);
+    --missing_;
+  }
+
+  void drop(const char* why) {
+    PLEXUS_WARN(subsys::kBootstrap,
+                "rank %d: dropped a connection to the bootstrap listener %s that %s", s_.rank,
+                listenAddress_.toString().c_str(), why);
+  }
+
+  [[noreturn]] void fail(bool aborted) {
+    const BootstrapLink* first = nullptr;
+    for (const auto& l : links_)
+      if (!l.fd && first == nullptr) first = &l;
+    if (aborted)
+      throwError(ErrorCode::kRemote,
+                 "rank %d of %d: bootstrap aborted while waiting for %s to connect", s_.rank,
+                 s_.nranks, first->name().c_str());
+    throwError(ErrorCode::kRemote,
+               "rank %d of %d: %s never connected to this rank's bootstrap listener %s within "
+               "PLEXUS_TIMEOUT (%d of %zu links missing); check that it is alive and can reach "
+               "this host",
+               s_.rank, s_.nranks, first->name().c_str(), listenAddress_.toString().c_str(),
+               missing_, links_.size());
+  }
+
+  const LinkSetup& s_;
+  int listener_;
+  SocketAddress listenAddress_;
+  std::vector<BootstrapLink> links_;
+  std::list<Pending> pending_;
+  int missing_ = static_cast<int>(links_.size());
+};
+
+}  // namespace
+
+std::vector<BootstrapLink> acceptLinks(const LinkSetup& s, int listener,
+                                       const SocketAddress& listenAddress,
+                                       const std::vector<SocketAddress>& behind,
+                                       Deadline deadline) {
+  return LinkAcceptor(s, listener, listenAddress, behind).run(deadline);
+}
+
+}  // namespace plexus::runtime

@@ -1,0 +1,261 @@
+// The bootstrap's links and log-round collectives, threads as ranks: exact all-gathers at many
+// world sizes (powers of two and not), blobs of varying lengths (empty too), repeated calls on one
+// bootstrap, the barrier, and the failures: a rank that never links up, one that never joins an
+// all-gather, and an abort, each ending within its deadline with an error naming the peer.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/error.hpp"
+#include "runtime/bootstrap.hpp"
+#include "runtime/bootstrap_links.hpp"
+#include "runtime/protocol.hpp"
+#include "runtime/unique_id.hpp"
+
+namespace plexus::runtime {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+bool contains(const std::string& s, const std::string& what) {
+  return s.find(what) != std::string::npos;
+}
+
+// Runs body(rank) on one thread per rank; returns each rank's error message ("" when none).
+std::vector<std::string> runThreads(int n, const std::function<void(int)>& body) {
+  std::vector<std::string> errors(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < n; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        body(r);
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(r)] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  return errors;
+}
+
+// Rank r's blob in call c: a length from 0 to 60 (several ranks send empty blobs), bytes that
+// name the rank, the call and the position.
+std::string blobOf(int rank, int call) {
+  size_t len = static_cast<size_t>((rank * 7 + call * 3) % 5) * 15;
+  std::string b(len, '\0');
+  for (size_t i = 0; i < len; ++i) b[i] = static_cast<char>((rank * 31 + call * 17 + i) & 0xff);
+  return b;
+}
+
+class BootstrapSizes : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override { setenv("PLEXUS_SOCKET_IFNAME", "lo", 1); }
+};
+
+TEST_P(BootstrapSizes, RepeatedAllGathersAndBarriersAreExact) {
+  const int n = GetParam();
+  constexpr int kCalls = 3;
+  UniqueId id = createRootAndId();
+  std::vector<std::vector<std::vector<std::string>>> got(static_cast<size_t>(n));
+  std::vector<uint64_t> ids(static_cast<size_t>(n));
+  std::atomic<int> arrived{0};
+  std::vector<int> arrivedAfterBarrier(static_cast<size_t>(n), -1);
+  auto errors = runThreads(n, [&](int r) {
+    Deadline deadline = Deadline::after(seconds(60));
+    auto b = Bootstrap::connect(id, r, n, deadline, nullptr);
+    ids[static_cast<size_t>(r)] = b->commId();
+    for (int c = 0; c < kCalls; ++c)
+      got[static_cast<size_t>(r)].push_back(b->allGather(blobOf(r, c), deadline));
+    // Rank 0 comes late: nobody may leave the barrier before every rank entered it.
+    if (r == 0) std::this_thread::sleep_for(milliseconds(200));
+    arrived.fetch_add(1);
+    b->barrier(deadline);
+    arrivedAfterBarrier[static_cast<size_t>(r)] = arrived.load();
+    // The links still work after a barrier.
+    auto last = b->allGather(std::to_string(r), deadline);
+    for (int k = 0; k < n; ++k)
+      if (last[static_cast<size_t>(k)] != std::to_string(k))
+        throw Error(ErrorCode::kInternal, "wrong blob after the barrier");
+  });
+  for (int r = 0; r < n; ++r) {
+    ASSERT_EQ(errors[static_cast<size_t>(r)], "") << "rank " << r;
+    EXPECT_EQ(ids[static_cast<size_t>(r)], ids[0]);
+    EXPECT_EQ(arrivedAfterBarrier[static_cast<size_t>(r)], n) << "rank " << r;
+    ASSERT_EQ(got[static_cast<size_t>(r)].size(), static_cast<size_t>(kCalls));
+    for (int c = 0; c < kCalls; ++c) {
+      const auto& all = got[static_cast<size_t>(r)][static_cast<size_t>(c)];
+      ASSERT_EQ(all.size(), static_cast<size_t>(n));
+      for (int k = 0; k < n; ++k)
+        EXPECT_EQ(all[static_cast<size_t>(k)], blobOf(k, c))
+            << "rank " << r << " call " << c << " blob of rank " << k;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, BootstrapSizes, ::testing::Values(1, 2, 3, 5, 7, 8, 13, 64));
+
+// Blobs far larger than a socket buffer: every round sends and receives at once, so ranks that
+// all send first cannot stall one another.
+TEST(BootstrapLinks, LargeBlobsDoNotStall) {
+  setenv("PLEXUS_SOCKET_IFNAME", "lo", 1);
+  const int n = 6;
+  const size_t len = size_t{4} << 20;
+  UniqueId id = createRootAndId();
+  auto blob = [&](int r) {
+    std::string b(len, '\0');
+    for (size_t i = 0; i < len; ++i)
+      b[i] = static_cast<char>((i * 13 + static_cast<size_t>(r)) & 0xff);
+    return b;
+  };
+  std::vector<int> wrong(n, -1);
+  auto errors = runThreads(n, [&](int r) {
+    Deadline deadline = Deadline::after(seconds(60));
+    auto b = Bootstrap::connect(id, r, n, deadline, nullptr);
+    auto all = b->allGather(blob(r), deadline);
+    int bad = 0;
+    for (int k = 0; k < n; ++k) bad += all[static_cast<size_t>(k)] == blob(k) ? 0 : 1;
+    wrong[static_cast<size_t>(r)] = bad;
+  });
+  for (int r = 0; r < n; ++r) {
+    EXPECT_EQ(errors[static_cast<size_t>(r)], "") << "rank " << r;
+    EXPECT_EQ(wrong[static_cast<size_t>(r)], 0) << "rank " << r;
+  }
+}
+
+TEST(BootstrapLinks, RoundsAndPeers) {
+  EXPECT_EQ(bootstrapRounds(1), 0);
+  EXPECT_EQ(bootstrapRounds(2), 1);
+  EXPECT_EQ(bootstrapRounds(3), 2);
+  EXPECT_EQ(bootstrapRounds(8), 3);
+  EXPECT_EQ(bootstrapRounds(13), 4);
+  EXPECT_EQ(bootstrapRounds(576), 10);
+  EXPECT_EQ(bootstrapPeer(0, 13, 3, +1), 8);
+  EXPECT_EQ(bootstrapPeer(0, 13, 3, -1), 5);
+  EXPECT_EQ(bootstrapPeer(12, 13, 0, +1), 0);
+  EXPECT_EQ(bootstrapPeer(2, 3, 1, -1), 0);
+}
+
+// Rank `rank` of `n` as seen by the root, which never links up with any other rank: it
+// registers a listener it never accepts on and connects to nobody.
+class SilentRank {
+ public:
+  SilentRank(const UniqueId& id, int rank, int n) {
+    listenAddr_ = *SocketAddress::parse("127.0.0.1:0");
+    listener_ = listenOn(listenAddr_);
+    root_ = connectTo(id.root, Deadline::after(seconds(10)), nullptr, "the root");
+    RootHello h{};
+    h.magic = kRootHelloMagic;
+    h.version = kProtocolVersion;
+    std::memcpy(h.secret, id.secret.data(), sizeof(h.secret));
+    h.nonce = id.nonce;
+    h.rank = rank;
+    h.nranks = n;
+    h.pid = 0;
+    h.listenAddress.length = listenAddr_.length;
+    std::memcpy(h.listenAddress.bytes, &listenAddr_.storage, listenAddr_.length);
+    sendAll(root_.get(), &h, sizeof(h), Deadline::after(seconds(10)), nullptr, "the root");
+  }
+  std::string address() const { return listenAddr_.toString(); }
+
+ private:
+  SocketAddress listenAddr_;
+  Fd listener_;
+  Fd root_;
+};
+
+TEST(BootstrapFailures, ARankThatNeverLinksUpIsNamedWithinTheDeadline) {
+  setenv("PLEXUS_SOCKET_IFNAME", "lo", 1);
+  const int n = 4;
+  UniqueId id = createRootAndId();
+  SilentRank silent(id, 2, n);
+  const auto start = Clock::now();
+  auto errors = runThreads(n, [&](int r) {
+    if (r != 2) Bootstrap::connect(id, r, n, Deadline::after(seconds(3)), nullptr);
+  });
+  // Ranks 3 and 0 (2 + 1, 2 + 2) wait for rank 2's links; they fail naming it and its address.
+  for (int r : {0, 3}) {
+    const std::string& e = errors[static_cast<size_t>(r)];
+    EXPECT_TRUE(contains(e, "rank " + std::to_string(r) + " of 4")) << e;
+    EXPECT_TRUE(contains(e, "rank 2 (bootstrap " + silent.address() + ") never connected")) << e;
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_LT(elapsed, 3.0 + 2.0);
+}
+
+TEST(BootstrapFailures, ARankMissingFromAnAllGatherIsNamedAtTheDeadline) {
+  setenv("PLEXUS_SOCKET_IFNAME", "lo", 1);
+  const int n = 3;
+  UniqueId id = createRootAndId();
+  std::atomic<int> linked{0};
+  const auto start = Clock::now();
+  auto errors = runThreads(n, [&](int r) {
+    auto b = Bootstrap::connect(id, r, n, Deadline::after(seconds(20)), nullptr);
+    linked.fetch_add(1);
+    if (r == 2) {
+      // Stays linked but never joins the all-gather, until the others gave up.
+      auto until = Clock::now() + seconds(30);
+      while (linked.load() < n + 2 && Clock::now() < until)
+        std::this_thread::sleep_for(milliseconds(10));
+      return;
+    }
+    try {
+      b->allGather("x", Deadline::after(seconds(2)));
+    } catch (...) {
+      linked.fetch_add(1);
+      throw;
+    }
+  });
+  for (int r : {0, 1}) {
+    const std::string& e = errors[static_cast<size_t>(r)];
+    EXPECT_TRUE(contains(e, "rank " + std::to_string(r) + " of 3")) << e;
+    EXPECT_TRUE(contains(e, "rank 2 (bootstrap 127.0.0.1:")) << e;
+    EXPECT_TRUE(contains(e, "timed out")) << e;
+  }
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 20.0);
+}
+
+TEST(BootstrapFailures, AnAbortEndsAWaitingAllGather) {
+  setenv("PLEXUS_SOCKET_IFNAME", "lo", 1);
+  const int n = 2;
+  UniqueId id = createRootAndId();
+  std::atomic<bool> abort{false};
+  std::atomic<bool> done{false};
+  std::atomic<int> linked{0};
+  double took = 0;
+  auto errors = runThreads(n, [&](int r) {
+    auto b = Bootstrap::connect(id, r, n, Deadline::after(seconds(20)), &abort);
+    linked.fetch_add(1);
+    if (r == 1) {
+      // Rank 1 never joins the all-gather; it aborts rank 0's wait once both are linked.
+      while (linked.load() < n) std::this_thread::sleep_for(milliseconds(1));
+      std::this_thread::sleep_for(milliseconds(200));
+      abort.store(true);
+      auto until = Clock::now() + seconds(30);
+      while (!done.load() && Clock::now() < until) std::this_thread::sleep_for(milliseconds(10));
+      return;
+    }
+    const auto start = Clock::now();
+    try {
+      b->allGather("x", Deadline::after(seconds(60)));
+    } catch (...) {
+      took = std::chrono::duration<double>(Clock::now() - start).count();
+      done.store(true);
+      throw;
+    }
+    done.store(true);
+  });
+  EXPECT_TRUE(contains(errors[0], "aborted")) << errors[0];
+  EXPECT_TRUE(contains(errors[0], "rank 1 (bootstrap")) << errors[0];
+  EXPECT_LT(took, 10.0);
+}
+
+}  // namespace
+}  // namespace plexus::runtime
