@@ -90,15 +90,17 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int 
   b->helloRoot(id, rootAddr, listenAddr, deadline, ahead, behind);
   if (nranks == 1) return b;
 
-  LinkSetup s{rank, nranks, b->commId_, b->secret_, abort};
-  // Every listener exists before the root answers anyone, so these connects only wait for the
-  // kernel; each listener takes ceil(log2 N) connections in all.
-  b->ahead_ = connectLinks(s, ahead, deadline);
-  b->behind_ = acceptLinks(s, listener.get(), listenAddr, behind, deadline);
+  // Every listener exists before the root answers anyone, so the links each call makes only wait
+  // for the kernel; each listener takes ceil(log2 N) connections per call.
+  b->listener_ = std::move(listener);
+  b->listenAddr_ = listenAddr;
+  b->aheadAddrs_ = std::move(ahead);
+  b->behindAddrs_ = std::move(behind);
   PLEXUS_INFO(subsys::kBootstrap,
-              "rank %d of %d joined the bootstrap: %zu links each way, all-gather in %zu rounds "
-              "(first peer %s)",
-              rank, nranks, b->ahead_.size(), b->ahead_.size(), b->ahead_.front().name().c_str());
+              "rank %d of %d joined the bootstrap: all-gather in %zu rounds over links made per "
+              "call (first peer rank %d at %s)",
+              rank, nranks, b->aheadAddrs_.size(), bootstrapPeer(rank, nranks, 0, +1),
+              b->aheadAddrs_.front().toString().c_str());
   return b;
 }
 
@@ -160,18 +162,32 @@ std::string Bootstrap::self() const {
   return formatString("rank %d of %d", rank_, nranks_);
 }
 
+// A rank finishes a call only after every rank has sent in it, and a rank sends only once its
+// links of that call are accepted: a connection of the next call can wait in the listener's
+// backlog but never meets this call's acceptor. Closing at the end loses nothing: every byte sent
+// on a link is read by its peer before that peer returns, and no link carries data both ways.
+Bootstrap::Links Bootstrap::link(Deadline deadline) {
+  Links l;
+  if (nranks_ == 1) return l;
+  LinkSetup s{rank_, nranks_, commId_, secret_, abort_};
+  l.ahead = connectLinks(s, aheadAddrs_, deadline);
+  l.behind = acceptLinks(s, listener_.get(), listenAddr_, behindAddrs_, deadline);
+  return l;
+}
+
 std::vector<std::string> Bootstrap::allGather(const std::string& mine, Deadline deadline) {
   // held[i] is the blob of rank (rank + i) % nranks; after round k it has min(2^(k+1), N) blobs.
   std::vector<std::string> held;
   held.reserve(static_cast<size_t>(nranks_));
   held.push_back(mine);
   const std::string who = self();
-  for (size_t k = 0; k < ahead_.size(); ++k) {
+  const Links l = link(deadline);
+  for (size_t k = 0; k < l.ahead.size(); ++k) {
     const size_t d = size_t{1} << k;
     const size_t count = std::min(d, static_cast<size_t>(nranks_) - d);
-    std::string in =
-        exchangeMessage(behind_[k], encodeBlobs(held, 0, count), ahead_[k], deadline, abort_, who);
-    decodeBlobs(in, count, held, who + ": " + ahead_[k].name());
+    std::string in = exchangeMessage(l.behind[k], encodeBlobs(held, 0, count), l.ahead[k], deadline,
+                                     abort_, who);
+    decodeBlobs(in, count, held, who + ": " + l.ahead[k].name());
   }
   std::vector<std::string> all(static_cast<size_t>(nranks_));
   for (size_t i = 0; i < held.size(); ++i)
@@ -181,13 +197,14 @@ std::vector<std::string> Bootstrap::allGather(const std::string& mine, Deadline 
 
 void Bootstrap::barrier(Deadline deadline) {
   const std::string who = self();
-  for (size_t k = 0; k < ahead_.size(); ++k) {
-    std::string in = exchangeMessage(behind_[k], std::string(), ahead_[k], deadline, abort_, who);
+  const Links l = link(deadline);
+  for (size_t k = 0; k < l.ahead.size(); ++k) {
+    std::string in = exchangeMessage(l.behind[k], std::string(), l.ahead[k], deadline, abort_, who);
     if (!in.empty())
       throwError(ErrorCode::kRemote,
                  "%s: %s sent %zu bytes in a bootstrap barrier: the ranks are not in the same "
                  "bootstrap call (all-gather vs barrier)",
-                 who.c_str(), ahead_[k].name().c_str(), in.size());
+                 who.c_str(), l.ahead[k].name().c_str(), in.size());
   }
 }
 

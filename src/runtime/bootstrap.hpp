@@ -31,7 +31,7 @@ class Bootstrap {
   // Every rank's blob, indexed by rank (Bruck all-gather: round k sends what this rank holds to
   // rank - 2^k and receives from rank + 2^k; ceil(log2 nranks) rounds).
   std::vector<std::string> allGather(const std::string& mine, Deadline deadline);
-  // Dissemination barrier over the same links (ceil(log2 nranks) rounds).
+  // Dissemination barrier over the same pattern of links (ceil(log2 nranks) rounds).
   void barrier(Deadline deadline);
 
  private:
@@ -47,8 +47,20 @@ class Bootstrap {
   int nranks_ = 1;
   uint64_t commId_ = 0;
   Secret secret_{};
-  std::vector<BootstrapLink> ahead_;   // round k: connected to rank + 2^k; receives from it
-  std::vector<BootstrapLink> behind_;  // round k: accepted from rank - 2^k; sends to it
+  // The links of one call: round k receives on ahead[k] (connected to rank + 2^k) and sends on
+  // behind[k] (accepted from rank - 2^k). They are made per call and closed at its end, so that a
+  // rank holds one listener between calls: 576 ranks as threads of one process would otherwise
+  // hold 2 x 10 x 576 descriptors for the communicator's life.
+  struct Links {
+    std::vector<BootstrapLink> ahead;
+    std::vector<BootstrapLink> behind;
+  };
+  Links link(Deadline deadline);
+
+  Fd listener_;
+  SocketAddress listenAddr_;
+  std::vector<SocketAddress> aheadAddrs_;   // listeners of ranks rank + 2^k
+  std::vector<SocketAddress> behindAddrs_;  // listeners of ranks rank - 2^k (named in errors)
   const std::atomic<bool>* abort_ = nullptr;
 };
 

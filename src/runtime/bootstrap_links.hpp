@@ -1,6 +1,6 @@
 // The bootstrap's links between ranks: rank r connects to ranks r + 2^k and accepts ranks r - 2^k
-// (k = 0..ceil(log2 N)-1, modulo N), once, and keeps the links for the communicator's life. Round k
-// of every all-gather and barrier receives on link k to r + 2^k and sends on link k from r - 2^k.
+// (k = 0..ceil(log2 N)-1, modulo N), at the start of every all-gather and barrier, which closes
+// them at its end. Round k receives on link k to r + 2^k and sends on link k from r - 2^k.
 #pragma once
 
 #include <atomic>
