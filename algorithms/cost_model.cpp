@@ -6,11 +6,67 @@
 #include <bit>
 #include <cmath>
 
+#include "algorithms/builders.hpp"
 #include "algorithms/registry.hpp"
 #include "topology/link_constants.hpp"
 
 namespace plexus::algo {
 namespace {
+
+// The double binary tree (tree.cpp, binaryTree) of n ranks in contiguous domains of g, one
+// piece, no bytes: the time of its reduce-then-broadcast steps as the plan orders them (a leaf
+// sends; an inner rank receives its first child, then its second and sends up; down, it passes
+// to its first child, then sends to its second), each step `o`, each edge the intra, inter
+// (same rail) or off-rail hop latency. The in-order trees do not align with the domains, so a path
+// crosses more often than log2 of the domain count. The slower tree; cached per thread.
+double treeSkeletonUs(int n, int g, double intraUs, double interUs, double offRailUs, double o) {
+  thread_local double key[6] = {-1, -1, -1, -1, -1, -1};
+  thread_local double cached = 0;
+  const double k[6] = {
+      static_cast<double>(n), static_cast<double>(g), intraUs, interUs, offRailUs, o};
+  if (std::equal(k, k + 6, key)) return cached;
+  double most = 0;
+  for (int which = 0; which < 2; ++which) {
+    const std::vector<TreeNode> t = binaryTree(n, which);
+    auto lat = [&](int a, int b) {
+      return a / g == b / g ? intraUs : a % g == b % g ? interUs : offRailUs;
+    };
+    std::vector<double> upEnd(static_cast<size_t>(n), 0);  // end of a rank's up steps
+    // Up, children before parents: post-order by an explicit stack.
+    std::vector<int> order, stack;
+    for (int r = 0; r < n; ++r) {
+      if (t[static_cast<size_t>(r)].parent < 0) stack.push_back(r);
+    }
+    while (!stack.empty()) {
+      const int r = stack.back();
+      stack.pop_back();
+      order.push_back(r);
+      for (int c : t[static_cast<size_t>(r)].children) stack.push_back(c);
+    }
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      double clock = 0;
+      for (int c : t[static_cast<size_t>(*it)].children)
+        clock = std::max(clock, upEnd[static_cast<size_t>(c)] + lat(c, *it)) + o;
+      upEnd[static_cast<size_t>(*it)] = t[static_cast<size_t>(*it)].children.empty() ? o : clock;
+    }
+    std::vector<double> arrive(static_cast<size_t>(n), 0);
+    for (int r : order) {  // parents before children
+      const TreeNode& node = t[static_cast<size_t>(r)];
+      double clock = upEnd[static_cast<size_t>(r)];
+      if (node.parent >= 0) clock = std::max(clock, arrive[static_cast<size_t>(r)]) + o;
+      if (node.parent >= 0 && node.children.empty()) most = std::max(most, clock);
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        if (i > 0 || node.parent < 0) clock += o;
+        const int c = node.children[i];
+        arrive[static_cast<size_t>(c)] = clock + lat(r, c);
+      }
+      most = std::max(most, clock);
+    }
+  }
+  std::copy(k, k + 6, key);
+  cached = most;
+  return most;
+}
 
 struct Model {
   const TopologyCosts& k;
@@ -38,7 +94,8 @@ struct Model {
   double fixed() const { return k.callUs + nch * k.channelUs; }
   // Average latency of a ring hop when rings cross domains m times.
   double ringHopLatency() const {
-    return m > 1 ? (m * k.inter.latencyUs + (n - m) * k.intra.latencyUs) / n : k.intra.latencyUs;
+    const double next = k.neighbourUs > 0 ? k.neighbourUs : k.intra.latencyUs;
+    return m > 1 ? (m * k.inter.latencyUs + (n - m) * next) / n : next;
   }
   // Ring bandwidth: inside one domain, or the slower of the domain links and the NICs the rings'
   // crossings use (one NIC per channel, at most g per domain).
@@ -48,8 +105,12 @@ struct Model {
     return std::min(intraBw(), std::min(nics, nch * k.channelGBps * 1e3));
   }
   bool crosses(double distance) const { return m > 1 && distance >= g; }
+  double offRail() const { return k.offRailUs > 0 ? k.offRailUs : k.inter.latencyUs; }
+  // A partner `distance` ranks away: on the same rail of another domain when the distance is a
+  // multiple of the domain size.
   double latencyAt(double distance) const {
-    return crosses(distance) ? k.inter.latencyUs : k.intra.latencyUs;
+    if (!crosses(distance)) return k.intra.latencyUs;
+    return std::fmod(distance, g) == 0 ? k.inter.latencyUs : offRail();
   }
   double bwAt(double distance) const { return crosses(distance) ? interBw() : intraBw(); }
   double o() const { return k.messageUs; }
@@ -88,29 +149,38 @@ struct Model {
   double tree() const {
     const double S = count * es;
     const double d = std::ceil(std::log2(n + 1.0));
-    const double crossLevels = m > 1 ? std::ceil(std::log2(static_cast<double>(m))) : 0;
-    const double lat = (d - crossLevels) * k.intra.latencyUs + crossLevels * k.inter.latencyUs;
     const int pairs = (nch + 1) / 2;
     const double perCh = S / (2.0 * pairs);
     const double msg = messageBytes(false);
     const double pieces = std::max(1.0, piecesOf(perCh, msg));
     const double piece = perCh / pieces;
     const double beta = m > 1 ? std::max(2 * S / intraBw(), S / interBw()) : 2 * S / intraBw();
-    return fixed() + 2 * lat + 2 * d * (o() + piece / (intraBw() / (2 * pairs))) +
-           3 * pieces * o() + beta;
+    const double skeleton =
+        treeSkeletonUs(n, g, k.intra.latencyUs, m > 1 ? k.inter.latencyUs : k.intra.latencyUs,
+                       m > 1 ? offRail() : k.intra.latencyUs, o());
+    return fixed() + skeleton + 2 * d * piece / (intraBw() / (2 * pairs)) + 3 * (pieces - 1) * o() +
+           beta;
+  }
+  // One round of an exchange-style plan (exchange.hpp) over `bytes` (all channels) at
+  // `distance`: per channel, `ranges` ranges cut into pieces of at most the message; each piece
+  // is a phase of a send (overhead and its bytes) and the receive of the partner's piece
+  // (overhead, after the hop's latency), phases in sequence.
+  double exchangeRound(double ranges, double bytes, double distance) const {
+    const double perRange = bytes / nch / std::max(1.0, ranges);
+    const double phases =
+        std::max(1.0, ranges) * std::max(1.0, piecesOf(perRange, messageBytes(true)));
+    return phases * (latencyAt(distance) + 2 * o()) + bytes / bwAt(distance);
   }
   double rhd() const {
     const double S = count * es;
     const int p = static_cast<int>(std::bit_floor(static_cast<unsigned>(n)));
-    const double msg = messageBytes(true);
     double t = fixed();
     double bytes = S;
     for (int d = p / 2; d >= 1; d /= 2) {
       bytes /= 2;
-      const double perCh = bytes / nch;
-      t += 2 * (latencyAt(d) + std::max(1.0, piecesOf(perCh, msg)) * o() + bytes / bwAt(d));
+      t += 2 * exchangeRound(1, bytes, d);
     }
-    if (p != n) t += 2 * (k.intra.latencyUs + piecesOf(S / nch, msg) * o() + S / intraBw());
+    if (p != n) t += 2 * exchangeRound(1, S, 1);
     return t;
   }
   // Direct exchange of `perPeer` bytes with every peer, `rounds` times.
@@ -150,28 +220,31 @@ struct Model {
   }
 
   // ---- all-gather / reduce-scatter (b = bytes of one rank's block) -------------------------
+  // Ranges per channel of `blocks` whole blocks: one run on one channel (adjacent blocks
+  // merge, `wraps`: a run that wraps past the end is two), one range per block on several.
+  double rangesOf(double blocks, bool wraps = false) const {
+    return nch == 1 ? (wraps && blocks > 1 ? 2 : 1) : std::max(1.0, blocks);
+  }
   double recursive(double b, bool halving) const {
     const int p = static_cast<int>(std::bit_floor(static_cast<unsigned>(n)));
-    const double msg = messageBytes(true);
     double t = fixed();
     for (int d = 1; d < p; d *= 2) {
       // Both directions move d new ranks' blocks at distance d (n / p blocks per new rank).
-      const double bytes = d * b * (static_cast<double>(n) / p);
-      t += latencyAt(d) + std::max(1.0, piecesOf(bytes / nch, msg)) * o() + bytes / bwAt(d);
+      const double blocks = d * (static_cast<double>(n) / p);
+      t += exchangeRound(rangesOf(blocks), blocks * b, d);
     }
     if (p != n) {  // fold and unfold
-      const double in = halving ? n * b : b, back = halving ? b : (n - 1) * b;
-      t += 2 * k.intra.latencyUs + (piecesOf(in / nch, msg) + piecesOf(back / nch, msg)) * o() +
-           (in + back) / intraBw();
+      const double in = halving ? n : 1, back = halving ? 1 : n - 1;
+      t +=
+          exchangeRound(rangesOf(in), in * b, 1) + exchangeRound(rangesOf(back, true), back * b, 1);
     }
     return t;
   }
   double bruck(double b) const {
-    const double msg = messageBytes(true);
     double t = fixed();
     for (int d = 1; d < n; d *= 2) {
-      const double bytes = std::min(d, n - d) * b;
-      t += latencyAt(d) + std::max(1.0, 2 * piecesOf(bytes / nch, msg)) * o() + bytes / bwAt(d);
+      const double blocks = std::min(d, n - d);
+      t += exchangeRound(rangesOf(blocks, true), blocks * b, d);
     }
     return t;
   }

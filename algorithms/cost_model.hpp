@@ -27,8 +27,14 @@ struct TopologyCosts {
   std::string description;  // for reports: "1 host, shared memory", "dgx-h100:x16"
   int domainSize = 0;       // ranks per domain; 0 (or >= nranks): all ranks in one domain
   // Link figures come from the topology (topo::link_constants) or the transports' declarations.
-  LinkCost intra;          // a rank to the peers of its domain: its bandwidth (all its links)
-  LinkCost inter;          // a rank across domains: its share (its rail / NIC), network latency
+  LinkCost intra;  // a rank to the peers of its domain: its bandwidth (all its links)
+  LinkCost inter;  // a rank across domains: its share (its rail / NIC), network latency
+  // Latency of a crossing between ranks on different rails (local indices), which enters the
+  // other domain through the sender's rail and crosses its PCIe / CPU (0: inter.latencyUs).
+  double offRailUs = 0;
+  // Latency from a rank to the next one of its domain, what a ring hop inside a domain pays where
+  // the domain's paths differ (a two-tier NVLink fabric: 0: intra.latencyUs, the slowest path).
+  double neighbourUs = 0;
   double channelGBps = 5;  // what one channel (one engine lane) moves
   int maxChannels = 8;     // channels the tuner may use
   double messageUs = 1;    // overhead per step of a channel (engine + transport)

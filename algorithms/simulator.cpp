@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "algorithms/registry.hpp"
+#include "algorithms/ring_orders.hpp"
 #include "algorithms/sim_network.hpp"
 #include "algorithms/sim_protocol.hpp"
 #include "algorithms/topology_costs.hpp"
@@ -50,20 +51,11 @@ int simulatedRanks(const topo::System& s, int asked) {
 
 namespace {
 
-// Ring orders as the communicator builds them (ringOrdersFromCluster): the ranks of a domain
-// together, domains in order, channel c rotating each domain's ranks by c so that the rings
-// leave a domain from different ranks (and NICs).
+// Ring orders as the communicator builds them (ringOrdersFromCluster, an injected system):
+// railMatchedRings over the domains, every crossing on one rail; rank order on one domain.
 std::vector<std::vector<int>> domainRings(const std::vector<std::vector<int>>& groups) {
-  std::vector<std::vector<int>> rings;
-  if (groups.size() < 2) return rings;
-  for (int c = 0; c < kMaxChannels; ++c) {
-    std::vector<int> ring;
-    for (const std::vector<int>& g : groups) {
-      for (size_t i = 0; i < g.size(); ++i) ring.push_back(g[(i + c) % g.size()]);
-    }
-    rings.push_back(std::move(ring));
-  }
-  return rings;
+  if (groups.size() < 2) return {};
+  return railMatchedRings(groups, kMaxChannels);
 }
 
 Setup prepare(const topo::System& system, const SimCall& call) {

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "algorithms/registry.hpp"
+#include "algorithms/ring_orders.hpp"
 #include "algorithms/tuner.hpp"
 #include "base/error.hpp"
 #include "topology/link_constants.hpp"
@@ -115,10 +116,18 @@ TopologyCosts costsFromSystem(const topo::System& sys, int nranks) {
   // No connected path sampled: the figures NCCL assumes for a link it cannot read (PCIe Gen3 x16).
   c.intra = {bw > 0 ? bw : topo::pcieModeled(0, 0), lat > 0 ? lat : 2 * topo::kPcieLatencyUs};
   c.inter = c.intra;
+  if (!members.empty() && members[0] == 1) {
+    const topo::Path next = finder.find(p.gpus[0], p.gpus[1]);
+    if (next.connected()) c.neighbourUs = next.latencyUs;
+  }
   for (int r = 1; r < p.nranks; ++r) {
     if (p.domainOf[static_cast<size_t>(r)] == p.domainOf[0]) continue;
     const topo::Path path = finder.find(p.gpus[0], p.gpus[static_cast<size_t>(r)]);
     if (path.connected()) c.inter = {path.bw, path.latencyUs};
+    // Off rail: the last rank of rank 0's domain to the first of the next (rails r-1 and 0).
+    const topo::Path off =
+        finder.find(p.gpus[static_cast<size_t>(r - 1)], p.gpus[static_cast<size_t>(r)]);
+    if (off.connected()) c.offRailUs = off.latencyUs;
     break;
   }
   c.domainSize = p.domainSize >= p.nranks ? 0 : p.domainSize;
@@ -206,17 +215,9 @@ std::vector<std::vector<int>> hierGroupsFromCluster(const topo::ClusterView& vie
 }
 
 std::vector<std::vector<int>> ringOrdersFromCluster(const topo::ClusterView& view, int nchannels) {
-  std::vector<std::vector<int>> rings;
-  for (int c = 0; c < std::max(1, nchannels); ++c) {
-    std::vector<int> order;
-    for (int h = 0; h < view.nhosts(); ++h) {
-      const std::vector<int>& rs = view.ranksOnHost(h);
-      for (size_t i = 0; i < rs.size(); ++i)
-        order.push_back(rs[(i + static_cast<size_t>(c)) % rs.size()]);
-    }
-    rings.push_back(std::move(order));
-  }
-  return rings;
+  std::vector<std::vector<int>> hosts;
+  for (int h = 0; h < view.nhosts(); ++h) hosts.push_back(view.ranksOnHost(h));
+  return railMatchedRings(hosts, nchannels);
 }
 
 namespace {

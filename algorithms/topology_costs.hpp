@@ -49,12 +49,10 @@ TopologyCosts costsFromCluster(const topo::ClusterView& view, const TransportCos
 // domains differ in size (the hierarchical algorithm then is not offered).
 std::vector<std::vector<int>> hierGroupsFromCluster(const topo::ClusterView& view);
 
-// Ring orders for `nchannels` channels (BuildRequest::rings): every ring visits the ranks of a
-// host together (one crossing per host and ring, the fewest possible), hosts in order; channel c
-// rotates each host's ranks by c, so that the rings leave each host from different ranks and
-// their crossings spread over the host's NICs (rail i for channel i when local rank i uses NIC
-// i). Strict rail alignment of both ends of a crossing would need relaying through NVLink
-// (NCCL's PXN), which the plans do not do.
+// Ring orders for `nchannels` channels (BuildRequest::rings): railMatchedRings
+// (ring_orders.hpp) over the hosts, local rank i on rail i. Every ring visits a host's ranks
+// together (one crossing per host and ring) and every crossing leaves and enters on the same
+// rail (boustrophedon: odd hosts walked backward), the channels spread over the hosts' NICs.
 std::vector<std::vector<int>> ringOrdersFromCluster(const topo::ClusterView& view, int nchannels);
 
 // `plexus-topo tune`: per message size (8 B .. maxBytes, x4 steps by default x2^2), the chosen

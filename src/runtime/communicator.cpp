@@ -204,12 +204,12 @@ void Communicator::setUpTuner(const TransportSelector::LinkCosts& links) {
   domains_ = algo::hierGroupsFromCluster(*cluster_);
   rings_ = algo::ringOrdersFromCluster(
       *cluster_, std::max({fixedChannels_, maxChannels_, costs_.maxChannels, 1}));
-  // PLEXUS_SYSTEM: the costs, domains and (rank-order) rings of a synthetic system instead.
+  // PLEXUS_SYSTEM: the costs, domains and (rail-matched) rings of a synthetic system instead.
   if (auto injected = injectedSystemFromEnv(
           rank_, nranks_, std::max({fixedChannels_, maxChannels_, links.local.maxChannels}))) {
     costs_ = std::move(injected->costs);
     domains_ = std::move(injected->groups);
-    rings_.clear();
+    rings_ = std::move(injected->rings);
   }
 }
 

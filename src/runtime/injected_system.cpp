@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "algorithms/ring_orders.hpp"
 #include "algorithms/topology_costs.hpp"
 #include "base/env.hpp"
 #include "base/error.hpp"
@@ -27,6 +28,7 @@ std::optional<InjectedSystem> injectedSystemFromEnv(int rank, int nranks, int ma
   }
   const int systemChannels = s.costs.maxChannels;
   s.costs.maxChannels = std::clamp(systemChannels, 1, std::max(1, maxChannels));
+  if (s.groups.size() > 1) s.rings = algo::railMatchedRings(s.groups, s.costs.maxChannels);
   if (rank == 0)
     PLEXUS_INFO(subsys::kInit | subsys::kTune,
                 "PLEXUS_SYSTEM=%s injected: rank r plans as device r of that system (%s; %zu "

@@ -1,7 +1,8 @@
 // PLEXUS_SYSTEM: plan as if rank r were device r of a synthetic system (topology/synthetic.hpp:
 // nvl576, gb200-nvl72:x8, dgx-h100:x8, ...), while the bytes still move over this host's
 // transports. The tuner's costs and the hierarchical domains are then those `plexus-topo tune
-// --system S` and `plexus-topo plan` use; rings visit the ranks in rank order, as they do there.
+// --system S` and `plexus-topo simulate` use, and so are the rail-matched ring orders over its
+// domains (algo::railMatchedRings) that simulate executes.
 #pragma once
 
 #include <optional>
@@ -16,6 +17,7 @@ struct InjectedSystem {
   std::string spec;
   algo::TopologyCosts costs;
   std::vector<std::vector<int>> groups;  // domains of hierarchical algorithms (may be empty)
+  std::vector<std::vector<int>> rings;   // ring orders per channel (empty: rank order)
 };
 
 // Reads PLEXUS_SYSTEM; nothing when unset or empty. Throws Error(kInvalidArgument) naming the

@@ -313,9 +313,10 @@ TEST(TopologyCosts, FromClusterView) {
   EXPECT_EQ(k.maxChannels, 4);
   const auto rings = ringOrdersFromCluster(two, 3);
   ASSERT_EQ(rings.size(), 3u);
-  EXPECT_EQ(rings[0], (std::vector<int>{0, 1, 2, 3}));
-  EXPECT_EQ(rings[1], (std::vector<int>{1, 0, 3, 2}));
-  EXPECT_EQ(rings[2], (std::vector<int>{0, 1, 2, 3}));
+  // Rail-matched (ring_orders.hpp): host 1 walked backward, every crossing local i -> local i.
+  EXPECT_EQ(rings[0], (std::vector<int>{0, 1, 3, 2}));
+  EXPECT_EQ(rings[1], (std::vector<int>{1, 0, 2, 3}));
+  EXPECT_EQ(rings[2], (std::vector<int>{0, 1, 3, 2}));
   topo::ClusterView uneven({summary(0, 1, "a"), summary(1, 1, "b"), summary(2, 2, "a")});
   EXPECT_TRUE(hierGroupsFromCluster(uneven).empty());
   topo::ClusterView one({summary(0, 1, "a"), summary(1, 1, "b")});
