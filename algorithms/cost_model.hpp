@@ -35,6 +35,9 @@ struct TopologyCosts {
   // Latency from a rank to the next one of its domain, what a ring hop inside a domain pays where
   // the domain's paths differ (a two-tier NVLink fabric: 0: intra.latencyUs, the slowest path).
   double neighbourUs = 0;
+  // GPU ranks: the call runs with the faster of the simulator's protocols (sim_protocol.hpp: LL,
+  // Simple), which the tuner models as the simulator runs them; false: one protocol (CPU ranks).
+  bool gpuProtocols = false;
   double channelGBps = 5;  // what one channel (one engine lane) moves
   int maxChannels = 8;     // channels the tuner may use
   double messageUs = 1;    // overhead per step of a channel (engine + transport)

@@ -132,6 +132,7 @@ TopologyCosts costsFromSystem(const topo::System& sys, int nranks) {
   }
   c.domainSize = p.domainSize >= p.nranks ? 0 : p.domainSize;
   c.switchReduction = switchReduces(sys, p);
+  c.gpuProtocols = true;
   const int sm = sys.node(p.gpus[0]).sm;
   c.switchEfficiency = sm >= 100 ? topo::kNvlsEfficiencyBlackwell : topo::kNvlsEfficiencyHopper;
   // GPU engines: one channel moves about 1/8 of a GPU's NVLink bandwidth (NCCL runs 8-32 channels

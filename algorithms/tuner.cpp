@@ -9,6 +9,7 @@
 #include "algorithms/build_common.hpp"
 #include "algorithms/plan_file.hpp"
 #include "algorithms/registry.hpp"
+#include "algorithms/sim_protocol.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
 
@@ -72,6 +73,27 @@ double customTime(const PlanLibrary& lib, const std::string& name, const BuildRe
          bytes / (std::min(k.intra.bwGBps, p.channels.size() * k.channelGBps) * 1e3);
 }
 
+// The model's time of a built-in algorithm with the fastest protocol the simulator would run it
+// with (sim_protocol.hpp): per protocol its per-step cost, its share of every rate and its set-up
+// per call; LL only up to its size limit. Negative when the model has no entry.
+double protocolPredictUs(const std::string& name, const CostQuery& cq, const TopologyCosts& k) {
+  if (!k.gpuProtocols) return predictUs(name, cq, k);
+  const double buffer = static_cast<double>(cq.count) * static_cast<double>(cq.elemSize);
+  double best = -1;
+  for (const SimProtocol& p : simProtocols(k, true)) {
+    if (p.maxBytes > 0 && buffer > p.maxBytes && best >= 0) continue;
+    TopologyCosts kp = k;
+    kp.messageUs = p.stepUs;
+    kp.intra.bwGBps *= p.bwFraction;
+    kp.inter.bwGBps *= p.bwFraction;
+    kp.channelGBps *= p.bwFraction;
+    const double t = predictUs(name, cq, kp);
+    if (t < 0) return t;
+    if (best < 0 || t + p.setupUs < best) best = t + p.setupUs;
+  }
+  return best;
+}
+
 // A built-in algorithm's candidate: its fastest channel count and chunk size by the cost model.
 Candidate builtinCandidate(const AlgorithmInfo& info, const TuneRequest& q,
                            const BuildRequest& shape, const TopologyCosts& costs,
@@ -94,7 +116,7 @@ Candidate builtinCandidate(const AlgorithmInfo& info, const TuneRequest& q,
       cq.chunkElems = chunk;
       cq.fifoElems = q.fifoElems;
       cq.domainSize = domainSizeOf(q);
-      const double t = predictUs(info.name, cq, costs);
+      const double t = protocolPredictUs(info.name, cq, costs);
       if (t >= 0 && t < best.timeUs) {
         best.timeUs = t;
         best.nchannels = nch;
