@@ -4,6 +4,13 @@
 // named in /dev/shm, so a SIGKILL leaves nothing behind. The link also tells a rank at once when
 // its peer's process is gone. What a rank's receive FIFOs may take is bounded by its share of the
 // host's shared-memory budget (PLEXUS_SHM_BUDGET).
+//
+// A peer in the SAME process (same host and pid: ranks that are threads of one process) is
+// connected without any descriptor, since a socket and a memfd per pair would exhaust the
+// descriptor limit (576 threads need ~331,000): the receiver's FIFO is plain heap memory, published
+// in the process-wide registry of inproc_registry.hpp together with its control block, and the
+// sender takes it from there. The FIFO protocol, the budget, the doorbells and the abort relay are
+// the same; liveness is trivially true (an aborting peer still marks its control block).
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -21,6 +28,7 @@
 #include "base/log.hpp"
 #include "transports/common/abort_reason.hpp"
 #include "transports/common/transport.hpp"
+#include "transports/shm/inproc_registry.hpp"
 #include "transports/shm/local_link.hpp"
 #include "transports/shm/shm_budget.hpp"
 #include "transports/shm/shm_fifo.hpp"
@@ -30,10 +38,18 @@ namespace {
 
 using shm::FifoView;
 
-FifoView viewOf(const ShmSegment& segment, const SlotConfig& cfg) {
+// The memory of one FIFO: a shared segment (peer in another process) or heap memory shared with a
+// same-process peer.
+struct FifoMemory {
+  ShmSegment segment;
+  std::shared_ptr<shm::InprocFifo> local;
+  void* data() const { return local ? local->data() : segment.data(); }
+};
+
+FifoView viewOf(const FifoMemory& memory, const SlotConfig& cfg) {
   FifoView v;
-  v.header = static_cast<shm::FifoHeader*>(segment.data());
-  v.slotBase = static_cast<std::byte*>(segment.data()) + sizeof(shm::FifoHeader);
+  v.header = static_cast<shm::FifoHeader*>(memory.data());
+  v.slotBase = static_cast<std::byte*>(memory.data()) + sizeof(shm::FifoHeader);
   v.stride = shm::slotStride(cfg.slotBytes);
   v.slots = cfg.slots;
   return v;
@@ -95,10 +111,10 @@ class ShmReceiver final : public RecvEndpoint {
 struct PeerLink {
   std::vector<Fd> sockets;  // this rank sends on the first; messages may come on any
   bool closed = false;      // a link reached its end: the peer's process is gone
-  RankControl control;
+  bool local = false;       // the peer is a thread of this process: no link, the registry
+  std::shared_ptr<RankControl> control;
   std::map<int, Fd> theirs;        // connection id -> the peer's receive FIFO (our send FIFO)
-  std::map<int, ShmSegment> mine;  // connection id -> our receive FIFO, announced
-
+  std::map<int, FifoMemory> mine;  // connection id -> our receive FIFO, announced
   bool gone() const {
     if (closed) return true;
     for (const Fd& s : sockets)
@@ -129,9 +145,9 @@ bool processGone(int pid) {
 
 // Throws the error for a peer whose link closed: relayed when it aborted (its control block says
 // why), otherwise it died.
-[[noreturn]] void peerGone(const std::string& who, const RankControl& control) {
-  if (control.valid()) {
-    const ControlBlock* b = control.block();
+[[noreturn]] void peerGone(const std::string& who, const std::shared_ptr<RankControl>& control) {
+  if (control && control->valid()) {
+    const ControlBlock* b = control->block();
     if (b->aborted.load(std::memory_order_acquire) != 0)
       throw Error(ErrorCode::kRemote, peerAborted(who, b->reason));
   }
@@ -143,16 +159,16 @@ bool processGone(int pid) {
 
 class ShmConnection final : public Connection {
  public:
-  ShmConnection(const TransportContext& ctx, int peer, PeerLink& link, ShmSegment sendFifo,
-                ShmSegment recvFifo)
+  ShmConnection(const TransportContext& ctx, int peer, PeerLink& link, FifoMemory sendFifo,
+                FifoMemory recvFifo)
       : ctx_(ctx),
         peer_(peer),
         link_(link),
         sendFifo_(std::move(sendFifo)),
         recvFifo_(std::move(recvFifo)),
-        sender_(viewOf(sendFifo_, ctx.slots), link.control),
+        sender_(viewOf(sendFifo_, ctx.slots), *link.control),
         // The sender rings us when it posts; we ring the sender when we free a slot.
-        receiver_(viewOf(recvFifo_, ctx.slots), link.control) {}
+        receiver_(viewOf(recvFifo_, ctx.slots), *link.control) {}
   SendEndpoint& sender() override { return sender_; }
   RecvEndpoint& receiver() override { return receiver_; }
   bool progress() override { return false; }
@@ -160,7 +176,7 @@ class ShmConnection final : public Connection {
   bool sendDrained() const override { return true; }
 
   void checkPeer() override {
-    const ControlBlock* b = link_.control.block();
+    const ControlBlock* b = link_.control->block();
     if (b->aborted.load(std::memory_order_acquire) != 0)
       throw Error(ErrorCode::kRemote, peerAborted(describe(), b->reason));
     if (link_.gone()) peerGone(describe(), link_.control);
@@ -172,8 +188,8 @@ class ShmConnection final : public Connection {
   const TransportContext& ctx_;
   int peer_;
   PeerLink& link_;
-  ShmSegment sendFifo_;
-  ShmSegment recvFifo_;
+  FifoMemory sendFifo_;
+  FifoMemory recvFifo_;
   ShmSender sender_;
   ShmReceiver receiver_;
 };
@@ -192,8 +208,14 @@ class ShmTransport final : public Transport {
     if (!epoll_) throwSystemError(errno, "shm: epoll_create1 failed");
     watch(listener_.get(), kListener);
     int own = RankControl::ownFd(ctx.commId, ctx.rank);
-    if (own >= 0) ownControl_ = RankControl::map(Fd(fcntl(own, F_DUPFD_CLOEXEC, 0)), ctx.rank);
+    if (own >= 0) {
+      ownControl_ = std::make_shared<RankControl>(
+          RankControl::map(Fd(fcntl(own, F_DUPFD_CLOEXEC, 0)), ctx.rank));
+      shm::registerControl(ctx.commId, ctx.rank, ownControl_);
+    }
   }
+  // Same-process peers no longer find this rank's FIFOs and control; connections keep theirs.
+  ~ShmTransport() override { shm::forgetRank(ctx_.commId, ctx_.rank); }
   const char* name() const override { return "shm"; }
   std::string localAddress() override { return {}; }
   bool canReach(const PeerRecord& self, const PeerRecord& peer) const override {
@@ -204,18 +226,14 @@ class ShmTransport final : public Transport {
     auto key = std::make_pair(connectionId, peer);
     pending_.insert(key);
     service();
-    PeerLink& link = links_[peer];
+    PeerLink& link = linkOf(peer);
     if (!announced(link, connectionId, peer)) announce(link, connectionId, peer);
-    auto theirs = link.theirs.find(connectionId);
-    auto mine = link.mine.find(connectionId);
-    if (theirs == link.theirs.end() || mine == link.mine.end()) {
+    FifoMemory sendFifo;
+    if (!takeTheirs(link, connectionId, peer, &sendFifo)) {
       checkWaiting(link, peer);
       return nullptr;
     }
-    ShmSegment sendFifo = ShmSegment::map(std::move(theirs->second),
-                                          shm::fifoBytes(ctx_.slots.slotBytes, ctx_.slots.slots),
-                                          formatString("FIFO to rank %d", peer));
-    link.theirs.erase(theirs);
+    auto mine = link.mine.find(connectionId);
     auto conn = std::make_unique<ShmConnection>(ctx_, peer, link, std::move(sendFifo),
                                                 std::move(mine->second));
     link.mine.erase(mine);
@@ -230,21 +248,18 @@ class ShmTransport final : public Transport {
   // Answers peers' announcements: on every 64th turn, and at once after this rank slept (a peer
   // that announced rang its doorbell).
   bool progress() override {
-    uint32_t bell =
-        ownControl_.valid() ? ownControl_.block()->bell.load(std::memory_order_relaxed) : 0;
+    uint32_t bell = ownControl_ ? ownControl_->block()->bell.load(std::memory_order_relaxed) : 0;
     if ((++turns_ & 63) != 0 && bell == lastBell_) return false;
     lastBell_ = bell;
     return service();
   }
   // Peers ring this rank's doorbell when they post or free a slot. While a connection is being
   // set up the engine also polls the links for the peer's answer.
-  WakeSources wakeSources() const override {
-    return {ownControl_.valid() ? &ownControl_ : nullptr, !pending_.empty()};
-  }
+  WakeSources wakeSources() const override { return {ownControl_.get(), !pending_.empty()}; }
   void addPollFds(std::vector<pollfd>& fds) override { fds.push_back({epoll_.get(), POLLIN, 0}); }
   // Peers read the reason from our control block when they stall or their link closes.
   void abortAll(const std::string& reason) override {
-    if (ownControl_.valid()) ownControl_.markAborted(reason);
+    if (ownControl_) ownControl_->markAborted(reason);
   }
   Costs costs() const override { return shmCosts(); }
 
@@ -273,7 +288,7 @@ class ShmTransport final : public Transport {
   // yet. True if anything arrived.
   bool service() {
     epoll_event events[64];
-    bool any = false;
+    bool any = answerLocal();
     for (;;) {
       int n = epoll_wait(epoll_.get(), events, 64, 0);
       if (n <= 0) return any;
@@ -312,7 +327,7 @@ class ShmTransport final : public Transport {
         peer = m.from;
         adopt(fd, peer);
       }
-      take(links_[peer], peer, m, fds);
+      take(linkOf(peer), peer, m, fds);
     }
   }
 
@@ -320,7 +335,7 @@ class ShmTransport final : public Transport {
   void adopt(int fd, int peer) {
     for (auto it = unidentified_.begin(); it != unidentified_.end(); ++it)
       if (it->get() == fd) {
-        links_[peer].sockets.push_back(std::move(*it));
+        linkOf(peer).sockets.push_back(std::move(*it));
         unidentified_.erase(it);
         owners_[fd] = peer;
         return;
@@ -347,7 +362,8 @@ class ShmTransport final : public Transport {
                  "descriptors; set PLEXUS_SLOTS and PLEXUS_SLOT_SIZE alike on every rank",
                  describePeer(ctx_, peer).c_str(), m.slots, m.slotBytes, ctx_.slots.slots,
                  ctx_.slots.slotBytes, fds.size());
-    if (!link.control.valid()) link.control = RankControl::map(std::move(fds[1]), peer);
+    if (!link.control)
+      link.control = std::make_shared<RankControl>(RankControl::map(std::move(fds[1]), peer));
     link.theirs[m.connection] = std::move(fds[0]);
     if (!announced(link, m.connection, peer)) announce(link, m.connection, peer);
   }
@@ -358,6 +374,9 @@ class ShmTransport final : public Transport {
     auto now = std::chrono::steady_clock::now();
     if (now - lastWaitCheck_ < std::chrono::milliseconds(200)) return;
     lastWaitCheck_ = now;
+    if (link.local && link.control && link.control->block()->aborted.load() != 0)
+      throw Error(ErrorCode::kRemote,
+                  peerAborted(describePeer(ctx_, peer), link.control->block()->reason));
     if (link.gone() || processGone((*ctx_.peers)[static_cast<size_t>(peer)].pid))
       peerGone(describePeer(ctx_, peer), link.control);
   }
@@ -367,6 +386,7 @@ class ShmTransport final : public Transport {
   void announce(PeerLink& link, int connectionId, int peer) {
     size_t bytes = shm::fifoBytes(ctx_.slots.slotBytes, ctx_.slots.slots);
     budget_.check(ctx_, bytes, connectionId, peer);
+    if (link.local) return announceLocal(link, connectionId, peer, bytes);
     if (link.sockets.empty() && !link.closed) {
       Fd s = shm::connectLink(ctx_.commId, peer, describePeer(ctx_, peer));
       if (!s) return;  // its backlog is full: connect() tries again
@@ -390,10 +410,62 @@ class ShmTransport final : public Transport {
     m.slots = ctx_.slots.slots;
     shm::sendLink(link.sockets.front().get(), m, {fifo.fd(), control}, describePeer(ctx_, peer));
     fifo.closeFd();
-    link.mine.emplace(connectionId, std::move(fifo));
+    link.mine.emplace(connectionId, FifoMemory{std::move(fifo), nullptr});
     budget_.charge(bytes);
     // A peer that sleeps wakes to answer.
-    if (link.control.valid()) link.control.ring();
+    if (link.control) link.control->ring();
+  }
+
+  // announce() for a same-process peer: our receive FIFO on the heap, published in the registry.
+  // Waits (connect() tries again) until the peer's transport exists and registered its control.
+  void announceLocal(PeerLink& link, int connectionId, int peer, size_t bytes) {
+    if (!link.control) link.control = shm::findControl(ctx_.commId, peer);
+    if (!link.control) return;
+    auto fifo = std::make_shared<shm::InprocFifo>(bytes);
+    shm::publishFifo({ctx_.commId, ctx_.rank, peer, connectionId}, fifo);
+    link.mine.emplace(connectionId, FifoMemory{ShmSegment(), std::move(fifo)});
+    budget_.charge(bytes);
+    link.control->ring();  // a peer that sleeps wakes to answer
+  }
+
+  // The peer's receive FIFO for the connection (our send FIFO) once both halves are there.
+  bool takeTheirs(PeerLink& link, int connectionId, int peer, FifoMemory* out) {
+    if (link.mine.count(connectionId) == 0) return false;
+    if (link.local) {
+      std::shared_ptr<shm::InprocFifo> f =
+          shm::takeFifo({ctx_.commId, peer, ctx_.rank, connectionId});
+      if (!f) return false;
+      out->local = std::move(f);
+      return true;
+    }
+    auto theirs = link.theirs.find(connectionId);
+    if (theirs == link.theirs.end()) return false;
+    out->segment = ShmSegment::map(std::move(theirs->second),
+                                   shm::fifoBytes(ctx_.slots.slotBytes, ctx_.slots.slots),
+                                   formatString("FIFO to rank %d", peer));
+    link.theirs.erase(theirs);
+    return true;
+  }
+
+  // Answers the announcements same-process peers made to this rank. True if there were any.
+  bool answerLocal() {
+    std::vector<std::pair<int, int>> notes = shm::takeInbox(ctx_.commId, ctx_.rank);
+    for (const auto& [peer, connectionId] : notes) {
+      PeerLink& link = linkOf(peer);
+      if (!announced(link, connectionId, peer)) announce(link, connectionId, peer);
+    }
+    return !notes.empty();
+  }
+
+  // The link of `peer`, made on first use; a peer of this host and process is marked local.
+  PeerLink& linkOf(int peer) {
+    auto [it, made] = links_.try_emplace(peer);
+    if (made) {
+      const PeerRecord& self = (*ctx_.peers)[static_cast<size_t>(ctx_.rank)];
+      const PeerRecord& rec = (*ctx_.peers)[static_cast<size_t>(peer)];
+      it->second.local = rec.hostHash == self.hostHash && rec.pid == self.pid && rec.pid > 0;
+    }
+    return it->second;
   }
 
   // Checks a message's origin; false (and a warning) for a stranger's.
@@ -414,7 +486,8 @@ class ShmTransport final : public Transport {
   Fd epoll_;
   // Our own block, mapped once more: its bell tells progress() that a peer announced, and it is
   // the doorbell waiters sleep on (mutable: handed out by wakeSources()).
-  mutable RankControl ownControl_;
+  // Shared with same-process peers through the registry.
+  std::shared_ptr<RankControl> ownControl_;
   uint32_t lastBell_ = 0;
   uint64_t turns_ = 0;
   shm::Budget budget_;
