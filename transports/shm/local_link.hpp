@@ -4,6 +4,10 @@
 // other, per connection id, the descriptor of the FIFO it receives on and of its control block
 // (SCM_RIGHTS), so no shared memory is ever named. The link is also the liveness signal: when a
 // rank dies, however, the kernel closes its end and the peer sees POLLHUP at once.
+// Only peers in OTHER processes use a link: a peer in the same process (ranks that are threads of
+// one process) connects through the process-wide registry of inproc_registry.hpp, with no socket
+// and no FIFO descriptor, since a socket end per pair exhausts the descriptor limit at hundreds of
+// thread ranks.
 #pragma once
 
 #include <cstdint>
