@@ -123,7 +123,7 @@ MeshResult runMesh(uint64_t commId) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   });
-  std::atomic<int> wrong{0}, failures{0}, connected{0};
+  std::atomic<int> wrong{0}, failures{0}, created{0}, connected{0};
   auto deadline = Clock::now() + std::chrono::seconds(120);
   std::vector<std::thread> threads;
   for (int r = 0; r < kRanks; ++r)
@@ -131,6 +131,9 @@ MeshResult runMesh(uint64_t commId) {
       try {
         RankControl own = RankControl::create(commId, r);
         std::unique_ptr<Transport> t = makeShmTransport(ctx[r]);
+        // Every transport exists before anyone connects (the communicator's bootstrap does this).
+        ++created;
+        while (created.load() < kRanks && Clock::now() < deadline) std::this_thread::yield();
         std::vector<Connection*> conns = connectAll(*t, r, deadline);
         ++connected;
         while (connected.load() < kRanks && Clock::now() < deadline) std::this_thread::yield();
