@@ -33,7 +33,9 @@ void publishFifo(const InprocKey& key, std::shared_ptr<InprocFifo> fifo) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   r.fifos[key] = std::move(fifo);
-  r.inboxes[{key.commId, key.sender}].emplace_back(key.receiver, key.connection);
+  // A sender whose transport is gone (or not there yet) has no inbox: it would never be drained.
+  if (r.controls.count({key.commId, key.sender}) != 0)
+    r.inboxes[{key.commId, key.sender}].emplace_back(key.receiver, key.connection);
 }
 
 std::shared_ptr<InprocFifo> takeFifo(const InprocKey& key) {

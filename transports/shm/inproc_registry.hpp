@@ -42,7 +42,8 @@ struct InprocKey {
 };
 
 // Publishes `receiver`'s FIFO for data from `sender` and notes the announcement in the sender's
-// inbox.
+// inbox (when the sender's control is registered: a sender that is not there yet finds the FIFO
+// when it connects, and one that is gone would never drain it).
 void publishFifo(const InprocKey& key, std::shared_ptr<InprocFifo> fifo);
 // Takes (removes) the FIFO published under `key`; null while it is not there.
 std::shared_ptr<InprocFifo> takeFifo(const InprocKey& key);

@@ -374,9 +374,16 @@ class ShmTransport final : public Transport {
     auto now = std::chrono::steady_clock::now();
     if (now - lastWaitCheck_ < std::chrono::milliseconds(200)) return;
     lastWaitCheck_ = now;
-    if (link.local && link.control && link.control->block()->aborted.load() != 0)
-      throw Error(ErrorCode::kRemote,
-                  peerAborted(describePeer(ctx_, peer), link.control->block()->reason));
+    if (link.local && link.control) {
+      if (link.control->block()->aborted.load() != 0)
+        throw Error(ErrorCode::kRemote,
+                    peerAborted(describePeer(ctx_, peer), link.control->block()->reason));
+      if (!shm::findControl(ctx_.commId, peer))
+        throwError(ErrorCode::kRemote,
+                   "%s (a thread of this process) destroyed its communicator while this rank was "
+                   "connecting to it; check that rank's output for the cause",
+                   describePeer(ctx_, peer).c_str());
+    }
     if (link.gone() || processGone((*ctx_.peers)[static_cast<size_t>(peer)].pid))
       peerGone(describePeer(ctx_, peer), link.control);
   }
@@ -419,6 +426,8 @@ class ShmTransport final : public Transport {
   // announce() for a same-process peer: our receive FIFO on the heap, published in the registry.
   // Waits (connect() tries again) until the peer's transport exists and registered its control.
   void announceLocal(PeerLink& link, int connectionId, int peer, size_t bytes) {
+    if (!ownControl_)
+      throwError(ErrorCode::kInternal, "shm: rank %d has no control block registered", ctx_.rank);
     if (!link.control) link.control = shm::findControl(ctx_.commId, peer);
     if (!link.control) return;
     auto fifo = std::make_shared<shm::InprocFifo>(bytes);
