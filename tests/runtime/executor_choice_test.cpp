@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "../common/env_guard.hpp"
 #include "base/error.hpp"
 #include "runtime/gpu_executor_choice.hpp"
 #include "runtime/mapped_path.hpp"
@@ -11,13 +12,9 @@
 namespace plexus::runtime {
 namespace {
 
-struct EnvGuard {
-  EnvGuard() { clear(); }
-  ~EnvGuard() { clear(); }
-  static void clear() {
-    unsetenv("PLEXUS_EXECUTOR");
-    unsetenv("PLEXUS_GPU_EXECUTOR");
-  }
+// The knobs these tests set, cleared before and after each.
+struct EnvGuard : test::EnvGuard {
+  EnvGuard() : test::EnvGuard({"PLEXUS_EXECUTOR", "PLEXUS_GPU_EXECUTOR"}) {}
 };
 
 TEST(ExecutorKnobs, HostExecutorDefaultsToTheEngineAndRejectsOtherNames) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "../common/env_guard.hpp"
 #include "base/error.hpp"
 #include "runtime/peer_info.hpp"
 #include "runtime/transport_selector.hpp"
@@ -11,14 +12,9 @@
 namespace plexus::runtime {
 namespace {
 
-struct EnvGuard {
-  EnvGuard() { clear(); }
-  ~EnvGuard() { clear(); }
-  static void clear() {
-    unsetenv("PLEXUS_TRANSPORTS");
-    unsetenv("PLEXUS_SHM_DISABLE");
-    unsetenv("NCCL_SHM_DISABLE");
-  }
+// The knobs these tests set, cleared before and after each.
+struct EnvGuard : test::EnvGuard {
+  EnvGuard() : test::EnvGuard({"PLEXUS_TRANSPORTS", "PLEXUS_SHM_DISABLE", "NCCL_SHM_DISABLE"}) {}
 };
 
 bool contains(const std::string& s, const std::string& part) {
