@@ -43,4 +43,11 @@ uint64_t hostHash() {
   return fnv1a64(id.data(), id.size());
 }
 
+uint64_t machineHash() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string bootId;
+  if (!(boot >> bootId)) return hostHash();
+  return fnv1a64(bootId.data(), bootId.size());
+}
+
 }  // namespace plexus

@@ -96,6 +96,7 @@ class Communicator {
   transport::RankControl control_;
   std::vector<transport::PeerRecord> peers_;
   std::unique_ptr<topo::ClusterView> cluster_;
+  int machineRanks_ = 1;  // ranks on this rank's kernel (machineHash), its own included
   // Algorithm choice: custom plans (PLEXUS_PLAN_FILE), the PLEXUS_ALGO filter, the cost model of
   // this cluster, hierarchy domains and ring orders, all equal on every rank.
   algo::PlanLibrary customPlans_;

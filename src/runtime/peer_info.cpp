@@ -41,6 +41,7 @@ std::string encodePeerInfo(const PeerInfo& info) {
   j["rank"] = info.record.rank;
   j["hostHash"] = info.record.hostHash;
   j["hostName"] = info.record.hostName;
+  j["machineHash"] = info.machineHash;
   j["pid"] = info.record.pid;
   j["slotBytes"] = info.slots.slotBytes;
   j["slots"] = info.slots.slots;
@@ -56,6 +57,7 @@ PeerInfo decodePeerInfo(const std::string& blob, int fromRank) {
     info.record.rank = j.at("rank").get<int>();
     info.record.hostHash = j.at("hostHash").get<uint64_t>();
     info.record.hostName = j.at("hostName").get<std::string>();
+    info.machineHash = j.value("machineHash", info.record.hostHash);
     info.record.pid = j.at("pid").get<int>();
     info.slots.slotBytes = j.at("slotBytes").get<uint32_t>();
     info.slots.slots = j.at("slots").get<uint32_t>();

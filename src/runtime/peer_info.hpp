@@ -12,6 +12,7 @@ namespace plexus::runtime {
 
 struct PeerInfo {
   transport::PeerRecord record;
+  uint64_t machineHash = 0;     // base/host_id.hpp: the kernel this rank shares cores on
   transport::SlotConfig slots;  // as the environment asks
   uint64_t shmBudget = 0;       // PLEXUS_SHM_BUDGET as this rank sees it
   std::string topology;         // serialized topo::RankSummary
