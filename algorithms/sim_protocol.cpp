@@ -22,17 +22,34 @@ TopologyCosts cpuCosts(CpuTransport transport, int nranks, int hwThreads, double
   }
   c.reduceGBps = copy;
   // More ranks than hardware threads: time-sliced, as costsFromCluster models it for the
-  // communicator (topology_costs.cpp): a step that waits for a peer waits for it to be scheduled
-  // (a context switch per waiting rank ahead of it), and the cores' work is shared.
+  // communicator (topology_costs.cpp).
   const double over = hwThreads > 0 ? static_cast<double>(nranks) / hwThreads : 1;
-  if (over > 1) {
-    c.intra.latencyUs = std::max(c.intra.latencyUs, kCpuContextSwitchUs * over);
-    c.intra.bwGBps /= over;
-    c.reduceGBps /= over;
-    c.messageUs *= over;
-    c.channelUs *= over;
-    if (transport == CpuTransport::kShm) c.inter = c.intra;
+  if (over > 1) timeSlice(c, over, transport == CpuTransport::kShm);
+  return c;
+}
+
+void timeSlice(TopologyCosts& c, double over, bool sameLinks) {
+  if (over <= 1) return;
+  c.intra.latencyUs = std::max(c.intra.latencyUs, kCpuContextSwitchUs * over);
+  c.intra.bwGBps /= over;
+  c.reduceGBps /= over;
+  c.messageUs *= over;
+  c.channelUs *= over;
+  if (sameLinks) {
+    c.inter = c.intra;
+  } else {
+    c.inter.latencyUs = std::max(c.inter.latencyUs, kCpuContextSwitchUs * over);
   }
+}
+
+TopologyCosts cpuHostsCosts(TopologyCosts c, int nranks, int ranksPerHost, int hostThreads,
+                            int sharedThreads, double bufferBytes) {
+  const TopologyCosts shm =
+      cpuCosts(CpuTransport::kShm, ranksPerHost, sharedThreads > 0 ? 0 : hostThreads, bufferBytes);
+  c.intra = shm.intra;
+  c.reduceGBps = shm.reduceGBps;
+  c.channelGBps = std::min(c.channelGBps, shm.channelGBps);
+  if (sharedThreads > 0) timeSlice(c, static_cast<double>(nranks) / sharedThreads, false);
   return c;
 }
 

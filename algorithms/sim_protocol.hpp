@@ -73,6 +73,17 @@ constexpr double kCpuContextSwitchUs = 5;
 // time-sliced. tcp keeps TopologyCosts::tcp()'s planning figures (not fitted: loopback tcp was
 // only validated) with the copy rates of shm.
 TopologyCosts cpuCosts(CpuTransport transport, int nranks, int hwThreads, double bufferBytes);
+// `over` ranks per hardware thread (> 1): a step that waits for a peer waits for it to be
+// scheduled (a context switch per waiting rank ahead of it) and the cores' work is shared. The
+// network's bandwidth (`inter`) is the NIC's, not the cores': only its latency grows, unless
+// `sameLinks` (one host: inter is intra).
+void timeSlice(TopologyCosts& costs, double over, bool sameLinks);
+// Several hosts of CPU ranks (`hostCosts`: TopologyCosts::hosts, tcp at the NIC's rate across):
+// inside a host the fitted shm figures for `ranksPerHost` ranks on `hostThreads` threads. With
+// `sharedThreads` > 0 every rank of all `nranks` shares that many hardware threads, as ranks in
+// network namespaces of one machine do (tests/netns): time-sliced over all of them.
+TopologyCosts cpuHostsCosts(TopologyCosts hostCosts, int nranks, int ranksPerHost, int hostThreads,
+                            int sharedThreads, double bufferBytes);
 
 // The protocols a call is simulated with (the fastest is kept).
 std::vector<SimProtocol> simProtocols(const TopologyCosts& costs, bool gpuRanks);

@@ -38,6 +38,7 @@ std::string simulateReport(const topo::System& system, const SimReportOptions& o
   call.messageUs = o.messageUs;
   call.callUs = o.callUs;
   call.transport = o.transport;
+  call.sharedThreads = o.sharedThreads;
   const bool perRank = callBytes(o.collective, n, 1, 1) > 1;
   const bool rooted = o.collective == Collective::kBroadcast || o.collective == Collective::kReduce;
   std::string text = formatString(

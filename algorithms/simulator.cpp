@@ -62,15 +62,22 @@ Setup prepare(const topo::System& system, const SimCall& call) {
   Setup s;
   s.n = simulatedRanks(system, call.nranks);
   s.costs = costsFromSystem(system, s.n);
-  if (system.countNodes(topo::NodeType::kGpu) == 0 && system.hostCount() <= 1) {
+  if (system.countNodes(topo::NodeType::kGpu) == 0) {
     if (!call.transport.empty() && call.transport != "shm" && call.transport != "tcp")
       throwError(ErrorCode::kInvalidArgument, "simulate: transport '%s' (shm or tcp)",
                  call.transport.c_str());
     int threads = 0;
     for (topo::NodeId id : system.nodesOfType(topo::NodeType::kCpu))
       threads += system.node(id).threads;
-    s.costs = cpuCosts(call.transport == "tcp" ? CpuTransport::kTcp : CpuTransport::kShm, s.n,
-                       threads, static_cast<double>(call.count * call.elemSize));
+    const double buffer = static_cast<double>(call.count * call.elemSize);
+    const int hosts = std::max(1, system.hostCount());
+    if (hosts == 1) {
+      s.costs = cpuCosts(call.transport == "tcp" ? CpuTransport::kTcp : CpuTransport::kShm, s.n,
+                         threads, buffer);
+    } else {
+      const int perHost = s.costs.domainSize > 0 ? s.costs.domainSize : s.n;
+      s.costs = cpuHostsCosts(s.costs, s.n, perHost, threads / hosts, call.sharedThreads, buffer);
+    }
   }
   if (call.linkGBps > 0) {
     s.costs.intra.bwGBps = call.linkGBps;

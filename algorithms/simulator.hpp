@@ -51,6 +51,9 @@ struct SimCall {
   double messageUs = 0;
   double callUs = 0;
   std::string transport;  // CPU systems: "shm" (default) or "tcp" (calibrated figures of each)
+  // CPU systems of several hosts: hardware threads all ranks share (network-namespace hosts of
+  // one machine); 0: each host has its own.
+  int sharedThreads = 0;
   uint64_t stepBudget = 24'000'000;  // compacted steps of all ranks kept at once
 };
 
@@ -87,6 +90,7 @@ struct SimReportOptions {
   int nchannels = 0;                               // as in SimCall
   double linkGBps = 0, messageUs = 0, callUs = 0;  // as in SimCall
   std::string transport;                           // as in SimCall
+  int sharedThreads = 0;                           // as in SimCall
 };
 std::string simulateReport(const topo::System& system, const SimReportOptions& options);
 

@@ -116,5 +116,28 @@ TEST(SimCalibration, OversubscribedCpuRanksAreTimeSliced) {
   EXPECT_THROW(simulate(cpu, call), Error);
 }
 
+// Hosts of CPU ranks: the fitted shm figures inside a host, tcp at the NIC's rate across; hosts
+// that are network namespaces of one machine share its threads and are time-sliced over all ranks.
+TEST(SimCalibration, NamespaceHostsShareTheMachinesThreads) {
+  const TopologyCosts hosts = TopologyCosts::hosts(2, 10);
+  const TopologyCosts own = cpuHostsCosts(hosts, 8, 2, 2, 0, 1024);
+  EXPECT_DOUBLE_EQ(own.intra.bwGBps, kCpuCacheCopyGBps);  // 2 ranks on a host's 2 threads
+  EXPECT_DOUBLE_EQ(own.inter.bwGBps, hosts.inter.bwGBps);
+  EXPECT_DOUBLE_EQ(own.messageUs, hosts.messageUs);
+  const TopologyCosts shared = cpuHostsCosts(hosts, 8, 2, 2, 2, 1024);  // 8 ranks, 2 threads
+  EXPECT_DOUBLE_EQ(shared.intra.bwGBps, kCpuCacheCopyGBps / 4);
+  EXPECT_DOUBLE_EQ(shared.messageUs, 4 * hosts.messageUs);
+  EXPECT_DOUBLE_EQ(shared.inter.bwGBps, hosts.inter.bwGBps);  // the NIC's, not the cores'
+  EXPECT_GE(shared.inter.latencyUs, 4 * kCpuContextSwitchUs);
+  // The simulator: the same system is slower when its hosts share 2 threads.
+  const topo::System four = topo::makeSyntheticSystem("cpu:x4,nic=10");
+  SimCall call;
+  call.nranks = 8;
+  call.count = 2;
+  const double alone = simulate(four, call).timeUs;
+  call.sharedThreads = 2;
+  EXPECT_GT(simulate(four, call).timeUs, 2 * alone);
+}
+
 }  // namespace
 }  // namespace plexus::algo

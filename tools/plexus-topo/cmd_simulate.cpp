@@ -74,6 +74,10 @@ class SimulateCommand : public Command {
     sub.add_option("--transport", o_.transport,
                    "CPU systems: shm (default) or tcp, each with its calibrated figures")
         ->check(CLI::IsMember(std::vector<std::string>{"shm", "tcp"}));
+    sub.add_option("--shared-threads", o_.sharedThreads,
+                   "CPU systems of several hosts: hardware threads all ranks share (network "
+                   "namespaces of one machine); default: each host its own")
+        ->check(CLI::Range(1, 1 << 20));
   }
   int run(const GlobalOptions& g) override {
     algo::SimReportOptions o = o_;
