@@ -34,7 +34,7 @@ LAYERS = {
 # Public headers every layer may include (vocabulary and the plugin ABI), and those only the api
 # layer may include.
 VOCABULARY = {"plexus/types.hpp", "plexus/transport.h"}
-API_HEADERS = {"plexus/nccl.h", "plexus/plexus.hpp"}
+API_HEADERS = {"plexus/nccl.h", "plexus/plexus.hpp", "plexus/launch.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 

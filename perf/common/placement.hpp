@@ -9,12 +9,18 @@
 #include <optional>
 #include <string>
 
+#include "plexus/nccl.h"
+
 namespace plexus::perf {
 
 struct ProcessPlacement {
   int rank = 0;
   int size = 1;
   std::string source = "single process";  // which variables gave it, for messages
+  // How the processes get one unique id, called by every process: empty, each derives it from
+  // the launcher's environment (plexusGetUniqueIdFromEnv); under MPI (perf/common/mpi_session.hpp)
+  // rank 0 makes it and MPI_Bcast ships it.
+  std::function<ncclResult_t(ncclUniqueId&)> shareId;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const char* name)>;

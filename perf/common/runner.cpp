@@ -22,6 +22,7 @@
 #include "common/rank_buffers.hpp"
 #include "common/report.hpp"
 #include "common/test_data.hpp"
+#include "plexus/launch.h"
 
 namespace plexus::perf {
 namespace {
@@ -639,7 +640,10 @@ void initCommunicators(Job& job) {
     check(ncclCommInitAll(comms.data(), job.nlocal, devs.data()), nullptr, 0, "ncclCommInitAll");
   } else {
     ncclUniqueId id;
-    check(ncclGetUniqueId(&id), nullptr, base, "ncclGetUniqueId");
+    if (job.where.shareId)
+      check(job.where.shareId(id), nullptr, base, "the unique id's broadcast (MPI)");
+    else
+      check(plexusGetUniqueIdFromEnv(&id), nullptr, base, "plexusGetUniqueIdFromEnv");
     std::vector<ncclResult_t> results(static_cast<size_t>(job.nlocal), ncclSuccess);
     auto initOne = [&](int i) {
       // As NCCL: a rank's communicator belongs to the current device.
@@ -846,25 +850,6 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
   }
   // Every process knows the total of wrong elements (it was all-reduced), so all exit alike.
   return job.wrongTotal == 0 ? 0 : 1;
-}
-
-int perfMain(int argc, char** argv, const Collective& coll) {
-  const std::string prog = std::string(coll.name) + "_perf";
-  ParsedOptions parsed = parseOptions(argc, argv);
-  if (!parsed.options) {
-    std::FILE* stream = parsed.exitCode == 0 ? stdout : stderr;
-    std::fprintf(stream, "%s%s\n", parsed.exitCode == 0 ? "" : (prog + ": ").c_str(),
-                 parsed.message.c_str());
-    return parsed.exitCode;
-  }
-  ProcessPlacement where;
-  try {
-    where = detectPlacement();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n", prog.c_str(), e.what());
-    return 2;
-  }
-  return runPerf(coll, *parsed.options, where, stdout, stderr);
 }
 
 }  // namespace plexus::perf

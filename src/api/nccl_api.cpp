@@ -3,12 +3,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "api/api_guard.hpp"
 #include "api/device_dispatch.hpp"
 #include "base/env.hpp"
 #include "base/log.hpp"
+#include "plexus/launch.h"
 #include "runtime/launch_env.hpp"
 
 using plexus::ErrorCode;
@@ -90,27 +92,73 @@ ncclResult_t ncclGetVersion(int* version) {
   });
 }
 
+namespace {
+
+void storeId(const plexus::runtime::UniqueId& id, ncclUniqueId* out) {
+  auto bytes = id.encode();
+  std::memset(out->internal, 0, sizeof(out->internal));
+  std::memcpy(out->internal, bytes.data(), bytes.size());
+}
+
+// Launcher variables that are set but inconsistent are not ncclGetUniqueId's business (RANK is a
+// common name): it then behaves as without a launcher.
+std::optional<plexus::runtime::LaunchEnv> launchEnvIfAny() {
+  try {
+    return plexus::runtime::detectLaunchEnv(/*requireRoot=*/false);
+  } catch (const plexus::Error&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+// A root address from the environment: every rank derives the same id (as NCCL_COMM_ID) and rank 0
+// starts the root at init. Under a launcher without one: a root the launcher implies (Slurm's first
+// node; loopback and the job id when every rank is on this host); else rank 0 starts a root of its
+// own (the NCCL way: the program ships the id), and any other rank fails at once, naming the
+// launcher and the variables (it would wait for a root nobody starts).
 ncclResult_t ncclGetUniqueId(ncclUniqueId* uniqueId) {
   return api::guarded(nullptr, [&] {
     if (uniqueId == nullptr)
       throwError(ErrorCode::kInvalidArgument, "ncclGetUniqueId: NULL argument");
-    plexus::runtime::UniqueId id;
     std::string root = plexus::runtime::rootAddressFromEnv();
+    auto env = launchEnvIfAny();
     if (!root.empty()) {
-      // As NCCL_COMM_ID: every rank derives the same id; rank 0 starts the root at init.
-      auto env = plexus::runtime::detectLaunchEnv();
       plexus::runtime::Secret secret{};
       if (env)
         secret = env->secret;
       else if (auto hex = plexus::envGet("SECRET"))
         secret = plexus::runtime::parseSecretHex(*hex);
-      id = plexus::runtime::idFromAddress(env ? env->rootAddress : root, secret);
+      storeId(plexus::runtime::idFromAddress(env ? env->rootAddress : root, secret), uniqueId);
+    } else if (env && env->size > 1 && !env->rootAddress.empty()) {
+      storeId(plexus::runtime::idFromAddress(env->rootAddress, env->secret), uniqueId);
+    } else if (env && env->size > 1 && env->rank != 0) {
+      plexus::runtime::detectLaunchEnv(/*requireRoot=*/true);  // throws, naming what to set
     } else {
-      id = plexus::runtime::createRootAndId();
+      storeId(plexus::runtime::createRootAndId(), uniqueId);
     }
-    auto bytes = id.encode();
-    std::memset(uniqueId->internal, 0, sizeof(uniqueId->internal));
-    std::memcpy(uniqueId->internal, bytes.data(), bytes.size());
+  });
+}
+
+ncclResult_t plexusGetUniqueIdFromEnv(ncclUniqueId* uniqueId) {
+  return api::guarded(nullptr, [&] {
+    if (uniqueId == nullptr)
+      throwError(ErrorCode::kInvalidArgument, "plexusGetUniqueIdFromEnv: NULL argument");
+    auto env = plexus::runtime::detectLaunchEnv(/*requireRoot=*/true);
+    if (!env && !plexus::runtime::rootAddressFromEnv().empty()) {
+      // No launcher, but an address (as ncclGetUniqueId with PLEXUS_COMM_ID).
+      plexus::runtime::Secret secret{};
+      if (auto hex = plexus::envGet("SECRET")) secret = plexus::runtime::parseSecretHex(*hex);
+      storeId(plexus::runtime::idFromAddress(plexus::runtime::rootAddressFromEnv(), secret),
+              uniqueId);
+      return;
+    }
+    if (!env)
+      throwError(ErrorCode::kInvalidUsage,
+                 "plexusGetUniqueIdFromEnv: no launcher environment found (PLEXUS_RANK, RANK, "
+                 "OMPI_COMM_WORLD_RANK or SLURM_PROCID); start the program with plexus-run, "
+                 "torchrun, mpirun or srun");
+    storeId(plexus::runtime::idFromAddress(env->rootAddress, env->secret), uniqueId);
   });
 }
 

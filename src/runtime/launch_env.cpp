@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "base/env.hpp"
 #include "base/error.hpp"
@@ -68,34 +69,93 @@ std::string rootAddressFromEnv() {
 
 namespace {
 
-// The bootstrap root of a launched job: PLEXUS_COMM_ID (or MASTER_ADDR and MASTER_PORT); under
-// Slurm, the first node of the step; for a single rank, a root of its own.
-std::string rootAddressOf(const LaunchEnv& env) {
-  std::string root = rootAddressFromEnv();
-  if (root.empty() && env.launcher == "Slurm") {
+// The job id a launcher exports, the same on every rank of one launch; "" when none.
+std::string jobIdOf(const LaunchEnv& env) {
+  std::vector<const char*> names;
+  if (env.launcher == "Open MPI")
+    names = {"OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_ess_jobid", "PMIX_NAMESPACE"};
+  if (env.launcher == "Slurm") names = {"SLURM_JOB_ID"};
+  if (env.launcher == "torchrun") names = {"TORCHELASTIC_RUN_ID"};
+  std::string id;
+  for (const char* n : names)
+    if (auto v = raw(n)) id += std::string(n) + "=" + *v + ";";
+  if (env.launcher == "Slurm" && !id.empty())
+    if (auto step = raw("SLURM_STEP_ID")) id += "step=" + *step;
+  return id;
+}
+
+// The variable by which the launcher says how many ranks (or nodes) share this host.
+const char* localCountVar(const LaunchEnv& env) {
+  if (env.launcher == "plexus-run") return "PLEXUS_LOCAL_SIZE";
+  if (env.launcher == "Open MPI") return "OMPI_COMM_WORLD_LOCAL_SIZE";
+  if (env.launcher == "torchrun") return "LOCAL_WORLD_SIZE";
+  if (env.launcher == "Slurm")
+    return raw("SLURM_STEP_NUM_NODES") ? "SLURM_STEP_NUM_NODES" : "SLURM_NNODES";
+  return nullptr;
+}
+
+// Whether the launcher says all ranks of the job run on this host.
+bool allLocalOf(const LaunchEnv& env) {
+  const char* name = localCountVar(env);
+  auto v = name ? raw(name) : std::nullopt;
+  if (!v) return false;
+  return *v == (env.launcher == "Slurm" ? std::string("1") : std::to_string(env.size));
+}
+
+// What a launcher without a root address needs: the error names the launcher, what it said about
+// the hosts, and the variables to set.
+[[noreturn]] void noRoot(const LaunchEnv& env) {
+  const char* name = localCountVar(env);
+  auto v = name ? raw(name) : std::nullopt;
+  std::string why;
+  if (env.allLocal)
+    why = "every rank is on this host (" + std::string(name) + "=" + *v + ") but " + env.launcher +
+          " exports no job id to derive a port from";
+  else if (v)
+    why = "the ranks are on several hosts (" + std::string(name) + "=" + *v + ")";
+  else
+    why = std::string("the launcher does not say that every rank is on this host") +
+          (name ? std::string(" (no ") + name + ")" : "");
+  throwError(ErrorCode::kInvalidArgument,
+             "%s started this process as rank %d of %d, but no bootstrap root address is set and "
+             "%s: set PLEXUS_COMM_ID=host:port on every rank (host: an address of rank 0's host "
+             "the others reach, port: a free one), or MASTER_ADDR and MASTER_PORT",
+             env.launcher.c_str(), env.rank, env.size, why.c_str());
+}
+
+// The bootstrap root of a launched job (see detectLaunchEnv).
+void findRoot(LaunchEnv& env, bool requireRoot) {
+  env.rootAddress = rootAddressFromEnv();
+  env.rootSource = "variables";
+  if (env.rootAddress.empty() && env.launcher == "Slurm") {
     if (auto nodes =
             raw("SLURM_STEP_NODELIST") ? raw("SLURM_STEP_NODELIST") : raw("SLURM_JOB_NODELIST")) {
       int port = 29500;
       if (auto job = raw("SLURM_JOB_ID")) port = 20000 + toInt(*job, "SLURM_JOB_ID") % 20000;
-      root = firstSlurmHost(*nodes) + ":" + std::to_string(port);
+      env.rootAddress = firstSlurmHost(*nodes) + ":" + std::to_string(port);
+      env.rootSource = "Slurm node list";
     }
   }
-  if (root.empty()) {
-    if (env.size == 1) {
-      root = "127.0.0.1:0";
-    } else {
-      throwError(ErrorCode::kInvalidArgument,
-                 "%s started this process as rank %d of %d, but no bootstrap root address is set: "
-                 "set PLEXUS_COMM_ID=host:port (or MASTER_ADDR and MASTER_PORT)",
-                 env.launcher.c_str(), env.rank, env.size);
-    }
+  if (!env.rootAddress.empty()) return;
+  const std::string jobId = jobIdOf(env);
+  if (env.size == 1) {
+    env.rootAddress = "127.0.0.1:0";
+    env.rootSource = "single rank";
+  } else if (env.allLocal && !jobId.empty()) {
+    // Ports 20000-31999: below Linux's ephemeral range (32768-60999 by default), so no outgoing
+    // connection holds it; two jobs on one host collide with odds 1 in 12000.
+    const uint64_t h = fnv1a64(jobId.data(), jobId.size());
+    env.rootAddress = "127.0.0.1:" + std::to_string(20000 + h % 12000);
+    env.rootSource = "job id on loopback";
+  } else {
+    env.rootSource.clear();
+    if (requireRoot) noRoot(env);
   }
-  return root;
 }
 
 }  // namespace
 
-std::optional<LaunchEnv> detectLaunchEnv() {
+std::optional<LaunchEnv> detectLaunchEnv(bool requireRoot) {
   LaunchEnv env;
   std::optional<std::string> rank, size, local;
   if ((rank = envGet("RANK"))) {
@@ -131,7 +191,8 @@ std::optional<LaunchEnv> detectLaunchEnv() {
   if (env.size < 1 || env.rank >= env.size)
     throwError(ErrorCode::kInvalidArgument, "%s: rank %d is not below world size %d",
                env.launcher.c_str(), env.rank, env.size);
-  env.rootAddress = rootAddressOf(env);
+  env.allLocal = allLocalOf(env);
+  findRoot(env, requireRoot);
   if (auto hex = envGet("SECRET"))
     env.secret = parseSecretHex(*hex);
   else

@@ -28,6 +28,15 @@ const char* kAllVars[] = {"PLEXUS_RANK",
                           "OMPI_COMM_WORLD_RANK",
                           "OMPI_COMM_WORLD_SIZE",
                           "OMPI_COMM_WORLD_LOCAL_RANK",
+                          "OMPI_COMM_WORLD_LOCAL_SIZE",
+                          "OMPI_MCA_ess_base_jobid",
+                          "OMPI_MCA_orte_ess_jobid",
+                          "PMIX_NAMESPACE",
+                          "LOCAL_WORLD_SIZE",
+                          "PLEXUS_LOCAL_SIZE",
+                          "SLURM_NNODES",
+                          "SLURM_STEP_NUM_NODES",
+                          "SLURM_STEP_ID",
                           "SLURM_PROCID",
                           "SLURM_NTASKS",
                           "SLURM_LOCALID",
@@ -80,20 +89,94 @@ TEST_F(LaunchEnvTest, TorchrunUsesMasterPortPlusOne) {
   EXPECT_EQ(detectLaunchEnv()->secret, first);
 }
 
-TEST_F(LaunchEnvTest, OpenMpiNeedsARootAddress) {
+TEST_F(LaunchEnvTest, OpenMpiOnSeveralHostsNeedsARootAddress) {
   setenv("OMPI_COMM_WORLD_RANK", "0", 1);
   setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
+  setenv("OMPI_MCA_ess_base_jobid", "4242", 1);
   try {
     detectLaunchEnv();
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("PLEXUS_COMM_ID"), std::string::npos) << e.what();
+    const std::string m = e.what();
+    for (const char* part : {"Open MPI started this process as rank 0 of 3", "PLEXUS_COMM_ID",
+                             "MASTER_ADDR", "several hosts (OMPI_COMM_WORLD_LOCAL_SIZE=2)"})
+      EXPECT_NE(m.find(part), std::string::npos) << part << " not in: " << m;
   }
+  // Without requireRoot the environment comes back without a root.
+  auto bare = detectLaunchEnv(false);
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->rootAddress, "");
+  EXPECT_FALSE(bare->allLocal);
+  // Without a local size the launcher does not say where the ranks are: an error too.
+  unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  EXPECT_THROW(detectLaunchEnv(), Error);
   setenv("PLEXUS_COMM_ID", "[::1]:7000", 1);
   auto e = detectLaunchEnv();
   ASSERT_TRUE(e);
   EXPECT_EQ(e->launcher, "Open MPI");
   EXPECT_EQ(e->size, 3);
+  EXPECT_EQ(e->rootAddress, "[::1]:7000");
+  EXPECT_EQ(e->rootSource, "variables");
+}
+
+// mpirun on one host with no address: every rank derives the same loopback root from the job id.
+TEST_F(LaunchEnvTest, OpenMpiOnOneHostDerivesALoopbackRootFromTheJobId) {
+  setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4", 1);
+  setenv("OMPI_MCA_ess_base_jobid", "1931083777", 1);
+  std::string root;
+  Secret secret{};
+  for (int r = 0; r < 4; ++r) {
+    setenv("OMPI_COMM_WORLD_RANK", std::to_string(r).c_str(), 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_RANK", std::to_string(r).c_str(), 1);
+    auto e = detectLaunchEnv();
+    ASSERT_TRUE(e);
+    EXPECT_TRUE(e->allLocal);
+    EXPECT_EQ(e->rootSource, "job id on loopback");
+    if (r == 0) {
+      root = e->rootAddress;
+      secret = e->secret;
+    }
+    EXPECT_EQ(e->rootAddress, root);
+    EXPECT_EQ(e->secret, secret);
+  }
+  ASSERT_EQ(root.rfind("127.0.0.1:", 0), 0u) << root;
+  const int port = std::stoi(root.substr(10));
+  EXPECT_GE(port, 20000);
+  EXPECT_LT(port, 32000);
+  // Another job: another root (and secret).
+  setenv("OMPI_MCA_ess_base_jobid", "1931083778", 1);
+  EXPECT_NE(detectLaunchEnv()->rootAddress, root);
+  // No job id at all: an error that says so.
+  unsetenv("OMPI_MCA_ess_base_jobid");
+  try {
+    detectLaunchEnv();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no job id"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(LaunchEnvTest, SlurmOnOneNodeAndTorchrunOnOneHostDeriveALoopbackRoot) {
+  setenv("SLURM_PROCID", "1", 1);
+  setenv("SLURM_NTASKS", "2", 1);
+  setenv("SLURM_JOB_ID", "99", 1);
+  setenv("SLURM_NNODES", "1", 1);
+  auto e = detectLaunchEnv();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->rootSource, "job id on loopback");
+  setenv("SLURM_NNODES", "2", 1);
+  EXPECT_THROW(detectLaunchEnv(), Error);
+  for (const char* v : kAllVars) unsetenv(v);
+  setenv("RANK", "1", 1);
+  setenv("WORLD_SIZE", "2", 1);
+  setenv("LOCAL_WORLD_SIZE", "2", 1);
+  setenv("TORCHELASTIC_RUN_ID", "abc", 1);
+  e = detectLaunchEnv();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->launcher, "torchrun");
+  EXPECT_EQ(e->rootSource, "job id on loopback");
 }
 
 TEST_F(LaunchEnvTest, SlurmDerivesTheRootFromTheNodeList) {
