@@ -100,6 +100,9 @@ class LinkAcceptor {
   }
 
  private:
+  static constexpr auto kIntroduceWithin = std::chrono::seconds(60);
+  static constexpr size_t kMaxSilent = 256;
+
   struct Pending {
     Fd fd;
     LinkHello hello{};
@@ -127,9 +130,16 @@ class LinkAcceptor {
                          sizeof(LinkHello) - it->got, MSG_DONTWAIT);
       if (r > 0) it->got += static_cast<size_t>(r);
       bool broken = r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-      if (broken ||
-          (it->got < sizeof(LinkHello) && Clock::now() - it->since > std::chrono::seconds(10))) {
-        drop(broken ? "closed before introducing itself" : "sent no introduction within 10 s");
+      // A real peer sends its introduction right after it connects, but on a machine with far
+      // more ranks than cores it may not run again for many seconds (576 ranks on 2 loaded
+      // cores: over 10 s), and dropping it would fail the job: a silent connection is given
+      // kIntroduceWithin, and only the oldest beyond kMaxSilent are dropped sooner.
+      const bool silentTooLong =
+          it->got < sizeof(LinkHello) && (Clock::now() - it->since > kIntroduceWithin ||
+                                          (pending_.size() > kMaxSilent && it == pending_.begin()));
+      if (broken || silentTooLong) {
+        drop(broken ? "closed before introducing itself"
+                    : "sent no introduction in time (60 s, or 256 newer connections waiting)");
         it = pending_.erase(it);
       } else if (it->got == sizeof(LinkHello)) {
         admit(std::move(*it));
