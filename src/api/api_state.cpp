@@ -1,5 +1,6 @@
 // Last-error bookkeeping and group execution for the C API.
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "api/api_guard.hpp"
@@ -110,6 +111,29 @@ void runOps(std::vector<PendingOp>& ops) {
 
 }  // namespace
 
+void abortAndFree(ncclComm_t comm, const char* reason) {
+  std::unique_ptr<ncclComm> owned(comm);
+  if (!owned->impl) return;
+  owned->impl->abort(reason);
+  // Their operations failed: calls of other threads return within milliseconds. Should one not
+  // (a thread stuck outside Plexus with the handle), the handle is left allocated rather than
+  // freed under it; the communicator itself is freed with the last reference.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (owned->callsInside.load() != 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      PLEXUS_WARN(subsys::kInit,
+                  "%s: %s: %d call(s) of other threads still use the communicator after 10 s; its "
+                  "handle is not freed",
+                  owned->impl->context().c_str(), reason, owned->callsInside.load());
+      owned->impl.reset();
+      (void)owned.release();
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  owned->impl.reset();
+}
+
 void setLastError(ncclComm_t comm, const std::string& message) {
   tlsLastError = message;
   if (comm != nullptr) comm->lastError = message;
@@ -167,6 +191,17 @@ void groupEnd() {
   std::vector<PendingOp> ops = std::move(tlsGroup.ops);
   tlsGroup.inits.clear();
   tlsGroup.ops.clear();
+  // The calls' handles are in use until the group returns (ncclCommAbort waits for them).
+  struct Inside {
+    std::vector<ncclComm_t> comms;
+    ~Inside() {
+      for (ncclComm_t c : comms) c->callsInside.fetch_sub(1);
+    }
+  } inside;
+  for (const auto& op : ops) {
+    op.comm->callsInside.fetch_add(1);
+    inside.comms.push_back(op.comm);
+  }
   runInits(inits);
   runOps(ops);
 }

@@ -2,6 +2,7 @@
 // (calls queued between ncclGroupStart and ncclGroupEnd).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,9 +14,33 @@ struct ncclComm {
   std::shared_ptr<plexus::runtime::Communicator> impl;
   std::string lastError;
   int device = -1;
+  // Calls of other threads inside the API with this handle (CallScope): ncclCommAbort from another
+  // thread fails their operations, then waits for them to leave before it frees the handle.
+  std::atomic<int> callsInside{0};
 };
 
 namespace plexus::api {
+
+// Counts a call as inside the API with `comm` for as long as it lives (declare it before the
+// guarded() call, so that it covers the error bookkeeping too).
+class CallScope {
+ public:
+  explicit CallScope(ncclComm_t comm) : comm_(comm) {
+    if (comm_ != nullptr) comm_->callsInside.fetch_add(1);
+  }
+  ~CallScope() {
+    if (comm_ != nullptr) comm_->callsInside.fetch_sub(1);
+  }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+ private:
+  ncclComm_t comm_;
+};
+
+// ncclCommAbort's body: aborts the communicator, waits (bounded) for other threads' calls with
+// the handle to return, then frees it. Returns promptly: the aborted operations fail at once.
+void abortAndFree(ncclComm_t comm, const char* reason);
 
 // Runs `f`, turning exceptions into result codes and remembering the message (per thread and per
 // communicator) for ncclGetLastError.

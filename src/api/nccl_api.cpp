@@ -45,6 +45,7 @@ int rawValue(const Enum& e) {
 ncclResult_t runOp(ncclComm_t comm, algo::Collective coll, const void* in, void* out, size_t count,
                    ncclDataType_t type, ncclRedOp_t op, int root, cudaStream_t stream,
                    bool isSend = false) {
+  api::CallScope inside(comm);
   return api::guarded(comm, [&] {
     requireComm(comm);
     const std::string& context = comm->impl->context();
@@ -214,6 +215,7 @@ ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* devlist) {
 }
 
 ncclResult_t ncclCommFinalize(ncclComm_t comm) {
+  api::CallScope inside(comm);
   return api::guarded(comm, [&] {
     requireComm(comm);
     comm->impl->finalize();
@@ -228,11 +230,7 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
 
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
   if (comm == nullptr) return ncclSuccess;
-  std::unique_ptr<ncclComm> owned(comm);
-  return api::guarded(nullptr, [&] {
-    if (owned->impl) owned->impl->abort("ncclCommAbort was called");
-    owned->impl.reset();
-  });
+  return api::guarded(nullptr, [&] { api::abortAndFree(comm, "ncclCommAbort was called"); });
 }
 
 ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
@@ -246,6 +244,7 @@ ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
 
 ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newcomm,
                            ncclConfig_t* config) {
+  api::CallScope inside(comm);
   return api::guarded(comm, [&] {
     requireComm(comm);
     if (newcomm == nullptr)
@@ -305,6 +304,7 @@ void ncclResetDebugInit(void) {
 }
 
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* asyncError) {
+  api::CallScope inside(comm);
   return api::guarded(comm, [&] {
     requireComm(comm);
     if (asyncError == nullptr) throwError(ErrorCode::kInvalidArgument, "asyncError is NULL");

@@ -10,6 +10,10 @@ constexpr EnvVar kVars[] = {
   {"DEBUG", "WARN", "Log level: VERSION, WARN, INFO or TRACE.", true},
   {"DEBUG_SUBSYS", "ALL", "Comma list of subsystems to log (INIT, COLL, P2P, SHM, NET, GRAPH, TUNE, ENV, BOOTSTRAP, ALL); ^ excludes.", true},
   {"DEBUG_FILE", "", "Write log lines to this file instead of stderr; %h is replaced by the host name, %p by the pid.", true},
+  // Failure diagnosis (docs/reliability.md)
+  {"FLIGHT_RECORDER_ENTRIES", "64", "Operations each communicator keeps in its flight recorder (a fixed ring: sequence number, collective, algorithm, count, type, op, root or peer, steps done, what it waits for, times, state); 0 turns recording off.", false},
+  {"DUMP_ON", "error", "When a communicator dumps its flight recorder: comma list of error (any failure: timeout, lost peer, a peer's failure notice), timeout (only the PLEXUS_TIMEOUT stall), abort (ncclCommAbort, ncclCommRevoke, Communicator::abort), fatal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM: dump, then the previous handler), usr1 (SIGUSR1 makes every live communicator dump, from a watcher thread); all; none.", false},
+  {"DUMP_DIR", "", "Folder for flight-recorder dumps, one JSON file per rank and communicator (plexus-fr-HOST-PID-rRANK-COMM.json, merged by plexus-trace); unset: one JSON line on stderr.", false},
   // Bootstrap and launch
   {"TIMEOUT", "1800", "Seconds any wait may last without progress (init, connect, collectives) before it fails with an error naming what it waited for.", false},
   {"SOCKET_IFNAME", "", "Network interfaces for bootstrap and TCP: prefix list (eth,ib), ^ to exclude (^docker,lo), = for exact names (=eth0). Default: any interface but lo and docker*, else lo.", true},

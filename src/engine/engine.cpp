@@ -90,6 +90,7 @@ void Engine::start(Active& a) {
     }
   }
   a.started = true;
+  a.work->desc().trace.setState(OpTrace::kRunning);
   PLEXUS_TRACE(subsys::kColl, "%s: start %s (seq %u)", config_.context.c_str(),
                a.work->desc().label().c_str(), a.work->seq);
 }
@@ -241,6 +242,7 @@ void Engine::checkStall() {
   }
   if (now - lastProgress_ > config_.timeout) {
     double secs = std::chrono::duration<double>(config_.timeout).count();
+    timedOut_ = true;
     failLocked(ErrorCode::kRemote,
                formatString("%s: no progress for %.3g s (PLEXUS_TIMEOUT): %s. Check that every "
                             "rank calls the same operations in the same order, and that the peer "
@@ -257,6 +259,7 @@ void Engine::failLocked(ErrorCode code, const std::string& message) {
       fatalMessage_ = message;
     }
     PLEXUS_WARN(subsys::kColl, "%s", message.c_str());
+    if (config_.onFailure) config_.onFailure(message, timedOut_);
     // Peers learn the first failure, which this message ends with when it was relayed (each
     // transport tells them its way: shm through the control block, sockets by a notice).
     provider_.abortTransports(transport::abortOrigin(message));

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -34,6 +35,9 @@ struct EngineConfig {
   // stores (they would not fit in the cache anyway); 0 disables. PLEXUS_NT_STORE_MIN.
   uint64_t streamingBytes = 0;
   std::string context;  // "rank 2 of 4 (comm 1f2e)" for messages
+  // Called once, with the error message, when the engine first fails (under its progress lock);
+  // `timedOut`: the failure is the PLEXUS_TIMEOUT stall check's. The flight recorder's dump hook.
+  std::function<void(const std::string& message, bool timedOut)> onFailure;
 };
 
 class Engine {
@@ -127,6 +131,7 @@ class Engine {
   static constexpr size_t kKeptScratchBytes = size_t{16} << 20;
   std::unique_ptr<std::byte[]> scratch_;
   size_t scratchBytes_ = 0;
+  bool timedOut_ = false;  // the stall check failed the engine (for onFailure)
   std::atomic<int> fatalCode_{0};
   std::string fatalMessage_;
   mutable std::mutex fatalMutex_;

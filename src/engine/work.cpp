@@ -1,6 +1,8 @@
 // Work completion and waiting.
 #include "engine/work.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 
 #include "base/futex.hpp"
@@ -25,12 +27,26 @@ std::string WorkDesc::label() const {
   return formatString("%s of %llu x %s (%s)", coll, n, typeName, plan->algorithm.c_str());
 }
 
+int64_t traceClockUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+void TraceRef::setState(OpTrace::State s) const {
+  if (!owns()) return;
+  if (s == OpTrace::kDone || s == OpTrace::kFailed)
+    slot->endUs.store(traceClockUs(), std::memory_order_relaxed);
+  slot->state.store(s, std::memory_order_relaxed);
+}
+
 void Work::publish(State s) {
   state_.store(s, std::memory_order_release);
   if (waiters_.load(std::memory_order_seq_cst) != 0) futexWakeAll(&state_, false);
 }
 
 void Work::complete() {
+  desc_.trace.setState(OpTrace::kDone);
   publish(kDone);
 }
 
@@ -38,6 +54,7 @@ void Work::fail(ErrorCode code, std::string message) {
   if (finished()) return;
   errorCode_ = code;
   error_ = std::move(message);
+  desc_.trace.setState(OpTrace::kFailed);
   publish(kFailed);
 }
 

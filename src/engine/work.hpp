@@ -15,6 +15,43 @@
 
 namespace plexus::engine {
 
+// One operation's slot in the communicator's flight recorder (runtime/flight_recorder.hpp), as far
+// as the engine updates it: how far the plan got, what it waits for, when it ended. Every field is
+// a relaxed atomic (a dump reads them from another thread or a signal handler); the engine writes
+// only while `id` still names its operation, so a slot the ring has reused is left alone.
+struct OpTrace {
+  enum State : uint32_t { kFree = 0, kQueued = 1, kRunning = 2, kDone = 3, kFailed = 4 };
+  std::atomic<uint32_t> id{0};
+  std::atomic<uint32_t> state{kFree};
+  std::atomic<uint32_t> stepsDone{0};  // steps finished, summed over the plan's channels
+  std::atomic<int32_t> waitPeer{-1};   // the peer of the last step that had to wait
+  std::atomic<const char*> waitFor{nullptr};  // "data from", "a free slot towards", ... (literal)
+  std::atomic<int64_t> lastProgressUs{0};     // wall clock (coarse) of the last finished step
+  std::atomic<int64_t> endUs{0};
+};
+
+// Microseconds of the coarse wall clock (a few ns to read; resolution of a scheduler tick).
+int64_t traceClockUs();
+
+// The slot of one operation and the id it holds there; empty when no recorder is on.
+struct TraceRef {
+  OpTrace* slot = nullptr;
+  uint32_t id = 0;
+  bool owns() const { return slot != nullptr && slot->id.load(std::memory_order_relaxed) == id; }
+  void stepDone() const {
+    if (!owns()) return;
+    slot->stepsDone.fetch_add(1, std::memory_order_relaxed);
+    slot->waitFor.store(nullptr, std::memory_order_relaxed);
+    slot->lastProgressUs.store(traceClockUs(), std::memory_order_relaxed);
+  }
+  void waiting(int peer, const char* what) const {
+    if (!owns()) return;
+    slot->waitPeer.store(peer, std::memory_order_relaxed);
+    slot->waitFor.store(what, std::memory_order_relaxed);
+  }
+  void setState(OpTrace::State s) const;
+};
+
 struct WorkDesc {
   std::shared_ptr<const algo::Plan> plan;
   const void* input = nullptr;
@@ -28,6 +65,7 @@ struct WorkDesc {
   // A private copy of the input, for calls whose plan cannot run in place (all-to-all with
   // input == output); `input` then points into it. Lives as long as the work.
   std::vector<std::byte> stagedInput;
+  TraceRef trace;  // the flight recorder's slot (runtime/flight_recorder.hpp), if any
 
   // "allreduce of 1024 x float (sum, ring)", "send of 10 x int32 to rank 3": built only when a
   // message needs it, so the hot path formats nothing.

@@ -19,6 +19,7 @@
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 #include "base/log.hpp"
+#include "runtime/flight_dumps.hpp"
 #include "runtime/gpu_executor_choice.hpp"
 #include "runtime/injected_system.hpp"
 #include "runtime/launch_env.hpp"
@@ -85,6 +86,7 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   readChannelLimits();
   setUpTransports(shmBudget, deadline);
   setUpTuner(selector_->linkCosts());
+  startFlightRecorder();
   startEngine();
   startMappedPath(deadline);
   PLEXUS_INFO(subsys::kInit | subsys::kBootstrap, "%s: initialised (%s) in %.1f ms",
@@ -240,10 +242,34 @@ void Communicator::startEngine() {
   ec.yield = std::chrono::microseconds(envInt("YIELD_US", oversubscribed ? 1000 : 0));
   ec.streamingBytes = envSize("NT_STORE_MIN", 8u << 20);
   ec.context = context_;
+  ec.onFailure = [this](const std::string& message, bool timedOut) {
+    if (!recorder_ || aborting_.load()) return;
+    if (dumpPolicy_.onError || (timedOut && dumpPolicy_.onTimeout))
+      recorder_->dump((std::string(timedOut ? "timeout: " : "error: ") + message).c_str());
+  };
   engine_ = std::make_unique<engine::Engine>(ec, *selector_, abort_);
 }
 
+// PLEXUS_FLIGHT_RECORDER_ENTRIES operations kept; dumps as PLEXUS_DUMP_ON says, to
+// PLEXUS_DUMP_DIR or stderr.
+void Communicator::startFlightRecorder() {
+  dumpPolicy_ = DumpPolicy::fromEnv();
+  const int64_t entries = envInt("FLIGHT_RECORDER_ENTRIES", 64);
+  if (entries <= 0) return;
+  RecorderIdentity who;
+  who.host = hostName();
+  who.pid = static_cast<int>(getpid());
+  who.rank = rank_;
+  who.nranks = nranks_;
+  who.commId = bootstrap_->commId();
+  who.context = context_;
+  recorder_ = std::make_unique<FlightRecorder>(
+      static_cast<size_t>(std::min<int64_t>(entries, 1 << 20)), who, envString("DUMP_DIR", ""));
+  registerRecorder(recorder_.get(), dumpPolicy_);
+}
+
 Communicator::~Communicator() {
+  if (recorder_) unregisterRecorder(recorder_.get());
   // The staged path first (its proxy uses the engine), then the engine (it uses the selector and
   // the control block), then the transports.
   staged_.reset();
@@ -341,9 +367,16 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
                  : algo::buildRecv(nranks_, rank_, a.root, a.count));
   } else {
     d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
-    if (mapped_ && mapped_->covers(*d.plan)) return mapped_->submit(std::move(d), async);
   }
-  return engine_->submit(std::move(d), async);
+  if (recorder_)
+    d.trace = recorder_->record(a, d.plan->algorithm.c_str(),
+                                static_cast<uint32_t>(d.plan->stepCount()));
+  const engine::TraceRef trace = d.trace;
+  engine::WorkPtr w = mapped_ && a.collective != algo::Collective::kSendRecv && mapped_->covers(*d.plan)
+                          ? mapped_->submit(std::move(d), async)
+                          : engine_->submit(std::move(d), async);
+  FlightRecorder::setSeq(trace, w->seq);
+  return w;
 }
 
 void Communicator::finalize() {
@@ -366,6 +399,8 @@ StagedExecutor& Communicator::staged() {
 }
 
 void Communicator::abort(const std::string& reason) {
+  aborting_.store(true);
+  if (recorder_ && dumpPolicy_.onAbort) recorder_->dump(("abort: " + reason).c_str());
   abort_.store(true);
   engine_->failAll(ErrorCode::kRemote, context_ + ": " + reason);
   if (mapped_) mapped_->abort(reason);

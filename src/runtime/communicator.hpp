@@ -18,6 +18,7 @@
 #include "engine/engine.hpp"
 #include "kernels/datatype.hpp"
 #include "runtime/bootstrap.hpp"
+#include "runtime/flight_recorder.hpp"
 #include "runtime/op_args.hpp"
 #include "runtime/peer_info.hpp"
 #include "runtime/transport_selector.hpp"
@@ -54,8 +55,11 @@ class Communicator {
 
   // Waits for every queued work.
   void finalize();
-  // Fails all pending and future work and tells peers this rank is gone.
+  // Fails all pending and future work and tells peers this rank is gone (dumps the flight recorder
+  // first when PLEXUS_DUMP_ON has abort). Safe from another thread while operations are in flight.
   void abort(const std::string& reason);
+  // The flight recorder (runtime/flight_recorder.hpp); nullptr with PLEXUS_FLIGHT_RECORDER_ENTRIES=0.
+  const FlightRecorder* flightRecorder() const { return recorder_.get(); }
 
   // ncclCommSplit: collective over this communicator; nullptr for color < 0.
   std::unique_ptr<Communicator> split(int color, int key, const CommOptions& options);
@@ -81,6 +85,7 @@ class Communicator {
   void setUpTransports(uint64_t shmBudget, Deadline deadline);
   void setUpTuner(const TransportSelector::LinkCosts& links);
   void startEngine();
+  void startFlightRecorder();
   void startMappedPath(Deadline deadline);  // PLEXUS_EXECUTOR=mapped
   void noteGpuExecutorChoice() const;       // PLEXUS_GPU_EXECUTOR=device
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
@@ -92,6 +97,9 @@ class Communicator {
   std::chrono::milliseconds timeout_{0};
   std::string context_;
   std::atomic<bool> abort_{false};
+  std::atomic<bool> aborting_{false};  // abort() was called: the engine's failure is no error dump
+  DumpPolicy dumpPolicy_;
+  std::unique_ptr<FlightRecorder> recorder_;  // outlives the engine (works point into it)
   std::unique_ptr<runtime::Bootstrap> bootstrap_;
   transport::RankControl control_;
   std::vector<transport::PeerRecord> peers_;
