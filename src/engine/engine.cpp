@@ -70,6 +70,7 @@ void Engine::start(Active& a) {
   for (const auto& ch : plan.channels) {
     Lane lane;
     lane.channel = &ch;
+    lane.index = a.lanes.size();
     a.lanes.push_back(lane);
   }
   if (plan.scratchCount > 0) {

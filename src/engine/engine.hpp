@@ -70,6 +70,7 @@ class Engine {
  private:
   struct Lane {
     const algo::Channel* channel = nullptr;
+    size_t index = 0;  // of the channel in the plan
     size_t step = 0;
     uint64_t piece = 0;
     transport::Connection* waitingOn = nullptr;

@@ -44,7 +44,7 @@ bool Engine::openPiece(Lane& lane, const algo::Step& s, const Work& w, uint32_t 
     lane.waitingOn = c;
     lane.waitingPeer = peer;
     lane.waitingFor = what;
-    w.desc().trace.waiting(peer, what);
+    w.desc().trace.waiting(lane.index, peer, what);
     return false;
   };
   if (algo::stepReceives(s.kind)) {
@@ -141,7 +141,7 @@ bool Engine::runLane(Active& a, Lane& lane) {
     const uint64_t pieces = count == 0 && communicates ? 1 : (count + pieceElems - 1) / pieceElems;
     if (lane.piece >= pieces) {
       ++lane.step;
-      w.desc().trace.stepDone();
+      w.desc().trace.stepDone(lane.index);
       lane.piece = 0;
       continue;
     }

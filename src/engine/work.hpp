@@ -21,12 +21,14 @@ namespace plexus::engine {
 // only while `id` still names its operation, so a slot the ring has reused is left alone.
 struct OpTrace {
   enum State : uint32_t { kFree = 0, kQueued = 1, kRunning = 2, kDone = 3, kFailed = 4 };
+  // What each channel waits for: channel c in entry c % kLanes (a plan of more channels folds).
+  static constexpr size_t kLanes = 4;
   std::atomic<uint32_t> id{0};
   std::atomic<uint32_t> state{kFree};
-  std::atomic<uint32_t> stepsDone{0};  // steps finished, summed over the plan's channels
-  std::atomic<int32_t> waitPeer{-1};   // the peer of the last step that had to wait
-  std::atomic<const char*> waitFor{nullptr};  // "data from", "a free slot towards", ... (literal)
-  std::atomic<int64_t> lastProgressUs{0};     // wall clock (coarse) of the last finished step
+  std::atomic<uint32_t> stepsDone{0};             // steps finished, summed over the plan's channels
+  std::atomic<int32_t> waitPeer[kLanes] = {};     // the peer a channel's current step waits for
+  std::atomic<const char*> waitFor[kLanes] = {};  // "data from", ... (a literal); null: none
+  std::atomic<int64_t> lastProgressUs{0};         // wall clock (coarse) of the last finished step
   std::atomic<int64_t> endUs{0};
 };
 
@@ -38,16 +40,16 @@ struct TraceRef {
   OpTrace* slot = nullptr;
   uint32_t id = 0;
   bool owns() const { return slot != nullptr && slot->id.load(std::memory_order_relaxed) == id; }
-  void stepDone() const {
+  void stepDone(size_t lane) const {
     if (!owns()) return;
     slot->stepsDone.fetch_add(1, std::memory_order_relaxed);
-    slot->waitFor.store(nullptr, std::memory_order_relaxed);
+    slot->waitFor[lane % OpTrace::kLanes].store(nullptr, std::memory_order_relaxed);
     slot->lastProgressUs.store(traceClockUs(), std::memory_order_relaxed);
   }
-  void waiting(int peer, const char* what) const {
+  void waiting(size_t lane, int peer, const char* what) const {
     if (!owns()) return;
-    slot->waitPeer.store(peer, std::memory_order_relaxed);
-    slot->waitFor.store(what, std::memory_order_relaxed);
+    slot->waitPeer[lane % OpTrace::kLanes].store(peer, std::memory_order_relaxed);
+    slot->waitFor[lane % OpTrace::kLanes].store(what, std::memory_order_relaxed);
   }
   void setState(OpTrace::State s) const;
 };

@@ -369,12 +369,13 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
   }
   if (recorder_)
-    d.trace = recorder_->record(a, d.plan->algorithm.c_str(),
-                                static_cast<uint32_t>(d.plan->stepCount()));
+    d.trace =
+        recorder_->record(a, d.plan->algorithm.c_str(), static_cast<uint32_t>(d.plan->stepCount()));
   const engine::TraceRef trace = d.trace;
-  engine::WorkPtr w = mapped_ && a.collective != algo::Collective::kSendRecv && mapped_->covers(*d.plan)
-                          ? mapped_->submit(std::move(d), async)
-                          : engine_->submit(std::move(d), async);
+  engine::WorkPtr w =
+      mapped_ && a.collective != algo::Collective::kSendRecv && mapped_->covers(*d.plan)
+          ? mapped_->submit(std::move(d), async)
+          : engine_->submit(std::move(d), async);
   FlightRecorder::setSeq(trace, w->seq);
   return w;
 }

@@ -58,7 +58,8 @@ class Communicator {
   // Fails all pending and future work and tells peers this rank is gone (dumps the flight recorder
   // first when PLEXUS_DUMP_ON has abort). Safe from another thread while operations are in flight.
   void abort(const std::string& reason);
-  // The flight recorder (runtime/flight_recorder.hpp); nullptr with PLEXUS_FLIGHT_RECORDER_ENTRIES=0.
+  // The flight recorder (runtime/flight_recorder.hpp); nullptr with
+  // PLEXUS_FLIGHT_RECORDER_ENTRIES=0.
   const FlightRecorder* flightRecorder() const { return recorder_.get(); }
 
   // ncclCommSplit: collective over this communicator; nullptr for color < 0.

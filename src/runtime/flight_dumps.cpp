@@ -30,8 +30,8 @@ struct Entry {
 // The registry's state. Made once and never destroyed (a handler may run during exit).
 struct Registry {
   Entry entries[kMaxRecorders];
-  std::mutex mutex;          // add, remove, and the watcher's dumps
-  std::mutex watcherMutex;   // starting and stopping the watcher (taken before `mutex`)
+  std::mutex mutex;         // add, remove, and the watcher's dumps
+  std::mutex watcherMutex;  // starting and stopping the watcher (taken before `mutex`)
   std::atomic<int> handlersInside{0};
   std::atomic<int> usr1Users{0};
   std::atomic<int> pipeWrite{-1};

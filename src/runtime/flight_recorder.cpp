@@ -154,7 +154,8 @@ FlightRecorder::FlightRecorder(size_t entries, RecorderIdentity identity, std::s
     : entries_(entries == 0 ? 1 : entries),
       ring_(std::make_unique<Slot[]>(entries_)),
       identity_(std::move(identity)) {
-  std::string comm = formatString("%08llx", static_cast<unsigned long long>(identity_.commId >> 32));
+  std::string comm =
+      formatString("%08llx", static_cast<unsigned long long>(identity_.commId >> 32));
   header_ = formatString(",\"host\":\"%s\",\"pid\":%d,\"rank\":%d,\"nranks\":%d,\"comm\":\"%s\"",
                          identity_.host.c_str(), identity_.pid, identity_.rank, identity_.nranks,
                          comm.c_str());
@@ -176,8 +177,7 @@ engine::TraceRef FlightRecorder::record(const OpArgs& a, const char* algorithm,
   s.live.id.store(id, r);  // from now on the engine leaves the previous op's updates out
   s.live.state.store(engine::OpTrace::kQueued, r);
   s.live.stepsDone.store(0, r);
-  s.live.waitPeer.store(-1, r);
-  s.live.waitFor.store(nullptr, r);
+  for (size_t l = 0; l < engine::OpTrace::kLanes; ++l) s.live.waitFor[l].store(nullptr, r);
   s.live.endUs.store(0, r);
   const int64_t now = engine::traceClockUs();
   s.startUs.store(now, r);
@@ -259,14 +259,22 @@ bool FlightRecorder::writeJson(int fd, const char* reason) const {
     out.num(s.live.stepsDone.load(r));
     out.field("steps_total");
     out.num(s.stepsTotal.load(r));
-    const char* waitFor = s.live.waitFor.load(r);
-    out.field("waiting_for");
-    if (waitFor != nullptr)
-      out.str(waitFor);
-    else
-      out.raw("null");
-    out.field("waiting_peer");
-    out.num(waitFor != nullptr ? s.live.waitPeer.load(r) : -1);
+    out.field("waits");
+    out.raw("[");
+    bool anyWait = false;
+    for (size_t l = 0; l < engine::OpTrace::kLanes; ++l) {
+      const char* what = s.live.waitFor[l].load(r);
+      if (what == nullptr) continue;
+      out.raw(anyWait ? ",{\"channel\":" : "{\"channel\":");
+      anyWait = true;
+      out.num(static_cast<int64_t>(l));
+      out.field("for");
+      out.str(what);
+      out.field("peer");
+      out.num(s.live.waitPeer[l].load(r));
+      out.raw("}");
+    }
+    out.raw("]");
     out.field("start_us");
     out.num(s.startUs.load(r));
     out.field("last_progress_us");

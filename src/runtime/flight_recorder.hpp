@@ -1,8 +1,8 @@
-// The flight recorder: each communicator keeps its last N operations (PLEXUS_FLIGHT_RECORDER_ENTRIES)
-// in a fixed ring: sequence number, collective, algorithm, count, type, op, root or peer, how far
-// the plan got (the engine updates that, engine/work.hpp OpTrace), what the op waits for, start,
-// last-progress and end times, and state. Recording an operation writes a dozen relaxed atomics
-// and reads the coarse clock: no allocation, no lock.
+// The flight recorder: each communicator keeps its last N operations
+// (PLEXUS_FLIGHT_RECORDER_ENTRIES) in a fixed ring: sequence number, collective, algorithm, count,
+// type, op, root or peer, how far the plan got (the engine updates that, engine/work.hpp OpTrace),
+// what the op waits for, start, last-progress and end times, and state. Recording an operation
+// writes a dozen relaxed atomics and reads the coarse clock: no allocation, no lock.
 //
 // A dump writes the ring as one line of JSON to PLEXUS_DUMP_DIR/plexus-fr-HOST-PID-rRANK-COMM.json
 // (written under a temporary name, then renamed) or, without PLEXUS_DUMP_DIR, to stderr. When to

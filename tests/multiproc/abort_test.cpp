@@ -15,10 +15,10 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <cstring>
-#include <span>
 #include <cstdio>
+#include <cstring>
 #include <new>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -133,9 +133,10 @@ int abortFromAnotherThread(int rank, int n, const ncclUniqueId& id, Board* board
   const double blockedFor = secondsSince(t0);
   const std::string error = ncclGetLastError(nullptr);  // the handle is gone: the thread's error
   watchdog.join();
-  std::fprintf(stderr, "ABORT rank %d: abort took %.3f s, async-error query %.4f s, the call "
-               "returned %d after %.3f s: %s\n", rank, abortTook, queryTook, r, blockedFor,
-               error.c_str());
+  std::fprintf(stderr,
+               "ABORT rank %d: abort took %.3f s, async-error query %.4f s, the call "
+               "returned %d after %.3f s: %s\n",
+               rank, abortTook, queryTook, r, blockedFor, error.c_str());
   RANK_CHECK(aborted == ncclSuccess, "ncclCommAbort returned %d", aborted);
   RANK_CHECK(async == ncclSuccess, "async error %d while the call was only blocked", async);
   RANK_CHECK(queryTook >= 0 && queryTook < 2.0, "ncclCommGetAsyncError took %.3f s", queryTook);
@@ -179,8 +180,8 @@ int cppAbortFromAnotherThread(int rank, int n, const ncclUniqueId& id, Board* bo
     }
     watchdog.join();
   }  // the communicator is destroyed here
-  std::fprintf(stderr, "ABORT rank %d: Communicator::abort took %.3f s; the call threw: %s\n",
-               rank, abortTook, error.c_str());
+  std::fprintf(stderr, "ABORT rank %d: Communicator::abort took %.3f s; the call threw: %s\n", rank,
+               abortTook, error.c_str());
   RANK_CHECK(abortTook >= 0 && abortTook < 5.0, "Communicator::abort took %.3f s", abortTook);
   RANK_CHECK(mentionsAbort(error), "error: '%s'", error.c_str());
   return exactAllReduceOnANewComm(rank, n, board);

@@ -1,0 +1,272 @@
+// The flight recorder (src/runtime/flight_recorder.hpp) and plexus-trace:
+// - 8 ranks all-reduce in a loop over shm; the test SIGSTOPs rank 7 in the middle of it. With a
+//   short PLEXUS_TIMEOUT the 7 others fail and dump; merged, their dumps name rank 7 as the suspect
+//   (missing, waited for) and the all-reduce each is in. Then SIGUSR1 and SIGCONT make rank 7 dump
+//   too, and the plexus-trace tool merges all eight (the report docs/reliability.md shows);
+// - a fatal signal (SIGTERM) dumps before the process dies of it;
+// - SIGUSR1 dumps a healthy communicator, which goes on working, and the watcher thread is joined
+//   when the communicator is destroyed.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <new>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/multiproc/rank_harness.hpp"
+#include "tests/multiproc/transport_list.hpp"
+#include "trace_merge.hpp"
+
+namespace plexus::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kRanks = 8;
+constexpr int kStopped = 7;
+
+struct Board {
+  std::atomic<int> pids[kRanks];
+  std::atomic<int> iterations[kRanks];
+};
+
+template <class T>
+T* newShared() {
+  void* mem = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  return new (mem) T();
+}
+
+template <class T>
+void deleteShared(T* p) {
+  p->~T();
+  munmap(p, sizeof(T));
+}
+
+// A fresh folder under /tmp, removed with everything in it when the test ends.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char name[] = "/tmp/plexus-fr-test-XXXXXX";
+    path = mkdtemp(name);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::vector<trace::Dump> readDumpDir(const std::string& dir) {
+  std::vector<trace::Dump> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    auto got = trace::readDumps(in, e.path().string());
+    out.insert(out.end(), got.begin(), got.end());
+  }
+  return out;
+}
+
+int countJson(const std::string& dir) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == ".json";
+  return n;
+}
+
+bool waitUntil(const std::function<bool()>& done, double seconds) {
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (Clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// All-reduces until an error; each result is checked exactly.
+int allReduceUntilError(int rank, int n, const ncclUniqueId& id, Board* board) {
+  board->pids[rank].store(static_cast<int>(getpid()));
+  ncclComm_t comm;
+  RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
+  std::vector<int32_t> buf(1 << 20);
+  for (int i = 0; i < 1000000; ++i) {
+    std::fill(buf.begin(), buf.end(), rank + 1);
+    ncclResult_t r =
+        ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclInt32, ncclSum, comm, nullptr);
+    if (r != ncclSuccess) {
+      std::fprintf(stderr, "ERROR rank %d at iteration %d: %s\n", rank, i, ncclGetLastError(comm));
+      ncclCommAbort(comm);
+      return 0;
+    }
+    const int32_t want = n * (n + 1) / 2;
+    RANK_CHECK(buf.front() == want && buf.back() == want, "iteration %d: %d/%d, expected %d", i,
+               buf.front(), buf.back(), want);
+    board->iterations[rank].store(i + 1);
+  }
+  return 1;
+}
+
+std::string runTraceTool(const std::string& dir) {
+  std::string out;
+  FILE* p = popen((std::string(PLEXUS_TRACE_BIN) + " " + dir + " 2>&1").c_str(), "r");
+  if (p == nullptr) return "cannot run " PLEXUS_TRACE_BIN;
+  char chunk[4096];
+  while (size_t got = fread(chunk, 1, sizeof(chunk), p)) out.append(chunk, got);
+  pclose(p);
+  return out;
+}
+
+TEST(FlightRecorder, StoppedRankIsNamedByTheMergedReport) {
+  const std::set<std::string> shmBefore = devShmEntries();
+  TempDir dumps;
+  Board* board = newShared<Board>();
+  RunOptions o = optionsFor(transportNamed("shm"), 4);
+  o.env["PLEXUS_DUMP_DIR"] = dumps.path;
+  o.env["PLEXUS_DUMP_ON"] = "error,usr1";
+  o.timeoutSeconds = 120;
+  std::map<std::string, trace::Report> survivors;
+  int stoppedAfter = -1;
+  std::thread controller([&] {
+    auto started = [&] { return board->iterations[kStopped].load() >= 20; };
+    if (!waitUntil(started, 60)) return;
+    const int pid = board->pids[kStopped].load();
+    kill(pid, SIGSTOP);  // most of an iteration is inside the all-reduce
+    stoppedAfter = board->iterations[kStopped].load();
+    if (waitUntil([&] { return countJson(dumps.path) >= kRanks - 1; }, 60)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // renames are atomic; be sure
+      survivors = trace::merge(readDumpDir(dumps.path));
+    }
+    kill(pid, SIGUSR1);  // pending until it runs again
+    kill(pid, SIGCONT);
+  });
+  auto out = runRanks(
+      kRanks,
+      [board](int rank, int n, const ncclUniqueId& id) {
+        return allReduceUntilError(rank, n, id, board);
+      },
+      o);
+  controller.join();
+  EXPECT_EQ(describeFailures(out), "");
+  ASSERT_GE(stoppedAfter, 20) << "rank 7 never got going";
+
+  // The survivors' view: rank 7 is missing and waited for; each survivor is in an all-reduce.
+  ASSERT_EQ(survivors.size(), 1u);
+  const trace::Report& seven = survivors.begin()->second;
+  const std::string text = trace::formatText(seven);
+  std::printf("merged report of the 7 survivors:\n%s\n", text.c_str());
+  EXPECT_EQ(seven.missing, std::vector<int>{kStopped}) << text;
+  ASSERT_FALSE(seven.suspects.empty()) << text;
+  EXPECT_EQ(seven.suspects.front(), kStopped) << text;
+  EXPECT_NE(text.find("suspect: rank 7 (no dump"), std::string::npos) << text;
+  for (int r = 0; r < kRanks - 1; ++r) {
+    ASSERT_EQ(seven.ranks.count(r), 1u) << text;
+    const trace::Op* op = seven.ranks.at(r).current();
+    ASSERT_NE(op, nullptr) << "rank " << r << "\n" << text;
+    EXPECT_EQ(op->collective, "allreduce") << text;
+    // Rank 7 was stopped in iteration stoppedAfter (seq = iteration) or, between two calls, just
+    // before it; the others are at most one all-reduce ahead of it.
+    EXPECT_GE(op->seq + 1, static_cast<uint64_t>(stoppedAfter)) << text;
+    EXPECT_LE(op->seq, static_cast<uint64_t>(stoppedAfter) + 1) << text;
+  }
+
+  // All eight, rank 7's own dump included (SIGUSR1, or its error once it ran again).
+  const std::string report = runTraceTool(dumps.path);
+  std::printf("plexus-trace %s:\n%s\n", dumps.path.c_str(), report.c_str());
+  EXPECT_NE(report.find("8 dumps; missing: none"), std::string::npos) << report;
+  EXPECT_NE(report.find("  rank 7 (host"), std::string::npos) << report;
+  EXPECT_NE(report.find("allreduce seq"), std::string::npos) << report;
+  deleteShared(board);
+  EXPECT_EQ(leftInDevShm(shmBefore), std::set<std::string>{});
+  EXPECT_EQ(childProcesses(), std::vector<int>{});
+}
+
+TEST(FlightRecorder, FatalSignalDumpsThenDies) {
+  TempDir dumps;
+  RunOptions o = optionsFor(transportNamed("shm"), 30);
+  o.env["PLEXUS_DUMP_DIR"] = dumps.path;
+  o.env["PLEXUS_DUMP_ON"] = "fatal";
+  auto out = runRanks(
+      2,
+      [](int rank, int n, const ncclUniqueId& id) {
+        ncclComm_t comm;
+        RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
+        std::vector<float> buf(1000, 1.0f);
+        for (int i = 0; i < 3; ++i)
+          RANK_NCCL(ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclFloat32, ncclSum, comm,
+                                  nullptr));
+        raise(SIGTERM);
+        return 1;
+      },
+      o);
+  for (const auto& r : out) EXPECT_EQ(r.exitCode, 128 + SIGTERM) << r.output;
+  auto all = readDumpDir(dumps.path);
+  ASSERT_EQ(all.size(), 2u);
+  for (const auto& d : all) {
+    EXPECT_EQ(d.reason, "fatal signal 15");
+    ASSERT_EQ(d.ops.size(), 3u);
+    EXPECT_EQ(d.ops.back().seq, 2u);
+    EXPECT_EQ(d.ops.back().state, "done");
+    EXPECT_EQ(d.ops.back().stepsDone, d.ops.back().stepsTotal);
+  }
+}
+
+int countTasks() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+TEST(FlightRecorder, Usr1DumpsAHealthyCommunicatorThatGoesOn) {
+  TempDir dumps;
+  RunOptions o = optionsFor(transportNamed("shm"), 30);
+  o.env["PLEXUS_DUMP_DIR"] = dumps.path;
+  o.env["PLEXUS_DUMP_ON"] = "usr1";
+  const std::string dir = dumps.path;
+  auto out = runRanks(
+      2,
+      [dir](int rank, int n, const ncclUniqueId& id) {
+        const int tasksBefore = countTasks();
+        ncclComm_t comm;
+        RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
+        std::vector<int32_t> buf(777, rank + 1);
+        RANK_NCCL(
+            ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclInt32, ncclSum, comm, nullptr));
+        raise(SIGUSR1);
+        const std::string mine = "-r" + std::to_string(rank) + "-";
+        auto dumped = [&] {
+          for (const auto& e : fs::directory_iterator(dir))
+            if (e.path().extension() == ".json" &&
+                e.path().filename().string().find(mine) != std::string::npos)
+              return true;
+          return false;
+        };
+        RANK_CHECK(waitUntil(dumped, 30), "no dump after SIGUSR1");
+        RANK_NCCL(
+            ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclInt32, ncclSum, comm, nullptr));
+        RANK_CHECK(buf[0] == 6 && buf[776] == 6, "%d %d", buf[0], buf[776]);
+        RANK_NCCL(ncclCommDestroy(comm));
+        RANK_CHECK(countTasks() <= tasksBefore, "threads: %d before, %d after", tasksBefore,
+                   countTasks());
+        return 0;
+      },
+      o);
+  EXPECT_EQ(describeFailures(out), "");
+  auto all = readDumpDir(dumps.path);
+  ASSERT_EQ(all.size(), 2u);
+  for (const auto& d : all) {
+    EXPECT_EQ(d.reason, "SIGUSR1");
+    ASSERT_GE(d.ops.size(), 1u);
+    EXPECT_EQ(d.ops.front().collective, "allreduce");
+  }
+}
+
+}  // namespace
+}  // namespace plexus::testing
