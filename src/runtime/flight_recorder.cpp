@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <sstream>
+#include <type_traits>
 
 #include "base/env.hpp"
 #include "base/error.hpp"
@@ -202,6 +203,7 @@ engine::TraceRef FlightRecorder::record(const OpArgs& a, const char* algorithm,
 }
 
 void FlightRecorder::setSeq(const engine::TraceRef& ref, uint32_t seq) {
+  static_assert(std::is_standard_layout_v<Slot>);  // a pointer to its first member is one to it
   if (!ref.owns()) return;
   // The live part is the Slot's first member: the ref's slot is the Slot.
   reinterpret_cast<Slot*>(ref.slot)->seq.store(seq, std::memory_order_relaxed);
