@@ -127,7 +127,8 @@ void gatherOrScatter(const BuildRequest& r, Plan& plan, const Binomial& t, bool 
   const int nch = static_cast<int>(plan.channels.size());
   for (int c = 0; c < nch; ++c) {
     Writer w(plan.channels[static_cast<size_t>(c)]);
-    const auto [a, b] = channelPart(C, c, nch);
+    const auto [a_, b_] = channelPart(C, c, nch);
+    const uint64_t a = a_, b = b_;  // lambdas below use them (clang 14)
     if (b == a) continue;
     const bool whole = a == 0 && b == C;
     // Where relative block u0's part lies here: rank order at the root, relative in scratch.

@@ -64,7 +64,8 @@ void oneShot(const BuildRequest& r, Plan& plan) {
   plan.scratchCount = n > 2 ? r.count : (n == 2 && me == 1 ? r.count : 0);
   for (int c = 0; c < nch; ++c) {
     Writer w(plan.channels[static_cast<size_t>(c)]);
-    const auto [a, b] = channelPart(r.count, c, nch);
+    const auto [a_, b_] = channelPart(r.count, c, nch);
+    const uint64_t a = a_, b = b_;  // lambdas below use them (clang 14)
     for (const auto& [pb, pe] : pieces(b - a, msg)) {
       const uint64_t x = a + pb, k = pe - pb;
       for (int i = 1; i < n; ++i) w.send(rotated(me, i, n), in(x, k));
@@ -84,7 +85,8 @@ void twoShot(const BuildRequest& r, Plan& plan) {
   plan.scratchCount = n > 1 ? r.count : 0;
   for (int c = 0; c < nch; ++c) {
     Writer w(plan.channels[static_cast<size_t>(c)]);
-    const auto [a, b] = channelPart(r.count, c, nch);
+    const auto [a_, b_] = channelPart(r.count, c, nch);
+    const uint64_t a = a_, b = b_;  // lambdas below use them (clang 14)
     const uint64_t len = b - a;
     if (len == 0) continue;
     if (n == 1) {

@@ -104,7 +104,8 @@ Plan buildHier(const BuildRequest& r) {
   const int nch = static_cast<int>(plan.channels.size());
   for (int c = 0; c < nch; ++c) {
     Writer w(plan.channels[static_cast<size_t>(c)]);
-    const auto [a, b] = channelPart(r.count, c, nch);
+    const auto [a_, b_] = channelPart(r.count, c, nch);
+    const uint64_t a = a_, b = b_;  // lambdas below use them (clang 14)
     const uint64_t len = b - a;
     if (len == 0) continue;
     auto block = [&](int j) {

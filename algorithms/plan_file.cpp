@@ -344,7 +344,8 @@ Plan expandTemplate(const PlanTemplate& t, const BuildRequest& r) {
   for (size_t c = 0; c < tp.channels.size(); ++c)
     plan.channels[c].connection = tp.channels[c].connection;
   for (uint64_t p = 0; p < P; ++p) {
-    const auto [u0, u1] = evenPart(U, p, P);
+    const auto [u0_, u1_] = evenPart(U, p, P);
+    const uint64_t u0 = u0_, u1 = u1_;  // lambdas below use them (clang 14)
     const uint64_t len = u1 - u0;
     auto map = [&](const Slice& s) {
       if (P == 1) return Slice{s.buffer, s.offset * len, s.count * len};

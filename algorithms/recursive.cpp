@@ -47,8 +47,9 @@ void allReduce(const BuildRequest& r, Plan& plan) {
   const int me = r.rank;
   for (size_t c = 0; c < plan.channels.size(); ++c) {
     Writer w(plan.channels[c]);
-    const auto [a, b] =
+    const auto [a_, b_] =
         channelPart(r.count, static_cast<int>(c), static_cast<int>(plan.channels.size()));
+    const uint64_t a = a_, b = b_;  // lambdas below use them (clang 14)
     const uint64_t len = b - a;
     if (len == 0) continue;
     if (r.nranks == 1) {
@@ -120,7 +121,9 @@ void allGather(const BuildRequest& r, Plan& plan) {
   const Ranges none;
   for (size_t c = 0; c < plan.channels.size(); ++c) {
     Writer w(plan.channels[c]);
-    const auto [a, b] = channelPart(C, static_cast<int>(c), static_cast<int>(plan.channels.size()));
+    const auto [a_, b_] =
+        channelPart(C, static_cast<int>(c), static_cast<int>(plan.channels.size()));
+    const uint64_t a = a_, b = b_;  // lambdas below use them (clang 14)
     const uint64_t len = b - a;
     if (len == 0) continue;
     const uint64_t mine = static_cast<uint64_t>(me) * C;
@@ -167,7 +170,9 @@ void reduceScatter(const BuildRequest& r, Plan& plan) {
   auto nothing = [](uint64_t, uint64_t) {};
   for (size_t c = 0; c < plan.channels.size(); ++c) {
     Writer w(plan.channels[c]);
-    const auto [a, b] = channelPart(C, static_cast<int>(c), static_cast<int>(plan.channels.size()));
+    const auto [a_, b_] =
+        channelPart(C, static_cast<int>(c), static_cast<int>(plan.channels.size()));
+    const uint64_t a = a_, b = b_;  // lambdas below use them (clang 14)
     const uint64_t len = b - a;
     if (len == 0) continue;
     if (n == 1) {

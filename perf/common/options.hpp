@@ -62,6 +62,9 @@ ParsedOptions parseOptions(int argc, const char* const* argv);
 // nccl-tests' size syntax: a number with an optional K, M or G suffix (powers of 1024).
 std::optional<size_t> parseSize(std::string_view text);
 
+// The most sizes a sweep may have (parseOptions refuses more).
+constexpr size_t kMaxSizes = 1 << 16;
+
 // The sizes of a sweep: from minBytes while <= maxBytes, multiplying by stepFactor when it is
 // above 1, else adding stepBytes. (From 0 with a factor, the next size is 1.)
 std::vector<size_t> sizeSequence(const Options& options);

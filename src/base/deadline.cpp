@@ -2,6 +2,7 @@
 #include "base/deadline.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "base/env.hpp"
 #include "base/error.hpp"
@@ -10,9 +11,11 @@ namespace plexus {
 
 std::chrono::milliseconds defaultTimeout() {
   double seconds = envDouble("TIMEOUT", 1800.0);
-  if (seconds <= 0)
+  if (!(seconds > 0) || !std::isfinite(seconds))
     throwError(ErrorCode::kInvalidArgument, "PLEXUS_TIMEOUT must be a positive number of seconds");
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
+  // Longer than this is "never" (and would overflow the clock): about 31 years.
+  constexpr double kLongest = 1e9;
+  return std::chrono::milliseconds(static_cast<int64_t>(std::min(seconds, kLongest) * 1000.0));
 }
 
 std::chrono::nanoseconds Deadline::remaining() const {

@@ -1,6 +1,8 @@
 // Environment lookup with NCCL aliases and a registry check.
 #include "base/env.hpp"
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -48,9 +50,10 @@ int64_t envInt(std::string_view name, int64_t fallback) {
   auto v = envGet(name);
   if (!v) return fallback;
   char* end = nullptr;
+  errno = 0;
   long long x = std::strtoll(v->c_str(), &end, 0);
-  if (end == v->c_str() || *end != '\0')
-    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not an integer (%s)",
+  if (end == v->c_str() || *end != '\0' || errno == ERANGE)
+    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not a 64-bit integer (%s)",
                static_cast<int>(name.size()), name.data(), v->c_str(), meaningOf(name).c_str());
   return x;
 }
@@ -80,25 +83,32 @@ std::optional<uint64_t> parseSize(std::string_view text) {
   if (text.empty()) return std::nullopt;
   uint64_t value = 0;
   size_t i = 0;
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
-    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;  // does not fit: refused
+    value = value * 10 + digit;
+  }
   if (i == 0) return std::nullopt;
   if (i == text.size()) return value;
   if (i + 1 != text.size() && !(i + 2 == text.size() && (text[i + 1] == 'B' || text[i + 1] == 'b')))
     return std::nullopt;
+  auto shifted = [value](int bits) -> std::optional<uint64_t> {
+    if (value > (UINT64_MAX >> bits)) return std::nullopt;
+    return value << bits;
+  };
   switch (text[i]) {
     case 'K':
     case 'k':
-      return value << 10;
+      return shifted(10);
     case 'M':
     case 'm':
-      return value << 20;
+      return shifted(20);
     case 'G':
     case 'g':
-      return value << 30;
+      return shifted(30);
     case 'T':
     case 't':
-      return value << 40;
+      return shifted(40);
     case 'B':
     case 'b':
       return i + 1 == text.size() ? std::optional<uint64_t>(value) : std::nullopt;

@@ -32,7 +32,7 @@ bool envBool(std::string_view name, bool fallback);
 // Size with optional K/M/G suffix (powers of 1024).
 uint64_t envSize(std::string_view name, uint64_t fallback);
 
-// Parses "123", "4K", "16M", "1G" (binary multiples). nullopt if malformed.
+// Parses "123", "4K", "16M", "1G" (binary multiples). nullopt if malformed or above 2^64 - 1.
 std::optional<uint64_t> parseSize(std::string_view text);
 
 }  // namespace plexus

@@ -12,25 +12,13 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "runtime/bootstrap_exchange.hpp"
+#include "runtime/bootstrap_wire.hpp"
 #include "runtime/op_args.hpp"
 #include "runtime/protocol.hpp"
 #include "runtime/root_service.hpp"
 
 namespace plexus::runtime {
 namespace {
-
-WireAddress toWire(const SocketAddress& a) {
-  WireAddress w{};
-  w.length = a.length;
-  std::memcpy(w.bytes, &a.storage, a.length);
-  return w;
-}
-
-SocketAddress fromWire(const WireAddress& w) {
-  if (w.length == 0 || w.length > sizeof(w.bytes))
-    throwError(ErrorCode::kRemote, "bootstrap: malformed address from the root");
-  return SocketAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(w.bytes), w.length);
-}
 
 // Rank 0 starts the root when the id says so (NCCL_COMM_ID style); returns the root's address.
 SocketAddress startRootIfMine(const UniqueId& id, int rank) {
@@ -120,7 +108,7 @@ void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
   hello.rank = rank_;
   hello.nranks = nranks_;
   hello.pid = static_cast<int32_t>(getpid());
-  hello.listenAddress = toWire(listenAddr);
+  hello.listenAddress = addressToWire(listenAddr);
   sendAll(root.get(), &hello, sizeof(hello), deadline, abort_, rootName);
   RootReply reply{};
   std::vector<WireAddress> peers;
@@ -128,10 +116,9 @@ void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
   Deadline replyDeadline = Deadline::after(deadline.remaining() + std::chrono::seconds(5));
   try {
     recvAll(root.get(), &reply, sizeof(reply), replyDeadline, abort_, rootName);
+    if (std::string problem = rootReplyProblem(reply, nranks_); !problem.empty())
+      throwError(ErrorCode::kRemote, "%s", problem.c_str());
     if (reply.ok != 0) {
-      if (reply.rounds != static_cast<uint32_t>(bootstrapRounds(nranks_)))
-        throwError(ErrorCode::kRemote, "the root sent %u link addresses for %d ranks", reply.rounds,
-                   nranks_);
       peers.resize(2 * size_t{reply.rounds});
       recvAll(root.get(), peers.data(), peers.size() * sizeof(WireAddress), replyDeadline, abort_,
               rootName);
@@ -145,15 +132,11 @@ void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
                rank_, nranks_, rootName.c_str(), e.what());
   }
   if (reply.ok == 0) {
-    reply.message[sizeof(reply.message) - 1] = '\0';
     throwError(ErrorCode::kRemote, "rank %d of %d: bootstrap failed: %s", rank_, nranks_,
-               reply.message);
+               rootRefusal(reply).c_str());
   }
   commId_ = reply.commId;
-  for (size_t k = 0; k < reply.rounds; ++k) {
-    ahead.push_back(fromWire(peers[k]));
-    behind.push_back(fromWire(peers[reply.rounds + k]));
-  }
+  decodeRootPeers(peers, reply.rounds, ahead, behind);
 }
 
 Bootstrap::~Bootstrap() = default;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -15,24 +16,34 @@ namespace {
 
 // Larger messages are a corrupt or foreign stream, not a bootstrap all-gather.
 constexpr uint64_t kMaxMessage = uint64_t{1} << 32;
+// The body grows as its bytes arrive (doubling, from this step): a length prefix alone (corrupt, or
+// a peer that dies after sending it) allocates no more than 1 MiB, and never more than twice what
+// has arrived plus that step.
+constexpr size_t kGrowStep = size_t{1} << 20;
 
 bool retryable(int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
-// The receiving half: the 8-byte length, then the message.
+// The receiving half: the 8-byte length, then the message (body holds `got` bytes received and
+// room for at most kGrowStep more).
 struct Incoming {
   uint64_t length = 0;
   size_t gotHeader = 0;
   std::string body;
   size_t got = 0;
-  bool done() const { return gotHeader == sizeof(length) && got == body.size(); }
+  bool done() const { return gotHeader == sizeof(length) && got == length; }
+  void makeRoom() {
+    if (got == body.size())
+      body.resize(got + std::min<uint64_t>(length - got, std::max(kGrowStep, got)));
+  }
 };
 
 // Receives what is there without blocking; false once the peer closed or failed (errno set, or
 // 0 for a close).
 bool receiveSome(int fd, Incoming& in) {
   while (!in.done()) {
+    if (in.gotHeader == sizeof(in.length)) in.makeRoom();
     char* dst = in.gotHeader < sizeof(in.length)
                     ? reinterpret_cast<char*>(&in.length) + in.gotHeader
                     : in.body.data() + in.got;
@@ -51,7 +62,6 @@ bool receiveSome(int fd, Incoming& in) {
           errno = EPROTO;
           return false;
         }
-        in.body.resize(in.length);
       }
     } else {
       in.got += static_cast<size_t>(n);

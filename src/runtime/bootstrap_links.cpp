@@ -13,6 +13,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "runtime/bootstrap_wire.hpp"
 #include "runtime/protocol.hpp"
 
 namespace plexus::runtime {
@@ -65,12 +66,6 @@ std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<So
 }
 
 namespace {
-
-bool sameSecret(const uint8_t* a, const uint8_t* b) {
-  uint8_t diff = 0;
-  for (int i = 0; i < 16; ++i) diff |= static_cast<uint8_t>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 // Accepts links without blocking on any one connection: a stray connection that sends nothing
 // cannot hold up the ranks behind it.
@@ -152,14 +147,14 @@ class LinkAcceptor {
 
   void admit(Pending p) {
     const LinkHello& h = p.hello;
-    const bool ours = h.magic == kLinkHelloMagic && h.commId == s_.commId &&
-                      sameSecret(h.secret, s_.secret.data());
-    const bool expected = h.round >= 0 && static_cast<size_t>(h.round) < links_.size() &&
-                          h.fromRank == links_[static_cast<size_t>(h.round)].peer &&
-                          !links_[static_cast<size_t>(h.round)].fd;
-    if (!ours || !expected) {
-      drop(ours ? "presented an unexpected rank or round"
-                : "did not present this job's secret (a stray or foreign connection)");
+    const LinkVerdict v =
+        judgeLinkHello(h, s_.commId, s_.secret, s_.rank, s_.nranks, links_.size());
+    if (v == LinkVerdict::kForeign) {
+      drop("did not present this job's secret (a stray or foreign connection)");
+      return;
+    }
+    if (v == LinkVerdict::kUnexpected || links_[static_cast<size_t>(h.round)].fd) {
+      drop("presented an unexpected rank or round");
       return;
     }
     links_[static_cast<size_t>(h.round)].fd = std::move(p.fd);

@@ -21,16 +21,11 @@
 #include "base/log.hpp"
 #include "base/random.hpp"
 #include "runtime/bootstrap_links.hpp"
+#include "runtime/bootstrap_wire.hpp"
 #include "runtime/protocol.hpp"
 
 namespace plexus::runtime {
 namespace {
-
-bool sameSecret(const uint8_t* a, const uint8_t* b) {
-  uint8_t diff = 0;
-  for (int i = 0; i < 16; ++i) diff |= static_cast<uint8_t>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 std::string peerName(int fd) {
   sockaddr_storage ss{};
@@ -128,9 +123,9 @@ class Root {
         continue;
       }
       const RootHello h = it->hello;
-      if (h.magic != kRootHelloMagic || h.version != kProtocolVersion ||
-          !sameSecret(h.secret, secret_.data()) || h.nonce != nonce_) {
-        drop(it, "did not present this job's secret (a stray or foreign connection)");
+      const std::string problem = rootHelloProblem(h, secret_, nonce_);
+      if (!problem.empty()) {
+        drop(it, problem.c_str());
         continue;
       }
       Fd fd = std::move(it->fd);
@@ -142,8 +137,8 @@ class Root {
   // Gives a rank that introduced itself its slot, or refuses it saying why. The first rank sets
   // the number of ranks and starts the deadline.
   void admit(Fd fd, const RootHello& h, std::optional<Deadline>& deadline) {
-    if (h.nranks <= 0 || h.rank < 0 || h.rank >= h.nranks) {
-      refuse(std::move(fd), formatString("rank %d of %d is not a valid rank", h.rank, h.nranks));
+    if (std::string problem = rankSlotProblem(h); !problem.empty()) {
+      refuse(std::move(fd), problem);
       return;
     }
     if (nranks_ == 0) {
@@ -179,10 +174,11 @@ class Root {
   // every other host dial itself: the refusal with the fix, instead of a timeout later ("" if
   // the address is fine).
   static std::string loopbackMismatch(int fd, const RootHello& h) {
-    if (h.listenAddress.length == 0 || h.listenAddress.length > sizeof(h.listenAddress.bytes))
-      return "";
-    SocketAddress listen = SocketAddress::fromSockaddr(
-        reinterpret_cast<const sockaddr*>(h.listenAddress.bytes), h.listenAddress.length);
+    const std::optional<SocketAddress> wired = addressFromWire(h.listenAddress);
+    if (!wired)
+      return formatString("rank %d offers a malformed listener address (length %u)", h.rank,
+                          h.listenAddress.length);
+    const SocketAddress& listen = *wired;
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
     if (!listen.isLoopback() || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)

@@ -7,6 +7,7 @@
 #include "base/host_id.hpp"
 #include "base/log.hpp"
 #include "base/random.hpp"
+#include "runtime/bootstrap_wire.hpp"
 #include "runtime/root_service.hpp"
 
 namespace plexus::runtime {
@@ -52,9 +53,17 @@ UniqueId UniqueId::decode(const UniqueIdBytes& bytes) {
     throwError(ErrorCode::kInvalidArgument,
                "the ncclUniqueId passed to init is not a Plexus unique id (bad magic/version); "
                "check that every rank received the bytes ncclGetUniqueId produced");
+  WireAddress wire{};
+  wire.length = l.addressLength;
+  std::memcpy(wire.bytes, l.address, l.addressLength);
+  const std::optional<SocketAddress> root = addressFromWire(wire);
+  if (!root)
+    throwError(ErrorCode::kInvalidArgument,
+               "the ncclUniqueId passed to init holds no IPv4 or IPv6 root address (length %u); "
+               "check that every rank received the bytes ncclGetUniqueId produced",
+               static_cast<unsigned>(l.addressLength));
   UniqueId id;
-  id.root =
-      SocketAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(l.address), l.addressLength);
+  id.root = *root;
   std::memcpy(id.secret.data(), l.secret, id.secret.size());
   id.nonce = l.nonce;
   id.rootStartedByRank0 = (l.flags & 1) != 0;

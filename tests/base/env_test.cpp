@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "base/deadline.hpp"
 #include "base/env.hpp"
 #include "base/error.hpp"
 
@@ -49,6 +50,25 @@ TEST(Env, ParseSize) {
   EXPECT_FALSE(parseSize(""));
   EXPECT_FALSE(parseSize("K"));
   EXPECT_FALSE(parseSize("12Q"));
+  // Sizes above 2^64 - 1 are refused, not wrapped (found by the env fuzzer, tests/fuzz).
+  EXPECT_EQ(parseSize("18446744073709551615"), UINT64_MAX);
+  EXPECT_FALSE(parseSize("18446744073709551680"));
+  EXPECT_FALSE(parseSize("006666666666666666666666600T"));
+  EXPECT_EQ(parseSize("16777215T"), uint64_t{16777215} << 40);
+  EXPECT_FALSE(parseSize("16777216T"));
+}
+
+TEST(Env, OutOfRangeIntegersAndTimeoutsAreRefused) {
+  setenv("PLEXUS_SLOTS", "99999999999999999999", 1);
+  EXPECT_THROW(envInt("SLOTS", 8), Error);
+  unsetenv("PLEXUS_SLOTS");
+  for (const char* bad : {"nan", "inf", "-1", "0"}) {
+    setenv("PLEXUS_TIMEOUT", bad, 1);
+    EXPECT_THROW(defaultTimeout(), Error) << bad;
+  }
+  setenv("PLEXUS_TIMEOUT", "1e300", 1);  // "never": capped, not an overflow
+  EXPECT_GT(defaultTimeout(), std::chrono::hours(24 * 365));
+  unsetenv("PLEXUS_TIMEOUT");
 }
 
 }  // namespace
