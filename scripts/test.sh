@@ -17,3 +17,7 @@ export PLEXUS_SOCKET_IFNAME=lo FI_TCP_IFACE=lo UCX_NET_DEVICES=lo
 # The PyTorch backend (python/): builds against this tree for PyPI torch and Debian's torch 1.13
 # and runs its tests; skipped when CTest arguments select a subset.
 if [ $# -eq 0 ]; then bash python/ci.sh "$build"; fi
+# The libFuzzer targets (tests/fuzz): a clang build of their own (build-fuzz), each target run from
+# its seed corpus, two at a time; a finding fails CI and prints the reproducer's path. Seconds per
+# target: PLEXUS_FUZZ_SECONDS (docs/reliability.md says what fits CI's budget). Full suite only.
+if [ $# -eq 0 ]; then bash scripts/fuzz.sh --seconds "${PLEXUS_FUZZ_SECONDS:-60}"; fi
