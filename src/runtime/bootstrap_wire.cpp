@@ -15,12 +15,13 @@ bool sameSecret(const uint8_t* a, const uint8_t* b) {
 }
 
 std::string rootHelloProblem(const RootHello& h, const Secret& secret, uint64_t nonce) {
-  if (h.magic != kRootHelloMagic) return "did not start with the bootstrap's magic number";
+  constexpr const char* kForeign =
+      "did not present this job's secret (a stray or foreign connection";
+  if (h.magic != kRootHelloMagic) return formatString("%s: no bootstrap magic number)", kForeign);
   if (h.version != kProtocolVersion)
-    return formatString("speaks bootstrap protocol version %u, not %u (a different Plexus build)",
+    return formatString("%s, or a Plexus build of bootstrap protocol version %u, not %u)", kForeign,
                         h.version, kProtocolVersion);
-  if (!sameSecret(h.secret, secret.data()) || h.nonce != nonce)
-    return "did not present this job's secret (a stray or foreign connection)";
+  if (!sameSecret(h.secret, secret.data()) || h.nonce != nonce) return std::string(kForeign) + ")";
   return "";
 }
 

@@ -123,7 +123,7 @@ TEST(HostileInput, TheRootRefusesAbsurdRankCountsAndForeignIntroductions) {
   h.version = 1;
   EXPECT_NE(rootHelloProblem(h, secret, 5).find("version"), std::string::npos);
   h.magic = 0;
-  EXPECT_NE(rootHelloProblem(h, secret, 5).find("magic"), std::string::npos);
+  EXPECT_NE(rootHelloProblem(h, secret, 5).find("no bootstrap magic number"), std::string::npos);
 }
 
 TEST(HostileInput, MalformedAddressesAndIdsAreRefused) {
