@@ -260,7 +260,9 @@ std::vector<PlanTemplate> parsePlanJson(const std::string& text, const std::stri
   Json j;
   try {
     j = Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for a number beyond double's range (1e999; found by the
+    // plan_file fuzz target: it ended the process).
     bad(source, std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object() || !j.contains("plexus_plan") || !j.at("plexus_plan").is_number_integer()) {

@@ -20,4 +20,4 @@ if [ $# -eq 0 ]; then bash python/ci.sh "$build"; fi
 # The libFuzzer targets (tests/fuzz): a clang build of their own (build-fuzz), each target run from
 # its seed corpus, two at a time; a finding fails CI and prints the reproducer's path. Seconds per
 # target: PLEXUS_FUZZ_SECONDS (docs/reliability.md says what fits CI's budget). Full suite only.
-if [ $# -eq 0 ]; then bash scripts/fuzz.sh --seconds "${PLEXUS_FUZZ_SECONDS:-60}"; fi
+if [ $# -eq 0 ]; then bash scripts/fuzz.sh --seconds "${PLEXUS_FUZZ_SECONDS:-30}"; fi

@@ -29,7 +29,8 @@ namespace {
 // Variables whose value is a path: their files have fuzz targets of their own (plan_file,
 // nccl_xml); the fuzzer does not open or write files by name.
 bool isPath(const std::string& name) {
-  for (const char* p : {"DEBUG_FILE", "PLAN_FILE", "TOPO_FILE", "TOPO_DUMP_FILE", "PLUGIN_PATH"})
+  for (const char* p :
+       {"DEBUG_FILE", "DUMP_DIR", "PLAN_FILE", "TOPO_FILE", "TOPO_DUMP_FILE", "PLUGIN_PATH"})
     if (name == p) return true;
   return false;
 }
