@@ -106,6 +106,10 @@ class PLEXUS_PUBLIC Communicator {
     // order, after earlier work on the stream, and later work on the stream sees its result. Host
     // buffers ignore it. Change it later with setStream().
     void* stream = nullptr;
+    // Mismatch detection (docs/reliability.md): before each collective the ranks compare its
+    // count, type, op and root, and a mismatch fails it on every rank naming two ranks and their
+    // calls. 1 on, 0 off, -1 as PLEXUS_CHECK says; every rank must choose alike.
+    int check = -1;
   };
 
   // Collective over `nranks` callers with the same id.
@@ -239,6 +243,11 @@ class PLEXUS_PUBLIC Communicator {
   // Ranks with the same color form a new communicator, ordered by key (then rank); a negative
   // color returns an empty communicator.
   Communicator split(int color, int key);
+  // ncclCommShrink: every rank not in `excludeRanks` calls it (the excluded ones do not, and may
+  // be dead) and gets a communicator of the remaining ranks, in the order they have here. With
+  // `abortFirst` (NCCL_SHRINK_ABORT; after a failure) this communicator's operations fail first,
+  // and it is left aborted; otherwise (NCCL_SHRINK_DEFAULT) those in flight complete first.
+  Communicator shrink(std::span<const int> excludeRanks, bool abortFirst = false);
   // Fails every pending operation here and on peers waiting for this rank.
   void abort();
 

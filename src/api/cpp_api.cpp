@@ -72,6 +72,7 @@ Communicator Communicator::init(const UniqueId& id, int rank, int nranks, const 
   runtime::CommOptions o;
   o.name = options.name;
   o.timeout = options.timeout;
+  o.check = options.check;
   auto impl = std::make_shared<Impl>();
   impl->stream = options.stream;
   impl->core = runtime::Communicator::create(runtime::UniqueId::decode(bytes), rank, nranks, o);
@@ -88,6 +89,7 @@ Communicator Communicator::fromEnvironment(const Options& options) {
   runtime::CommOptions o;
   o.name = options.name;
   o.timeout = options.timeout;
+  o.check = options.check;
   auto impl = std::make_shared<Impl>();
   impl->stream = options.stream;
   impl->core = runtime::Communicator::create(runtime::idFromAddress(env->rootAddress, env->secret),
@@ -203,6 +205,16 @@ Communicator Communicator::split(int color, int key) {
   if (!impl_) throwError(ErrorCode::kInvalidUsage, "split on an empty plexus::Communicator");
   auto made = impl_->core->split(color, key, runtime::CommOptions{});
   if (!made) return Communicator();
+  auto impl = std::make_shared<Impl>();
+  impl->core = std::move(made);
+  impl->stream = impl_->stream;
+  return Communicator(std::move(impl));
+}
+
+Communicator Communicator::shrink(std::span<const int> excludeRanks, bool abortFirst) {
+  if (!impl_) throwError(ErrorCode::kInvalidUsage, "shrink on an empty plexus::Communicator");
+  auto made = impl_->core->shrink(std::vector<int>(excludeRanks.begin(), excludeRanks.end()),
+                                  abortFirst, runtime::CommOptions{});
   auto impl = std::make_shared<Impl>();
   impl->core = std::move(made);
   impl->stream = impl_->stream;

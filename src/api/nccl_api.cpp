@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "api/api_guard.hpp"
 #include "api/device_dispatch.hpp"
@@ -263,12 +264,31 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
   });
 }
 
-ncclResult_t ncclCommShrink(ncclComm_t comm, int*, int, ncclComm_t* newcomm, ncclConfig_t*, int) {
+ncclResult_t ncclCommShrink(ncclComm_t comm, int* excludeRanksList, int excludeRanksCount,
+                            ncclComm_t* newcomm, ncclConfig_t* config, int shrinkFlags) {
+  api::CallScope inside(comm);
   return api::guarded(comm, [&] {
-    if (newcomm != nullptr) *newcomm = nullptr;
-    throwError(ErrorCode::kInvalidUsage,
-               "ncclCommShrink is not supported by Plexus yet; use ncclCommSplit with "
-               "NCCL_SPLIT_NOCOLOR on the ranks to drop");
+    requireComm(comm);
+    if (newcomm == nullptr)
+      throwError(ErrorCode::kInvalidArgument, "ncclCommShrink: newcomm is NULL");
+    *newcomm = nullptr;
+    if (excludeRanksCount < 0 || (excludeRanksCount > 0 && excludeRanksList == nullptr))
+      throwError(ErrorCode::kInvalidArgument,
+                 "ncclCommShrink: excludeRanksList is NULL or excludeRanksCount (%d) is negative",
+                 excludeRanksCount);
+    if (shrinkFlags != NCCL_SHRINK_DEFAULT && shrinkFlags != NCCL_SHRINK_ABORT)
+      throwError(ErrorCode::kInvalidArgument,
+                 "ncclCommShrink: shrinkFlags %d is neither NCCL_SHRINK_DEFAULT nor "
+                 "NCCL_SHRINK_ABORT",
+                 shrinkFlags);
+    plexus::runtime::CommOptions opts;
+    if (config != nullptr && config->magic == 0xcafebeef && config->commName != nullptr)
+      opts.name = config->commName;
+    std::vector<int> exclude(excludeRanksList, excludeRanksList + excludeRanksCount);
+    auto c = std::make_unique<ncclComm>();
+    c->impl = comm->impl->shrink(exclude, shrinkFlags == NCCL_SHRINK_ABORT, opts);
+    c->device = comm->device;
+    *newcomm = c.release();
   });
 }
 

@@ -65,6 +65,7 @@ bool Engine::hasWorkLocked() const {
 }
 
 void Engine::start(Active& a) {
+  if (a.work->desc().gate) a.work->desc().gate();
   const algo::Plan& plan = *a.work->desc().plan;
   a.lanes.clear();
   for (const auto& ch : plan.channels) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +65,9 @@ struct WorkDesc {
   int p2pPeer = -1;        // for point-to-point works: the peer
   bool p2pSend = false;    // for point-to-point works: direction
   uint64_t count = 0;      // the API's count (for messages)
+  // Runs when the work reaches the front of its queue, before its first step; throws Error to
+  // fail it (PLEXUS_CHECK compares the gathered call signatures here). Empty: nothing runs.
+  std::function<void()> gate;
   // A private copy of the input, for calls whose plan cannot run in place (all-to-all with
   // input == output); `input` then points into it. Lives as long as the work.
   std::vector<std::byte> stagedInput;

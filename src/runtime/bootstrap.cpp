@@ -159,22 +159,26 @@ Bootstrap::Links Bootstrap::link(Deadline deadline) {
 }
 
 std::vector<std::string> Bootstrap::allGather(const std::string& mine, Deadline deadline) {
+  return bruck(link(deadline), rank_, nranks_, mine, deadline, abort_, self());
+}
+
+std::vector<std::string> Bootstrap::bruck(const Links& l, int rank, int nranks,
+                                          const std::string& mine, Deadline deadline,
+                                          const std::atomic<bool>* abort, const std::string& who) {
   // held[i] is the blob of rank (rank + i) % nranks; after round k it has min(2^(k+1), N) blobs.
   std::vector<std::string> held;
-  held.reserve(static_cast<size_t>(nranks_));
+  held.reserve(static_cast<size_t>(nranks));
   held.push_back(mine);
-  const std::string who = self();
-  const Links l = link(deadline);
   for (size_t k = 0; k < l.ahead.size(); ++k) {
     const size_t d = size_t{1} << k;
-    const size_t count = std::min(d, static_cast<size_t>(nranks_) - d);
-    std::string in = exchangeMessage(l.behind[k], encodeBlobs(held, 0, count), l.ahead[k], deadline,
-                                     abort_, who);
+    const size_t count = std::min(d, static_cast<size_t>(nranks) - d);
+    std::string in =
+        exchangeMessage(l.behind[k], encodeBlobs(held, 0, count), l.ahead[k], deadline, abort, who);
     decodeBlobs(in, count, held, who + ": " + l.ahead[k].name());
   }
-  std::vector<std::string> all(static_cast<size_t>(nranks_));
+  std::vector<std::string> all(static_cast<size_t>(nranks));
   for (size_t i = 0; i < held.size(); ++i)
-    all[(static_cast<size_t>(rank_) + i) % all.size()] = std::move(held[i]);
+    all[(static_cast<size_t>(rank) + i) % all.size()] = std::move(held[i]);
   return all;
 }
 
@@ -189,6 +193,41 @@ void Bootstrap::barrier(Deadline deadline) {
                  "bootstrap call (all-gather vs barrier)",
                  who.c_str(), l.ahead[k].name().c_str(), in.size());
   }
+}
+
+std::vector<std::string> Bootstrap::allGatherAmong(const std::vector<int>& members,
+                                                   const std::vector<std::string>& listeners,
+                                                   uint64_t tag, const std::string& mine,
+                                                   Deadline deadline) {
+  const int m = static_cast<int>(members.size());
+  const auto at = std::find(members.begin(), members.end(), rank_);
+  if (at == members.end())
+    throwError(ErrorCode::kInternal, "%s: all-gather among ranks that exclude this one",
+               self().c_str());
+  const int me = static_cast<int>(at - members.begin());
+  if (m == 1) return {mine};
+  // Links are named by the members' ranks of this bootstrap, so errors name the ranks users know.
+  auto addressOf = [&](int position) {
+    const int r = members[static_cast<size_t>(position)];
+    auto a = SocketAddress::parse(listeners[static_cast<size_t>(r)]);
+    if (!a)
+      throwError(ErrorCode::kInternal, "%s: rank %d's bootstrap listener '%s' is unreadable",
+                 self().c_str(), r, listeners[static_cast<size_t>(r)].c_str());
+    return *a;
+  };
+  std::vector<SocketAddress> ahead, behind;
+  for (int k = 0; k < bootstrapRounds(m); ++k) {
+    ahead.push_back(addressOf(bootstrapPeer(me, m, k, +1)));
+    behind.push_back(addressOf(bootstrapPeer(me, m, k, -1)));
+  }
+  LinkSetup s{me, m, tag, secret_, nullptr};
+  Links l;
+  l.ahead = connectLinks(s, ahead, deadline);
+  l.behind = acceptLinks(s, listener_.get(), listenAddr_, behind, deadline);
+  for (auto* side : {&l.ahead, &l.behind})
+    for (BootstrapLink& link : *side) link.peer = members[static_cast<size_t>(link.peer)];
+  return bruck(l, me, m, mine, deadline, nullptr,
+               formatString("rank %d of %d (among %d survivors)", rank_, nranks_, m));
 }
 
 }  // namespace plexus::runtime

@@ -34,6 +34,17 @@ class Bootstrap {
   // Dissemination barrier over the same pattern of links (ceil(log2 nranks) rounds).
   void barrier(Deadline deadline);
 
+  // Where this rank accepts links ("" for a single rank): peers need it for allGatherAmong.
+  std::string listenAddress() const { return nranks_ > 1 ? listenAddr_.toString() : ""; }
+  // An all-gather among `members` only (ranks of this bootstrap, ascending, this rank among them;
+  // the others may be dead), over links to their listeners (`listeners`, indexed by rank, from
+  // listenAddress()) introduced with `tag` in place of the communicator id, so that they cannot be
+  // taken for links of another call. Blobs come back indexed by position in `members`. Bounded by
+  // `deadline` only: it serves communicators that were aborted (ncclCommShrink).
+  std::vector<std::string> allGatherAmong(const std::vector<int>& members,
+                                          const std::vector<std::string>& listeners, uint64_t tag,
+                                          const std::string& mine, Deadline deadline);
+
  private:
   Bootstrap() = default;
   // Root handshake: sends this rank's listener address; learns the communicator id and the
@@ -56,6 +67,10 @@ class Bootstrap {
     std::vector<BootstrapLink> behind;
   };
   Links link(Deadline deadline);
+  // The Bruck all-gather over `l`, as rank `rank` of `nranks`; blobs indexed by that rank.
+  static std::vector<std::string> bruck(const Links& l, int rank, int nranks,
+                                        const std::string& mine, Deadline deadline,
+                                        const std::atomic<bool>* abort, const std::string& who);
 
   Fd listener_;
   SocketAddress listenAddr_;

@@ -19,6 +19,7 @@
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 #include "base/log.hpp"
+#include "runtime/call_check.hpp"
 #include "runtime/flight_dumps.hpp"
 #include "runtime/gpu_executor_choice.hpp"
 #include "runtime/injected_system.hpp"
@@ -89,6 +90,8 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   startFlightRecorder();
   startEngine();
   startMappedPath(deadline);
+  if (options.check > 0 || (options.check < 0 && callCheckFromEnv()))
+    checker_ = std::make_unique<CallChecker>(rank_, nranks_);
   PLEXUS_INFO(subsys::kInit | subsys::kBootstrap, "%s: initialised (%s) in %.1f ms",
               context_.c_str(), hostName().c_str(),
               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
@@ -125,9 +128,11 @@ uint64_t Communicator::gatherPeers(Deadline deadline) {
   mine.slots = tctx_.slots;
   mine.shmBudget = transport::shmBudgetFromEnv();
   mine.topology = topo::makeRankSummary(rank_, launcherLocalRank(), localSystem()).serialize();
+  mine.bootstrapAddress = bootstrap_->listenAddress();
 
   std::vector<std::string> blobs = bootstrap_->allGather(encodePeerInfo(mine), deadline);
   peers_.resize(static_cast<size_t>(nranks_));
+  bootstrapAddrs_.resize(static_cast<size_t>(nranks_));
   std::vector<topo::RankSummary> summaries;
   uint64_t shmBudget = mine.shmBudget;
   machineRanks_ = 0;
@@ -144,6 +149,7 @@ uint64_t Communicator::gatherPeers(Deadline deadline) {
                  context_.c_str(), r, info.record.hostName.c_str(), info.slots.slots,
                  info.slots.slotBytes, tctx_.slots.slots, tctx_.slots.slotBytes);
     shmBudget = std::min(shmBudget, info.shmBudget);
+    bootstrapAddrs_[static_cast<size_t>(r)] = std::move(info.bootstrapAddress);
     peers_[static_cast<size_t>(r)] = std::move(info.record);
     summaries.push_back(topo::RankSummary::deserialize(info.topology));
   }
@@ -372,12 +378,35 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     d.trace =
         recorder_->record(a, d.plan->algorithm.c_str(), static_cast<uint32_t>(d.plan->stepCount()));
   const engine::TraceRef trace = d.trace;
+  // With PLEXUS_CHECK collectives run on the engine: the mapped executor would not wait for it.
+  const bool mapped = mapped_ && !checker_ && a.collective != algo::Collective::kSendRecv &&
+                      mapped_->covers(*d.plan);
+  if (checker_) submitCheck(a, d, async);
   engine::WorkPtr w =
-      mapped_ && a.collective != algo::Collective::kSendRecv && mapped_->covers(*d.plan)
-          ? mapped_->submit(std::move(d), async)
-          : engine_->submit(std::move(d), async);
+      mapped ? mapped_->submit(std::move(d), async) : engine_->submit(std::move(d), async);
   FlightRecorder::setSeq(trace, w->seq);
   return w;
+}
+
+// PLEXUS_CHECK: the all-gather of call signatures that runs just before the collective `d`, or the
+// signature sent ahead of a send's data; the engine starts `d` only if they agree.
+void Communicator::submitCheck(const OpArgs& a, engine::WorkDesc& d, bool async) {
+  engine::WorkDesc check;
+  OpArgs c = CallChecker::gatherArgs();
+  if (a.collective == algo::Collective::kSendRecv) {
+    checker_->prepareP2P(a, d, check);
+    c.collective = algo::Collective::kSendRecv;
+    c.root = a.root;
+    c.isSend = a.isSend;
+    check.plan = std::make_shared<const algo::Plan>(
+        a.isSend ? algo::buildSend(nranks_, rank_, a.root, c.count)
+                 : algo::buildRecv(nranks_, rank_, a.root, c.count));
+  } else {
+    checker_->prepare(a, d, check);
+    check.plan = plan(c.collective, c.count, dataTypeSize(c.type), 0);
+  }
+  check.signature = signatureOf(c);
+  engine_->submit(std::move(check), async);
 }
 
 void Communicator::finalize() {

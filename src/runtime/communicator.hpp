@@ -28,10 +28,13 @@ namespace plexus::runtime {
 
 class StagedExecutor;
 class MappedPath;
+class CallChecker;
 
 struct CommOptions {
   std::string name;                      // shows in log lines
   std::chrono::milliseconds timeout{0};  // zero: PLEXUS_TIMEOUT
+  int check = -1;  // gather and compare call signatures (runtime/call_check.hpp): 1 on, 0 off,
+                   // -1 PLEXUS_CHECK; every rank must choose alike
 };
 
 class Communicator {
@@ -65,6 +68,12 @@ class Communicator {
   // ncclCommSplit: collective over this communicator; nullptr for color < 0.
   std::unique_ptr<Communicator> split(int color, int key, const CommOptions& options);
 
+  // ncclCommShrink: called by every rank not in `exclude` (excluded ones may be dead); they form
+  // a communicator ordered as here. `abortFirst` (NCCL_SHRINK_ABORT) fails this communicator's
+  // operations first; otherwise those in flight complete first.
+  std::unique_ptr<Communicator> shrink(const std::vector<int>& exclude, bool abortFirst,
+                                       const CommOptions& options);
+
   // Unmatched self send/receive (both must be in the same group).
   bool hasUnmatchedSelfP2P() const;
 
@@ -92,6 +101,7 @@ class Communicator {
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
                                          int root);
   engine::WorkPtr selfP2P(const OpArgs& args);
+  void submitCheck(const OpArgs& args, engine::WorkDesc& call, bool async);
 
   int rank_ = 0;
   int nranks_ = 1;
@@ -104,6 +114,8 @@ class Communicator {
   std::unique_ptr<runtime::Bootstrap> bootstrap_;
   transport::RankControl control_;
   std::vector<transport::PeerRecord> peers_;
+  std::vector<std::string> bootstrapAddrs_;  // every rank's bootstrap listener (for shrink)
+  uint64_t shrinks_ = 0;                     // shrinks made from this communicator
   std::unique_ptr<topo::ClusterView> cluster_;
   int machineRanks_ = 1;  // ranks on this rank's kernel (machineHash), its own included
   // Algorithm choice: custom plans (PLEXUS_PLAN_FILE), the PLEXUS_ALGO filter, the cost model of
@@ -118,6 +130,8 @@ class Communicator {
   std::unique_ptr<TransportSelector> selector_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<MappedPath> mapped_;  // host-buffer collectives, when PLEXUS_EXECUTOR=mapped
+  // PLEXUS_CHECK (runtime/call_check.hpp); nullptr when off.
+  std::unique_ptr<CallChecker> checker_;
   std::mutex planMutex_;
   // Plans by call signature (collective, count, element size, root).
   std::map<std::tuple<int, uint64_t, size_t, int>, std::shared_ptr<const algo::Plan>> plans_;

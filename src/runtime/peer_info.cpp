@@ -47,6 +47,7 @@ std::string encodePeerInfo(const PeerInfo& info) {
   j["slots"] = info.slots.slots;
   j["shmBudget"] = info.shmBudget;
   j["topology"] = toHex(info.topology);
+  j["bootstrap"] = info.bootstrapAddress;
   return j.dump();
 }
 
@@ -63,6 +64,7 @@ PeerInfo decodePeerInfo(const std::string& blob, int fromRank) {
     info.slots.slots = j.at("slots").get<uint32_t>();
     info.shmBudget = j.at("shmBudget").get<uint64_t>();
     info.topology = fromHex(j.value("topology", std::string()));
+    info.bootstrapAddress = j.value("bootstrap", std::string());
     return info;
   } catch (const std::exception& e) {
     throwError(ErrorCode::kRemote,

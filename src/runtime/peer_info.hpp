@@ -16,6 +16,8 @@ struct PeerInfo {
   transport::SlotConfig slots;  // as the environment asks
   uint64_t shmBudget = 0;       // PLEXUS_SHM_BUDGET as this rank sees it
   std::string topology;         // serialized topo::RankSummary
+  // This rank's bootstrap listener, "host:port": ncclCommShrink meets over it.
+  std::string bootstrapAddress;
 };
 
 std::string encodePeerInfo(const PeerInfo& info);
