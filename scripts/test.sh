@@ -21,3 +21,9 @@ if [ $# -eq 0 ]; then bash python/ci.sh "$build"; fi
 # its seed corpus, two at a time; a finding fails CI and prints the reproducer's path. Seconds per
 # target: PLEXUS_FUZZ_SECONDS (docs/reliability.md says what fits CI's budget). Full suite only.
 if [ $# -eq 0 ]; then bash scripts/fuzz.sh --seconds "${PLEXUS_FUZZ_SECONDS:-30}"; fi
+# The sanitizer jobs (scripts/sanitize.sh: ASan+UBSan over the multi-process suite, TSan over the
+# threaded paths), each in its own build folder; PLEXUS_SANITIZE_JOBS="" skips them. Only for the
+# whole suite, like the PyTorch backend above.
+if [ $# -eq 0 ]; then
+  for job in ${PLEXUS_SANITIZE_JOBS-asan tsan}; do bash scripts/sanitize.sh "$job"; done
+fi

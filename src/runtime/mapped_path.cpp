@@ -3,6 +3,7 @@
 #include "runtime/mapped_path.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/env.hpp"
@@ -144,10 +145,18 @@ const engine::exec::FlatPlan& MappedPath::flatFor(const engine::WorkDesc& d) {
 // peer whose process is gone (the one that died first may not be the one this rank waited for).
 std::string MappedPath::explain(const std::string& what) const {
   std::string out = what;
-  if (what.find("timed out") != std::string::npos)
+  if (what.find("timed out") != std::string::npos) {
     out = formatString("no progress for %.3g s (PLEXUS_TIMEOUT): ",
                        static_cast<double>(setup_.timeout.count()) / 1000.0) +
           out;
+    // Where the rank it waited for runs.
+    const size_t at = what.find("from rank ");
+    const int r = at == std::string::npos ? -1 : std::atoi(what.c_str() + at + 10);
+    if (r >= 0 && r < setup_.nranks && r != setup_.rank)
+      out += formatString("; rank %d runs on host %s (pid %d)", r,
+                          setup_.hostNames[static_cast<size_t>(r)].c_str(),
+                          setup_.pids[static_cast<size_t>(r)]);
+  }
   for (int r = 0; r < setup_.nranks; ++r) {
     const int pid = setup_.pids[static_cast<size_t>(r)];
     if (r != setup_.rank && pid > 0 && engine::exec::hostProcessGone(pid))

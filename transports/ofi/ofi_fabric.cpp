@@ -7,6 +7,10 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 
@@ -151,6 +155,7 @@ void OfiFabric::close() {
   fabric_ = nullptr;
   if (info_ != nullptr) fi_freeinfo(info_);
   info_ = nullptr;
+  peerPidFds_.clear();
 }
 
 bool OfiFabric::sameHostOnly() const {
@@ -167,6 +172,22 @@ void OfiFabric::addPeer(int rank, const std::string& address) {
                "vector: %s; check that every rank uses the same provider",
                provider_.c_str(), rank, fiError(n).c_str());
   peers_[rank] = addr;
+#ifdef SYS_pidfd_open
+  const int pid = (*ctx_.peers)[static_cast<size_t>(rank)].pid;
+  if (sameHostOnly() && pid > 0) {
+    Fd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (fd) peerPidFds_[rank] = std::move(fd);
+  }
+#endif
+}
+
+bool OfiFabric::peerFailed(int rank, std::string* why) const {
+  auto it = peerPidFds_.find(rank);
+  if (it == peerPidFds_.end()) return false;
+  pollfd p{it->second.get(), POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (why != nullptr) *why = "has exited (its process is gone: killed or crashed)";
+  return true;
 }
 
 void* OfiFabric::registerMemory(void* buf, size_t len) {
@@ -186,6 +207,12 @@ bool OfiFabric::post(FabricOp& op) {
     auto it = peers_.find(op.peer);
     if (it == peers_.end())
       throwError(ErrorCode::kInternal, "ofi transport: send to unknown rank %d", op.peer);
+    std::string why;
+    if (peerFailed(op.peer, &why)) {
+      const PeerRecord& rec = (*ctx_.peers)[static_cast<size_t>(op.peer)];
+      throwError(ErrorCode::kRemote, "rank %d (host %s, pid %d) over ofi (%s) %s; check its output",
+                 op.peer, rec.hostName.c_str(), rec.pid, provider_.c_str(), why.c_str());
+    }
     rc = fi_tsend(ep_, op.buf, op.len, op.desc, it->second, op.tag, op.fabricContext);
   } else {
     rc = fi_trecv(ep_, op.buf, op.len, op.desc, FI_ADDR_UNSPEC, op.tag, 0, op.fabricContext);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/socket.hpp"
 #include "transports/common/transport.hpp"
 #include "transports/plugin_common/tagged_fabric.hpp"
 
@@ -37,7 +38,8 @@ class OfiFabric final : public TaggedFabric {
   bool post(FabricOp& op) override;
   bool progress() override;
   bool waitFds(std::vector<pollfd>& fds, bool* busy) override;
-  bool peerFailed(int, std::string*) const override { return false; }
+  // A same-host peer whose process has exited (see peerPidFds_).
+  bool peerFailed(int rank, std::string* why) const override;
   plexus_tp_device_t device() const override;
 
   // The provider reaches only this host (shm).
@@ -63,6 +65,11 @@ class OfiFabric final : public TaggedFabric {
   uint64_t nextKey_ = 1;       // requested keys when the provider does not choose them
   std::set<fid_mr*> userMrs_;  // registrations of registerRegion
   std::map<int, fi_addr_t> peers_;
+  // Same-host providers (shm) write into the receiver's shared memory under a lock the receiver
+  // also takes: a receiver killed while holding it makes every later fi_tsend to it spin forever
+  // inside libfabric. A pidfd per peer (readable once its process has exited, reaped or not) lets
+  // a send to a dead peer fail instead of entering the provider.
+  std::map<int, Fd> peerPidFds_;
   std::string provider_;
   std::string address_;
 };

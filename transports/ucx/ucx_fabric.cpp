@@ -105,7 +105,10 @@ void UcxFabric::shutdown() {
     Deadline deadline = Deadline::after(std::chrono::milliseconds(500));
     while (!inFlight_.empty() && !deadline.expired()) ucp_worker_progress(worker_);
     std::vector<void*> closing;
-    bool force = false;
+    // Sends still in flight (a peer that stopped reading, or an abort) cannot be flushed: a
+    // graceful close would leave them on the endpoint, which UCX asserts against when the worker
+    // is destroyed. Forced closes complete them with an error.
+    bool force = !inFlight_.empty();
     for (auto& [rank, p] : peers_) force |= !p->failure.empty();
     for (auto& [rank, p] : peers_) {
       if (p->ep == nullptr) continue;
@@ -122,6 +125,7 @@ void UcxFabric::shutdown() {
         ucp_worker_progress(worker_);
       ucp_request_free(r);
     }
+    while (!inFlight_.empty() && !deadline.expired()) ucp_worker_progress(worker_);
     ucp_worker_destroy(worker_);
     worker_ = nullptr;
   }

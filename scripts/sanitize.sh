@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Usage: scripts/sanitize.sh asan|tsan [extra ctest arguments]
+#
+# Builds Plexus with a sanitizer (gcc, no CUDA, only the test programs the job runs) in its own
+# build folder (build-asan, build-tsan; PLEXUS_SANITIZE_BUILD_DIR overrides) and runs its tests:
+#   asan  ASan + UBSan (-fno-sanitize-recover: the first finding fails the test) over the
+#         multi-process suite (docs/reliability.md, "Sanitizers", says which part and why).
+#   tsan  TSan over the threaded paths: the engine's progress thread and async requests (engine,
+#         C++ API), abort, several communicators in one process and ncclCommInitAll's threads
+#         (api, multiproc p2p/group and fault tests), the same-process shm path (threads as
+#         ranks). Suppressions (scripts/tsan.supp) name third-party code only.
+# scripts/test.sh runs both after the main suite when it runs the whole suite (PLEXUS_SANITIZE_JOBS
+# chooses: "asan tsan" by default, "" for none).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-}
+[ $# -gt 0 ] && shift
+case "$kind" in
+  asan) sanitize=address ;;
+  tsan) sanitize=thread ;;
+  *) echo "usage: scripts/sanitize.sh asan|tsan [ctest arguments]" >&2; exit 2 ;;
+esac
+build=${PLEXUS_SANITIZE_BUILD_DIR:-build-$kind}
+jobs=$(nproc)
+launcher=()
+if command -v ccache >/dev/null && [ -z "${PLEXUS_NO_CCACHE:-}" ]; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+t0=$(date +%s)
+mkdir -p "$build"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLEXUS_WERROR=ON \
+  -DPLEXUS_SANITIZE=$sanitize -DPLEXUS_CUDA=OFF -DPLEXUS_BUILD_PERF=OFF \
+  -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ "${launcher[@]}" >"$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log"; exit 1; }
+# What each job runs: the CTest selection, and the programs it needs.
+if [ "$kind" = asan ]; then
+  targets=(plexus_multiproc_tests)
+  # The multi-process suite less its megabyte-sized cases on more than 2 ranks (the same code
+  # paths as the 2-rank ones, at 3-10x the time under ASan).
+  select=(-R '^multiproc\.' -E 'LargeCollectives\.SeveralMegabytes/[3-9]ranks')
+else
+  targets=(engine_test cpp_api_test nccl_extra_test nccl_errors_test shm_inproc_test
+    multiproc_p2p_group_test multiproc_failure_test multiproc_fault_matrix_test)
+  select=(-R '^(engine\.EngineFailure|engine\.AllReduce|CppApi\.|NcclExtra\.|NcclErrors\.|transports\.ShmInproc\.|multiproc\.(.*P2pGroup|.*InOneProcess|.*Split|Bootstrap|Mismatch|.*FaultMatrix.*/(shm|tcp)_))')
+fi
+cmake --build "$build" --parallel "$jobs" --target "${targets[@]}"
+t1=$(date +%s)
+export PLEXUS_SOCKET_IFNAME=lo FI_TCP_IFACE=lo UCX_NET_DEVICES=lo
+# A finding ends the process with an error (also in forked ranks, which exit with _exit and so
+# never reach the sanitizer's exit-time checks).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:halt_on_error=1:detect_leaks=1:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=99:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
+status=0
+(cd "$build" && ctest --output-on-failure --timeout 600 -j "$jobs" "${select[@]}" "$@") || status=$?
+t2=$(date +%s)
+echo "sanitize.sh $kind: build $((t1 - t0)) s, tests $((t2 - t1)) s, ctest exit $status"
+exit $status
