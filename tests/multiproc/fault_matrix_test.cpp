@@ -34,6 +34,7 @@ constexpr int kVictim = 1;
 constexpr int kTimeoutSeconds = 4;   // PLEXUS_TIMEOUT of the ranks
 constexpr double kSlackSeconds = 8;  // a loaded 2-core machine, sanitizers
 constexpr size_t kCount = 1 << 16;   // int32 elements per all-reduce
+constexpr int kMidCalls = 200;       // all-reduces of the mid phase (the fault comes at the third)
 
 struct Case {
   TransportSetup transport;
@@ -146,7 +147,7 @@ int victimBody(const Case& c, int n, const ncclUniqueId& id, Board* board) {
       while (iter.load() < 2) std::this_thread::sleep_for(std::chrono::microseconds(200));
       inject(c.fault, board);
     });
-    ncclResult_t r = allReduces(comm, kVictim, n, 2000, &iter);
+    ncclResult_t r = allReduces(comm, kVictim, n, kMidCalls, &iter);
     iter.store(1 << 20);
     hitter.join();
     report(secondsSince(board->faultAtNs.load()), r, comm);
@@ -180,7 +181,7 @@ int survivorBody(const Case& c, int rank, int n, const ncclUniqueId& id, Board* 
   } else {
     RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
     if (c.phase == Phase::kMid) {
-      r = allReduces(comm, rank, n, 2000);
+      r = allReduces(comm, rank, n, kMidCalls);
       t0 = board->faultAtNs.load();
     } else {
       r = allReduces(comm, rank, n, 3);
@@ -223,9 +224,8 @@ std::string thisHost() {
   return h.substr(0, h.find('.'));
 }
 
-// The cases run beside other tests (no rank_processes lock), so what they find new in /dev/shm
-// afterwards may be another test's: only what no live process holds counts (every rank of the
-// case has exited by then).
+// What a case finds new in /dev/shm afterwards counts when no live process holds it (every rank of
+// the case has exited by then; a test of another kind may be running beside it).
 class FaultMatrix : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
@@ -301,7 +301,10 @@ TEST_P(FaultMatrix, SurvivorsFailNamingTheLostRankWithinTheTimeoutAndLeakNothing
     double seconds = 0;
     std::string what;
     ASSERT_TRUE(outcomeOf(o, &seconds, &what)) << "rank " << r << " reported nothing:\n" << o;
-    EXPECT_LT(seconds, kTimeoutSeconds + kSlackSeconds) << "rank " << r << ": " << what;
+    // (Bounded when it is an error: completing all the calls takes what it takes.)
+    if (!contains(what, "ncclSuccess")) {
+      EXPECT_LT(seconds, kTimeoutSeconds + kSlackSeconds) << "rank " << r << ": " << what;
+    }
     worst = std::max(worst, seconds);
     if (!contains(what, "ncclSuccess")) {
       // A hung peer: a survivor blocked on it may time out later than one blocked on that

@@ -105,16 +105,16 @@ void UcxFabric::shutdown() {
     Deadline deadline = Deadline::after(std::chrono::milliseconds(500));
     while (!inFlight_.empty() && !deadline.expired()) ucp_worker_progress(worker_);
     std::vector<void*> closing;
-    // Sends still in flight (a peer that stopped reading, or an abort) cannot be flushed: a
-    // graceful close would leave them on the endpoint, which UCX asserts against when the worker
-    // is destroyed. Forced closes complete them with an error.
-    bool force = !inFlight_.empty();
-    for (auto& [rank, p] : peers_) force |= !p->failure.empty();
+    // Forced closes: by now every frame Plexus sent has completed (finalize, then the tagged
+    // transport's flush wait) or the communicator aborted, so a graceful close has nothing left to
+    // flush, and it waits on the peer: a stopped or hung peer leaves it incomplete, and UCX then
+    // asserts on the endpoint's requests when the worker is destroyed (sends in flight to a peer
+    // that stopped reading) and leaves its /dev/shm/ucx_shm_posix_* segment behind.
     for (auto& [rank, p] : peers_) {
       if (p->ep == nullptr) continue;
       ucp_request_param_t param{};
       param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-      param.flags = !p->failure.empty() || force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+      param.flags = UCP_EP_CLOSE_FLAG_FORCE;
       ucs_status_ptr_t r = ucp_ep_close_nbx(p->ep, &param);
       if (r != nullptr && !UCS_PTR_IS_ERR(r)) closing.push_back(r);
       p->ep = nullptr;
