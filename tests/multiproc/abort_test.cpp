@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/shared_board.hpp"
 #include "plexus/plexus.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 #include "tests/multiproc/transport_list.hpp"
@@ -40,17 +41,6 @@ struct Board {
   std::atomic<int> released{0};  // FinalizeAndDestroy: the idle rank may go on
   ncclUniqueId id;
 };
-
-Board* newBoard() {
-  void* mem =
-      mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  return new (mem) Board();
-}
-
-void deleteBoard(Board* board) {
-  board->~Board();
-  munmap(board, sizeof(Board));
-}
 
 double secondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -224,11 +214,11 @@ int finalizeAndDestroyAfterAnError(int rank, int n, const ncclUniqueId& id, Boar
 class Abort : public OnEveryTransport {
  protected:
   void run(int (*body)(int, int, const ncclUniqueId&, Board*), int timeoutSeconds) {
-    Board* board = newBoard();
+    Board* board = plexus::test::newShared<Board>();
     auto out = runRanks(
         3, [&](int rank, int n, const ncclUniqueId& id) { return body(rank, n, id, board); },
         optionsFor(transport(), timeoutSeconds));
-    deleteBoard(board);
+    plexus::test::deleteShared(board);
     EXPECT_EQ(describeFailures(out), "");
     for (const auto& o : out)
       for (const char* tag : {"ABORT rank", "AFTER ERROR rank"}) {

@@ -40,17 +40,6 @@ const char* phaseName(Phase p) {
   return "?";
 }
 
-Board* newBoard() {
-  void* mem =
-      mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  return new (mem) Board();
-}
-
-void deleteBoard(Board* board) {
-  board->~Board();
-  munmap(board, sizeof(Board));
-}
-
 int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/shared_board.hpp"
 #include "tests/multiproc/fault_matrix_test.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 #include "tests/multiproc/transport_list.hpp"
@@ -248,7 +249,7 @@ class FaultMatrix : public ::testing::TestWithParam<Case> {
 
 TEST_P(FaultMatrix, SurvivorsFailNamingTheLostRankWithinTheTimeoutAndLeakNothing) {
   const Case c = GetParam();
-  Board* board = newBoard();
+  Board* board = plexus::test::newShared<Board>();
   RunOptions options = optionsFor(c.transport, kTimeoutSeconds);
   // libfabric's shm provider (1.17 here) sends into the receiver's shared memory under a spin lock
   // that the receiver takes too: a receiver killed or stopped while holding it leaves a sender
@@ -264,7 +265,7 @@ TEST_P(FaultMatrix, SurvivorsFailNamingTheLostRankWithinTheTimeoutAndLeakNothing
         return rank == kVictim ? victimBody(c, n, id, board) : survivorBody(c, rank, n, id, board);
       },
       options);
-  deleteBoard(board);
+  plexus::test::deleteShared(board);
   // libfabric's tcp provider writes without MSG_NOSIGNAL: a victim whose sockets were shut down
   // may die of SIGPIPE there (Plexus's own sockets never raise it).
   const int victimExit = out[kVictim].exitCode;

@@ -25,8 +25,6 @@ struct Board {
   std::atomic<int> survivorsDone{0};
 };
 
-Board* newBoard();
-void deleteBoard(Board* board);
 int64_t nowNs();
 double secondsSince(int64_t ns);
 

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/shared_board.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 #include "tests/multiproc/transport_list.hpp"
 #include "trace_merge.hpp"
@@ -42,18 +43,6 @@ struct Board {
   std::atomic<int> pids[kRanks];
   std::atomic<int> iterations[kRanks];
 };
-
-template <class T>
-T* newShared() {
-  void* mem = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  return new (mem) T();
-}
-
-template <class T>
-void deleteShared(T* p) {
-  p->~T();
-  munmap(p, sizeof(T));
-}
 
 // A fresh folder under /tmp, removed with everything in it when the test ends.
 struct TempDir {
@@ -127,7 +116,7 @@ std::string runTraceTool(const std::string& dir) {
 TEST(FlightRecorder, StoppedRankIsNamedByTheMergedReport) {
   const std::set<std::string> shmBefore = devShmEntries();
   TempDir dumps;
-  Board* board = newShared<Board>();
+  Board* board = plexus::test::newShared<Board>();
   RunOptions o = optionsFor(transportNamed("shm"), 4);
   o.env["PLEXUS_DUMP_DIR"] = dumps.path;
   o.env["PLEXUS_DUMP_ON"] = "error,usr1";
@@ -183,7 +172,7 @@ TEST(FlightRecorder, StoppedRankIsNamedByTheMergedReport) {
   EXPECT_NE(report.find("8 dumps; missing: none"), std::string::npos) << report;
   EXPECT_NE(report.find("  rank 7 (host"), std::string::npos) << report;
   EXPECT_NE(report.find("allreduce seq"), std::string::npos) << report;
-  deleteShared(board);
+  plexus::test::deleteShared(board);
   EXPECT_EQ(leftInDevShm(shmBefore), std::set<std::string>{});
   EXPECT_EQ(childProcesses(), std::vector<int>{});
 }

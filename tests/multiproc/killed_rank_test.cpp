@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/shared_board.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 #include "tests/multiproc/transport_list.hpp"
 
@@ -88,17 +89,6 @@ struct Board {
   ncclUniqueId id;
 };
 
-Board* newBoard() {
-  void* mem =
-      mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  return new (mem) Board();
-}
-
-void deleteBoard(Board* board) {
-  board->~Board();
-  munmap(board, sizeof(Board));
-}
-
 int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
@@ -163,7 +153,7 @@ int selfForkedJob(Board* board) {
 }
 
 TEST_P(KilledRank, NamedByEverySurvivorWithinSecondsWhileAZombie) {
-  Board* board = newBoard();
+  Board* board = plexus::test::newShared<Board>();
   RunOptions o = optionsFor(transport(), 60);
   o.rank0MakesId = false;
   auto out = runRanks(
@@ -180,7 +170,7 @@ TEST_P(KilledRank, NamedByEverySurvivorWithinSecondsWhileAZombie) {
     EXPECT_TRUE(contains(line, "rank 2 (host")) << line;
     std::printf("%s\n", line.c_str());
   }
-  deleteBoard(board);
+  plexus::test::deleteShared(board);
 }
 
 // Rank 0's helper thread SIGKILLs every rank (itself last) `delayMs` after init, while the main
@@ -188,7 +178,7 @@ TEST_P(KilledRank, NamedByEverySurvivorWithinSecondsWhileAZombie) {
 TEST_P(KilledRank, KillingEveryRankLeavesNothingBehind) {
   const std::set<std::string> before = devShmEntries();
   for (int delayMs : {0, 1, 5, 30, 200}) {
-    Board* board = newBoard();
+    Board* board = plexus::test::newShared<Board>();
     auto out = runRanks(
         4,
         [board, delayMs](int rank, int n, const ncclUniqueId& id) {
@@ -216,7 +206,7 @@ TEST_P(KilledRank, KillingEveryRankLeavesNothingBehind) {
           << "delay " << delayMs << " ms, rank " << r << ": " << out[static_cast<size_t>(r)].output;
     EXPECT_EQ(leftInDevShm(before), std::set<std::string>{})
         << "after SIGKILL of every rank " << delayMs << " ms after init";
-    deleteBoard(board);
+    plexus::test::deleteShared(board);
   }
 }
 
