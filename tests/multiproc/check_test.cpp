@@ -5,12 +5,16 @@
 // communicator option turns it on without the environment variable.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "../common/shared_board.hpp"
 #include "plexus/plexus.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 #include "tests/multiproc/transport_list.hpp"
@@ -95,11 +99,13 @@ TEST_P(CallCheck, MismatchedRootBroadcastFailsEveryRankNamingBothCalls) {
 }
 
 // A send of 1000 floats meets a receive of 1024: the receiver fails naming both calls, and the
-// sender's next call fails with the receiver's error.
+// sender's next call fails with the receiver's error. The receiver stays until the sender has its
+// error: were it gone first, the sender could see its link close before its failure notice.
 TEST_P(CallCheck, MismatchedSendReceiveFailsNamingBothCalls) {
+  std::atomic<int>* senderDone = plexus::test::newShared<std::atomic<int>>();
   auto out = runRanks(
       2,
-      [](int rank, int n, const ncclUniqueId& id) {
+      [senderDone](int rank, int n, const ncclUniqueId& id) {
         ncclComm_t comm;
         RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
         std::vector<float> buf(1024, 1.0f);
@@ -107,9 +113,14 @@ TEST_P(CallCheck, MismatchedSendReceiveFailsNamingBothCalls) {
                                    : ncclRecv(buf.data(), 1024, ncclFloat32, 0, comm, nullptr);
         if (r == ncclSuccess && rank == 0)
           r = ncclAllReduce(buf.data(), buf.data(), 1, ncclFloat32, ncclSum, comm, nullptr);
+        if (rank == 0) senderDone->store(1);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (rank == 1 && senderDone->load() == 0 && std::chrono::steady_clock::now() < until)
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
         return reportFailure(r, comm, rank);
       },
       checked());
+  plexus::test::deleteShared(senderDone);
   for (size_t r = 0; r < out.size(); ++r) {
     const std::string& o = out[r].output;
     EXPECT_EQ(out[r].exitCode, 0) << "rank " << r << ": " << o;
