@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/peak_memory.hpp"
 #include "tests/multiproc/hostile_listeners.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 #include "tests/multiproc/transport_list.hpp"
@@ -67,7 +68,7 @@ TEST(HostileInput, BadConnectionsToEveryListenerNeitherBlockNorFloodNorAllocate)
         hostile.stop();  // held open until the all-reduce is checked
         RANK_NCCL(ncclCommDestroy(comm));
         std::fprintf(stderr, "HOSTILE ports=%d connections=%d peak=%zu\n", ports, connections,
-                     peakResidentBytes());
+                     plexus::test::peakResidentBytes());
         // Rank 0: root, bootstrap listener, tcp listener; the others: the last two.
         RANK_CHECK(ports >= expected, "only %d listeners were attacked", ports);
         return 0;

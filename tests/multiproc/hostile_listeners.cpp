@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "../common/peak_memory.hpp"
 #include "runtime/protocol.hpp"
 #include "transports/tcp/tcp_wire.hpp"
 
@@ -95,20 +96,6 @@ std::set<int> listeningPorts() {
   addListening("/proc/self/net/tcp", mine, ports);
   addListening("/proc/self/net/tcp6", mine, ports);
   return ports;
-}
-
-size_t peakResidentBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  size_t kb = 0;
-  while (in >> key) {
-    if (key == "VmHWM:") {
-      in >> kb;
-      return kb * 1024;
-    }
-    in.ignore(1 << 20, '\n');
-  }
-  return 0;
 }
 
 HostileListeners::HostileListeners() : thread_([this] { run(); }) {}

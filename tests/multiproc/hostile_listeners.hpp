@@ -38,7 +38,4 @@ class HostileListeners {
 // Ports of this process's listening TCP sockets (IPv4 and IPv6), from /proc.
 std::set<int> listeningPorts();
 
-// Peak resident memory of this process (VmHWM), bytes.
-size_t peakResidentBytes();
-
 }  // namespace plexus::testing

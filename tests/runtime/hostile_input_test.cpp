@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "../common/peak_memory.hpp"
 #include "base/error.hpp"
 #include "runtime/bootstrap_exchange.hpp"
 #include "runtime/bootstrap_links.hpp"
@@ -18,20 +19,6 @@
 
 namespace plexus::runtime {
 namespace {
-
-size_t peakResidentBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  size_t kb = 0;
-  while (in >> key) {
-    if (key == "VmHWM:") {
-      in >> kb;
-      return kb * 1024;
-    }
-    in.ignore(1 << 20, '\n');
-  }
-  return 0;
-}
 
 // exchangeMessage receiving `stream` (then the end of stream) on a link; returns the error text.
 std::string receiveStream(const std::string& stream) {
@@ -62,12 +49,12 @@ std::string lengthPrefix(uint64_t n) {
 }
 
 TEST(HostileInput, AnAbsurdLengthPrefixAllocatesABoundedAmount) {
-  const size_t before = peakResidentBytes();
+  const size_t before = plexus::test::peakResidentBytes();
   // 4 GiB announced (the largest accepted), 100 bytes sent, then the peer is gone.
   std::string err = receiveStream(lengthPrefix(uint64_t{1} << 32) + std::string(100, 'x'));
   EXPECT_NE(err.find("the peer closed the connection"), std::string::npos) << err;
   EXPECT_NE(err.find("rank 1"), std::string::npos) << err;
-  EXPECT_LT(peakResidentBytes() - before, size_t{64} << 20)
+  EXPECT_LT(plexus::test::peakResidentBytes() - before, size_t{64} << 20)
       << "the announced length was allocated before its bytes arrived";
   err = receiveStream(lengthPrefix(~uint64_t{0}));
   EXPECT_NE(err.find("an impossible message size"), std::string::npos) << err;
