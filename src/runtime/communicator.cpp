@@ -347,6 +347,17 @@ bool Communicator::hasUnmatchedSelfP2P() const {
   return !selfSends_.empty() || !selfRecvs_.empty();
 }
 
+namespace {
+
+// The plan of one send to (or receive from) `peer` of `count` elements.
+std::shared_ptr<const algo::Plan> p2pPlan(int nranks, int rank, bool send, int peer,
+                                          uint64_t count) {
+  return std::make_shared<const algo::Plan>(send ? algo::buildSend(nranks, rank, peer, count)
+                                                 : algo::buildRecv(nranks, rank, peer, count));
+}
+
+}  // namespace
+
 engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
   validate(a);
   if (a.collective == algo::Collective::kSendRecv && a.root == rank_) return selfP2P(a);
@@ -368,9 +379,7 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
   if (a.collective == algo::Collective::kSendRecv) {
     d.p2pPeer = a.root;
     d.p2pSend = a.isSend;
-    d.plan = std::make_shared<const algo::Plan>(
-        a.isSend ? algo::buildSend(nranks_, rank_, a.root, a.count)
-                 : algo::buildRecv(nranks_, rank_, a.root, a.count));
+    d.plan = p2pPlan(nranks_, rank_, a.isSend, a.root, a.count);
   } else {
     d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
   }
@@ -398,9 +407,7 @@ void Communicator::submitCheck(const OpArgs& a, engine::WorkDesc& d, bool async)
     c.collective = algo::Collective::kSendRecv;
     c.root = a.root;
     c.isSend = a.isSend;
-    check.plan = std::make_shared<const algo::Plan>(
-        a.isSend ? algo::buildSend(nranks_, rank_, a.root, c.count)
-                 : algo::buildRecv(nranks_, rank_, a.root, c.count));
+    check.plan = p2pPlan(nranks_, rank_, a.isSend, a.root, c.count);
   } else {
     checker_->prepare(a, d, check);
     check.plan = plan(c.collective, c.count, dataTypeSize(c.type), 0);
