@@ -117,6 +117,9 @@ TEST_P(CallCheck, MismatchedSendReceiveFailsNamingBothCalls) {
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         while (rank == 1 && senderDone->load() == 0 && std::chrono::steady_clock::now() < until)
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        // The sender learns of the mismatch while this rank lives on (not when it exits).
+        RANK_CHECK(rank == 0 || senderDone->load() == 1,
+                   "the sender had no error 30 s after this rank found the mismatch");
         return reportFailure(r, comm, rank);
       },
       checked());

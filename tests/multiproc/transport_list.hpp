@@ -50,8 +50,9 @@ std::set<std::string> devShmEntries();
 // Removes the regions of processes that no longer exist that are not in `before`.
 void removeDeadProvidersRegions(const std::set<std::string>& before);
 // What a run left in /dev/shm: the entries not in `before`, after removing the regions of dead
-// processes, less the regions of live processes (after runRanks no rank of the run is alive; other
-// jobs on the machine may be).
+// processes, less the regions of live processes and the entries a live process other than this
+// one holds open or mapped (after runRanks no rank of the run is alive; other jobs on the machine,
+// such as a concurrent test, may be).
 std::set<std::string> leftInDevShm(const std::set<std::string>& before);
 // Processes whose parent is this one (after runRanks: none).
 std::vector<int> childProcesses();

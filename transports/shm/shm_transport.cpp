@@ -374,10 +374,12 @@ class ShmTransport final : public Transport {
     auto now = std::chrono::steady_clock::now();
     if (now - lastWaitCheck_ < std::chrono::milliseconds(200)) return;
     lastWaitCheck_ = now;
+    // A peer that failed (e.g. a PLEXUS_CHECK mismatch) says so in its control block and may
+    // live on: whether a thread of this process or another process, it will not answer.
+    if (link.control && link.control->block()->aborted.load() != 0)
+      throw Error(ErrorCode::kRemote,
+                  peerAborted(describePeer(ctx_, peer), link.control->block()->reason));
     if (link.local && link.control) {
-      if (link.control->block()->aborted.load() != 0)
-        throw Error(ErrorCode::kRemote,
-                    peerAborted(describePeer(ctx_, peer), link.control->block()->reason));
       if (!shm::findControl(ctx_.commId, peer))
         throwError(ErrorCode::kRemote,
                    "%s (a thread of this process) destroyed its communicator while this rank was "
