@@ -17,24 +17,10 @@
 #include <string>
 
 #include "engine/work.hpp"
+#include "runtime/dump_policy.hpp"
 #include "runtime/op_args.hpp"
 
 namespace plexus::runtime {
-
-// PLEXUS_DUMP_ON: a comma list of error (any failure of the communicator: timeout, lost peer, a
-// peer's failure notice), timeout (only the PLEXUS_TIMEOUT stall), abort (ncclCommAbort,
-// ncclCommRevoke, Communicator::abort), fatal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM:
-// a handler dumps, then chains to the handler before it), usr1 (SIGUSR1 asks every live
-// communicator of the process to dump); "all", "none". Default: error.
-struct DumpPolicy {
-  bool onError = true;
-  bool onTimeout = true;
-  bool onAbort = false;
-  bool onFatal = false;
-  bool onUsr1 = false;
-  static DumpPolicy parse(const std::string& text);  // throws Error(kInvalidArgument)
-  static DumpPolicy fromEnv();
-};
 
 struct RecorderIdentity {
   std::string host;

@@ -15,104 +15,6 @@ namespace plexus::runtime {
 
 namespace {
 
-// The transports Plexus ships (built in, then plugins), and other names users reach for.
-constexpr const char* kShipped[] = {"shm", "tcp", "ibverbs", "ofi", "ucx"};
-struct Alias {
-  const char* name;
-  const char* canonical;
-};
-constexpr Alias kAliases[] = {{"libfabric", "ofi"}, {"verbs", "ibverbs"}, {"ib", "ibverbs"}};
-
-constexpr const char* kValidNames =
-    "valid names: shm, tcp (built in), ibverbs, ofi, ucx (plugins); aliases: libfabric = ofi, "
-    "verbs = ib = ibverbs; any other NAME loads a plugin libplexus-transport-NAME.so";
-
-std::string canonicalName(const std::string& name) {
-  for (const Alias& a : kAliases)
-    if (name == a.name) return a.canonical;
-  return name;
-}
-
-bool isShipped(const std::string& name) {
-  return std::any_of(std::begin(kShipped), std::end(kShipped),
-                     [&](const char* k) { return name == k; });
-}
-
-size_t editDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// " (did you mean ofi?)" when `name` is a near miss of a shipped name or alias, else "".
-std::string suggestion(const std::string& name) {
-  std::string best;
-  size_t bestDistance = 3;  // at most two edits, and fewer than the name is long
-  auto consider = [&](const char* candidate, const char* canonical) {
-    size_t d = editDistance(name, candidate);
-    if (d < bestDistance && d < name.size()) {
-      bestDistance = d;
-      best = canonical;
-    }
-  };
-  for (const char* k : kShipped) consider(k, k);
-  for (const Alias& a : kAliases) consider(a.name, a.canonical);
-  return best.empty() ? std::string() : " (did you mean " + best + "?)";
-}
-
-}  // namespace
-
-std::vector<std::string> transportOrderFromEnv() {
-  // Default: shared memory on a host; RDMA (ibverbs) when its plugin finds a device; else tcp.
-  const std::vector<std::string> known = {"shm", "ibverbs", "tcp"};
-  std::vector<std::string> order = known;
-  if (auto spec = envGet("TRANSPORTS")) {
-    std::string s = *spec;
-    bool exclude = !s.empty() && s[0] == '^';
-    if (exclude) s.erase(0, 1);
-    std::vector<std::string> names;
-    size_t pos = 0;
-    while (pos <= s.size()) {
-      size_t comma = s.find(',', pos);
-      std::string tok = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-      if (!tok.empty()) {
-        if (tok.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
-          throwError(ErrorCode::kInvalidArgument,
-                     "PLEXUS_TRANSPORTS: '%s' is not a transport name%s (%s)", tok.c_str(),
-                     suggestion(tok).c_str(), kValidNames);
-        tok = canonicalName(tok);
-        if (std::find(names.begin(), names.end(), tok) == names.end()) names.push_back(tok);
-      }
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
-    }
-    if (exclude) {
-      order.clear();
-      for (const auto& k : known)
-        if (std::find(names.begin(), names.end(), k) == names.end()) order.push_back(k);
-    } else {
-      order = names;
-    }
-  }
-  if (envBool("SHM_DISABLE", false))
-    order.erase(std::remove(order.begin(), order.end(), "shm"), order.end());
-  if (order.empty())
-    throwError(ErrorCode::kInvalidArgument,
-               "PLEXUS_TRANSPORTS / PLEXUS_SHM_DISABLE leave no transport to use");
-  return order;
-}
-
-namespace {
-
 // A built-in transport made directly; nullptr, with `why`, when it cannot work here (its factory
 // says so with kInvalidUsage, as a plugin says PLEXUS_TP_UNAVAILABLE).
 std::unique_ptr<transport::Transport> makeBuiltin(const std::string& name,
@@ -142,9 +44,9 @@ std::unique_ptr<transport::Transport> makeTransport(const std::string& name,
     if (table == nullptr) {
       PLEXUS_INFO(subsys::kInit, "transport %s: no plugin library (looked for %s); skipped",
                   name.c_str(), searched.c_str());
-      *unknown = !isShipped(name);
-      *why = *unknown ? "not a transport" + suggestion(name) + ": no plugin library (looked for " +
-                            searched + ")"
+      *unknown = !isShippedTransport(name);
+      *why = *unknown ? "not a transport" + transportSuggestion(name) +
+                            ": no plugin library (looked for " + searched + ")"
                       : "its plugin was not built or installed (looked for " + searched + ")";
       return nullptr;
     }
@@ -183,13 +85,13 @@ std::vector<std::unique_ptr<transport::Transport>> createTransports(
     throwError(ErrorCode::kInvalidUsage,
                "no transport is usable on this host (PLEXUS_TRANSPORTS='%s'): %s%s%s",
                envString("TRANSPORTS", "").c_str(), skipped.c_str(), unknown.empty() ? "" : "; ",
-               unknown.empty() ? "" : kValidNames);
+               unknown.empty() ? "" : kValidTransportNames);
   // Some transport works: a misspelt one is skipped with a warning (once per job, from rank 0).
   for (const std::string& name : unknown)
     if (ctx.rank == 0)
       PLEXUS_WARN(subsys::kInit,
                   "PLEXUS_TRANSPORTS names '%s', which is not a transport%s; skipped (%s)",
-                  name.c_str(), suggestion(name).c_str(), kValidNames);
+                  name.c_str(), transportSuggestion(name).c_str(), kValidTransportNames);
   return out;
 }
 

@@ -9,12 +9,9 @@
 
 #include "algorithms/topology_costs.hpp"
 #include "engine/connection_provider.hpp"
+#include "runtime/transport_order.hpp"
 
 namespace plexus::runtime {
-
-// Transport names in preference order after applying PLEXUS_TRANSPORTS / PLEXUS_SHM_DISABLE:
-// "tcp" forces tcp, "shm,tcp" orders, "^shm" excludes.
-std::vector<std::string> transportOrderFromEnv();
 
 // Every transport of PLEXUS_TRANSPORTS' order that is usable here: shm and tcp as C++ objects,
 // others from plugin libraries (adapted from the plugin ABI). Throws if none is.

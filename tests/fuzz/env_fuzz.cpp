@@ -16,8 +16,10 @@
 #include "base/log.hpp"
 #include "base/socket.hpp"
 #include "fuzz_targets.hpp"
+#include "runtime/dump_policy.hpp"
 #include "runtime/injected_system.hpp"
 #include "runtime/launch_env.hpp"
+#include "runtime/transport_order.hpp"
 #include "runtime/unique_id.hpp"
 #include "topology/synthetic.hpp"
 #include "transports/common/transport.hpp"
@@ -114,6 +116,14 @@ void specific(const std::string& name, const std::string& v) {
   if (name == "SLOT_SIZE" || name == "SLOTS")
     refusedOk([] { (void)transport::slotConfigFromEnv(); });
   if (name == "SHM_BUDGET") refusedOk([] { (void)transport::shmBudgetFromEnv(); });
+  if (name == "TRANSPORTS" || name == "SHM_DISABLE")
+    refusedOk([] {
+      if (runtime::transportOrderFromEnv().empty()) broken("an empty transport order");
+    });
+  if (name == "DUMP_ON") {
+    refusedOk([&] { (void)runtime::DumpPolicy::parse(v); });
+    refusedOk([] { (void)runtime::DumpPolicy::fromEnv(); });
+  }
   if (name == "DEBUG" || name == "DEBUG_SUBSYS") {
     logReset();
     (void)logEnabled(LogLevel::kInfo, subsys::kInit);
