@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -117,6 +118,13 @@ class Root {
       if (it->got < sizeof(RootHello)) {
         if (Clock::now() - it->since > std::chrono::seconds(30)) {
           drop(it, "sent no introduction within 30 s");
+          continue;
+        }
+        // Each silent connection holds a descriptor: beyond twice the ranks (1024 before the
+        // first introduction says how many), the oldest goes at once.
+        const size_t maxSilent = std::max<size_t>(1024, 2 * static_cast<size_t>(nranks_));
+        if (it == incoming_.begin() && incoming_.size() > maxSilent) {
+          drop(it, "sent no introduction while too many newer connections waited");
           continue;
         }
         ++it;

@@ -1,8 +1,11 @@
 // Bad bytes where the bootstrap expects a peer's: an absurd length prefix on a bootstrap link
 // allocates no more than a bounded amount before the stream ends; introductions with an absurd
 // rank count, a foreign secret or a malformed address are refused by the checks the root and the
-// ranks apply (runtime/bootstrap_wire.hpp), and a unique id that holds no IP address is refused.
+// ranks apply (runtime/bootstrap_wire.hpp), a unique id that holds no IP address is refused, and a
+// flood of silent connections to the root costs it a bounded number of descriptors.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -15,6 +18,7 @@
 #include "runtime/bootstrap_exchange.hpp"
 #include "runtime/bootstrap_links.hpp"
 #include "runtime/bootstrap_wire.hpp"
+#include "runtime/root_service.hpp"
 #include "runtime/unique_id.hpp"
 
 namespace plexus::runtime {
@@ -111,6 +115,60 @@ TEST(HostileInput, TheRootRefusesAbsurdRankCountsAndForeignIntroductions) {
   EXPECT_NE(rootHelloProblem(h, secret, 5).find("version"), std::string::npos);
   h.magic = 0;
   EXPECT_NE(rootHelloProblem(h, secret, 5).find("no bootstrap magic number"), std::string::npos);
+}
+
+// 1100 connections that never introduce themselves: the root keeps 1024 (twice the ranks, at least
+// 1024) and drops the 76 oldest at once, then still serves a real rank.
+TEST(HostileInput, TheRootHoldsABoundedNumberOfSilentConnections) {
+  constexpr size_t kFlood = 1100, kKept = 1024;
+  rlimit lim{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_max < kFlood + 256) GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << lim.rlim_max;
+  const rlimit before = lim;
+  lim.rlim_cur = std::max<rlim_t>(lim.rlim_cur, kFlood + 256);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  Secret secret{};
+  secret[0] = 7;
+  SocketAddress address = *SocketAddress::parse("127.0.0.1:0");
+  Fd listener = listenOn(address);
+  startRoot(std::move(listener), secret, 11, address);
+  std::vector<Fd> silent;
+  for (size_t i = 0; i < kFlood; ++i)
+    silent.push_back(
+        connectTo(address, Deadline::after(std::chrono::seconds(30)), nullptr, "root"));
+  // The root closes the ones it drops: count the ends that read EOF.
+  auto closedCount = [&] {
+    std::vector<pollfd> fds;
+    for (const Fd& f : silent) fds.push_back({f.get(), POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 0);
+    size_t closed = 0;
+    for (const pollfd& p : fds) closed += (p.revents & (POLLIN | POLLHUP)) != 0;
+    return closed;
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (closedCount() < kFlood - kKept && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(closedCount(), kFlood - kKept);
+  silent.clear();
+  // A real rank (of a 1-rank job) still gets its answer.
+  Fd rank = connectTo(address, Deadline::after(std::chrono::seconds(30)), nullptr, "root");
+  RootHello h{};
+  h.magic = kRootHelloMagic;
+  h.version = kProtocolVersion;
+  std::memcpy(h.secret, secret.data(), 16);
+  h.nonce = 11;
+  h.rank = 0;
+  h.nranks = 1;
+  h.pid = static_cast<int32_t>(getpid());
+  h.listenAddress = addressToWire(address);
+  sendAll(rank.get(), &h, sizeof(h), Deadline::after(std::chrono::seconds(30)), nullptr, "root");
+  RootReply r{};
+  recvAll(rank.get(), &r, sizeof(r), Deadline::after(std::chrono::seconds(30)), nullptr, "root");
+  EXPECT_EQ(r.ok, 1u) << rootRefusal(r);
+  rank.reset();
+  reapRoots();
+  setrlimit(RLIMIT_NOFILE, &before);
 }
 
 TEST(HostileInput, MalformedAddressesAndIdsAreRefused) {

@@ -224,6 +224,13 @@ class TcpTransport final : public Transport {
         drop = true;
         why = "sent no introduction within 30 s";
       }
+      // Silent connections cost a descriptor each: beyond what every peer's sockets could need,
+      // the oldest goes at once (a real peer introduces itself right after connecting).
+      const size_t maxSilent = 256 + 2 * kMaxSockets * static_cast<size_t>(ctx_.nranks);
+      if (!drop && i == 0 && p.got < sizeof(Hello) && pending_.size() > maxSilent) {
+        drop = true;
+        why = "sent no introduction while too many newer connections waited";
+      }
       if (drop) {
         sockaddr_storage ss{};
         socklen_t len = sizeof(ss);
