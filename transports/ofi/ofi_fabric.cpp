@@ -120,6 +120,7 @@ OfiFabric::OfiFabric(const TransportContext& ctx) : ctx_(ctx) {
     rc = fi_getname(&ep_->fid, address_.data(), &len);
     if (rc != 0) throwError(ErrorCode::kSystem, "fi_getname: %s", fiError(rc).c_str());
     address_.resize(len);
+    if (sameHostOnly()) openShmGuard();
   } catch (const Error& e) {
     close();
     throwError(ErrorCode::kSystem, "ofi transport (provider %s, domain %s): %s", provider_.c_str(),
@@ -138,7 +139,17 @@ OfiFabric::~OfiFabric() {
   close();
 }
 
+void OfiFabric::openShmGuard() {
+  shmGuard_ = std::make_unique<ShmLockGuard>(address_, ctx_.nranks);
+  if (!shmGuard_->enabled())
+    PLEXUS_INFO(subsys::kNet,
+                "ofi transport (shm): not watching the provider's region locks (%s): a peer "
+                "killed or stopped while holding one may leave this rank spinning inside libfabric",
+                shmGuard_->off().c_str());
+}
+
 void OfiFabric::close() {
+  shmGuard_.reset();
   if (ep_ != nullptr) fi_close(&ep_->fid);
   ep_ = nullptr;
   for (fid_mr* mr : mrs_) fi_close(&mr->fid);
@@ -179,6 +190,13 @@ void OfiFabric::addPeer(int rank, const std::string& address) {
     if (fd) peerPidFds_[rank] = std::move(fd);
   }
 #endif
+  std::string why;
+  if (shmGuard_ != nullptr && shmGuard_->enabled() &&
+      !shmGuard_->addPeer(rank, address, (*ctx_.peers)[static_cast<size_t>(rank)].pid, &why))
+    PLEXUS_INFO(subsys::kNet,
+                "ofi transport (shm): not watching the region lock of rank %d (%s): sends to it "
+                "may spin inside libfabric should a process die holding it",
+                rank, why.c_str());
 }
 
 bool OfiFabric::peerFailed(int rank, std::string* why) const {
@@ -213,9 +231,14 @@ bool OfiFabric::post(FabricOp& op) {
       throwError(ErrorCode::kRemote, "rank %d (host %s, pid %d) over ofi (%s) %s; check its output",
                  op.peer, rec.hostName.c_str(), rec.pid, provider_.c_str(), why.c_str());
     }
-    rc = fi_tsend(ep_, op.buf, op.len, op.desc, it->second, op.tag, op.fabricContext);
+    // The provider spins on the receiver's region lock: retried (as busy) while it is held.
+    rc = whenFree(peerLock(op.peer), [&] {
+      return fi_tsend(ep_, op.buf, op.len, op.desc, it->second, op.tag, op.fabricContext);
+    });
   } else {
-    rc = fi_trecv(ep_, op.buf, op.len, op.desc, FI_ADDR_UNSPEC, op.tag, 0, op.fabricContext);
+    rc = whenFree(ownLock(), [&] {
+      return fi_trecv(ep_, op.buf, op.len, op.desc, FI_ADDR_UNSPEC, op.tag, 0, op.fabricContext);
+    });
   }
   if (rc == -FI_EAGAIN) return false;
   if (rc != 0) {
@@ -234,7 +257,8 @@ bool OfiFabric::progress() {
   bool moved = false;
   while (true) {
     fi_cq_tagged_entry entries[16];
-    ssize_t n = fi_cq_read(cq_, entries, 16);
+    // (Progress takes this rank's region lock: nothing moves while a lost peer holds it.)
+    ssize_t n = whenFree(ownLock(), [&] { return fi_cq_read(cq_, entries, 16); });
     if (n > 0) {
       moved = true;
       for (ssize_t i = 0; i < n; ++i) {
@@ -266,7 +290,11 @@ bool OfiFabric::progress() {
 bool OfiFabric::waitFds(std::vector<pollfd>& fds, bool* busy) {
   if (waitFd_ < 0) return false;
   fid* f = &cq_->fid;
-  int rc = fi_trywait(fabric_, &f, 1);
+  // fi_trywait progresses (the own region lock again): nap instead while that lock is held.
+  pthread_spinlock_t* own = ownLock();
+  if (own != nullptr && !shmGuard_->isFree(own)) return false;
+  const int rc = static_cast<int>(
+      whenFree(own, [&] { return static_cast<ssize_t>(fi_trywait(fabric_, &f, 1)); }));
   if (rc == -FI_EAGAIN)
     *busy = true;
   else if (rc != 0)

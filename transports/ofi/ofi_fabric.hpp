@@ -6,14 +6,17 @@
 
 #include <rdma/fabric.h>
 #include <rdma/fi_domain.h>
+#include <rdma/fi_errno.h>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/socket.hpp"
 #include "transports/common/transport.hpp"
+#include "transports/ofi/ofi_shm_guard.hpp"
 #include "transports/plugin_common/tagged_fabric.hpp"
 
 namespace plexus::transport {
@@ -48,6 +51,22 @@ class OfiFabric final : public TaggedFabric {
 
  private:
   void chooseProvider(const TransportContext& ctx);
+  void openShmGuard();
+  // The shm region lock a send to `rank` takes, and this rank's own (null when not watched).
+  pthread_spinlock_t* peerLock(int rank) const {
+    return shmGuard_ != nullptr ? shmGuard_->peerLock(rank) : nullptr;
+  }
+  pthread_spinlock_t* ownLock() const {
+    return shmGuard_ != nullptr ? shmGuard_->ownLock() : nullptr;
+  }
+  // Runs a libfabric call that may take `lock` (null: not watched) when the lock is free now;
+  // -FI_EAGAIN, without calling, when it is held (ofi_shm_guard.hpp).
+  template <class F>
+  ssize_t whenFree(pthread_spinlock_t* lock, F&& f) {
+    if (lock == nullptr) return f();
+    if (!shmGuard_->isFree(lock)) return -FI_EAGAIN;
+    return shmGuard_->run(lock, f);
+  }
   void close();
 
   const TransportContext& ctx_;
@@ -70,6 +89,9 @@ class OfiFabric final : public TaggedFabric {
   // inside libfabric. A pidfd per peer (readable once its process has exited, reaped or not) lets
   // a send to a dead peer fail instead of entering the provider.
   std::map<int, Fd> peerPidFds_;
+  // ... and a receiver (or sender) killed or stopped while holding a region lock must not leave
+  // this rank spinning inside the provider either (ofi_shm_guard.hpp). Null unless shm.
+  std::unique_ptr<ShmLockGuard> shmGuard_;
   std::string provider_;
   std::string address_;
 };
