@@ -201,11 +201,49 @@ void OfiFabric::addPeer(int rank, const std::string& address) {
 
 bool OfiFabric::peerFailed(int rank, std::string* why) const {
   auto it = peerPidFds_.find(rank);
-  if (it == peerPidFds_.end()) return false;
-  pollfd p{it->second.get(), POLLIN, 0};
-  if (::poll(&p, 1, 0) <= 0) return false;
-  if (why != nullptr) *why = "has exited (its process is gone: killed or crashed)";
-  return true;
+  if (it != peerPidFds_.end()) {
+    pollfd p{it->second.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) > 0) {
+      if (why != nullptr) *why = "has exited (its process is gone: killed or crashed)";
+      return true;
+    }
+  }
+  // A live peer this rank cannot hear from (its own region is locked) or send to (the peer's is)
+  // because another rank died holding the lock: the failure is that rank's.
+  std::string lost;
+  if (heldByLostPeer(ownLock(), &lost)) {
+    if (why != nullptr) *why = "cannot be heard from: this rank's shared-memory region " + lost;
+    return true;
+  }
+  if (heldByLostPeer(peerLock(rank), &lost)) {
+    if (why != nullptr) *why = "cannot be sent to: its shared-memory region " + lost;
+    return true;
+  }
+  return false;
+}
+
+bool OfiFabric::heldByLostPeer(const pthread_spinlock_t* lock, std::string* why) const {
+  if (lock == nullptr) return false;
+  if (shmGuard_->isFree(lock)) {
+    heldSince_.erase(lock);
+    return false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto since = heldSince_.emplace(lock, now).first->second;
+  if (now - since < std::chrono::milliseconds(500)) return false;
+  for (const auto& [rank, fd] : peerPidFds_) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) continue;
+    const PeerRecord& rec = (*ctx_.peers)[static_cast<size_t>(rank)];
+    *why = formatString(
+        "(libfabric shm) has stayed locked for %lld ms while rank %d (host %s, pid %d) has "
+        "exited: it died holding the lock",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count()),
+        rank, rec.hostName.c_str(), rec.pid);
+    return true;
+  }
+  return false;
 }
 
 void* OfiFabric::registerMemory(void* buf, size_t len) {
@@ -288,11 +326,18 @@ bool OfiFabric::progress() {
 }
 
 bool OfiFabric::waitFds(std::vector<pollfd>& fds, bool* busy) {
+  // progress() skipped the provider while this rank's region lock was held: a peer writes its
+  // command under it for microseconds, so look again at once rather than nap (as the provider's
+  // own spin did), unless the lock stays held (a lost peer's: nap, the deadline runs).
+  pthread_spinlock_t* own = ownLock();
+  if (own != nullptr && !shmGuard_->isFree(own)) {
+    if (++ownHeldPolls_ < kOwnHeldSpins) *busy = true;
+    return false;
+  }
+  ownHeldPolls_ = 0;
   if (waitFd_ < 0) return false;
   fid* f = &cq_->fid;
-  // fi_trywait progresses (the own region lock again): nap instead while that lock is held.
-  pthread_spinlock_t* own = ownLock();
-  if (own != nullptr && !shmGuard_->isFree(own)) return false;
+  // (fi_trywait progresses: the own region lock again.)
   const int rc = static_cast<int>(
       whenFree(own, [&] { return static_cast<ssize_t>(fi_trywait(fabric_, &f, 1)); }));
   if (rc == -FI_EAGAIN)

@@ -8,6 +8,7 @@
 #include <rdma/fi_domain.h>
 #include <rdma/fi_errno.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -92,6 +93,13 @@ class OfiFabric final : public TaggedFabric {
   // ... and a receiver (or sender) killed or stopped while holding a region lock must not leave
   // this rank spinning inside the provider either (ofi_shm_guard.hpp). Null unless shm.
   std::unique_ptr<ShmLockGuard> shmGuard_;
+  // `lock` has been held at every look for a while and a same-host peer has exited: that peer
+  // died holding it (why says so). Looks from peerFailed, every 200 ms while the engine waits.
+  bool heldByLostPeer(const pthread_spinlock_t* lock, std::string* why) const;
+  mutable std::map<const pthread_spinlock_t*, std::chrono::steady_clock::time_point> heldSince_;
+  // Polls in a row that found this rank's region lock held (waitFds).
+  static constexpr int kOwnHeldSpins = 4096;
+  int ownHeldPolls_ = 0;
   std::string provider_;
   std::string address_;
 };
