@@ -217,12 +217,14 @@ namespace {
 bool aborted(const std::atomic<bool>* abort) {
   return abort != nullptr && abort->load(std::memory_order_relaxed);
 }
-}  // namespace
 
-Fd connectTo(const SocketAddress& address, Deadline deadline, const std::atomic<bool>* abort,
-             const std::string& what) {
+// connectTo's loop; with `refusedGrace` set, an empty Fd once refusals went on that long.
+Fd connectRetrying(const SocketAddress& address, Deadline deadline, const std::atomic<bool>* abort,
+                   const std::string& what, std::optional<std::chrono::milliseconds> refusedGrace) {
   int lastErr = 0;
   int backoffMs = 1;
+  int refusals = 0;  // in a row
+  Clock::time_point refusedSince{};
   while (true) {
     if (aborted(abort))
       throwError(ErrorCode::kRemote, "connect to %s (%s) aborted", what.c_str(),
@@ -250,6 +252,13 @@ Fd connectTo(const SocketAddress& address, Deadline deadline, const std::atomic<
       return fd;
     }
     lastErr = errno;
+    if (lastErr != ECONNREFUSED) {
+      refusals = 0;
+    } else if (refusals++ == 0) {
+      refusedSince = Clock::now();
+    } else if (refusedGrace && refusals >= 3 && Clock::now() - refusedSince >= *refusedGrace) {
+      return Fd();
+    }
     if (lastErr != ECONNREFUSED && lastErr != ETIMEDOUT && lastErr != EHOSTUNREACH &&
         lastErr != ENETUNREACH && lastErr != EAGAIN && lastErr != ECONNRESET && lastErr != EINTR)
       throwSystemError(lastErr, "connect to %s at %s failed", what.c_str(),
@@ -264,6 +273,19 @@ Fd connectTo(const SocketAddress& address, Deadline deadline, const std::atomic<
     ::usleep(static_cast<useconds_t>(std::min(sleepUs, deadline.remainingMs(100) * 1000)));
     backoffMs = std::min(backoffMs * 2, 100);
   }
+}
+
+}  // namespace
+
+Fd connectTo(const SocketAddress& address, Deadline deadline, const std::atomic<bool>* abort,
+             const std::string& what) {
+  return connectRetrying(address, deadline, abort, what, std::nullopt);
+}
+
+Fd connectToListener(const SocketAddress& address, Deadline deadline,
+                     const std::atomic<bool>* abort, const std::string& what,
+                     std::chrono::milliseconds refusedGrace) {
+  return connectRetrying(address, deadline, abort, what, refusedGrace);
 }
 
 Fd acceptOne(int listenFd, Deadline deadline, const std::atomic<bool>* abort) {

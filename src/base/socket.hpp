@@ -89,6 +89,14 @@ SocketAddress localAddress(int fd);
 // errors.
 Fd connectTo(const SocketAddress& address, Deadline deadline, const std::atomic<bool>* abort,
              const std::string& what);
+// As connectTo, for a listener that is known to have existed (its owner announced it after it
+// listened): once attempts have been refused (ECONNREFUSED) without a break for `refusedGrace`
+// (and at least 3 times), nothing listens there any more and this returns an empty Fd instead of
+// retrying to the deadline. Timeouts and unreachable errors are retried as by connectTo (a slow
+// peer or a full accept queue); the deadline bounds the grace.
+Fd connectToListener(const SocketAddress& address, Deadline deadline,
+                     const std::atomic<bool>* abort, const std::string& what,
+                     std::chrono::milliseconds refusedGrace);
 // Waits for one connection; returns an empty Fd on deadline or abort.
 Fd acceptOne(int listenFd, Deadline deadline, const std::atomic<bool>* abort);
 

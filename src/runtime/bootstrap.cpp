@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/error.hpp"
+#include "base/host_id.hpp"
 #include "base/log.hpp"
 #include "runtime/bootstrap_exchange.hpp"
 #include "runtime/bootstrap_wire.hpp"
@@ -74,7 +75,7 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int 
   SocketAddress rootAddr = startRootIfMine(id, rank);
   SocketAddress listenAddr = listenAddressFor(rootAddr);
   Fd listener = listenOn(listenAddr);
-  std::vector<SocketAddress> ahead, behind;
+  std::vector<LinkPeer> ahead, behind;
   b->helloRoot(id, rootAddr, listenAddr, deadline, ahead, behind);
   if (nranks == 1) return b;
 
@@ -82,13 +83,13 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int 
   // for the kernel; each listener takes ceil(log2 N) connections per call.
   b->listener_ = std::move(listener);
   b->listenAddr_ = listenAddr;
-  b->aheadAddrs_ = std::move(ahead);
-  b->behindAddrs_ = std::move(behind);
+  b->aheadPeers_ = std::move(ahead);
+  b->behindPeers_ = std::move(behind);
   PLEXUS_INFO(subsys::kBootstrap,
               "rank %d of %d joined the bootstrap: all-gather in %zu rounds over links made per "
               "call (first peer rank %d at %s)",
-              rank, nranks, b->aheadAddrs_.size(), bootstrapPeer(rank, nranks, 0, +1),
-              b->aheadAddrs_.front().toString().c_str());
+              rank, nranks, b->aheadPeers_.size(), bootstrapPeer(rank, nranks, 0, +1),
+              b->aheadPeers_.front().address.toString().c_str());
   return b;
 }
 
@@ -96,7 +97,7 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const UniqueId& id, int rank, int 
 // listeners of the ranks 2^k ahead and behind.
 void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
                           const SocketAddress& listenAddr, Deadline deadline,
-                          std::vector<SocketAddress>& ahead, std::vector<SocketAddress>& behind) {
+                          std::vector<LinkPeer>& ahead, std::vector<LinkPeer>& behind) {
   std::string rootName = "the bootstrap root at " + rootAddr.toString();
   staggerRootConnect(rank_, deadline, abort_);
   Fd root = connectTo(rootAddr, deadline, abort_, rootName);
@@ -109,9 +110,12 @@ void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
   hello.nranks = nranks_;
   hello.pid = static_cast<int32_t>(getpid());
   hello.listenAddress = addressToWire(listenAddr);
+  hello.pidSpace = bootstrapPidSpace();
+  hostToWire(hostName(), hello.host);
   sendAll(root.get(), &hello, sizeof(hello), deadline, abort_, rootName);
   RootReply reply{};
   std::vector<WireAddress> peers;
+  std::vector<WireRank> who;
   // The root reports missing ranks at its own deadline; wait a little longer than that.
   Deadline replyDeadline = Deadline::after(deadline.remaining() + std::chrono::seconds(5));
   try {
@@ -121,6 +125,9 @@ void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
     if (reply.ok != 0) {
       peers.resize(2 * size_t{reply.rounds});
       recvAll(root.get(), peers.data(), peers.size() * sizeof(WireAddress), replyDeadline, abort_,
+              rootName);
+      who.resize(peers.size());
+      recvAll(root.get(), who.data(), who.size() * sizeof(WireRank), replyDeadline, abort_,
               rootName);
     }
     reapRoots();  // a root in this process has answered every rank by now: join it
@@ -136,7 +143,14 @@ void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
                rootRefusal(reply).c_str());
   }
   commId_ = reply.commId;
-  decodeRootPeers(peers, reply.rounds, ahead, behind);
+  std::vector<SocketAddress> aheadAddrs, behindAddrs;
+  decodeRootPeers(peers, reply.rounds, aheadAddrs, behindAddrs);
+  for (size_t i = 0; i < who.size(); ++i) {
+    const bool isAhead = i < aheadAddrs.size();
+    const SocketAddress& a = isAhead ? aheadAddrs[i] : behindAddrs[i - aheadAddrs.size()];
+    (isAhead ? ahead : behind)
+        .push_back(LinkPeer{a, hostFromWire(who[i].host), who[i].pid, who[i].pidSpace});
+  }
 }
 
 Bootstrap::~Bootstrap() = default;
@@ -153,8 +167,8 @@ Bootstrap::Links Bootstrap::link(Deadline deadline) {
   Links l;
   if (nranks_ == 1) return l;
   LinkSetup s{rank_, nranks_, commId_, secret_, abort_};
-  l.ahead = connectLinks(s, aheadAddrs_, deadline);
-  l.behind = acceptLinks(s, listener_.get(), listenAddr_, behindAddrs_, deadline);
+  l.ahead = connectLinks(s, aheadPeers_, deadline);
+  l.behind = acceptLinks(s, listener_.get(), listenAddr_, behindPeers_, deadline);
   return l;
 }
 
@@ -215,10 +229,10 @@ std::vector<std::string> Bootstrap::allGatherAmong(const std::vector<int>& membe
                  self().c_str(), r, listeners[static_cast<size_t>(r)].c_str());
     return *a;
   };
-  std::vector<SocketAddress> ahead, behind;
+  std::vector<LinkPeer> ahead, behind;
   for (int k = 0; k < bootstrapRounds(m); ++k) {
-    ahead.push_back(addressOf(bootstrapPeer(me, m, k, +1)));
-    behind.push_back(addressOf(bootstrapPeer(me, m, k, -1)));
+    ahead.push_back(LinkPeer{addressOf(bootstrapPeer(me, m, k, +1)), "", 0, 0});
+    behind.push_back(LinkPeer{addressOf(bootstrapPeer(me, m, k, -1)), "", 0, 0});
   }
   LinkSetup s{me, m, tag, secret_, nullptr};
   Links l;

@@ -50,8 +50,7 @@ class Bootstrap {
   // Root handshake: sends this rank's listener address; learns the communicator id and the
   // listeners of the ranks 2^k ahead (`ahead`) and behind (`behind`).
   void helloRoot(const UniqueId& id, const SocketAddress& rootAddr, const SocketAddress& listenAddr,
-                 Deadline deadline, std::vector<SocketAddress>& ahead,
-                 std::vector<SocketAddress>& behind);
+                 Deadline deadline, std::vector<LinkPeer>& ahead, std::vector<LinkPeer>& behind);
   std::string self() const;
 
   int rank_ = 0;
@@ -74,8 +73,8 @@ class Bootstrap {
 
   Fd listener_;
   SocketAddress listenAddr_;
-  std::vector<SocketAddress> aheadAddrs_;   // listeners of ranks rank + 2^k
-  std::vector<SocketAddress> behindAddrs_;  // listeners of ranks rank - 2^k (named in errors)
+  std::vector<LinkPeer> aheadPeers_;   // listeners of ranks rank + 2^k
+  std::vector<LinkPeer> behindPeers_;  // listeners of ranks rank - 2^k (named in errors)
   const std::atomic<bool>* abort_ = nullptr;
 };
 

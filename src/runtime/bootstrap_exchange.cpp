@@ -109,8 +109,9 @@ std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
     if (deadline.expired())
       throwError(ErrorCode::kRemote,
                  "%s: bootstrap %s %s timed out (PLEXUS_TIMEOUT); check that it is alive and "
-                 "reached the same call",
-                 self.c_str(), waitingOn ? "receive from" : "send to", late.name().c_str());
+                 "reached the same call%s",
+                 self.c_str(), waitingOn ? "receive from" : "send to", late.name().c_str(),
+                 late.processState().c_str());
     pollfd fds[2] = {{recvFrom.fd.get(), static_cast<short>(in.done() ? 0 : POLLIN), 0},
                      {sendTo.fd.get(), static_cast<short>(sent < wire.size() ? POLLOUT : 0), 0}};
     ::poll(fds, 2, deadline.remainingMs(100));

@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <list>
 
 #include "base/error.hpp"
+#include "base/host_id.hpp"
 #include "base/log.hpp"
 #include "runtime/bootstrap_wire.hpp"
 #include "runtime/protocol.hpp"
@@ -30,7 +32,42 @@ int bootstrapPeer(int rank, int nranks, int round, int direction) {
 }
 
 std::string BootstrapLink::name() const {
-  return formatString("rank %d (bootstrap %s)", peer, address.c_str());
+  if (host.empty()) return formatString("rank %d (bootstrap %s)", peer, address.c_str());
+  return formatString("rank %d (host %s, pid %d, bootstrap %s)", peer, host.c_str(), pid,
+                      address.c_str());
+}
+
+uint64_t bootstrapPidSpace() {
+  std::string id;
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  boot >> id;
+  char ns[256] = {};
+  const ssize_t n = ::readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+  if (id.empty() || n <= 0) return 1;  // unknown: matches no other process's value but by chance
+  id += "|" + std::string(ns, static_cast<size_t>(n));
+  return fnv1a64(id.data(), id.size()) | 2;
+}
+
+std::string BootstrapLink::processState() const {
+  if (pid <= 0 || pidSpace != bootstrapPidSpace() || pidSpace == 1) return "";
+  std::ifstream stat(formatString("/proc/%d/stat", pid));
+  std::string line;
+  if (!std::getline(stat, line))
+    return formatString("; rank %d (pid %d on this host) has exited: no such process", peer, pid);
+  // "pid (comm) S ...": the state follows the last ')' (comm may hold anything).
+  const size_t close = line.rfind(')');
+  const char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : '?';
+  switch (state) {
+    case 'T':
+    case 't':
+      return formatString("; rank %d (pid %d on this host) is stopped (SIGSTOP or a debugger)",
+                          peer, pid);
+    case 'Z':
+    case 'X':
+      return formatString("; rank %d (pid %d on this host) has exited (not yet reaped)", peer, pid);
+    default:
+      return "";
+  }
 }
 
 std::chrono::milliseconds rootConnectDelay(int rank) {
@@ -41,13 +78,16 @@ std::chrono::milliseconds rootConnectDelay(int rank) {
   return std::chrono::milliseconds(20 * (rank / group));
 }
 
-std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<SocketAddress>& ahead,
+std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
                                         Deadline deadline) {
   std::vector<BootstrapLink> links(ahead.size());
   for (size_t k = 0; k < ahead.size(); ++k) {
     BootstrapLink& l = links[k];
     l.peer = bootstrapPeer(s.rank, s.nranks, static_cast<int>(k), +1);
-    l.address = ahead[k].toString();
+    l.address = ahead[k].address.toString();
+    l.host = ahead[k].host;
+    l.pid = ahead[k].pid;
+    l.pidSpace = ahead[k].pidSpace;
     LinkHello h{};
     h.magic = kLinkHelloMagic;
     h.fromRank = s.rank;
@@ -55,11 +95,18 @@ std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<So
     h.commId = s.commId;
     std::memcpy(h.secret, s.secret.data(), sizeof(h.secret));
     try {
-      l.fd = connectTo(ahead[k], deadline, s.abort, l.name());
+      // The listener existed before its rank told the root: a refusal means the rank is gone.
+      l.fd =
+          connectToListener(ahead[k].address, deadline, s.abort, l.name(), kListenerRefusedGrace);
+      if (!l.fd)
+        throwError(ErrorCode::kRemote,
+                   "%s is gone: its bootstrap listener refused the connection (it exited or was "
+                   "killed after it joined, or its own init failed first); check that rank's log",
+                   l.name().c_str());
       sendAll(l.fd.get(), &h, sizeof(h), deadline, s.abort, l.name());
     } catch (const Error& e) {
-      throwError(e.code(), "rank %d of %d: bootstrap link of round %zu: %s", s.rank, s.nranks, k,
-                 e.what());
+      throwError(e.code(), "rank %d of %d: bootstrap link of round %zu: %s%s", s.rank, s.nranks, k,
+                 e.what(), l.processState().c_str());
     }
   }
   return links;
@@ -72,11 +119,14 @@ namespace {
 class LinkAcceptor {
  public:
   LinkAcceptor(const LinkSetup& s, int listener, const SocketAddress& listenAddress,
-               const std::vector<SocketAddress>& behind)
+               const std::vector<LinkPeer>& behind)
       : s_(s), listener_(listener), listenAddress_(listenAddress), links_(behind.size()) {
     for (size_t k = 0; k < behind.size(); ++k) {
       links_[k].peer = bootstrapPeer(s.rank, s.nranks, static_cast<int>(k), -1);
-      links_[k].address = behind[k].toString();
+      links_[k].address = behind[k].address.toString();
+      links_[k].host = behind[k].host;
+      links_[k].pid = behind[k].pid;
+      links_[k].pidSpace = behind[k].pidSpace;
     }
   }
 
@@ -178,9 +228,9 @@ class LinkAcceptor {
     throwError(ErrorCode::kRemote,
                "rank %d of %d: %s never connected to this rank's bootstrap listener %s within "
                "PLEXUS_TIMEOUT (%d of %zu links missing); check that it is alive and can reach "
-               "this host",
+               "this host%s",
                s_.rank, s_.nranks, first->name().c_str(), listenAddress_.toString().c_str(),
-               missing_, links_.size());
+               missing_, links_.size(), first->processState().c_str());
   }
 
   const LinkSetup& s_;
@@ -195,8 +245,7 @@ class LinkAcceptor {
 
 std::vector<BootstrapLink> acceptLinks(const LinkSetup& s, int listener,
                                        const SocketAddress& listenAddress,
-                                       const std::vector<SocketAddress>& behind,
-                                       Deadline deadline) {
+                                       const std::vector<LinkPeer>& behind, Deadline deadline) {
   return LinkAcceptor(s, listener, listenAddress, behind).run(deadline);
 }
 

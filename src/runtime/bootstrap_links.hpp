@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,13 +20,37 @@ int bootstrapRounds(int nranks);
 // The rank `2^round` away from `rank`: ahead (+1, the one it connects to) or behind (-1).
 int bootstrapPeer(int rank, int nranks, int round, int direction);
 
+// A peer's bootstrap listener and, where the root told (0 / "" where not), who runs it.
+struct LinkPeer {
+  SocketAddress address;
+  std::string host;
+  int pid = 0;
+  uint64_t pidSpace = 0;  // bootstrapPidSpace() of the peer's process
+};
+
 struct BootstrapLink {
   Fd fd;
   int peer = -1;
   std::string address;  // the peer's bootstrap listener
-  // "rank P (bootstrap ADDRESS)", for errors.
+  std::string host;     // "" when not known
+  int pid = 0;
+  uint64_t pidSpace = 0;
+  // "rank P (host H, pid X, bootstrap ADDRESS)" ("rank P (bootstrap ADDRESS)" when the host is not
+  // known), for errors.
   std::string name() const;
+  // Where this process can see the peer's process (the same kernel and pid namespace) and it is
+  // stopped or gone: "; rank P (pid X on this host) is stopped (SIGSTOP or a debugger)" and the
+  // like, for a timeout's error. "" otherwise.
+  std::string processState() const;
 };
+
+// Identifies this process's pid namespace on this kernel (boot id and /proc/self/ns/pid): ranks
+// with the same value can look one another's pids up in /proc. Never 0.
+uint64_t bootstrapPidSpace();
+
+// How long a peer's listener, which existed once its rank joined, may refuse connections before
+// the rank counts as gone (its process exited or was killed): a few retries, not PLEXUS_TIMEOUT.
+constexpr std::chrono::milliseconds kListenerRefusedGrace{1500};
 
 struct LinkSetup {
   int rank = 0;
@@ -36,7 +62,9 @@ struct LinkSetup {
 
 // Connects to the listeners `ahead[k]` of ranks rank + 2^k, one after the other, and introduces
 // this rank on each. Throws naming the peer that was not reached by `deadline`.
-std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<SocketAddress>& ahead,
+// A refused connection to a listener (after kListenerRefusedGrace) throws at once, naming the rank
+// as gone.
+std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
                                         Deadline deadline);
 
 // Accepts, on `listener` (bound to `listenAddress`), the link of every rank rank - 2^k (whose
@@ -44,7 +72,7 @@ std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<So
 // secret and an expected rank and round. Throws naming a rank that never connected by `deadline`.
 std::vector<BootstrapLink> acceptLinks(const LinkSetup& s, int listener,
                                        const SocketAddress& listenAddress,
-                                       const std::vector<SocketAddress>& behind, Deadline deadline);
+                                       const std::vector<LinkPeer>& behind, Deadline deadline);
 
 // Ranks that connect to the root at once, before the next group starts (half the listen backlog
 // the kernel grants: /proc/sys/net/core/somaxconn caps listen()'s), and the pause before this

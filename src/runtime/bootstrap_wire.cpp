@@ -1,6 +1,8 @@
 // Checks of the bootstrap's wire messages (bootstrap_wire.hpp).
 #include "runtime/bootstrap_wire.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "base/error.hpp"
@@ -72,6 +74,22 @@ void decodeRootPeers(const std::vector<WireAddress>& peers, size_t rounds,
                  peers.size(), peers[i].length);
     (i < rounds ? ahead : behind).push_back(*a);
   }
+}
+
+void hostToWire(const std::string& host, char (&out)[kWireHostBytes]) {
+  std::memset(out, 0, sizeof(out));
+  std::memcpy(out, host.data(), std::min(host.size(), sizeof(out) - 1));
+}
+
+std::string hostFromWire(const char (&in)[kWireHostBytes]) {
+  std::string host;
+  for (size_t i = 0; i < sizeof(in) && in[i] != '\0'; ++i) {
+    const char c = in[i];
+    const bool nameChar =
+        std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';
+    host += nameChar ? c : '?';
+  }
+  return host;
 }
 
 std::string rootRefusal(const RootReply& r) {

@@ -38,6 +38,10 @@ std::string rootReplyProblem(const RootReply& r, int nranks);
 // Error(kRemote) naming the first malformed one.
 void decodeRootPeers(const std::vector<WireAddress>& peers, size_t rounds,
                      std::vector<SocketAddress>& ahead, std::vector<SocketAddress>& behind);
+// A host name into a WireRank's or RootHello's field (cut, NUL-padded), and back: printable name
+// characters only, whatever the bytes were ("" for none).
+void hostToWire(const std::string& host, char (&out)[kWireHostBytes]);
+std::string hostFromWire(const char (&in)[kWireHostBytes]);
 // The refusal text of a reply with ok == 0, terminated whatever the bytes were.
 std::string rootRefusal(const RootReply& r);
 

@@ -4,13 +4,15 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace plexus::runtime {
 
 constexpr uint32_t kRootHelloMagic = 0x504c5852;  // "PLXR"
 constexpr uint32_t kLinkHelloMagic = 0x504c584c;  // "PLXL"
-constexpr uint32_t kProtocolVersion = 2;
+constexpr uint32_t kProtocolVersion = 3;
+constexpr size_t kWireHostBytes = 64;  // a host name, cut there (NUL-padded)
 
 struct WireAddress {
   uint32_t length;
@@ -27,11 +29,22 @@ struct RootHello {
   int32_t pid;  // lets the root answer ranks of other processes before its own
   uint32_t reserved;
   WireAddress listenAddress;  // where this rank accepts its bootstrap links
+  uint64_t pidSpace;          // bootstrapPidSpace(): which ranks can look up this pid in /proc
+  char host[kWireHostBytes];  // gethostname(), for errors that name this rank
+};
+
+// Who listens at an address the root hands out (for errors: the rank, its host and process).
+struct WireRank {
+  int32_t pid;
+  uint32_t reserved;
+  uint64_t pidSpace;
+  char host[kWireHostBytes];
 };
 
 // The root's answer. When ok, 2 * rounds WireAddresses follow: the listeners of ranks
 // (rank + 2^k) % nranks for k = 0..rounds-1 (this rank connects to them), then those of ranks
 // (rank - 2^k) mod nranks (they connect to this rank; named in errors). rounds = ceil(log2 nranks).
+// Then 2 * rounds WireRanks, in the same order: the host and process of each of those ranks.
 struct RootReply {
   uint32_t ok;
   uint32_t rounds;

@@ -174,6 +174,10 @@ class Root {
     }
     slot.fd = std::move(fd);
     slot.listen = h.listenAddress;
+    slot.who.pid = h.pid;
+    slot.who.pidSpace = h.pidSpace;
+    std::memcpy(slot.who.host, h.host, sizeof(slot.who.host));
+    slot.who.host[sizeof(slot.who.host) - 1] = '\0';
     slot.local = h.pid == getpid();
     ++arrived_;
   }
@@ -199,13 +203,14 @@ class Root {
         h.rank, from.hostString().c_str(), listen.toString().c_str());
   }
 
-  // Each rank learns only the 2 * ceil(log2 N) listener addresses of its links, never the whole
-  // table: the root's work per rank grows with log N.
+  // Each rank learns only the 2 * ceil(log2 N) listener addresses of its links (and who listens
+  // there: host and pid, for errors), never the whole table: the root's work per rank grows with
+  // log N.
   void replyAll() {
     uint64_t commId = randomU64();
     const int rounds = bootstrapRounds(nranks_);
-    std::vector<char> wire(sizeof(RootReply) +
-                           2 * static_cast<size_t>(rounds) * sizeof(WireAddress));
+    const size_t n = 2 * static_cast<size_t>(rounds);
+    std::vector<char> wire(sizeof(RootReply) + n * (sizeof(WireAddress) + sizeof(WireRank)));
     for (int r = 0; r < nranks_; ++r) {
       RootReply reply{};
       reply.ok = 1;
@@ -213,12 +218,13 @@ class Root {
       reply.commId = commId;
       std::memcpy(wire.data(), &reply, sizeof(reply));
       char* peers = wire.data() + sizeof(reply);
-      for (int k = 0; k < rounds; ++k) {
-        const auto& ahead = ranks_[static_cast<size_t>(bootstrapPeer(r, nranks_, k, +1))].listen;
-        const auto& behind = ranks_[static_cast<size_t>(bootstrapPeer(r, nranks_, k, -1))].listen;
-        std::memcpy(peers + static_cast<size_t>(k) * sizeof(WireAddress), &ahead, sizeof(ahead));
-        std::memcpy(peers + static_cast<size_t>(rounds + k) * sizeof(WireAddress), &behind,
-                    sizeof(behind));
+      char* who = peers + n * sizeof(WireAddress);
+      for (size_t i = 0; i < n; ++i) {
+        const int k = static_cast<int>(i % static_cast<size_t>(rounds));
+        const int p = bootstrapPeer(r, nranks_, k, i < n / 2 ? +1 : -1);
+        const RankSlot& slot = ranks_[static_cast<size_t>(p)];
+        std::memcpy(peers + i * sizeof(WireAddress), &slot.listen, sizeof(WireAddress));
+        std::memcpy(who + i * sizeof(WireRank), &slot.who, sizeof(WireRank));
       }
       try {
         sendAll(ranks_[static_cast<size_t>(r)].fd.get(), wire.data(), wire.size(),
@@ -255,6 +261,7 @@ class Root {
   struct RankSlot {
     Fd fd;
     WireAddress listen{};
+    WireRank who{};
     bool local = false;  // a rank of this process: answered last, as it may exit right after
   };
 

@@ -1,10 +1,12 @@
 // The bootstrap's links and log-round collectives, threads as ranks: exact all-gathers at many
 // world sizes (powers of two and not), blobs of varying lengths (empty too), repeated calls on one
 // bootstrap, the barrier, and the failures: a rank that never links up, one that never joins an
-// all-gather, and an abort, each ending within its deadline with an error naming the peer.
+// all-gather, an abort, each ending within its deadline with an error naming the peer, and a rank
+// whose listener is gone, named (host and pid) long before the deadline.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/host_id.hpp"
 #include "runtime/bootstrap.hpp"
 #include "runtime/bootstrap_links.hpp"
 #include "runtime/protocol.hpp"
@@ -219,7 +222,10 @@ TEST(BootstrapFailures, ARankMissingFromAnAllGatherIsNamedAtTheDeadline) {
   for (int r : {0, 1}) {
     const std::string& e = errors[static_cast<size_t>(r)];
     EXPECT_TRUE(contains(e, "rank " + std::to_string(r) + " of 3")) << e;
-    EXPECT_TRUE(contains(e, "rank 2 (bootstrap 127.0.0.1:")) << e;
+    // The root told every rank who listens where: rank 2 is named with its host and pid.
+    EXPECT_TRUE(contains(e, "rank 2 (host " + hostName() + ", pid " + std::to_string(getpid()) +
+                                ", bootstrap 127.0.0.1:"))
+        << e;
     // Links are made per call: the absent rank is missed at linking (or, had it linked, in a
     // round), either way named and within the call's deadline.
     EXPECT_TRUE(contains(e, "timed out") || contains(e, "never connected")) << e;
@@ -258,8 +264,45 @@ TEST(BootstrapFailures, AnAbortEndsAWaitingAllGather) {
     done.store(true);
   });
   EXPECT_TRUE(contains(errors[0], "aborted")) << errors[0];
-  EXPECT_TRUE(contains(errors[0], "rank 1 (bootstrap")) << errors[0];
+  EXPECT_TRUE(contains(errors[0], "rank 1 (host " + hostName())) << errors[0];
   EXPECT_LT(took, 10.0);
+}
+
+// A rank that joined and then went away (its listener closed: the process exited or was killed)
+// refuses the others' links: they fail within a few seconds, not at their deadline, naming it with
+// its host and pid.
+TEST(BootstrapFailures, ARankWhoseListenerIsGoneIsNamedLongBeforeTheDeadline) {
+  setenv("PLEXUS_SOCKET_IFNAME", "lo", 1);
+  const int n = 3;
+  UniqueId id = createRootAndId();
+  std::atomic<int> joined{0};
+  std::vector<double> took(n, 0);
+  auto errors = runThreads(n, [&](int r) {
+    auto b = Bootstrap::connect(id, r, n, Deadline::after(seconds(20)), nullptr);
+    joined.fetch_add(1);
+    while (joined.load() < n) std::this_thread::sleep_for(milliseconds(1));
+    if (r == 1) return;  // closes its listener
+    std::this_thread::sleep_for(milliseconds(100));
+    const auto start = Clock::now();
+    try {
+      b->allGather("x", Deadline::after(seconds(60)));
+    } catch (...) {
+      took[static_cast<size_t>(r)] = std::chrono::duration<double>(Clock::now() - start).count();
+      throw;
+    }
+  });
+  // Rank 0 links to rank 1 in round 0, rank 2 in round 1 (after rank 0, which is still there).
+  for (int r : {0, 2}) {
+    const std::string& e = errors[static_cast<size_t>(r)];
+    EXPECT_TRUE(contains(e, "rank " + std::to_string(r) + " of 3")) << e;
+    EXPECT_TRUE(contains(e, "rank 1 (host " + hostName() + ", pid " + std::to_string(getpid()) +
+                                ", bootstrap 127.0.0.1:"))
+        << e;
+    EXPECT_TRUE(contains(e, "is gone: its bootstrap listener refused the connection")) << e;
+    // A grace of kListenerRefusedGrace (1.5 s), far below the 60 s deadline, even when loaded.
+    EXPECT_LT(took[static_cast<size_t>(r)], 20.0) << e;
+    EXPECT_GE(took[static_cast<size_t>(r)], 1.0) << e;
+  }
 }
 
 }  // namespace
