@@ -168,7 +168,12 @@ Bootstrap::Links Bootstrap::link(Deadline deadline) {
   if (nranks_ == 1) return l;
   LinkSetup s{rank_, nranks_, commId_, secret_, abort_};
   l.ahead = connectLinks(s, aheadPeers_, deadline);
-  l.behind = acceptLinks(s, listener_.get(), listenAddr_, behindPeers_, deadline);
+  try {
+    l.behind = acceptLinks(s, listener_.get(), listenAddr_, behindPeers_, deadline);
+  } catch (const Error& e) {
+    tellGivingUp(s, aheadPeers_, l.ahead, l.ahead.size(), e.what(), deadline);
+    throw;
+  }
   return l;
 }
 
@@ -237,7 +242,12 @@ std::vector<std::string> Bootstrap::allGatherAmong(const std::vector<int>& membe
   LinkSetup s{me, m, tag, secret_, nullptr};
   Links l;
   l.ahead = connectLinks(s, ahead, deadline);
-  l.behind = acceptLinks(s, listener_.get(), listenAddr_, behind, deadline);
+  try {
+    l.behind = acceptLinks(s, listener_.get(), listenAddr_, behind, deadline);
+  } catch (const Error& e) {
+    tellGivingUp(s, ahead, l.ahead, l.ahead.size(), e.what(), deadline);
+    throw;
+  }
   for (auto* side : {&l.ahead, &l.behind})
     for (BootstrapLink& link : *side) link.peer = members[static_cast<size_t>(link.peer)];
   return bruck(l, me, m, mine, deadline, nullptr,

@@ -78,6 +78,45 @@ std::chrono::milliseconds rootConnectDelay(int rank) {
   return std::chrono::milliseconds(20 * (rank / group));
 }
 
+namespace {
+
+LinkHello helloFor(const LinkSetup& s, size_t round) {
+  LinkHello h{};
+  h.magic = kLinkHelloMagic;
+  h.fromRank = s.rank;
+  h.round = static_cast<int32_t>(round);
+  h.commId = s.commId;
+  std::memcpy(h.secret, s.secret.data(), sizeof(h.secret));
+  return h;
+}
+
+}  // namespace
+
+void tellGivingUp(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
+                  const std::vector<BootstrapLink>& links, size_t failed, const std::string& reason,
+                  Deadline deadline) {
+  const Deadline until =
+      Deadline::after(std::min<std::chrono::nanoseconds>(deadline.remaining(), kGivingUpWithin));
+  for (size_t k = 0; k < ahead.size() && k < links.size(); ++k) {
+    if (k == failed) continue;
+    LinkHello h = helloFor(s, k);
+    h.flags = kLinkGivesUp;
+    std::memcpy(h.reason, reason.data(), std::min(reason.size(), sizeof(h.reason) - 1));
+    if (links[k].fd) {  // an idle link: its buffer takes the notice at once
+      (void)::send(links[k].fd.get(), &h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT);
+      continue;
+    }
+    if (until.expired()) continue;
+    try {
+      Fd fd = connectToListener(ahead[k].address, until, s.abort, links[k].name(),
+                                std::chrono::milliseconds(0));
+      if (fd) sendAll(fd.get(), &h, sizeof(h), until, s.abort, links[k].name());
+    } catch (const Error&) {
+      // Best effort: that rank learns at its deadline instead.
+    }
+  }
+}
+
 std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
                                         Deadline deadline) {
   std::vector<BootstrapLink> links(ahead.size());
@@ -88,12 +127,10 @@ std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<Li
     l.host = ahead[k].host;
     l.pid = ahead[k].pid;
     l.pidSpace = ahead[k].pidSpace;
-    LinkHello h{};
-    h.magic = kLinkHelloMagic;
-    h.fromRank = s.rank;
-    h.round = static_cast<int32_t>(k);
-    h.commId = s.commId;
-    std::memcpy(h.secret, s.secret.data(), sizeof(h.secret));
+  }
+  for (size_t k = 0; k < ahead.size(); ++k) {
+    BootstrapLink& l = links[k];
+    const LinkHello h = helloFor(s, k);
     try {
       // The listener existed before its rank told the root: a refusal means the rank is gone.
       l.fd =
@@ -105,8 +142,10 @@ std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<Li
                    l.name().c_str());
       sendAll(l.fd.get(), &h, sizeof(h), deadline, s.abort, l.name());
     } catch (const Error& e) {
-      throwError(e.code(), "rank %d of %d: bootstrap link of round %zu: %s%s", s.rank, s.nranks, k,
-                 e.what(), l.processState().c_str());
+      const std::string why = formatString("rank %d of %d: bootstrap link of round %zu: %s%s",
+                                           s.rank, s.nranks, k, e.what(), l.processState().c_str());
+      tellGivingUp(s, ahead, links, k, why, deadline);
+      throwError(e.code(), "%s", why.c_str());
     }
   }
   return links;
@@ -137,9 +176,12 @@ class LinkAcceptor {
       if (deadline.expired()) fail(false);
       std::vector<pollfd> fds{{listener_, POLLIN, 0}};
       for (auto& p : pending_) fds.push_back({p.fd.get(), POLLIN, 0});
+      for (auto& l : links_)
+        if (l.fd) fds.push_back({l.fd.get(), POLLIN, 0});
       ::poll(fds.data(), fds.size(), deadline.remainingMs(100));
       acceptAll();
       readHellos();
+      watchAdmitted();
     }
     return std::move(links_);
   }
@@ -154,6 +196,43 @@ class LinkAcceptor {
     size_t got = 0;
     Clock::time_point since;
   };
+  struct Notice {
+    LinkHello hello{};
+    size_t got = 0;
+  };
+
+  // An admitted link carries nothing towards this rank, but a peer that gives up on the call
+  // sends why there (tellGivingUp), or just closes it: either ends the wait for the others.
+  void watchAdmitted() {
+    for (size_t k = 0; k < links_.size(); ++k) {
+      if (!links_[k].fd) continue;
+      Notice& n = notices_[k];
+      const ssize_t r = ::recv(links_[k].fd.get(), reinterpret_cast<char*>(&n.hello) + n.got,
+                               sizeof(LinkHello) - n.got, MSG_DONTWAIT);
+      if (r > 0) n.got += static_cast<size_t>(r);
+      if (n.got == sizeof(LinkHello)) gaveUp(links_[k], n.hello);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        throwError(ErrorCode::kRemote,
+                   "rank %d of %d: %s closed its bootstrap link before the exchange (it gave up "
+                   "on this call, exited or was killed); check that rank's log%s",
+                   s_.rank, s_.nranks, links_[k].name().c_str(), links_[k].processState().c_str());
+    }
+  }
+
+  // A peer's notice that it gives up on the call (its reason names what it lost).
+  [[noreturn]] void gaveUp(const BootstrapLink& from, const LinkHello& h) {
+    if ((h.flags & kLinkGivesUp) == 0 || judgeLinkHello(h, s_.commId, s_.secret, s_.rank, s_.nranks,
+                                                        links_.size()) != LinkVerdict::kAccept)
+      throwError(ErrorCode::kRemote,
+                 "rank %d of %d: %s sent unexpected bytes on its bootstrap link before the "
+                 "exchange; check that every rank runs the same Plexus build",
+                 s_.rank, s_.nranks, from.name().c_str());
+    std::string why(h.reason, strnlen(h.reason, sizeof(h.reason)));
+    for (char& c : why)
+      if (c < 0x20 || c > 0x7e) c = '?';
+    throwError(ErrorCode::kRemote, "rank %d of %d: %s gave up on this bootstrap call: %s", s_.rank,
+               s_.nranks, from.name().c_str(), why.c_str());
+  }
 
   void acceptAll() {
     while (true) {
@@ -203,6 +282,8 @@ class LinkAcceptor {
       drop("did not present this job's secret (a stray or foreign connection)");
       return;
     }
+    if (v == LinkVerdict::kAccept && (h.flags & kLinkGivesUp) != 0)
+      gaveUp(links_[static_cast<size_t>(h.round)], h);
     if (v == LinkVerdict::kUnexpected || links_[static_cast<size_t>(h.round)].fd) {
       drop("presented an unexpected rank or round");
       return;
@@ -237,6 +318,7 @@ class LinkAcceptor {
   int listener_;
   SocketAddress listenAddress_;
   std::vector<BootstrapLink> links_;
+  std::vector<Notice> notices_ = std::vector<Notice>(links_.size());
   std::list<Pending> pending_;
   int missing_ = static_cast<int>(links_.size());
 };

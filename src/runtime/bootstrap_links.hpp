@@ -63,13 +63,23 @@ struct LinkSetup {
 // Connects to the listeners `ahead[k]` of ranks rank + 2^k, one after the other, and introduces
 // this rank on each. Throws naming the peer that was not reached by `deadline`.
 // A refused connection to a listener (after kListenerRefusedGrace) throws at once, naming the rank
-// as gone.
+// as gone; on any failure the ranks ahead are told why first (tellGivingUp).
 std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
                                         Deadline deadline);
 
+constexpr std::chrono::seconds kGivingUpWithin{2};
+// Tells each rank ahead (`links[k]` to `ahead[k]`, but round `failed`) that this rank gives up on
+// the call and why (`reason`, which names what it lost): on the link already made to it, or on a
+// new connection (within kGivingUpWithin, and the deadline). Those ranks wait to accept this
+// rank's link, and fail at once naming the cause instead of at their deadline. Best effort.
+void tellGivingUp(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
+                  const std::vector<BootstrapLink>& links, size_t failed, const std::string& reason,
+                  Deadline deadline);
+
 // Accepts, on `listener` (bound to `listenAddress`), the link of every rank rank - 2^k (whose
 // listeners are `behind[k]`, named in errors), dropping connections that do not present this job's
-// secret and an expected rank and round. Throws naming a rank that never connected by `deadline`.
+// secret and an expected rank and round. Throws naming a rank that never connected by `deadline`,
+// or at once when a rank behind closes its link or says that it gives up (tellGivingUp).
 std::vector<BootstrapLink> acceptLinks(const LinkSetup& s, int listener,
                                        const SocketAddress& listenAddress,
                                        const std::vector<LinkPeer>& behind, Deadline deadline);

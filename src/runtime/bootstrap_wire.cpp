@@ -83,7 +83,7 @@ void hostToWire(const std::string& host, char (&out)[kWireHostBytes]) {
 
 std::string hostFromWire(const char (&in)[kWireHostBytes]) {
   std::string host;
-  for (size_t i = 0; i < sizeof(in) && in[i] != '\0'; ++i) {
+  for (size_t i = 0; i + 1 < sizeof(in) && in[i] != '\0'; ++i) {
     const char c = in[i];
     const bool nameChar =
         std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';

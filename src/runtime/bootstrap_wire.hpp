@@ -39,7 +39,7 @@ std::string rootReplyProblem(const RootReply& r, int nranks);
 void decodeRootPeers(const std::vector<WireAddress>& peers, size_t rounds,
                      std::vector<SocketAddress>& ahead, std::vector<SocketAddress>& behind);
 // A host name into a WireRank's or RootHello's field (cut, NUL-padded), and back: printable name
-// characters only, whatever the bytes were ("" for none).
+// characters only (others become ?), at most kWireHostBytes - 1, whatever the bytes were.
 void hostToWire(const std::string& host, char (&out)[kWireHostBytes]);
 std::string hostFromWire(const char (&in)[kWireHostBytes]);
 // The refusal text of a reply with ok == 0, terminated whatever the bytes were.

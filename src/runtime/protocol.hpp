@@ -52,14 +52,18 @@ struct RootReply {
   char message[512];
 };
 
-// First bytes on a link: rank `fromRank` connects for round `round` of the all-gather.
+// First bytes on a link: rank `fromRank` connects for round `round` of the all-gather. With
+// kLinkGivesUp in `flags` it says instead that it gives up on the call, `reason` (NUL-terminated)
+// saying why: sent on the link, or on a connection made for it, to each rank that waits for it.
+constexpr uint32_t kLinkGivesUp = 1;
 struct LinkHello {
   uint32_t magic;
   int32_t fromRank;
   int32_t round;
-  uint32_t reserved;
+  uint32_t flags;
   uint64_t commId;
   uint8_t secret[16];
+  char reason[512];
 };
 
 }  // namespace plexus::runtime

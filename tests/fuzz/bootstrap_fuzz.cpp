@@ -93,7 +93,7 @@ int bootstrapPeer(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const int nranks = 1 + take<uint8_t>(data, size) % 64;
   const uint8_t what = take<uint8_t>(data, size) % 3;
-  if (what == 0) {  // the root's answer: header, then 2 * rounds addresses
+  if (what == 0) {  // the root's answer: header, 2 * rounds addresses and ranks
     const RootReply r = take<RootReply>(data, size);
     if (!rootReplyProblem(r, nranks).empty()) return 0;
     if (r.ok == 0) {
@@ -110,6 +110,13 @@ int bootstrapPeer(const uint8_t* data, size_t size) {
     }
     if (ahead.size() != r.rounds || behind.size() != r.rounds) broken("decodeRootPeers miscounted");
     for (const auto& a : ahead) checkAddress(a);
+    for (size_t i = 0; i < peers.size(); ++i) {  // then who listens there: host names
+      const WireRank w = take<WireRank>(data, size);
+      const std::string host = hostFromWire(w.host);
+      if (host.size() >= sizeof(w.host)) broken("hostFromWire ran past the field");
+      for (char c : host)
+        if (c < 0x21 || c > 0x7e) broken("hostFromWire let an unprintable byte through");
+    }
   } else if (what == 1) {  // a link's introduction at this rank's listener
     const int rank = take<uint8_t>(data, size) % nranks;
     const LinkHello h = take<LinkHello>(data, size);

@@ -305,5 +305,40 @@ TEST(BootstrapFailures, ARankWhoseListenerIsGoneIsNamedLongBeforeTheDeadline) {
   }
 }
 
+// In a larger job not every rank links to the lost one: some only wait for ranks that do. Those
+// give up on the call and tell the ranks that wait for them why, so every rank fails fast and
+// names the lost rank (8 ranks, rank 5 gone: ranks 4, 3 and 1 link to it; the others learn it
+// from them).
+TEST(BootstrapFailures, EveryRankNamesTheGoneRankLongBeforeTheDeadline) {
+  setenv("PLEXUS_SOCKET_IFNAME", "lo", 1);
+  const int n = 8;
+  const int gone = 5;
+  UniqueId id = createRootAndId();
+  std::atomic<int> joined{0};
+  std::vector<double> took(n, 0);
+  auto errors = runThreads(n, [&](int r) {
+    auto b = Bootstrap::connect(id, r, n, Deadline::after(seconds(20)), nullptr);
+    joined.fetch_add(1);
+    while (joined.load() < n) std::this_thread::sleep_for(milliseconds(1));
+    if (r == gone) return;  // closes its listener
+    std::this_thread::sleep_for(milliseconds(100));
+    const auto start = Clock::now();
+    try {
+      b->allGather("x", Deadline::after(seconds(60)));
+    } catch (...) {
+      took[static_cast<size_t>(r)] = std::chrono::duration<double>(Clock::now() - start).count();
+      throw;
+    }
+  });
+  for (int r = 0; r < n; ++r) {
+    if (r == gone) continue;
+    const std::string& e = errors[static_cast<size_t>(r)];
+    EXPECT_TRUE(contains(e, "rank " + std::to_string(r) + " of 8")) << e;
+    EXPECT_TRUE(contains(e, "rank 5 (host " + hostName())) << e;
+    EXPECT_TRUE(contains(e, "is gone: its bootstrap listener refused the connection")) << e;
+    EXPECT_LT(took[static_cast<size_t>(r)], 20.0) << e;
+  }
+}
+
 }  // namespace
 }  // namespace plexus::runtime
