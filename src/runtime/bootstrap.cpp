@@ -13,6 +13,7 @@
 #include "base/host_id.hpp"
 #include "base/log.hpp"
 #include "runtime/bootstrap_exchange.hpp"
+#include "runtime/bootstrap_give_up.hpp"
 #include "runtime/bootstrap_wire.hpp"
 #include "runtime/op_args.hpp"
 #include "runtime/protocol.hpp"
@@ -166,12 +167,27 @@ std::string Bootstrap::self() const {
 Bootstrap::Links Bootstrap::link(Deadline deadline) {
   Links l;
   if (nranks_ == 1) return l;
-  LinkSetup s{rank_, nranks_, commId_, secret_, abort_};
-  l.ahead = connectLinks(s, aheadPeers_, deadline);
+  return linkWith(LinkSetup{rank_, nranks_, commId_, secret_, abort_}, aheadPeers_, behindPeers_,
+                  deadline);
+}
+
+// Whichever half fails, the ranks that wait for this one are told why (bootstrap_give_up.hpp):
+// connectLinks tells those ahead; the ranks behind that linked up wait in the listen backlog.
+Bootstrap::Links Bootstrap::linkWith(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
+                                     const std::vector<LinkPeer>& behind, Deadline deadline) {
+  Links l;
+  l.setup = s;
   try {
-    l.behind = acceptLinks(s, listener_.get(), listenAddr_, behindPeers_, deadline);
+    l.ahead = connectLinks(s, ahead, deadline);
   } catch (const Error& e) {
-    tellGivingUp(s, aheadPeers_, l.ahead, l.ahead.size(), e.what(), deadline);
+    answerBacklogGivingUp(s, listener_.get(), e.what());
+    throw;
+  }
+  try {
+    l.behind = acceptLinks(s, listener_.get(), listenAddr_, behind, deadline);
+  } catch (const Error& e) {
+    tellLinkedGivingUp(s, l.ahead, e.what());
+    answerBacklogGivingUp(s, listener_.get(), e.what());
     throw;
   }
   return l;
@@ -191,9 +207,14 @@ std::vector<std::string> Bootstrap::bruck(const Links& l, int rank, int nranks,
   for (size_t k = 0; k < l.ahead.size(); ++k) {
     const size_t d = size_t{1} << k;
     const size_t count = std::min(d, static_cast<size_t>(nranks) - d);
-    std::string in =
-        exchangeMessage(l.behind[k], encodeBlobs(held, 0, count), l.ahead[k], deadline, abort, who);
-    decodeBlobs(in, count, held, who + ": " + l.ahead[k].name());
+    try {
+      std::string in = exchangeMessage(l.behind[k], encodeBlobs(held, 0, count), l.ahead[k],
+                                       deadline, abort, who);
+      decodeBlobs(in, count, held, who + ": " + l.ahead[k].name());
+    } catch (const Error& e) {
+      giveUpLaterRounds(l, k, e.what());
+      throw;
+    }
   }
   std::vector<std::string> all(static_cast<size_t>(nranks));
   for (size_t i = 0; i < held.size(); ++i)
@@ -201,11 +222,25 @@ std::vector<std::string> Bootstrap::bruck(const Links& l, int rank, int nranks,
   return all;
 }
 
+void Bootstrap::giveUpLaterRounds(const Links& l, size_t failed, const std::string& reason) {
+  // The ranks this one sends to after round `failed` wait for it; the one of that round has its
+  // message, or part of it (no notice can follow then).
+  for (size_t k = failed + 1; k < l.behind.size(); ++k) sendGivingUp(l.behind[k], reason);
+  // Ranks ahead that are still accepting links.
+  tellLinkedGivingUp(l.setup, l.ahead, reason);
+}
+
 void Bootstrap::barrier(Deadline deadline) {
   const std::string who = self();
   const Links l = link(deadline);
   for (size_t k = 0; k < l.ahead.size(); ++k) {
-    std::string in = exchangeMessage(l.behind[k], std::string(), l.ahead[k], deadline, abort_, who);
+    std::string in;
+    try {
+      in = exchangeMessage(l.behind[k], std::string(), l.ahead[k], deadline, abort_, who);
+    } catch (const Error& e) {
+      giveUpLaterRounds(l, k, e.what());
+      throw;
+    }
     if (!in.empty())
       throwError(ErrorCode::kRemote,
                  "%s: %s sent %zu bytes in a bootstrap barrier: the ranks are not in the same "
@@ -239,15 +274,7 @@ std::vector<std::string> Bootstrap::allGatherAmong(const std::vector<int>& membe
     ahead.push_back(LinkPeer{addressOf(bootstrapPeer(me, m, k, +1)), "", 0, 0});
     behind.push_back(LinkPeer{addressOf(bootstrapPeer(me, m, k, -1)), "", 0, 0});
   }
-  LinkSetup s{me, m, tag, secret_, nullptr};
-  Links l;
-  l.ahead = connectLinks(s, ahead, deadline);
-  try {
-    l.behind = acceptLinks(s, listener_.get(), listenAddr_, behind, deadline);
-  } catch (const Error& e) {
-    tellGivingUp(s, ahead, l.ahead, l.ahead.size(), e.what(), deadline);
-    throw;
-  }
+  Links l = linkWith(LinkSetup{me, m, tag, secret_, nullptr}, ahead, behind, deadline);
   for (auto* side : {&l.ahead, &l.behind})
     for (BootstrapLink& link : *side) link.peer = members[static_cast<size_t>(link.peer)];
   return bruck(l, me, m, mine, deadline, nullptr,

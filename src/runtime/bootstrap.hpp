@@ -62,10 +62,16 @@ class Bootstrap {
   // rank holds one listener between calls: 576 ranks as threads of one process would otherwise
   // hold 2 x 10 x 576 descriptors for the communicator's life.
   struct Links {
+    LinkSetup setup;
     std::vector<BootstrapLink> ahead;
     std::vector<BootstrapLink> behind;
   };
   Links link(Deadline deadline);
+  Links linkWith(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
+                 const std::vector<LinkPeer>& behind, Deadline deadline);
+  // After an exchange failed in round `failed`: tells the ranks of the later rounds why
+  // (sendGivingUp), so that they do not wait for their deadline.
+  static void giveUpLaterRounds(const Links& l, size_t failed, const std::string& reason);
   // The Bruck all-gather over `l`, as rank `rank` of `nranks`; blobs indexed by that rank.
   static std::vector<std::string> bruck(const Links& l, int rank, int nranks,
                                         const std::string& mine, Deadline deadline,

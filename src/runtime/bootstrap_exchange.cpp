@@ -21,6 +21,11 @@ constexpr uint64_t kMaxMessage = uint64_t{1} << 32;
 // has arrived plus that step.
 constexpr size_t kGrowStep = size_t{1} << 20;
 
+// A length word with this bit set frames a rank's reason for giving up (sendGivingUp), not a
+// message; the reason is cut at kMaxReason bytes.
+constexpr uint64_t kGivesUpBit = uint64_t{1} << 63;
+constexpr size_t kMaxReason = 1024;
+
 bool retryable(int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
@@ -32,6 +37,7 @@ struct Incoming {
   size_t gotHeader = 0;
   std::string body;
   size_t got = 0;
+  bool givesUp = false;  // the body is the sender's reason for giving up on the call
   bool done() const { return gotHeader == sizeof(length) && got == length; }
   void makeRoom() {
     if (got == body.size())
@@ -58,7 +64,9 @@ bool receiveSome(int fd, Incoming& in) {
     if (in.gotHeader < sizeof(in.length)) {
       in.gotHeader += static_cast<size_t>(n);
       if (in.gotHeader == sizeof(in.length)) {
-        if (in.length > kMaxMessage) {
+        in.givesUp = (in.length & kGivesUpBit) != 0;
+        in.length &= ~kGivesUpBit;
+        if (in.length > (in.givesUp ? kMaxReason : kMaxMessage)) {
           errno = EPROTO;
           return false;
         }
@@ -100,6 +108,14 @@ std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
                  errno == 0        ? "the peer closed the connection (it exited or failed)"
                  : errno == EPROTO ? "an impossible message size"
                                    : std::strerror(errno));
+    if (in.done() && in.givesUp) {
+      std::string why = std::move(in.body);
+      why.resize(in.got);
+      for (char& c : why)
+        if (c < 0x20 || c > 0x7e) c = '?';
+      throwError(ErrorCode::kRemote, "%s: %s gave up on this bootstrap call: %s", self.c_str(),
+                 recvFrom.name().c_str(), why.c_str());
+    }
     if (sent == wire.size() && in.done()) break;
     const bool waitingOn = !in.done();
     const BootstrapLink& late = waitingOn ? recvFrom : sendTo;
@@ -117,6 +133,15 @@ std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
     ::poll(fds, 2, deadline.remainingMs(100));
   }
   return std::move(in.body);
+}
+
+void sendGivingUp(const BootstrapLink& link, const std::string& reason) {
+  if (!link.fd) return;
+  const std::string why = reason.substr(0, kMaxReason);
+  const uint64_t length = kGivesUpBit | why.size();
+  std::string wire(reinterpret_cast<const char*>(&length), sizeof(length));
+  wire += why;
+  (void)::send(link.fd.get(), wire.data(), wire.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 std::string encodeBlobs(const std::vector<std::string>& blobs, size_t first, size_t count) {

@@ -18,6 +18,11 @@ std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
                             const BootstrapLink& recvFrom, Deadline deadline,
                             const std::atomic<bool>* abort, const std::string& self);
 
+// Tells the rank on `link` (one this rank would send a message of a later round to) that this rank
+// gives up on the call, and why: its exchangeMessage reads that in place of the message and
+// throws naming this rank and the reason. Best effort, never blocks.
+void sendGivingUp(const BootstrapLink& link, const std::string& reason);
+
 // `count` blobs from `first` on, as one message: their lengths, then their bytes.
 std::string encodeBlobs(const std::vector<std::string>& blobs, size_t first, size_t count);
 // Appends the `count` blobs of `message` to `into`; throws naming `from` when it holds others.

@@ -15,6 +15,8 @@
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 #include "base/log.hpp"
+#include "runtime/bootstrap_exchange.hpp"
+#include "runtime/bootstrap_give_up.hpp"
 #include "runtime/bootstrap_wire.hpp"
 #include "runtime/protocol.hpp"
 
@@ -78,9 +80,7 @@ std::chrono::milliseconds rootConnectDelay(int rank) {
   return std::chrono::milliseconds(20 * (rank / group));
 }
 
-namespace {
-
-LinkHello helloFor(const LinkSetup& s, size_t round) {
+LinkHello linkHello(const LinkSetup& s, size_t round) {
   LinkHello h{};
   h.magic = kLinkHelloMagic;
   h.fromRank = s.rank;
@@ -88,33 +88,6 @@ LinkHello helloFor(const LinkSetup& s, size_t round) {
   h.commId = s.commId;
   std::memcpy(h.secret, s.secret.data(), sizeof(h.secret));
   return h;
-}
-
-}  // namespace
-
-void tellGivingUp(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
-                  const std::vector<BootstrapLink>& links, size_t failed, const std::string& reason,
-                  Deadline deadline) {
-  const Deadline until =
-      Deadline::after(std::min<std::chrono::nanoseconds>(deadline.remaining(), kGivingUpWithin));
-  for (size_t k = 0; k < ahead.size() && k < links.size(); ++k) {
-    if (k == failed) continue;
-    LinkHello h = helloFor(s, k);
-    h.flags = kLinkGivesUp;
-    std::memcpy(h.reason, reason.data(), std::min(reason.size(), sizeof(h.reason) - 1));
-    if (links[k].fd) {  // an idle link: its buffer takes the notice at once
-      (void)::send(links[k].fd.get(), &h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT);
-      continue;
-    }
-    if (until.expired()) continue;
-    try {
-      Fd fd = connectToListener(ahead[k].address, until, s.abort, links[k].name(),
-                                std::chrono::milliseconds(0));
-      if (fd) sendAll(fd.get(), &h, sizeof(h), until, s.abort, links[k].name());
-    } catch (const Error&) {
-      // Best effort: that rank learns at its deadline instead.
-    }
-  }
 }
 
 std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
@@ -130,7 +103,7 @@ std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<Li
   }
   for (size_t k = 0; k < ahead.size(); ++k) {
     BootstrapLink& l = links[k];
-    const LinkHello h = helloFor(s, k);
+    const LinkHello h = linkHello(s, k);
     try {
       // The listener existed before its rank told the root: a refusal means the rank is gone.
       l.fd =
@@ -170,6 +143,17 @@ class LinkAcceptor {
   }
 
   std::vector<BootstrapLink> run(Deadline deadline) {
+    try {
+      return waitForAll(deadline);
+    } catch (const Error& e) {
+      // The ranks that linked up wait for this rank's message on their link: tell them why not.
+      for (const auto& l : links_) sendGivingUp(l, e.what());
+      throw;
+    }
+  }
+
+ private:
+  std::vector<BootstrapLink> waitForAll(Deadline deadline) {
     setNonBlocking(listener_, true);
     while (missing_ > 0) {
       if (s_.abort != nullptr && s_.abort->load(std::memory_order_relaxed)) fail(true);
@@ -186,7 +170,6 @@ class LinkAcceptor {
     return std::move(links_);
   }
 
- private:
   static constexpr auto kIntroduceWithin = std::chrono::seconds(60);
   static constexpr size_t kMaxSilent = 256;
 

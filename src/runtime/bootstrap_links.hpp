@@ -11,6 +11,7 @@
 
 #include "base/deadline.hpp"
 #include "base/socket.hpp"
+#include "runtime/protocol.hpp"
 #include "runtime/unique_id.hpp"
 
 namespace plexus::runtime {
@@ -62,19 +63,13 @@ struct LinkSetup {
 
 // Connects to the listeners `ahead[k]` of ranks rank + 2^k, one after the other, and introduces
 // this rank on each. Throws naming the peer that was not reached by `deadline`.
+// The introduction of this rank's link of round `round`.
+LinkHello linkHello(const LinkSetup& s, size_t round);
+
 // A refused connection to a listener (after kListenerRefusedGrace) throws at once, naming the rank
 // as gone; on any failure the ranks ahead are told why first (tellGivingUp).
 std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
                                         Deadline deadline);
-
-constexpr std::chrono::seconds kGivingUpWithin{2};
-// Tells each rank ahead (`links[k]` to `ahead[k]`, but round `failed`) that this rank gives up on
-// the call and why (`reason`, which names what it lost): on the link already made to it, or on a
-// new connection (within kGivingUpWithin, and the deadline). Those ranks wait to accept this
-// rank's link, and fail at once naming the cause instead of at their deadline. Best effort.
-void tellGivingUp(const LinkSetup& s, const std::vector<LinkPeer>& ahead,
-                  const std::vector<BootstrapLink>& links, size_t failed, const std::string& reason,
-                  Deadline deadline);
 
 // Accepts, on `listener` (bound to `listenAddress`), the link of every rank rank - 2^k (whose
 // listeners are `behind[k]`, named in errors), dropping connections that do not present this job's
