@@ -184,7 +184,7 @@ Bootstrap::Links Bootstrap::linkWith(const LinkSetup& s, const std::vector<LinkP
     throw;
   }
   try {
-    l.behind = acceptLinks(s, listener_.get(), listenAddr_, behind, deadline);
+    l.behind = acceptLinks(s, listener_.get(), listenAddr_, behind, l.ahead, deadline);
   } catch (const Error& e) {
     tellLinkedGivingUp(s, l.ahead, e.what());
     answerBacklogGivingUp(s, listener_.get(), e.what());

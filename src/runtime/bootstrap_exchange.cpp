@@ -135,6 +135,34 @@ std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
   return std::move(in.body);
 }
 
+void checkIncoming(const BootstrapLink& link, bool hungUp, const std::string& self) {
+  if (!link.fd) return;
+  char buf[sizeof(uint64_t) + kMaxReason];
+  const ssize_t r = ::recv(link.fd.get(), buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+  if (r < 0 && retryable(errno) && !hungUp) return;
+  uint64_t length = 0;
+  if (r >= static_cast<ssize_t>(sizeof(length))) {
+    std::memcpy(&length, buf, sizeof(length));
+    const uint64_t reasonBytes = length & ~kGivesUpBit;
+    if ((length & kGivesUpBit) != 0 && reasonBytes <= kMaxReason &&
+        static_cast<size_t>(r) >= sizeof(length) + reasonBytes) {
+      std::string why(buf + sizeof(length), reasonBytes);
+      for (char& c : why)
+        if (c < 0x20 || c > 0x7e) c = '?';
+      throwError(ErrorCode::kRemote, "%s: %s gave up on this bootstrap call: %s", self.c_str(),
+                 link.name().c_str(), why.c_str());
+    }
+  }
+  // A peer closes its links only once this rank has taken part in the exchange: before that, a
+  // hang-up means it is gone, whatever it sent.
+  if (r <= 0 || hungUp)
+    throwError(ErrorCode::kRemote,
+               "%s: %s is gone: it %s its bootstrap link before the exchange (it exited or was "
+               "killed after it joined, or its own init failed first); check that rank's log%s",
+               self.c_str(), link.name().c_str(), r < 0 ? "reset" : "closed",
+               link.processState().c_str());
+}
+
 void sendGivingUp(const BootstrapLink& link, const std::string& reason) {
   if (!link.fd) return;
   const std::string why = reason.substr(0, kMaxReason);

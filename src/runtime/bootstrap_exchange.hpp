@@ -18,6 +18,12 @@ std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
                             const BootstrapLink& recvFrom, Deadline deadline,
                             const std::atomic<bool>* abort, const std::string& self);
 
+// Looks, consuming nothing, at what arrived on `link` (one this rank receives messages on) before
+// the exchange: throws when its peer sent a give-up frame, or closed or reset it (`hungUp`: poll
+// said so; the peer is gone), `self` starting the error; returns when nothing, or the start of a
+// message, is there.
+void checkIncoming(const BootstrapLink& link, bool hungUp, const std::string& self);
+
 // Tells the rank on `link` (one this rank would send a message of a later round to) that this rank
 // gives up on the call, and why: its exchangeMessage reads that in place of the message and
 // throws naming this rank and the reason. Best effort, never blocks.

@@ -131,8 +131,12 @@ namespace {
 class LinkAcceptor {
  public:
   LinkAcceptor(const LinkSetup& s, int listener, const SocketAddress& listenAddress,
-               const std::vector<LinkPeer>& behind)
-      : s_(s), listener_(listener), listenAddress_(listenAddress), links_(behind.size()) {
+               const std::vector<LinkPeer>& behind, const std::vector<BootstrapLink>& ahead)
+      : s_(s),
+        listener_(listener),
+        listenAddress_(listenAddress),
+        ahead_(ahead),
+        links_(behind.size()) {
     for (size_t k = 0; k < behind.size(); ++k) {
       links_[k].peer = bootstrapPeer(s.rank, s.nranks, static_cast<int>(k), -1);
       links_[k].address = behind[k].address.toString();
@@ -162,10 +166,17 @@ class LinkAcceptor {
       for (auto& p : pending_) fds.push_back({p.fd.get(), POLLIN, 0});
       for (auto& l : links_)
         if (l.fd) fds.push_back({l.fd.get(), POLLIN, 0});
+      // A message may wait on a link ahead (no wake-up for that): only a hang-up is of interest.
+      const size_t firstAhead = fds.size();
+      for (auto& l : ahead_) fds.push_back({l.fd.get(), POLLRDHUP, 0});
       ::poll(fds.data(), fds.size(), deadline.remainingMs(100));
       acceptAll();
       readHellos();
       watchAdmitted();
+      const std::string self = formatString("rank %d of %d", s_.rank, s_.nranks);
+      for (size_t k = 0; k < ahead_.size(); ++k)
+        checkIncoming(ahead_[k],
+                      (fds[firstAhead + k].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0, self);
     }
     return std::move(links_);
   }
@@ -300,6 +311,7 @@ class LinkAcceptor {
   const LinkSetup& s_;
   int listener_;
   SocketAddress listenAddress_;
+  const std::vector<BootstrapLink>& ahead_;
   std::vector<BootstrapLink> links_;
   std::vector<Notice> notices_ = std::vector<Notice>(links_.size());
   std::list<Pending> pending_;
@@ -310,8 +322,9 @@ class LinkAcceptor {
 
 std::vector<BootstrapLink> acceptLinks(const LinkSetup& s, int listener,
                                        const SocketAddress& listenAddress,
-                                       const std::vector<LinkPeer>& behind, Deadline deadline) {
-  return LinkAcceptor(s, listener, listenAddress, behind).run(deadline);
+                                       const std::vector<LinkPeer>& behind,
+                                       const std::vector<BootstrapLink>& ahead, Deadline deadline) {
+  return LinkAcceptor(s, listener, listenAddress, behind, ahead).run(deadline);
 }
 
 }  // namespace plexus::runtime

@@ -75,9 +75,12 @@ std::vector<BootstrapLink> connectLinks(const LinkSetup& s, const std::vector<Li
 // listeners are `behind[k]`, named in errors), dropping connections that do not present this job's
 // secret and an expected rank and round. Throws naming a rank that never connected by `deadline`,
 // or at once when a rank behind closes its link or says that it gives up (tellGivingUp).
+// Meanwhile it watches `ahead` (the links this rank made in the call): a peer that resets or
+// closes one is gone (its listener dropped the link this rank made just before it died).
 std::vector<BootstrapLink> acceptLinks(const LinkSetup& s, int listener,
                                        const SocketAddress& listenAddress,
-                                       const std::vector<LinkPeer>& behind, Deadline deadline);
+                                       const std::vector<LinkPeer>& behind,
+                                       const std::vector<BootstrapLink>& ahead, Deadline deadline);
 
 // Ranks that connect to the root at once, before the next group starts (half the listen backlog
 // the kernel grants: /proc/sys/net/core/somaxconn caps listen()'s), and the pause before this
