@@ -35,6 +35,7 @@ constexpr EnvVar kVars[] = {
   {"NSOCKS_PERTHREAD", "1", "TCP sockets per peer connection (1 to 16); slots larger than PLEXUS_SOCKET_STRIPE are striped across them.", true},
   {"SOCKET_STRIPE", "64K", "tcp transport: smallest piece of a slot sent on one socket when PLEXUS_NSOCKS_PERTHREAD > 1 (smaller slots travel whole).", false},
   {"SOCKET_BUF_SIZE", "4M", "tcp transport: SO_SNDBUF/SO_RCVBUF of each data socket; 0 keeps the kernel's autotuning.", false},
+  {"SOCKET_INFLIGHT", "8M", "tcp transport: bytes a connection keeps in flight per direction (its staging slots, at least the engine's FIFO); deeper staging keeps a link with a bandwidth-delay product above the FIFO busy.", false},
   {"FI_PROVIDER", "", "ofi transport: libfabric provider to use, e.g. 'tcp;ofi_rxm', 'shm', 'verbs;ofi_rxm', 'efa' (default: libfabric's FI_PROVIDER filter, then its first provider with reliable tagged messages).", false},
   {"IB_HCA", "", "ibverbs transport: RDMA devices and ports to use (NCCL syntax: 'mlx5_0:1,mlx5_1' prefixes with optional port, '^mlx5_2' excludes, '=mlx5_0' exact names). Default: every active port.", true},
   {"IB_GID_INDEX", "", "ibverbs transport: GID index for RoCE (default: the first RoCE v2 GID with an IPv4-mapped address, then RoCE v2 IPv6, then index 0).", true},

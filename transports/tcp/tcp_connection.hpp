@@ -2,6 +2,7 @@
 // tcp_transport.cpp for the protocol).
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <string>
@@ -14,16 +15,24 @@
 
 namespace plexus::transport::tcp {
 
-// Staging slots for one direction.
+// Staging slots for one direction: at least the engine's FIFO depth, and deeper where the
+// transport keeps more in flight (TcpOptions::inflightBytes). One allocation, left uninitialized,
+// so that slots never used cost address space only.
 struct SlotRing {
-  std::vector<std::vector<std::byte>> slots;
+  std::unique_ptr<std::byte[]> data;
+  size_t slotBytes;
   std::vector<PieceHeader> headers;
   std::vector<uint32_t> partsLeft;  // send: pieces not yet written; recv: pieces not yet read
-  explicit SlotRing(const SlotConfig& cfg)
-      : slots(cfg.slots, std::vector<std::byte>(cfg.slotBytes)),
-        headers(cfg.slots),
-        partsLeft(cfg.slots, 0) {}
-  size_t size() const { return slots.size(); }
+  SlotRing(const SlotConfig& cfg, uint64_t inflightBytes)
+      : slotBytes(cfg.slotBytes), headers(depth(cfg, inflightBytes)), partsLeft(headers.size(), 0) {
+    data = std::make_unique_for_overwrite<std::byte[]>(headers.size() * slotBytes);
+  }
+  size_t size() const { return headers.size(); }
+  std::byte* slot(uint64_t frame) { return data.get() + (frame % size()) * slotBytes; }
+  static size_t depth(const SlotConfig& cfg, uint64_t inflightBytes) {
+    uint64_t want = (inflightBytes + cfg.slotBytes - 1) / cfg.slotBytes;
+    return std::max<size_t>(cfg.slots, std::min<uint64_t>(want, kMaxRingSlots));
+  }
 };
 
 // One socket of a connection and its position in the byte streams of both directions.
@@ -41,6 +50,8 @@ struct Stream {
   PieceHeader in{};
   size_t recvOffset = 0;  // bytes of the current piece (header + payload) already read
   uint64_t inFrame = 0;   // frame number of `in` once its header is complete
+  PieceHeader next{};     // bytes of the next piece's header read together with a payload
+  size_t nextGot = 0;
   bool eof = false;
   int eofErrno = 0;
 };
@@ -59,7 +70,7 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
       pumpSend();
       if (posted_ - written_ >= out_.size()) return nullptr;
     }
-    return out_.slots[posted_ % out_.size()].data();
+    return out_.slot(posted_);
   }
   void post(uint32_t bytes, uint32_t tag) override;
 
@@ -96,6 +107,8 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
   void pieceWritten(uint64_t frame);
 
   bool pumpSend();
+  // Drops `bytes` just written from the front of the socket's queue.
+  void retireWritten(Stream& st, size_t bytes);
 
   // Validates a piece header that just arrived and returns its frame number.
   uint64_t acceptHeader(const PieceHeader& h);

@@ -3,7 +3,9 @@
 // socket (communicator id, secret, rank, connection id, socket index and count); each direction
 // moves slot-sized frames between staging slots on both sides as pieces (24-byte header +
 // payload): a slot larger than PLEXUS_SOCKET_STRIPE is striped across the sockets, smaller ones
-// travel whole, spread over the sockets frame by frame. Non-blocking I/O driven by the engine's
+// travel whole, spread over the sockets frame by frame. A connection stages PLEXUS_SOCKET_INFLIGHT
+// bytes per direction (more than the engine's FIFO); queued pieces leave in one sendmsg() and a
+// payload is read together with the next header. Non-blocking I/O driven by the engine's
 // progress; partial writes, EINTR and resets are handled per socket, and errors name the peer
 // rank, its host and address.
 #include <netinet/tcp.h>
@@ -47,6 +49,10 @@ TcpOptions tcpOptionsFromEnv() {
     throwError(ErrorCode::kInvalidArgument, "PLEXUS_SOCKET_BUF_SIZE=%llu is larger than 1G",
                static_cast<unsigned long long>(buf));
   o.bufferBytes = static_cast<int>(buf);
+  o.inflightBytes = envSize("SOCKET_INFLIGHT", o.inflightBytes);
+  if (o.inflightBytes > (uint64_t{1} << 30))
+    throwError(ErrorCode::kInvalidArgument, "PLEXUS_SOCKET_INFLIGHT=%llu is larger than 1G",
+               static_cast<unsigned long long>(o.inflightBytes));
   return o;
 }
 }  // namespace tcp
@@ -74,11 +80,12 @@ class TcpTransport final : public Transport {
     address_ = addr;
     PLEXUS_INFO(subsys::kNet,
                 "tcp transport listening on %s (%s); %d socket(s) per connection, stripe %u bytes, "
-                "socket buffers %s",
+                "socket buffers %s, %llu bytes in flight per direction",
                 addr.toString().c_str(), ifs.front().name.c_str(), options_.sockets,
                 options_.stripe,
                 options_.bufferBytes > 0 ? formatString("%d bytes", options_.bufferBytes).c_str()
-                                         : "autotuned");
+                                         : "autotuned",
+                static_cast<unsigned long long>(options_.inflightBytes));
   }
   const char* name() const override { return "tcp"; }
   std::string localAddress() override {

@@ -9,6 +9,8 @@ namespace plexus::transport::tcp {
 
 constexpr uint32_t kHelloMagic = 0x504c5854;  // "PLXT"
 constexpr int kMaxSockets = 16;
+// The most staging slots a tcp connection keeps per direction.
+constexpr uint64_t kMaxRingSlots = 1024;
 
 struct Hello {
   uint32_t magic;
@@ -37,9 +39,13 @@ struct TcpOptions {
   int sockets = 1;
   uint32_t stripe = 64 * 1024;
   int bufferBytes = 4 << 20;  // 0: kernel autotuning
+  // Staging per direction and connection: the engine's FIFO holds slots * slot size (1 MiB by
+  // default), too little to keep a shaped or distant link busy; a connection keeps this much.
+  uint64_t inflightBytes = 8 << 20;
 };
 
-// PLEXUS_NSOCKS_PERTHREAD, PLEXUS_SOCKET_STRIPE, PLEXUS_SOCKET_BUF_SIZE (checked).
+// PLEXUS_NSOCKS_PERTHREAD, PLEXUS_SOCKET_STRIPE, PLEXUS_SOCKET_BUF_SIZE, PLEXUS_SOCKET_INFLIGHT
+// (checked).
 TcpOptions tcpOptionsFromEnv();
 
 }  // namespace plexus::transport::tcp
