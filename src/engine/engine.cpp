@@ -327,6 +327,7 @@ void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
   auto yieldFor = engines.front()->config_.yield;
   Clock::time_point lastMove;
   bool stampMove = true;  // lastMove is set on the first idle turn
+  bool sockets = false;   // the first engine's transports in use poll fds (read under its lock)
   while (true) {
     const Work* pending = nullptr;
     for (const auto& [e, w] : works)
@@ -341,6 +342,7 @@ void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
       if (!lock.owns_lock()) continue;
       drove = true;
       moved |= e->progressLocked();
+      if (e == engines.front()) sockets = e->provider_.wakeSources().pollFds;
     }
     if (moved) {
       stampMove = true;  // the clock is read on the next idle turn, not on every busy one
@@ -351,11 +353,12 @@ void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
       lastMove = now;
       stampMove = false;
     }
-    if (now - lastMove < spin) {
+    const auto spinFor = sockets ? std::min(spin, engines.front()->config_.socketSpin) : spin;
+    if (now - lastMove < spinFor) {
       cpuRelax();  // one pause per turn: a pause costs 65 to 140 cycles
       continue;
     }
-    if (now - lastMove < spin + yieldFor) {
+    if (now - lastMove < spinFor + yieldFor) {
       // More ranks than cores: hand the core to a rank that has work (likely the peer this one
       // waits for) instead of sleeping; a futex wake-up would cost more than the whole step.
       sched_yield();

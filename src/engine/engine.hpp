@@ -29,6 +29,9 @@ struct EngineConfig {
   uint32_t slotBytes = 128 * 1024;
   std::chrono::milliseconds timeout{1800 * 1000};
   std::chrono::microseconds spin{50};
+  // The most a blocked caller polls while sockets carry its wait (the transports in use poll
+  // fds): a polling rank holds the core the kernel's network stack needs to move its data.
+  std::chrono::microseconds socketSpin{50};
   // After spinning, a blocked caller yields its core (sched_yield) this long before it sleeps.
   std::chrono::microseconds yield{0};
   // Operations whose buffers are at least this large write their results with non-temporal

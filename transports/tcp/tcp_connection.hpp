@@ -15,8 +15,8 @@
 
 namespace plexus::transport::tcp {
 
-// Staging slots for one direction: at least the engine's FIFO depth, and deeper where the
-// transport keeps more in flight (TcpOptions::inflightBytes). One allocation, left uninitialized,
+// Staging slots for one direction: the engine's FIFO depth, or deeper where the transport keeps
+// more in flight (TcpOptions::inflightBytes). One allocation, left uninitialized,
 // so that slots never used cost address space only.
 struct SlotRing {
   std::unique_ptr<std::byte[]> data;

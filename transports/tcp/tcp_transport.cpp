@@ -3,8 +3,8 @@
 // socket (communicator id, secret, rank, connection id, socket index and count); each direction
 // moves slot-sized frames between staging slots on both sides as pieces (24-byte header +
 // payload): a slot larger than PLEXUS_SOCKET_STRIPE is striped across the sockets, smaller ones
-// travel whole, spread over the sockets frame by frame. A connection stages PLEXUS_SOCKET_INFLIGHT
-// bytes per direction (more than the engine's FIFO); queued pieces leave in one sendmsg() and a
+// travel whole, spread over the sockets frame by frame. A connection stages the engine's FIFO, or
+// PLEXUS_SOCKET_INFLIGHT bytes per direction when more; queued pieces leave in one sendmsg() and a
 // payload is read together with the next header. Non-blocking I/O driven by the engine's
 // progress; partial writes, EINTR and resets are handled per socket, and errors name the peer
 // rank, its host and address.

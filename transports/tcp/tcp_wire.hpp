@@ -39,9 +39,10 @@ struct TcpOptions {
   int sockets = 1;
   uint32_t stripe = 64 * 1024;
   int bufferBytes = 4 << 20;  // 0: kernel autotuning
-  // Staging per direction and connection: the engine's FIFO holds slots * slot size (1 MiB by
-  // default), too little to keep a shaped or distant link busy; a connection keeps this much.
-  uint64_t inflightBytes = 8 << 20;
+  // Staging per direction and connection beyond the engine's FIFO (slots * slot size, 1 MiB by
+  // default), for links whose bandwidth-delay product exceeds it. 0: the FIFO's depth. Deeper
+  // staging falls out of the cache: on a CPU-bound host it costs more than it gains.
+  uint64_t inflightBytes = 0;
 };
 
 // PLEXUS_NSOCKS_PERTHREAD, PLEXUS_SOCKET_STRIPE, PLEXUS_SOCKET_BUF_SIZE, PLEXUS_SOCKET_INFLIGHT
