@@ -80,12 +80,16 @@ class TcpTransport final : public Transport {
     address_ = addr;
     PLEXUS_INFO(subsys::kNet,
                 "tcp transport listening on %s (%s); %d socket(s) per connection, stripe %u bytes, "
-                "socket buffers %s, %llu bytes in flight per direction",
+                "socket buffers %s, staging %s per direction",
                 addr.toString().c_str(), ifs.front().name.c_str(), options_.sockets,
                 options_.stripe,
                 options_.bufferBytes > 0 ? formatString("%d bytes", options_.bufferBytes).c_str()
                                          : "autotuned",
-                static_cast<unsigned long long>(options_.inflightBytes));
+                options_.inflightBytes > 0
+                    ? formatString("up to %llu bytes",
+                                   static_cast<unsigned long long>(options_.inflightBytes))
+                          .c_str()
+                    : "the engine's FIFO");
   }
   const char* name() const override { return "tcp"; }
   std::string localAddress() override {
