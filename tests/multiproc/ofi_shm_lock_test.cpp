@@ -27,6 +27,7 @@
 #include "tests/multiproc/fault_matrix_test.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 #include "tests/multiproc/transport_list.hpp"
+#include "transports/ofi/smr_region_head.hpp"
 
 namespace plexus::testing {
 namespace {
@@ -53,18 +54,7 @@ struct LockBoard {
   std::atomic<int> lockTaken{0};  // 1: rank 1 found the region and holds its lock
 };
 
-// The head of libfabric 1.17's struct smr_region (include/ofi_shm.h, SMR_VERSION 4) up to its lock.
-struct RegionHead {
-  uint8_t version;
-  uint8_t resv;
-  uint16_t flags;
-  int pid;
-  uint8_t cmaCapPeer;
-  uint8_t cmaCapSelf;
-  uint32_t maxSarBufPerPeer;
-  void* baseAddr;
-  pthread_spinlock_t lock;
-};
+using RegionHead = transport::SmrRegionHead;
 
 // Takes the lock of the shm region that process `pid` created; false if there is none (another
 // libfabric). The mapping stays: the lock is held until this process is gone.

@@ -16,21 +16,12 @@
 #include <thread>
 
 #include "transports/ofi/ofi_shm_guard.hpp"
+#include "transports/ofi/smr_region_head.hpp"
 
 namespace plexus::transport {
 namespace {
 
-struct RegionHead {  // libfabric 1.17, include/ofi_shm.h
-  uint8_t version;
-  uint8_t resv;
-  uint16_t flags;
-  int pid;
-  uint8_t cmaCapPeer;
-  uint8_t cmaCapSelf;
-  uint32_t maxSarBufPerPeer;
-  void* baseAddr;
-  pthread_spinlock_t lock;
-};
+using RegionHead = SmrRegionHead;
 
 // A fake region in /dev/shm, unlinked when done.
 class FakeRegion {

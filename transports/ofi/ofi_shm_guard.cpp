@@ -16,26 +16,13 @@
 #include "base/deadline.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "transports/ofi/smr_region_head.hpp"
 
 namespace plexus::transport {
 namespace {
 
-// The head of struct smr_region of libfabric 1.15 to 1.19 (SMR_VERSION 2 to 5; include/ofi_shm.h),
-// up to its lock. Only SMR_VERSION 4 (1.17, whose locking ofi_shm_guard.hpp describes) is used.
-struct RegionHead {
-  uint8_t version;
-  uint8_t resv;
-  uint16_t flags;
-  int pid;
-  uint8_t cmaCapPeer;
-  uint8_t cmaCapSelf;
-  uint32_t maxSarBufPerPeer;
-  void* baseAddr;
-  pthread_spinlock_t lock;
-};
-static_assert(offsetof(RegionHead, pid) == 4 && offsetof(RegionHead, lock) == 24,
-              "the layout of libfabric's struct smr_region (LP64)");
-constexpr uint8_t kKnownVersion = 4;
+using RegionHead = SmrRegionHead;
+constexpr uint8_t kKnownVersion = kSmrKnownVersion;
 constexpr size_t kMapBytes = 4096;
 
 // A call stuck this long on a held lock while a same-host peer has exited gets it released.
