@@ -42,8 +42,11 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLEXUS_WERRO
 # The multi-process suite less its megabyte-sized cases on more than 2 ranks (the same code paths
 # as the 2-rank ones, at 3-10x the time under ASan) and less the fault-matrix cases that only wait
 # out PLEXUS_TIMEOUT (init, stop); the perf-tool and scale tests need the perf tools, which this
-# build leaves out.
-most='LargeCollectives\.SeveralMegabytes/[3-9]ranks|FaultMatrix\..*(_init|_stop_[a-z]+)$'
+# build leaves out. FlightRecorder.StoppedRankIsNamedByTheMergedReport starts its controller
+# thread before the harness forks the ranks: GCC 12's ASan allocator has no fork handler, so a
+# child can inherit its lock held by that thread and hang in malloc (seen in 2 of 4 runs; gdb: both
+# of the child's threads in SizeClassAllocator64::GetFromAllocator); it runs in every other job.
+most='LargeCollectives\.SeveralMegabytes/[3-9]ranks|FaultMatrix\..*(_init|_stop_[a-z]+)$|FlightRecorder\.StoppedRankIsNamedByTheMergedReport'
 second=()
 if [ "$kind" = asan-full ]; then
   targets=(plexus_multiproc_tests)
