@@ -11,7 +11,9 @@ backend does not claim are skipped with their reason printed; the run ends with 
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -52,7 +54,15 @@ if ARGS is not None:
     os.environ["WORLD_SIZE"] = str(ARGS.world_size)
 os.environ.setdefault("WORLD_SIZE", "3")
 os.environ.update(MASTER_ADDR="127.0.0.1", PLEXUS_SOCKET_IFNAME="lo", GLOO_SOCKET_IFNAME="lo")
-os.environ.setdefault("TEMP_DIR", tempfile.mkdtemp(prefix="plexus-dist-"))
+if "TEMP_DIR" not in os.environ:
+    # The suite's scratch folder, removed at exit by the process that made it (the rank processes
+    # inherit TEMP_DIR, and forked ones also this handler: the pid check keeps them off it).
+    _TEMP_DIR = tempfile.mkdtemp(prefix="plexus-dist-")
+    os.environ["TEMP_DIR"] = _TEMP_DIR
+    _TEMP_OWNER = os.getpid()
+    atexit.register(
+        lambda: os.getpid() == _TEMP_OWNER and shutil.rmtree(_TEMP_DIR, ignore_errors=True)
+    )
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
