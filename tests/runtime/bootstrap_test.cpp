@@ -33,6 +33,13 @@ bool contains(const std::string& s, const std::string& what) {
   return s.find(what) != std::string::npos;
 }
 
+// How the bootstrap names a peer rank of this process (threads as ranks) whose host and pid the
+// root passed on: "rank P (host H, pid X, bootstrap 127.0.0.1:".
+std::string namedPeer(int peer) {
+  return "rank " + std::to_string(peer) + " (host " + hostName() + ", pid " +
+         std::to_string(getpid()) + ", bootstrap 127.0.0.1:";
+}
+
 // Runs body(rank) on one thread per rank; returns each rank's error message ("" when none).
 std::vector<std::string> runThreads(int n, const std::function<void(int)>& body) {
   std::vector<std::string> errors(static_cast<size_t>(n));
@@ -227,9 +234,7 @@ TEST(BootstrapFailures, ARankMissingFromAnAllGatherIsNamedAtTheDeadline) {
     const std::string& e = errors[static_cast<size_t>(r)];
     EXPECT_TRUE(contains(e, "rank " + std::to_string(r) + " of 3")) << e;
     // The root told every rank who listens where: rank 2 is named with its host and pid.
-    EXPECT_TRUE(contains(e, "rank 2 (host " + hostName() + ", pid " + std::to_string(getpid()) +
-                                ", bootstrap 127.0.0.1:"))
-        << e;
+    EXPECT_TRUE(contains(e, namedPeer(2))) << e;
     // Links are made per call: the absent rank is missed at linking (or, had it linked, in a
     // round), either way named and within the call's deadline.
     EXPECT_TRUE(contains(e, "timed out") || contains(e, "never connected")) << e;
@@ -299,9 +304,7 @@ TEST(BootstrapFailures, ARankWhoseListenerIsGoneIsNamedLongBeforeTheDeadline) {
   for (int r : {0, 2}) {
     const std::string& e = errors[static_cast<size_t>(r)];
     EXPECT_TRUE(contains(e, "rank " + std::to_string(r) + " of 3")) << e;
-    EXPECT_TRUE(contains(e, "rank 1 (host " + hostName() + ", pid " + std::to_string(getpid()) +
-                                ", bootstrap 127.0.0.1:"))
-        << e;
+    EXPECT_TRUE(contains(e, namedPeer(1))) << e;
     EXPECT_TRUE(contains(e, "is gone: its bootstrap listener refused the connection")) << e;
     // A grace of kListenerRefusedGrace (1.5 s), far below the 60 s deadline, even when loaded.
     EXPECT_LT(took[static_cast<size_t>(r)], 20.0) << e;
