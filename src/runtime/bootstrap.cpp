@@ -224,7 +224,7 @@ std::vector<std::string> Bootstrap::bruck(const Links& l, int rank, int nranks,
 
 void Bootstrap::giveUpLaterRounds(const Links& l, size_t failed, const std::string& reason) {
   // The ranks this one sends to after round `failed` wait for it; the one of that round has its
-  // message, or part of it (no notice can follow then).
+  // message and the notice after it (exchangeMessage), or part of it (no notice can follow then).
   for (size_t k = failed + 1; k < l.behind.size(); ++k) sendGivingUp(l.behind[k], reason);
   // Ranks ahead that are still accepting links.
   tellLinkedGivingUp(l.setup, l.ahead, reason);

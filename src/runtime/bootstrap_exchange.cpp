@@ -2,6 +2,7 @@
 #include "runtime/bootstrap_exchange.hpp"
 
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -25,6 +26,8 @@ constexpr size_t kGrowStep = size_t{1} << 20;
 // message; the reason is cut at kMaxReason bytes.
 constexpr uint64_t kGivesUpBit = uint64_t{1} << 63;
 constexpr size_t kMaxReason = 1024;
+// checkIncoming looks at no more than this of what a peer that hung up left on its link.
+constexpr size_t kMaxPeek = size_t{16} << 20;
 
 bool retryable(int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
@@ -87,15 +90,9 @@ bool sendSome(int fd, const std::string& wire, size_t& sent) {
   return true;
 }
 
-}  // namespace
-
-std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
-                            const BootstrapLink& recvFrom, Deadline deadline,
-                            const std::atomic<bool>* abort, const std::string& self) {
-  uint64_t length = out.size();
-  std::string wire(reinterpret_cast<const char*>(&length), sizeof(length));
-  wire += out;
-  size_t sent = 0;
+std::string exchangeOn(const BootstrapLink& sendTo, const std::string& wire, size_t& sent,
+                       const BootstrapLink& recvFrom, Deadline deadline,
+                       const std::atomic<bool>* abort, const std::string& self) {
   Incoming in;
   while (sent < wire.size() || !in.done()) {
     if (!sendSome(sendTo.fd.get(), wire, sent))
@@ -135,23 +132,51 @@ std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
   return std::move(in.body);
 }
 
+}  // namespace
+
+std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
+                            const BootstrapLink& recvFrom, Deadline deadline,
+                            const std::atomic<bool>* abort, const std::string& self) {
+  uint64_t length = out.size();
+  std::string wire(reinterpret_cast<const char*>(&length), sizeof(length));
+  wire += out;
+  size_t sent = 0;
+  try {
+    return exchangeOn(sendTo, wire, sent, recvFrom, deadline, abort, self);
+  } catch (const Error& e) {
+    // The rank on `sendTo` may not have started this round yet (it still accepts links, or is in
+    // an earlier round): after a whole message, a notice can follow, and checkIncoming finds it
+    // there. After part of one it cannot (the peer would read it as the message's bytes).
+    if (sent == wire.size()) sendGivingUp(sendTo, e.what());
+    throw;
+  }
+}
+
 void checkIncoming(const BootstrapLink& link, bool hungUp, const std::string& self) {
   if (!link.fd) return;
-  char buf[sizeof(uint64_t) + kMaxReason];
-  const ssize_t r = ::recv(link.fd.get(), buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+  // A notice may follow a whole message (exchangeMessage): once the peer hung up, all it sent is
+  // here, bounded by the socket's receive buffer; before that, a notice first is what matters.
+  int queued = 0;
+  if (!hungUp || ::ioctl(link.fd.get(), FIONREAD, &queued) != 0) queued = 0;
+  std::string buf(std::clamp<size_t>(static_cast<size_t>(std::max(queued, 0)),
+                                     sizeof(uint64_t) + kMaxReason, kMaxPeek),
+                  '\0');
+  const ssize_t r = ::recv(link.fd.get(), buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
   if (r < 0 && retryable(errno) && !hungUp) return;
-  uint64_t length = 0;
-  if (r >= static_cast<ssize_t>(sizeof(length))) {
-    std::memcpy(&length, buf, sizeof(length));
-    const uint64_t reasonBytes = length & ~kGivesUpBit;
-    if ((length & kGivesUpBit) != 0 && reasonBytes <= kMaxReason &&
-        static_cast<size_t>(r) >= sizeof(length) + reasonBytes) {
-      std::string why(buf + sizeof(length), reasonBytes);
+  const size_t have = r > 0 ? static_cast<size_t>(r) : 0;
+  for (size_t at = 0; at + sizeof(uint64_t) <= have;) {
+    uint64_t length = 0;
+    std::memcpy(&length, buf.data() + at, sizeof(length));
+    const uint64_t bytes = length & ~kGivesUpBit;
+    if (bytes > have - at - sizeof(length)) break;  // not all here (or not a frame at all)
+    if ((length & kGivesUpBit) != 0) {
+      std::string why(buf.data() + at + sizeof(length), bytes);
       for (char& c : why)
         if (c < 0x20 || c > 0x7e) c = '?';
       throwError(ErrorCode::kRemote, "%s: %s gave up on this bootstrap call: %s", self.c_str(),
                  link.name().c_str(), why.c_str());
     }
+    at += sizeof(length) + bytes;
   }
   // A peer closes its links only once this rank has taken part in the exchange: before that, a
   // hang-up means it is gone, whatever it sent.

@@ -13,15 +13,16 @@
 namespace plexus::runtime {
 
 // Sends `out` (length-prefixed) on `sendTo` and returns the message received on `recvFrom`.
-// `self` ("rank R of N") starts every error, which names the peer and its address.
+// `self` ("rank R of N") starts every error, which names the peer and its address. When it fails
+// after `out` went out whole, the reason follows it on `sendTo` as a give-up frame.
 std::string exchangeMessage(const BootstrapLink& sendTo, const std::string& out,
                             const BootstrapLink& recvFrom, Deadline deadline,
                             const std::atomic<bool>* abort, const std::string& self);
 
 // Looks, consuming nothing, at what arrived on `link` (one this rank receives messages on) before
-// the exchange: throws when its peer sent a give-up frame, or closed or reset it (`hungUp`: poll
-// said so; the peer is gone), `self` starting the error; returns when nothing, or the start of a
-// message, is there.
+// the exchange: throws when its peer sent a give-up frame (first, or after whole messages), or
+// closed or reset it (`hungUp`: poll said so; the peer is gone), `self` starting the error;
+// returns when nothing, or messages without a notice, are there.
 void checkIncoming(const BootstrapLink& link, bool hungUp, const std::string& self);
 
 // Tells the rank on `link` (one this rank would send a message of a later round to) that this rank

@@ -19,6 +19,7 @@
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 #include "runtime/bootstrap.hpp"
+#include "runtime/bootstrap_exchange.hpp"
 #include "runtime/bootstrap_links.hpp"
 #include "runtime/protocol.hpp"
 #include "runtime/unique_id.hpp"
@@ -180,6 +181,76 @@ class SilentRank {
   Fd listener_;
   Fd root_;
 };
+
+// A link this rank reads from as a socketpair end (the peer's end is returned), named rank `peer`.
+Fd linkPair(BootstrapLink& link, int peer) {
+  int sv[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  link.fd = Fd(sv[0]);
+  link.peer = peer;
+  link.address = "127.0.0.1:1";
+  return Fd(sv[1]);
+}
+
+void writeFrame(int fd, const std::string& body) {
+  const uint64_t length = body.size();
+  std::string wire(reinterpret_cast<const char*>(&length), sizeof(length));
+  wire += body;
+  ASSERT_EQ(::send(fd, wire.data(), wire.size(), MSG_NOSIGNAL), static_cast<ssize_t>(wire.size()));
+}
+
+std::string checkError(const BootstrapLink& link, bool hungUp) {
+  try {
+    checkIncoming(link, hungUp, "rank 0 of 4");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// The race CI met: rank 1's round-0 message to rank 0 went out whole, then rank 1 timed out on
+// rank 2 and closed, while rank 0 still accepted links. Rank 0 must read rank 1's reason behind
+// the message, not only that rank 1 closed.
+TEST(BootstrapNotices, AGiveUpBehindWholeMessagesIsFoundOnHangUp) {
+  for (size_t size : {size_t{0}, size_t{37}, size_t{100000}}) {
+    BootstrapLink link;
+    Fd peer = linkPair(link, 1);
+    writeFrame(peer.get(), std::string(size, 'm'));
+    EXPECT_EQ(checkError(link, false), "") << size;  // a message alone is no news
+    sendGivingUp(BootstrapLink{std::move(peer), 0, "", "", 0, 0}, "rank 1 of 4: lost rank 2");
+    const std::string e = checkError(link, true);
+    EXPECT_TRUE(contains(e,
+                         "rank 0 of 4: rank 1 (bootstrap 127.0.0.1:1) gave up on this "
+                         "bootstrap call: rank 1 of 4: lost rank 2"))
+        << size << ": " << e;
+  }
+  // Without a notice, a hang-up still says the peer is gone.
+  BootstrapLink link;
+  {
+    Fd peer = linkPair(link, 1);
+    writeFrame(peer.get(), "abc");
+  }
+  EXPECT_TRUE(
+      contains(checkError(link, true), "rank 1 (bootstrap 127.0.0.1:1) is gone: it closed"));
+}
+
+// An exchange that fails after its message went out whole sends the reason after it.
+TEST(BootstrapNotices, AFailedExchangeFollowsItsWholeMessageWithTheReason) {
+  BootstrapLink to;
+  BootstrapLink from;
+  Fd toPeer = linkPair(to, 3);
+  Fd fromPeer = linkPair(from, 2);  // sends nothing
+  EXPECT_THROW(
+      exchangeMessage(to, "hello", from, Deadline::after(milliseconds(50)), nullptr, "rank 1 of 4"),
+      Error);
+  BootstrapLink reader{std::move(toPeer), 1, "127.0.0.1:1", "", 0, 0};
+  to.fd.reset();
+  const std::string e = checkError(reader, true);
+  EXPECT_TRUE(contains(e,
+                       "rank 1 (bootstrap 127.0.0.1:1) gave up on this bootstrap call: rank 1 "
+                       "of 4: bootstrap receive from rank 2 (bootstrap 127.0.0.1:1) timed out"))
+      << e;
+}
 
 TEST(BootstrapFailures, ARankThatNeverLinksUpIsNamedWithinTheDeadline) {
   setenv("PLEXUS_SOCKET_IFNAME", "lo", 1);
