@@ -9,6 +9,7 @@ packages=(
   libhwloc-dev libcli11-dev nlohmann-json3-dev libpugixml-dev
   libibverbs-dev libfabric-dev libucx-dev
   iproute2 procps
+  dpkg-dev help2man
   openmpi-bin libopenmpi-dev
 )
 
