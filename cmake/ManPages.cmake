@@ -1,8 +1,11 @@
 # Man pages for the command-line tools, made from their --help with help2man (Debian package
 # help2man) when it is installed: build/man/man1/TOOL.1, installed with the tools (plexus-tools).
 # Without help2man no page is made and the build says so once.
+# Sanitizer and fuzzer builds make none (their tools are not for installing).
 find_program(PLEXUS_HELP2MAN help2man)
-if(NOT PLEXUS_HELP2MAN)
+if(NOT PLEXUS_SANITIZE STREQUAL "" OR PLEXUS_FUZZ)
+  set(PLEXUS_HELP2MAN "")
+elseif(NOT PLEXUS_HELP2MAN)
   message(STATUS "help2man not found: no man pages (apt-get install help2man)")
 endif()
 add_custom_target(plexus_man_pages ALL)
