@@ -158,6 +158,37 @@ std::vector<std::vector<int>> groupsFromSystem(const topo::System& sys, int nran
   return contiguousGroups(p.nranks, p.domainSize);
 }
 
+std::vector<topo::NodeId> rankDevices(const topo::System& sys, int nranks) {
+  const Placement p = place(sys, nranks);
+  if (!p.gpus.empty()) return p.gpus;
+  const int hosts = std::max(1, sys.hostCount());
+  const int perHost = (p.nranks + hosts - 1) / hosts;
+  std::vector<std::vector<NodeId>> cpus(static_cast<size_t>(hosts));
+  for (NodeId id : sys.nodesOfType(NodeType::kCpu)) {
+    const int h = std::max(0, sys.node(id).host);
+    if (h < hosts) cpus[static_cast<size_t>(h)].push_back(id);
+  }
+  std::vector<NodeId> out;
+  for (int r = 0; r < p.nranks; ++r) {
+    const std::vector<NodeId>& here = cpus[static_cast<size_t>(r / perHost)];
+    if (here.empty())
+      throwError(ErrorCode::kInvalidArgument, "system %s: host %d has no CPU node to place rank %d",
+                 sys.name().c_str(), r / perHost, r);
+    out.push_back(here[static_cast<size_t>(r % perHost) % here.size()]);
+  }
+  return out;
+}
+
+std::vector<std::vector<int>> ringOrdersFromSystem(const topo::System& sys, int nranks,
+                                                   int nchannels) {
+  const std::vector<std::vector<int>> groups = groupsFromSystem(sys, nranks);
+  if (groups.size() > 1) return railMatchedRings(groups, nchannels);
+  const int n = place(sys, nranks).nranks;
+  std::vector<int> order(static_cast<size_t>(n));
+  for (int r = 0; r < n; ++r) order[static_cast<size_t>(r)] = r;
+  return std::vector<std::vector<int>>(static_cast<size_t>(std::max(1, nchannels)), order);
+}
+
 TopologyCosts costsFromCluster(const topo::ClusterView& view, const TransportCost& local,
                                const TransportCost& remote) {
   TopologyCosts c;

@@ -49,6 +49,15 @@ TopologyCosts costsFromCluster(const topo::ClusterView& view, const TransportCos
 // domains differ in size (the hierarchical algorithm then is not offered).
 std::vector<std::vector<int>> hierGroupsFromCluster(const topo::ClusterView& view);
 
+// Where rank r of a communicator planned on `system` runs (rank r = device r, as PLEXUS_SYSTEM
+// injects it): its GPU, in (host, index) order; on hosts without GPUs, ranks spread over the hosts
+// in contiguous blocks and, on a host, over its CPU sockets in turn. For pictures and reports.
+std::vector<topo::NodeId> rankDevices(const topo::System& system, int nranks);
+// The ring orders the communicator would use on `system` (railMatchedRings over its domains,
+// else rank order), `nchannels` of them.
+std::vector<std::vector<int>> ringOrdersFromSystem(const topo::System& system, int nranks,
+                                                   int nchannels);
+
 // Ring orders for `nchannels` channels (BuildRequest::rings): railMatchedRings
 // (ring_orders.hpp) over the hosts, local rank i on rail i. Every ring visits a host's ranks
 // together (one crossing per host and ring) and every crossing leaves and enters on the same

@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwloc-dev libcli11-dev nlohmann-json3-dev libpugixml-dev
   libibverbs-dev libfabric-dev libucx-dev
-  iproute2 procps
+  iproute2 procps graphviz
   dpkg-dev help2man
   openmpi-bin libopenmpi-dev
 )

@@ -11,7 +11,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -57,7 +59,10 @@ Result run(const std::vector<std::string>& args, const std::vector<std::string>&
   for (char** e = environ; *e; ++e) {
     const std::string s = *e;
     if (s.rfind("PLEXUS_TOPO_FILE=", 0) == 0 || s.rfind("NCCL_TOPO_FILE=", 0) == 0) continue;
-    envStore.push_back(s);
+    bool replaced = false;  // extraEnv's value wins
+    for (const std::string& x : extraEnv)
+      replaced = replaced || s.rfind(x.substr(0, x.find('=') + 1), 0) == 0;
+    if (!replaced) envStore.push_back(s);
   }
   envStore.insert(envStore.end(), extraEnv.begin(), extraEnv.end());
   std::vector<char*> envp;
@@ -259,6 +264,61 @@ TEST(PlexusTopo, ExportRoundTrip) {
   const Result multi = run({"export", "--system", "dgx-h100:x2", "--format", "xml"});
   EXPECT_EQ(multi.status, 0);
   EXPECT_NE(multi.err.find("writing host 0"), std::string::npos);
+  fs::remove_all(tmpl);
+}
+
+// draw: link widths and the legend; --ring draws every rank and each ring as arrows; on two DGX
+// H100 hosts each ring crosses between the hosts exactly twice (the communicator's rail-matched
+// rings visit a host's ranks together).
+TEST(PlexusTopo, DrawRingsOverTheMachine) {
+  const Result r =
+      run({"draw", "--system", "dgx-h100:x2", "--ring", "--channels", "2", "--format", "dot"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("cluster_legend"), std::string::npos);
+  EXPECT_NE(r.out.find("penwidth="), std::string::npos);
+  const std::regex node(R"re("rank (\d+)" \[shape=circle)re");
+  EXPECT_EQ(
+      std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), node), std::sregex_iterator()),
+      16);
+  const std::regex arrow(R"re("rank (\d+)" -- "rank (\d+)" \[dir=forward[^\]]*color=(\w+))re");
+  std::map<std::string, int> edges, crossings;
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), arrow);
+       it != std::sregex_iterator(); ++it) {
+    const int a = std::stoi((*it)[1]), b = std::stoi((*it)[2]);
+    ++edges[(*it)[3]];
+    if (a / 8 != b / 8) ++crossings[(*it)[3]];
+  }
+  ASSERT_EQ(edges.size(), 2u) << r.out;  // one colour per ring
+  for (const auto& [color, n] : edges) {
+    EXPECT_EQ(n, 16) << color;
+    EXPECT_EQ(crossings[color], 2) << color;
+  }
+  // Ranks on a host without GPUs sit on its CPU; 4 ranks, one ring of 4 arrows.
+  const Result cpu = run({"draw", "--ring", "-n", "4", "--format", "dot"});
+  ASSERT_EQ(cpu.status, 0) << cpu.err;
+  EXPECT_EQ(std::distance(std::sregex_iterator(cpu.out.begin(), cpu.out.end(), arrow),
+                          std::sregex_iterator()),
+            4);
+  // Binary formats need a file; a missing Graphviz or a bad format is named.
+  const Result png = run({"draw", "--system", "dgx-h100", "--format", "png"});
+  EXPECT_NE(png.status, 0);
+  EXPECT_NE(png.err.find("give a file with -o"), std::string::npos) << png.err;
+}
+
+TEST(PlexusTopo, DrawRendersSvgWithGraphviz) {
+  if (std::system("command -v dot >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "Graphviz's dot is not installed (apt-get install graphviz)";
+  char tmpl[] = "/tmp/plexus-topo-draw-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string svg = std::string(tmpl) + "/dgx.svg";
+  const Result r = run({"draw", "--system", "dgx-h100", "-o", svg});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string text = slurp(svg);
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  EXPECT_NE(text.find("GPU7"), std::string::npos);
+  const Result none = run({"draw", "--system", "dgx-h100", "-o", svg}, {"PATH=/nonexistent"});
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.err.find("apt-get install graphviz"), std::string::npos) << none.err;
   fs::remove_all(tmpl);
 }
 
