@@ -12,6 +12,7 @@
 #include <fstream>
 #include <list>
 
+#include "base/drop_log.hpp"
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 #include "base/log.hpp"
@@ -286,11 +287,7 @@ class LinkAcceptor {
     --missing_;
   }
 
-  void drop(const char* why) {
-    PLEXUS_WARN(subsys::kBootstrap,
-                "rank %d: dropped a connection to the bootstrap listener %s that %s", s_.rank,
-                listenAddress_.toString().c_str(), why);
-  }
+  void drop(const char* why) { drops_.dropped("a stray or late peer", why); }
 
   [[noreturn]] void fail(bool aborted) {
     const BootstrapLink* first = nullptr;
@@ -315,6 +312,9 @@ class LinkAcceptor {
   std::vector<BootstrapLink> links_;
   std::vector<Notice> notices_ = std::vector<Notice>(links_.size());
   std::list<Pending> pending_;
+  DropLog drops_{
+      formatString("rank %d: bootstrap listener %s", s_.rank, listenAddress_.toString().c_str()),
+      subsys::kBootstrap};
   int missing_ = static_cast<int>(links_.size());
 };
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/drop_log.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "base/random.hpp"
@@ -54,7 +55,11 @@ struct Incoming {
 class Root {
  public:
   Root(Fd listener, const Secret& secret, uint64_t nonce, const SocketAddress& address)
-      : listener_(std::move(listener)), secret_(secret), nonce_(nonce), address_(address) {}
+      : listener_(std::move(listener)),
+        secret_(secret),
+        nonce_(nonce),
+        address_(address),
+        drops_("bootstrap root " + address.toString(), subsys::kBootstrap) {}
 
   // True once every rank has arrived (or the root gave up): only replies are left to send.
   bool finishing() const { return finishing_.load(std::memory_order_acquire); }
@@ -91,8 +96,7 @@ class Root {
   }
 
   void drop(std::list<Incoming>::iterator& it, const char* why) {
-    PLEXUS_WARN(subsys::kBootstrap, "bootstrap root %s: dropped a connection from %s that %s",
-                address_.toString().c_str(), peerName(it->fd.get()).c_str(), why);
+    drops_.dropped(peerName(it->fd.get()), why);
     it = incoming_.erase(it);
   }
 
@@ -269,6 +273,7 @@ class Root {
   Secret secret_;
   uint64_t nonce_;
   SocketAddress address_;
+  DropLog drops_;
   std::list<Incoming> incoming_;
   std::vector<RankSlot> ranks_;
   int nranks_ = 0;

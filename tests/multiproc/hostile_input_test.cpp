@@ -86,11 +86,18 @@ TEST(HostileInput, BadConnectionsToEveryListenerNeitherBlockNorFloodNorAllocate)
         r, connections, warns, countLines(o, "bootstrap root"), countLines(o, "bootstrap listener"),
         countLines(o, "tcp transport on"), peak >> 20);
     EXPECT_GT(connections, 0) << o;
-    EXPECT_LE(warns, connections) << "more than one WARN line per bad connection:\n" << o;
+    // A listener logs its first drop, then a count at most every 10 s and at its end (DropLog):
+    // three listeners, well under a minute.
+    EXPECT_LE(warns, std::min(connections, 3 * 8)) << "a WARN line per bad connection:\n" << o;
     EXPECT_LT(static_cast<size_t>(peak), kMemoryBound) << o;
   }
-  // The root read the bad introductions while rank 0 waited for the others: one line each.
-  EXPECT_GE(countLines(out[0].output, "bootstrap root"), 4) << out[0].output;
+  // The root read the bad introductions while rank 0 waited for the others: its first drop in
+  // full, the rest counted ("dropped N more connections (M in all; ...").
+  const std::string& root = out[0].output;
+  EXPECT_GE(countLines(root, "bootstrap root"), 1) << root;
+  const size_t all = root.rfind(" in all; the last ");
+  const size_t open = all == std::string::npos ? all : root.rfind('(', all);
+  EXPECT_GE(open == std::string::npos ? 1 : std::atoi(root.c_str() + open + 1), 4) << root;
   EXPECT_EQ(leftInDevShm(shmBefore), std::set<std::string>{});
 }
 

@@ -18,8 +18,10 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "base/drop_log.hpp"
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
@@ -78,6 +80,7 @@ class TcpTransport final : public Transport {
     listener_ = listenOn(addr);
     setNonBlocking(listener_.get(), true);
     address_ = addr;
+    drops_.emplace("tcp transport on " + addr.toString(), subsys::kNet);
     PLEXUS_INFO(subsys::kNet,
                 "tcp transport listening on %s (%s); %d socket(s) per connection, stripe %u bytes, "
                 "socket buffers %s, staging %s per direction",
@@ -248,8 +251,7 @@ class TcpTransport final : public Transport {
         std::string who = "unknown peer";
         if (getpeername(p.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
           who = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len).toString();
-        PLEXUS_WARN(subsys::kNet, "tcp transport on %s: dropped a connection from %s that %s",
-                    address_.toString().c_str(), who.c_str(), why);
+        drops_->dropped(who, why);
         pending_.erase(pending_.begin() + static_cast<long>(i));
         continue;
       }
@@ -314,6 +316,7 @@ class TcpTransport final : public Transport {
   Fd listener_;
   SocketAddress address_;
   std::vector<PendingAccept> pending_;
+  std::optional<DropLog> drops_;  // made with the listener (its address names it)
   std::map<std::pair<int, int>, std::vector<Fd>> accepted_;
   std::map<std::pair<int, int>, std::unique_ptr<TcpConnection>> connections_;
 };
