@@ -16,19 +16,9 @@ src=$2
 extra=${3:-}
 prefix=$(mktemp -d /tmp/plexus-install-XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
-failed=()
 log="$prefix/check.log"
-check() {  # description, command...
-  local what=$1
-  shift
-  if "$@" >"$log" 2>&1; then
-    echo "ok: $what"
-  else
-    echo "FAILED: $what"
-    sed 's/^/    /' "$log" | head -25
-    failed+=("$what")
-  fi
-}
+# shellcheck source=checks.sh
+source "$src/checks.sh"
 
 if ! cmake --install "$build" --prefix "$prefix" >"$log" 2>&1; then
   cat "$log"
@@ -107,9 +97,4 @@ if [ -e "$libdir/plexus/libplexus-transport-ofi.so" ]; then
   check "ofi plugin from lib/plexus (PLEXUS_TRANSPORTS=ofi, LD_LIBRARY_PATH=\$P/lib/plexus)" ofi_plugin
 fi
 
-if [ ${#failed[@]} -gt 0 ]; then
-  echo "install test: ${#failed[@]} check(s) failed:"
-  printf '  %s\n' "${failed[@]}"
-  exit 1
-fi
-echo "install test passed"
+report_checks "install test"

@@ -18,19 +18,9 @@ if ! command -v dpkg-deb >/dev/null || ! command -v cpack >/dev/null; then
 fi
 work=$(mktemp -d /tmp/plexus-packages-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-failed=()
 log="$work/check.log"
-check() {  # description, command...
-  local what=$1
-  shift
-  if "$@" >"$log" 2>&1; then
-    echo "ok: $what"
-  else
-    echo "FAILED: $what"
-    sed 's/^/    /' "$log" | head -25
-    failed+=("$what")
-  fi
-}
+# shellcheck source=checks.sh
+source "$src/checks.sh"
 
 if ! (cd "$build" && cpack -G DEB -B "$work/debs") >"$log" 2>&1; then
   cat "$log"
@@ -127,9 +117,4 @@ if [ -e "$libdir/plexus/libplexus-transport-ofi.so" ]; then
   check "ofi plugin from the packages (PLEXUS_TRANSPORTS=ofi, -lnccl from lib/plexus)" ofi_plugin
 fi
 
-if [ ${#failed[@]} -gt 0 ]; then
-  echo "packages test: ${#failed[@]} check(s) failed:"
-  printf '  %s\n' "${failed[@]}"
-  exit 1
-fi
-echo "packages test passed"
+report_checks "packages test"
