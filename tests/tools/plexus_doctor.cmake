@@ -10,3 +10,14 @@ if(TARGET plexus-doctor AND TARGET plexus-run)
       SKIP_RETURN_CODE 77 TIMEOUT 150)
   endforeach()
 endif()
+
+# The report's format and the merge of ranks' results, on hand-made results.
+if(TARGET plexus-doctor)
+  add_executable(plexus_doctor_report_test ${CMAKE_CURRENT_LIST_DIR}/plexus_doctor_report_test.cpp
+    ${PROJECT_SOURCE_DIR}/tools/plexus-doctor/report.cpp
+    ${PROJECT_SOURCE_DIR}/tools/plexus-doctor/check.cpp)
+  target_include_directories(plexus_doctor_report_test PRIVATE ${PROJECT_SOURCE_DIR}/tools/plexus-doctor)
+  target_link_libraries(plexus_doctor_report_test PRIVATE plexus_topology nlohmann_json::nlohmann_json
+    GTest::gtest_main plexus_warnings)
+  gtest_discover_tests(plexus_doctor_report_test PROPERTIES ENVIRONMENT "${PLEXUS_TEST_ENV}")
+endif()

@@ -107,6 +107,13 @@ launched)
   check "reachability OK for 4 ranks" has "$out" '^\[0\] OK +ranks.reach +4 ranks \(plexus-run\) reached each other'
   check "clock skew measured" has "$out" '^\[0\] OK +ranks.clock_skew +wall clocks of 4 ranks within'
   check "sized for the launcher's 4 local ranks" has "$out" 'shm.size .* 4 local ranks need'
+  # Ranks that cannot bootstrap each print their own report, and fail.
+  out=$(PLEXUS_SOCKET_IFNAME=nosuch0 timeout 120 "$run" -n 2 "$doctor" --timeout 20 2>&1)
+  rc=$?
+  echo "$out"
+  check "wrong interface under plexus-run: exit non-zero (got $rc)" test $rc -ne 0
+  check "a rank names its bootstrap failure" \
+    has "$out" '^\[[01]\] FAIL +ranks.reach +\[rank [01]\] rank [01] of 2 \(plexus-run, root .*nosuch0'
   ;;
 *)
   echo "unknown case $case_name"

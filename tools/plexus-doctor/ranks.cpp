@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "base/deadline.hpp"
+#include "base/socket.hpp"
 #include "runtime/bootstrap.hpp"
 #include "runtime/launch_env.hpp"
 
@@ -56,6 +57,18 @@ Result clockSkew(runtime::Bootstrap& bs, Deadline deadline) {
   return ok("ranks.clock_skew", text);
 }
 
+// The interfaces the bootstrap listens on (what PLEXUS_SOCKET_IFNAME selects).
+std::string bootstrapInterfaces() {
+  std::string out;
+  try {
+    for (const auto& n : selectInterfaces())
+      if (out.find(n.name) == std::string::npos) out += (out.empty() ? "" : ",") + n.name;
+  } catch (const std::exception&) {
+    return "?";
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<LaunchInfo> detectLaunch() {
@@ -102,10 +115,11 @@ RanksOutcome runAcrossRanks(const LaunchInfo& launch, std::vector<Result> mine,
     return out;
   }
   out.reached = true;
-  char text[200];
+  char text[256];
   std::snprintf(text, sizeof(text),
-                "%d ranks (%s) reached each other through the bootstrap root %s in %.1f ms",
-                launch.size, launch.launcher.c_str(), launch.root.c_str(), msSince(start));
+                "%d ranks (%s) reached each other over %s through the bootstrap root %s in %.1f ms",
+                launch.size, launch.launcher.c_str(), bootstrapInterfaces().c_str(),
+                launch.root.c_str(), msSince(start));
   std::vector<Result> shared = {ok("ranks.reach", text), clockSkew(*bs, deadline)};
   std::vector<std::string> blobs = bs->allGather(resultsToJson(mine), deadline);
   bs->barrier(deadline);
