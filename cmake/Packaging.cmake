@@ -1,7 +1,7 @@
 # Debian packages: `cpack -G DEB` in the build directory (docs/packages.md).
 #   libplexus0                  the library, lib/plexus/{libplexus.so.0,libnccl.so.2}
 #   libplexus-dev               headers, libplexus.so, lib/plexus/libnccl.so, CMake and pkg-config files
-#   plexus-tools                plexus-run, plexus-topo, plexus-trace, the *_perf tools
+#   plexus-tools                plexus-run, plexus-topo, plexus-trace, plexus-doctor, the *_perf tools
 #   libplexus-transport-NAME    each transport plugin built (ofi, ucx, ibverbs, ...)
 # Dependencies on Debian's libraries come from dpkg-shlibdeps; those between Plexus's packages from
 # the components' DEPENDS, with the exact version.
@@ -46,7 +46,7 @@ cpack_add_component(runtime DISPLAY_NAME "libplexus0"
 cpack_add_component(dev DISPLAY_NAME "libplexus-dev" DEPENDS runtime
   DESCRIPTION "Plexus headers (nccl.h, plexus.hpp), CMake package and pkg-config file")
 cpack_add_component(tools DISPLAY_NAME "plexus-tools" DEPENDS runtime
-  DESCRIPTION "plexus-run, plexus-topo, plexus-trace and the nccl-tests-compatible perf tools")
+  DESCRIPTION "plexus-run, plexus-topo, plexus-trace, plexus-doctor and the nccl-tests-compatible perf tools")
 foreach(name IN LISTS _plexus_plugins)
   cpack_add_component(transport-${name} DISPLAY_NAME "libplexus-transport-${name}" DEPENDS runtime
     DESCRIPTION "Plexus ${name} transport plugin (loaded by libplexus0 when selected)")

@@ -59,7 +59,9 @@ std::string searchPath(const std::string& name, const std::string& searched) {
   std::string out = searched;
   for (size_t at = out.find(file); at != std::string::npos; at = out.find(file, at + 1))
     out.replace(at, file.size(), "libplexus-transport-NAME.so");
-  return out + " (PLEXUS_PLUGIN_PATH first when set, the last one through the loader's path)";
+  return out +
+         " (PLEXUS_PLUGIN_PATH, else the plexus/ folder of the libplexus.so beside this "
+         "tool, then the loader's path)";
 }
 
 Result plugins(const Context& ctx) {
@@ -122,10 +124,12 @@ Result choice(const Context& ctx) {
     if (remote.empty() && t != "shm") remote = t;
   }
   const char* var = std::getenv("PLEXUS_TRANSPORTS");
-  std::string found = std::string("order ") + order +
-                      (var != nullptr && *var != '\0' ? " (PLEXUS_TRANSPORTS)" : " (default)") +
-                      skipped + "; same host -> " + (local.empty() ? "none" : local) +
-                      ", other host -> " + (remote.empty() ? "none" : remote);
+  std::string found =
+      std::string("order ") + order +
+      (var != nullptr && *var != '\0' ? " (PLEXUS_TRANSPORTS)" : " (default)") + skipped +
+      "; same host -> " + (local.empty() ? "none" : local) +
+      " (the first usable in the order), other host -> " + (remote.empty() ? "none" : remote) +
+      (ctx.inOrder("shm") && remote != "shm" ? " (shm reaches this host only)" : "");
   if (local == "tcp" && ctx.ranks > 1)
     found += " (shm is not in the order: same-host peers go through loopback sockets)";
   if (local.empty())

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 
 #include "check.hpp"
 #include "ranks.hpp"
@@ -57,6 +58,24 @@ void fillContext(Context& ctx, const Options& o, const std::optional<LaunchInfo>
   }
 }
 
+// Plugins are searched next to libplexus.so (its plexus/ folder); this tool links the library
+// statically, so it points the search at the folder a libplexus.so beside it would use: the
+// build tree's lib/plexus or the installed LIBDIR/plexus. PLEXUS_PLUGIN_PATH, when set, wins.
+void searchPluginsLikeTheLibrary() {
+  const char* set = std::getenv("PLEXUS_PLUGIN_PATH");
+  if (set != nullptr && *set != '\0') return;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return;
+  for (const char* libdir : {PLEXUS_DOCTOR_LIBDIR, "lib"}) {
+    const std::filesystem::path dir = exe.parent_path().parent_path() / libdir / "plexus";
+    if (std::filesystem::is_directory(dir, ec)) {
+      setenv("PLEXUS_PLUGIN_PATH", dir.c_str(), 1);
+      return;
+    }
+  }
+}
+
 void print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
@@ -70,6 +89,15 @@ int main(int argc, char** argv) {
       "for what breaks or slows collectives; one line per check: OK, WARN, FAIL or SKIP, what "
       "was found and the fix. Exit status 1 when a check FAILs. See docs/doctor.md."};
   app.name("plexus-doctor");
+  app.footer(
+      "Checks: net.interfaces, shm.size, shm.budget, limits.files, limits.memlock, "
+      "kernel.ptrace_scope, mem.hugepages, rdma.devices, transports.plugins, transports.choice, "
+      "topo.affinity, topo.pcie; under a launcher also ranks.reach and ranks.clock_skew.\n"
+      "Environment read as a communicator would: PLEXUS_SOCKET_IFNAME (NCCL_SOCKET_IFNAME), "
+      "PLEXUS_TRANSPORTS, PLEXUS_SHM_BUDGET, PLEXUS_SLOT_SIZE, PLEXUS_SLOTS, PLEXUS_*NCHANNELS, "
+      "PLEXUS_PLUGIN_PATH, PLEXUS_TOPO_FILE.\n"
+      "Exit status: 0 no check failed, 1 a check failed (or the tool could not run), 2 a bad "
+      "option.");
   Options o;
   app.add_option("--ranks,-n", o.ranks,
                  "local ranks to size /dev/shm, the shm budget and descriptors for (default: the "
@@ -87,6 +115,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    searchPluginsLikeTheLibrary();
     const std::optional<LaunchInfo> launch = detectLaunch();
     const plexus::topo::System local = plexus::topo::discoverLocal();
     std::optional<plexus::topo::System> file;
