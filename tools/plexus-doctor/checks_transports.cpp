@@ -2,9 +2,14 @@
 // plugin libraries per transport (the runtime's own search: transports/common/loaded_transport.hpp)
 // and the transport each class of peer would get, in PLEXUS_TRANSPORTS' order.
 #include <dlfcn.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <exception>
+#include <memory>
 
+#include "base/host_id.hpp"
 #include "check.hpp"
 #include "transports/common/loaded_transport.hpp"
 
@@ -89,22 +94,35 @@ Result plugins(const Context& ctx) {
   return ok("", found);
 }
 
-// Whether transport `name` is usable here, and why not.
+// Whether transport `name` is usable here, and why not: a plugin is initialised as a
+// one-rank communicator would (wrapTransportTable), so its own device probing answers.
 bool usable(const Context& ctx, const std::string& name, std::string* why) {
   if (name == "shm" || name == "tcp") return true;
   std::string searched;
-  if (transport::findTransportTable(name, &searched) == nullptr) {
+  const plexus_transport_v1_t* table = transport::findTransportTable(name, &searched);
+  if (table == nullptr) {
     *why = name + ": no libplexus-transport-" + name + ".so";
     return false;
   }
-  if (name == "ibverbs") {
-    bool any = false;
-    for (const auto& n : ctx.local->nodes())
-      any = any || (n.type == plexus::topo::NodeType::kNic && !n.rdmaDevice.empty() && n.up);
-    if (!any) *why = "ibverbs: no active RDMA port";
-    return any;
+  std::vector<transport::PeerRecord> peers(1);
+  peers[0].rank = 0;
+  peers[0].hostHash = hostHash();
+  peers[0].hostName = hostName();
+  peers[0].pid = static_cast<int>(getpid());
+  std::atomic<bool> abort{false};
+  transport::TransportContext tctx;
+  tctx.peers = &peers;
+  tctx.abort = &abort;
+  tctx.requested = ctx.inOrder(name);
+  std::string unavailable;
+  std::unique_ptr<transport::Transport> t;
+  try {
+    t = transport::wrapTransportTable(table, tctx, &unavailable);
+  } catch (const std::exception& e) {
+    unavailable = e.what();
   }
-  return true;
+  if (t == nullptr) *why = name + ": " + (unavailable.empty() ? "no usable device" : unavailable);
+  return t != nullptr;
 }
 
 Result choice(const Context& ctx) {
