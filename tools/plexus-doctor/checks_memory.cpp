@@ -104,10 +104,11 @@ Result budget(const Context& ctx) {
   const FifoNeed n = fifoNeed(ctx.ranks);
   const uint64_t share = n.budget / static_cast<uint64_t>(std::max(ctx.ranks, 1));
   std::string found = std::to_string(ctx.ranks) + " ranks x " + std::to_string(ctx.ranks - 1) +
-                      " peers x " + std::to_string(n.channels) + " channels of " +
-                      geometry(n.fitted) + ": " + formatBytes(static_cast<double>(n.perRank)) +
-                      " per rank, share " + formatBytes(static_cast<double>(share)) +
-                      " of PLEXUS_SHM_BUDGET " + formatBytes(static_cast<double>(n.budget));
+                      (ctx.ranks == 2 ? " peer x " : " peers x ") + std::to_string(n.channels) +
+                      " channels of " + geometry(n.fitted) + ": " +
+                      formatBytes(static_cast<double>(n.perRank)) + " per rank, share " +
+                      formatBytes(static_cast<double>(share)) + " of PLEXUS_SHM_BUDGET " +
+                      formatBytes(static_cast<double>(n.budget));
   const std::string fix =
       "raise PLEXUS_SHM_BUDGET (e.g. " + formatBytes(static_cast<double>(n.host) * 2) +
       "), make FIFOs smaller (PLEXUS_SLOT_SIZE, PLEXUS_SLOTS) or lower PLEXUS_MAX_NCHANNELS";
