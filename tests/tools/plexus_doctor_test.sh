@@ -107,6 +107,19 @@ launched)
   check "reachability OK for 4 ranks" has "$out" '^\[0\] OK +ranks.reach +4 ranks \(plexus-run\) reached each other'
   check "clock skew measured" has "$out" '^\[0\] OK +ranks.clock_skew +wall clocks of 4 ranks within'
   check "sized for the launcher's 4 local ranks" has "$out" 'shm.size .* 4 local ranks need'
+  out=$(timeout 120 "$run" --no-prefix -n 2 "$doctor" --json 2>&1)
+  # (A figure that moved between the ranks' reads, such as /dev/shm's free space while other
+  # tests run, splits its check into one object per group of ranks: the union must be both.)
+  check "--json under plexus-run -n 2: one array, every check for ranks 0 and 1" python3 -c '
+import json, sys
+a = json.loads(sys.argv[1])
+ranks = {}
+for o in a:
+    ranks.setdefault(o["name"], []).extend(o["ranks"])
+assert len(ranks) == 14, sorted(ranks)
+assert all(sorted(r) == [0, 1] for r in ranks.values()), ranks
+assert {"ranks.reach", "ranks.clock_skew"} <= set(ranks), sorted(ranks)
+' "$out"
   # Ranks that cannot bootstrap each print their own report, and fail.
   out=$(PLEXUS_SOCKET_IFNAME=nosuch0 timeout 120 "$run" -n 2 "$doctor" --timeout 20 2>&1)
   rc=$?
