@@ -92,8 +92,16 @@ shm_budget)
 topo_file)
   PLEXUS_TOPO_FILE=$src/tests/data/nccl-dump-hgx4.xml doctor
   check "topo.affinity from the file" \
-    has "$out" '^OK +topo.affinity +GPU0->NIC0 PIX, GPU1->NIC0 PIX, GPU2->NIC1 PIX, GPU3->NIC1 PIX \(PLEXUS_TOPO_FILE='
+    has "$out" '^OK +topo.affinity +GPU0->NIC0 PIX \(numa 0/0\), GPU1->NIC0 PIX \(numa 0/0\), GPU2->NIC1 PIX \(numa 1/1\), GPU3->NIC1 PIX \(numa 1/1\) \(PLEXUS_TOPO_FILE='
   check "topo.pcie names shared switches" has "$out" '^OK +topo.pcie +6 GPU pair\(s\) under shared PCIe switches'
+  # The same machine without the NIC of socket 1: its GPUs reach a NIC across sockets only.
+  tmp=$(mktemp --suffix=.xml)
+  sed '/busid="0000:93:00.0"/,/<\/pci>/d' "$src/tests/data/nccl-dump-hgx4.xml" >"$tmp"
+  PLEXUS_TOPO_FILE=$tmp doctor
+  rm -f "$tmp"
+  check "a GPU far from every NIC: WARN topo.affinity naming it" \
+    has "$out" '^WARN +topo.affinity +.*GPU2->NIC[0-9] SYS \(numa 1/0\).*: GPU2, GPU3 reach their nearest NIC across sockets \(SYS\) -> fix: '
+  check "a WARN alone: exit 0 (got $rc)" test $rc -eq 0
   PLEXUS_TOPO_FILE=/nonexistent.xml doctor
   check "an unreadable file: FAIL topo.affinity naming it" has "$out" '^FAIL +topo.affinity +PLEXUS_TOPO_FILE=/nonexistent.xml'
   ;;

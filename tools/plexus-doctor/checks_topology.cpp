@@ -41,14 +41,18 @@ Result affinity(const Context& ctx) {
     const auto& gpu = s.node(g);
     std::string line = gpu.name + "->" + (best.connected() ? s.node(best.to).name : "none") + " " +
                        topo::pathClassName(best.cls);
+    if (best.connected() && gpu.numa >= 0 && s.node(best.to).numa >= 0)
+      line +=
+          " (numa " + std::to_string(gpu.numa) + "/" + std::to_string(s.node(best.to).numa) + ")";
     found += (found.empty() ? "" : ", ") + line;
     if (best.cls >= topo::PathClass::kSys) remote += (remote.empty() ? "" : ", ") + gpu.name;
   }
   found += source(ctx);
   if (!remote.empty())
     return warn("", found + ": " + remote + " reach their nearest NIC across sockets (SYS)",
-                "run each rank on the socket of its GPU (numactl --cpunodebind), add a NIC on "
-                "that socket, or set PLEXUS_NET_GDR=0 to stage through host memory near the NIC");
+                "give each GPU's socket a NIC (or move the cards to slots of one socket); until "
+                "then keep GPUDirect RDMA off for them (PLEXUS_NET_GDR=0: staged through host "
+                "memory) and bind each rank to its GPU's socket (numactl --cpunodebind)");
   return ok("", found);
 }
 
