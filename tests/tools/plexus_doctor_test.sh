@@ -88,6 +88,12 @@ shm_budget)
   check "FAIL shm.budget: init would fail" \
     has "$out" '^FAIL +shm.budget +64 ranks x 63 peers .*init will fail.* -> fix: raise PLEXUS_SHM_BUDGET'
   check "exit 1 (got $rc)" test $rc -eq 1
+  PLEXUS_SLOT_SIZE=100 doctor --ranks 4
+  check "a bad PLEXUS_SLOT_SIZE: FAIL naming it, not a doctor bug" \
+    has "$out" '^FAIL +shm.budget +PLEXUS_SLOT_SIZE=100 must be a multiple of 64.* -> fix: correct the variable'
+  PLEXUS_TRANSPORTS=^shm doctor --ranks 4
+  check "shm not in the order: SKIP shm.size and shm.budget" \
+    test "$(grep -cE '^SKIP +shm\.(size|budget) ' <<<"$out")" -eq 2
   ;;
 topo_file)
   PLEXUS_TOPO_FILE=$src/tests/data/nccl-dump-hgx4.xml doctor

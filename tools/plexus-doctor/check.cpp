@@ -6,6 +6,8 @@
 #include <exception>
 #include <fstream>
 
+#include "base/error.hpp"
+
 namespace plexus::tools::doctor {
 
 const char* verdictName(Verdict v) {
@@ -41,6 +43,15 @@ std::vector<Result> runChecks(const Context& ctx) {
       Result r = c.fn(ctx);
       r.name = c.name;
       out.push_back(std::move(r));
+    } catch (const plexus::Error& e) {
+      // A variable the check reads as the library would, with a value the library refuses.
+      if (e.code() == ErrorCode::kInvalidArgument)
+        out.push_back(fail(c.name, e.what(),
+                           "correct the variable the message names (docs/environment.md lists "
+                           "every variable and its values)"));
+      else
+        out.push_back(fail(c.name, std::string("the check itself failed: ") + e.what(),
+                           "report this as a plexus-doctor bug, with the line above"));
     } catch (const std::exception& e) {
       out.push_back(fail(c.name, std::string("the check itself failed: ") + e.what(),
                          "report this as a plexus-doctor bug, with the line above"));

@@ -49,6 +49,12 @@ std::string geometry(const tp::SlotConfig& c) {
   return std::to_string(c.slots) + " x " + formatBytes(c.slotBytes) + " slots";
 }
 
+std::string orderText(const Context& ctx) {
+  std::string out;
+  for (const std::string& t : ctx.transports) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
 // Transports in the order that place their shared memory in /dev/shm (the built-in shm transport
 // uses anonymous memfds, which the size of /dev/shm does not bound).
 std::string devShmUsers(const Context& ctx) {
@@ -59,6 +65,8 @@ std::string devShmUsers(const Context& ctx) {
 }
 
 Result devShm(const Context& ctx) {
+  if (!ctx.inOrder("shm") && devShmUsers(ctx).empty())
+    return skip("", "no transport of the order (" + orderText(ctx) + ") uses shared memory");
   const FifoNeed need = fifoNeed(ctx.ranks);
   const std::string needs = std::to_string(ctx.ranks) + " local ranks need ~" +
                             formatBytes(static_cast<double>(need.host)) + " of FIFOs";
@@ -101,6 +109,8 @@ uint64_t cgroupMemoryLimit() {
 }
 
 Result budget(const Context& ctx) {
+  if (!ctx.inOrder("shm"))
+    return skip("", "shm is not in the transport order (" + orderText(ctx) + ")");
   const FifoNeed n = fifoNeed(ctx.ranks);
   const uint64_t share = n.budget / static_cast<uint64_t>(std::max(ctx.ranks, 1));
   std::string found = std::to_string(ctx.ranks) + " ranks x " + std::to_string(ctx.ranks - 1) +
