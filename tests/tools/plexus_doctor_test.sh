@@ -134,6 +134,17 @@ assert len(ranks) == 14, sorted(ranks)
 assert all(sorted(r) == [0, 1] for r in ranks.values()), ranks
 assert {"ranks.reach", "ranks.clock_skew"} <= set(ranks), sorted(ranks)
 ' "$out"
+  # Rank 1 with ulimit -n 64: rank 0's report splits limits.files by ranks, rank 1 prints its FAIL.
+  out=$(timeout 120 "$run" -n 3 sh -c \
+    'if [ "$PLEXUS_RANK" = 1 ]; then ulimit -n 64; fi; exec "$0" --ranks 64' "$doctor" 2>&1)
+  rc=$?
+  echo "$out"
+  check "one rank failing: the run fails (got $rc)" test $rc -ne 0
+  check "rank 0 reports the others' OK once" has "$out" '^\[0\] OK +limits.files +\[ranks 0,2\] ulimit -n'
+  check "rank 0 reports rank 1's FAIL" has "$out" '^\[0\] FAIL +limits.files +\[rank 1\] ulimit -n 64 \(hard 64\)'
+  check "rank 1 prints its own FAIL" has "$out" '^\[1\] FAIL +limits.files +\[rank 1\] ulimit -n 64'
+  check "rank 1 prints nothing else" test "$(grep -c '^\[1\]' <<<"$out")" -eq 1
+  check "rank 2 prints nothing" bash -c '! grep -q "^\[2\]" <<<"$0"' "$out"
   # Ranks that cannot bootstrap each print their own report, and fail.
   out=$(PLEXUS_SOCKET_IFNAME=nosuch0 timeout 120 "$run" -n 2 "$doctor" --timeout 20 2>&1)
   rc=$?

@@ -125,11 +125,12 @@ int main(int argc, char** argv) {
     std::vector<RankedResult> report;
     int nranks = 1;
     bool printAll = true;
+    RanksOutcome ranks;
     if (launch) {
-      RanksOutcome r = runAcrossRanks(*launch, std::move(mine), o.timeout);
-      report = std::move(r.report);
+      ranks = runAcrossRanks(*launch, std::move(mine), o.timeout);
+      report = std::move(ranks.report);
       nranks = launch->size;
-      printAll = launch->rank == 0 || !r.reached;
+      printAll = launch->rank == 0 || !ranks.reached;
     } else {
       for (auto& r : mine) report.push_back(RankedResult{std::move(r), {}});
     }
@@ -140,6 +141,7 @@ int main(int argc, char** argv) {
                       [](const RankedResult& r) { return r.result.verdict != Verdict::kFail; });
       print(o.json ? formatJson(report) : formatText(report, nranks));
     }
+    ranks.finish();
     return failed ? 1 : 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "plexus-doctor: error: %s\n", e.what());

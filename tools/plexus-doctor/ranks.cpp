@@ -90,6 +90,17 @@ std::optional<LaunchInfo> detectLaunch() {
   return info;
 }
 
+void RanksOutcome::finish() {
+  if (!bootstrap) return;
+  try {
+    bootstrap->barrier(
+        Deadline::after(std::chrono::nanoseconds(static_cast<int64_t>(timeoutSeconds * 1e9))));
+  } catch (const std::exception&) {
+    // Rank 0 has printed or failed; nothing is left to wait for.
+  }
+  bootstrap.reset();
+}
+
 RanksOutcome runAcrossRanks(const LaunchInfo& launch, std::vector<Result> mine,
                             double timeoutSeconds) {
   RanksOutcome out;
@@ -122,7 +133,8 @@ RanksOutcome runAcrossRanks(const LaunchInfo& launch, std::vector<Result> mine,
                 launch.root.c_str(), msSince(start));
   std::vector<Result> shared = {ok("ranks.reach", text), clockSkew(*bs, deadline)};
   std::vector<std::string> blobs = bs->allGather(resultsToJson(mine), deadline);
-  bs->barrier(deadline);
+  out.bootstrap = std::move(bs);
+  out.timeoutSeconds = timeoutSeconds;
   if (launch.rank != 0) {
     for (auto& r : mine) out.report.push_back(RankedResult{r, {launch.rank}});
     return out;

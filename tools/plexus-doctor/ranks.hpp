@@ -3,11 +3,16 @@
 // comparison, and the all-gather of every rank's results so that rank 0 prints one report.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "report.hpp"
+
+namespace plexus::runtime {
+class Bootstrap;
+}
 
 namespace plexus::tools::doctor {
 
@@ -26,6 +31,11 @@ std::optional<LaunchInfo> detectLaunch();
 struct RanksOutcome {
   std::vector<RankedResult> report;  // rank 0: every rank's results merged; others: their own
   bool reached = false;              // the bootstrap worked (else each rank reports alone)
+  // Call after printing: a last barrier, so that no rank exits (and makes the launcher stop the
+  // others) before rank 0 has printed the report.
+  void finish();
+  std::shared_ptr<runtime::Bootstrap> bootstrap;
+  double timeoutSeconds = 60;
 };
 
 // Runs the bootstrap, the reachability and clock checks, and gathers `mine` to rank 0.
