@@ -50,6 +50,7 @@ sys.path.insert(0, os.path.join(ROOT, "perf", "compare"))
 from plexus_netns import fabric as fab  # noqa: E402
 from plexus_netns import guard  # noqa: E402
 from plexus_netns.ranks import Job, describe_status  # noqa: E402
+from compare import parse_bytes  # noqa: E402  (perf/compare/compare.py)
 
 LIBS = ("plexus", "mpi", "gloo")
 NAME = {"plexus": "Plexus", "mpi": "Open MPI", "gloo": "Gloo"}
@@ -76,8 +77,8 @@ def parse_args(argv):
     p.add_argument("-r", "--ranks-per-host", type=int, default=2, help="ranks on each host")
     p.add_argument("--rate", default="10gbit", help="tbf rate per host link and direction "
                    "('none': unshaped)")
-    p.add_argument("--min", default="1M", help="smallest size (-b)")
-    p.add_argument("--max", default="64M", help="largest size (-e)")
+    p.add_argument("--min", type=parse_bytes, default="1M", help="smallest size (-b)")
+    p.add_argument("--max", type=parse_bytes, default="64M", help="largest size (-e)")
     p.add_argument("--factor", type=int, default=4, help="size step (-f)")
     p.add_argument("--iters", type=int, default=20, help="timed calls per size (-n)")
     p.add_argument("--warmup", type=int, default=5, help="warm-up calls (-w)")
@@ -87,6 +88,12 @@ def parse_args(argv):
     p.add_argument("--mpi-btl", choices=("sm", "tcp"), default="sm",
                    help="Open MPI inside a host: sm = vader shared memory (tcp BTL between "
                         "hosts), tcp = tcp BTL for every pair")
+    p.add_argument("--mpi-yield", choices=("auto", "0", "1"), default="auto",
+                   help="Open MPI's mpi_yield_when_idle; auto: 1 when the ranks outnumber this "
+                        "machine's CPUs (mpirun counts the hostfile's slots, not real cores, so it "
+                        "would busy-poll and starve the network stack: 10x slower here)")
+    p.add_argument("--mpi-args", default="",
+                   help="extra mpirun arguments, e.g. '--mca btl_tcp_sndbuf 4194304'")
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build"),
                    help="Plexus build with bin/all_reduce_perf; the peer drivers are built into "
                         "<build-dir>/compare by perf/compare/compare.py's recipe")
@@ -104,15 +111,24 @@ def parse_args(argv):
     bad = [x for x in a.libs if x not in LIBS]
     if bad or not a.libs:
         p.error(f"--libs: unknown {', '.join(bad) or '(empty)'}; choose from {', '.join(LIBS)}")
-    if a.hosts < 1 or a.ranks_per_host < 1 or a.rounds < 1 or a.iters < 1 or a.factor < 2:
-        p.error("need --hosts, --ranks-per-host, --rounds, --iters >= 1 and --factor >= 2")
+    if (a.hosts < 1 or a.ranks_per_host < 1 or a.rounds < 1 or a.iters < 1 or a.factor < 2
+            or a.warmup < 0 or not 4 <= a.min <= a.max):
+        p.error("need --hosts, --ranks-per-host, --rounds, --iters >= 1, --warmup >= 0, "
+                "--factor >= 2 and 4 <= --min <= --max")
+    if a.rate and a.rate != "none":
+        try:
+            fab._rate_bits(a.rate)
+        except ValueError as e:
+            p.error(f"--rate: {e}")
+    if a.mpi_yield == "auto":
+        a.mpi_yield = "1" if a.hosts * a.ranks_per_host > (os.cpu_count() or 1) else "0"
     if a.rate == "none":
         a.rate = None
     return a
 
 
 def sweep_args(a):
-    return ["-b", a.min, "-e", a.max, "-f", str(a.factor), "-n", str(a.iters), "-w",
+    return ["-b", str(a.min), "-e", str(a.max), "-f", str(a.factor), "-n", str(a.iters), "-w",
             str(a.warmup)]
 
 
@@ -149,7 +165,9 @@ def mpi_argv(a, exe, hostfile, agent):
              "--mca", "pml", "ob1", "--mca", "btl", btl,
              "--mca", "btl_tcp_if_include", fab.PLX_IFNAME,
              "--mca", "oob_tcp_if_include", fab.PLX_IFNAME,
-             "--mca", "btl_base_warn_component_unused", "0", exe] + sweep_args(a))
+             "--mca", "btl_base_warn_component_unused", "0",
+             "--mca", "mpi_yield_when_idle", a.mpi_yield] + shlex.split(a.mpi_args)
+            + [exe] + sweep_args(a))
 
 
 def write_mpi_files(tmp, fabric, rph):
@@ -388,10 +406,12 @@ def main(argv):
     cmd = "python3 perf/netns/compare_netns.py " + shlex.join(argv)
     mpi = ("ob1, vader inside a host, tcp BTL on the veth between hosts" if a.mpi_btl == "sm"
            else "ob1, tcp BTL on the veth for every pair")
+    mpi += f", mpi_yield_when_idle {a.mpi_yield}" + (f", {a.mpi_args}" if a.mpi_args else "")
     print(f"\n# command: {cmd}")
     print(f"# {started}; {a.hosts} hosts x {a.ranks_per_host} ranks; shaping: {shaping}"
           f"; fp32 sum, out of place, {a.iters} iterations, {a.warmup} warm-up")
-    print(f"# Open MPI: {mpi}; Gloo: tcp transport on {fab.PLX_IFNAME} (also inside a host); "
+    print(f"# Open MPI: {mpi}; Gloo: tcp transport on {fab.PLX_IFNAME} "
+          "(inside a host: tcp to the host's own address); "
           "Plexus: shm inside a host, tcp between hosts")
     print(f"# busbw GB/s, median [best] of {a.rounds} interleaved rounds"
           + (f", (% of the {link:.2f} GB/s link)" if link else "")
