@@ -4,6 +4,7 @@
 
 #include <cinttypes>
 
+#include "algorithms/canonical.hpp"
 #include "base/error.hpp"
 
 namespace plexus::algo::sym {
@@ -134,6 +135,25 @@ Layout placement(Collective c, int rank, uint64_t count, const std::array<uint64
   l.base[2] = l.size;
   l.size += sizes[2];
   return l;
+}
+
+bool reductionIndex(const Program& p, int rank, uint64_t i, uint64_t& index) {
+  Expectation e;
+  if (!expectation(p, rank, i, e) || !e.reduction) return false;
+  index = e.index;
+  return true;
+}
+
+namespace {
+uint64_t canonicalOrderOf(const Coefficients& coef, int lo, int hi, uint64_t index) {
+  if (hi - lo == 1) return coef.input(lo, index);
+  const int mid = canonicalSplit(lo, hi);
+  return orderOf(canonicalOrderOf(coef, lo, mid, index), canonicalOrderOf(coef, mid, hi, index));
+}
+}  // namespace
+
+uint64_t canonicalOrder(const Coefficients& coef, int nranks, uint64_t index) {
+  return canonicalOrderOf(coef, 0, nranks, index);
 }
 
 bool expectedOutput(const Program& p, int rank, uint64_t i, const Coefficients& coef,

@@ -23,6 +23,12 @@ Layout placement(Collective c, int rank, uint64_t count, const std::array<uint64
                  bool inPlace);
 
 // The value output element i of `rank` must hold; false when the collective leaves it open.
+// Output element i of `rank` is the reduction of every rank's input[index]: true and index set.
+bool reductionIndex(const Program& p, int rank, uint64_t i, uint64_t& index);
+
+// The order (symbolic.hpp: orderOf) of the canonical tree over every rank's input[index].
+uint64_t canonicalOrder(const Coefficients& coef, int nranks, uint64_t index);
+
 bool expectedOutput(const Program& p, int rank, uint64_t i, const Coefficients& coef,
                     Val& expected);
 

@@ -359,6 +359,7 @@ double predictUs(const std::string& algorithm, const CostQuery& q, const Topolog
     case Collective::kReduce:
       if (a == "chain") return mo.chain(b);
       if (a == "binomial") return mo.binomialPipe(b);
+      if (a == "direct" && q.collective == Collective::kReduce) return mo.linear(b);
       break;
     case Collective::kAllToAll:
       if (a == "pairwise") return mo.pairwise(b);

@@ -6,15 +6,17 @@
 // peer, then receives from every peer; pieces are at most fifoElems / 2. Peers are visited in
 // the order r+1, r+2, ... so that not every rank sends to rank 0 first.
 //
-// Deterministic reductions: a rank that reduces a block combines the contributions in rank order
-// 0, 1, ..., n-1 (((x0 + x1) + x2) + ...), whoever it is, so one-shot gives every rank
-// bit-identical floating-point results, and two-shot / NVLS (one reducer per block) do too.
-// The running value lives in scratch (at the element's own offset, so channels never share
-// scratch) and the last contribution writes the output; in place, the own input is therefore
-// read before the output overwrites it.
+// Deterministic reductions: a rank that reduces a block combines the contributions in the
+// canonical order of canonical.hpp (((x0 + x1) + (x2 + x3)) + x4 ...), whoever it is, however
+// the data is split into channels and pieces, so one-shot gives every rank bit-identical
+// floating-point results, two-shot / NVLS / direct reduce-scatter / linear reduce (one reducer
+// per block) do too, and all of them give the bits of reproducible mode. Intermediate values
+// live in scratch slots (at the element's own offset, so channels never share scratch) and the
+// root of the tree writes the output; in place, the own input is read before it is overwritten.
 #include <algorithm>
 
 #include "algorithms/build_common.hpp"
+#include "algorithms/canonical.hpp"
 #include "algorithms/exchange.hpp"
 #include "algorithms/partition.hpp"
 
@@ -23,45 +25,54 @@ namespace {
 
 using namespace detail;
 
-// dst-slice maker for the reduction: the final contribution writes `finalDst`, earlier ones the
-// scratch at `scratchAt`.
+// The canonical reduction (canonical.hpp) of one piece of k elements: `own` is this rank's
+// contribution (a local slice), the others arrive from their ranks in rank order; intermediate
+// values live in scratch slot s at [s * slotStride + scratchAt, +k) (at the element's own offset,
+// so channels never share scratch); the root of the tree writes `finalDst`. In place, the own
+// input is read before the root writes the output.
 struct Accumulate {
   Writer& w;
-  int me, n;
-  // Reduces rank order 0..n-1 of one piece: `own` is this rank's contribution (a local slice),
-  // the others arrive from their ranks; the running value is kept in scratch[scratchAt, +k).
+  const CanonicalSchedule& sched;  // canonicalSchedule(n, me)
+  int me;
+  uint64_t slotStride;
   void run(Slice own, uint64_t scratchAt, Slice finalDst, bool finalize) const {
     const uint64_t k = own.count;
     if (k == 0) return;
-    if (n == 1) {
-      w.copy(own, finalDst, finalize);
-      return;
-    }
-    Slice cur{};
-    for (int j = 0; j < n; ++j) {
-      const bool last = j == n - 1;
-      const Slice dst = last ? finalDst : scr(scratchAt, k);
-      if (j == 0) {
-        if (j == me) {
-          cur = own;
-          continue;
-        }
-        w.recv(0, dst);
-      } else if (j == me) {
-        w.reduce(cur, own, dst, last && finalize);
+    auto value = [&](int id) {
+      const int slot = sched.ops[static_cast<size_t>(id)].slot;
+      return slot < 0 ? own : scr(static_cast<uint64_t>(slot) * slotStride + scratchAt, k);
+    };
+    for (size_t i = 0; i < sched.ops.size(); ++i) {
+      const CanonicalOp& op = sched.ops[i];
+      const bool last = i + 1 == sched.ops.size();
+      const Slice dst = last ? finalDst : value(static_cast<int>(i));
+      const bool fin = last && finalize;
+      if (op.leaf < 0) {
+        w.reduce(value(op.a), value(op.b), dst, fin);
+      } else if (op.a >= 0) {
+        if (op.leaf == me)
+          w.reduce(value(op.a), own, dst, fin);
+        else
+          w.recvReduce(op.leaf, value(op.a), dst, fin);
+      } else if (op.leaf == me) {
+        if (last) w.copy(own, dst, fin);
       } else {
-        w.recvReduce(j, cur, dst, last && finalize);
+        w.recv(op.leaf, dst);
       }
-      cur = dst;
     }
   }
 };
+
+uint64_t slotsOf(const CanonicalSchedule& s) {
+  return static_cast<uint64_t>(s.slots);
+}
 
 void oneShot(const BuildRequest& r, Plan& plan) {
   const uint64_t msg = exchangeMessage(r);
   const int n = r.nranks, me = r.rank;
   const int nch = static_cast<int>(plan.channels.size());
-  plan.scratchCount = n > 2 ? r.count : (n == 2 && me == 1 ? r.count : 0);
+  const CanonicalSchedule sched = canonicalSchedule(n, me);
+  plan.scratchCount = slotsOf(sched) * r.count;
   for (int c = 0; c < nch; ++c) {
     Writer w(plan.channels[static_cast<size_t>(c)]);
     const auto [a_, b_] = channelPart(r.count, c, nch);
@@ -69,7 +80,7 @@ void oneShot(const BuildRequest& r, Plan& plan) {
     for (const auto& [pb, pe] : pieces(b - a, msg)) {
       const uint64_t x = a + pb, k = pe - pb;
       for (int i = 1; i < n; ++i) w.send(rotated(me, i, n), in(x, k));
-      Accumulate{w, me, n}.run(in(x, k), x, out(x, k), true);
+      Accumulate{w, sched, me, r.count}.run(in(x, k), x, out(x, k), true);
     }
   }
 }
@@ -82,7 +93,8 @@ void twoShot(const BuildRequest& r, Plan& plan) {
   const int n = r.nranks, me = r.rank;
   const uint64_t un = static_cast<uint64_t>(n);
   const int nch = static_cast<int>(plan.channels.size());
-  plan.scratchCount = n > 1 ? r.count : 0;
+  const CanonicalSchedule sched = canonicalSchedule(n, me);
+  plan.scratchCount = slotsOf(sched) * r.count;
   for (int c = 0; c < nch; ++c) {
     Writer w(plan.channels[static_cast<size_t>(c)]);
     const auto [a_, b_] = channelPart(r.count, c, nch);
@@ -106,8 +118,8 @@ void twoShot(const BuildRequest& r, Plan& plan) {
         w.send(peer, in(p.offset, p.count));
       }
       const Range mine = piece(me, it);
-      Accumulate{w, me, n}.run(in(mine.offset, mine.count), mine.offset,
-                               out(mine.offset, mine.count), true);
+      Accumulate{w, sched, me, r.count}.run(in(mine.offset, mine.count), mine.offset,
+                                            out(mine.offset, mine.count), true);
       for (int i = 1; i < n; ++i) w.send(rotated(me, i, n), out(mine.offset, mine.count));
       for (int i = 1; i < n; ++i) {
         const int from = rotated(me, n - i, n);
@@ -146,7 +158,8 @@ void directReduceScatter(const BuildRequest& r, Plan& plan) {
   const int n = r.nranks, me = r.rank;
   const uint64_t C = r.count;
   const int nch = static_cast<int>(plan.channels.size());
-  plan.scratchCount = n > 1 ? C : 0;
+  const CanonicalSchedule sched = canonicalSchedule(n, me);
+  plan.scratchCount = slotsOf(sched) * C;
   for (int c = 0; c < nch; ++c) {
     Writer w(plan.channels[static_cast<size_t>(c)]);
     const auto [a, b] = channelPart(C, c, nch);
@@ -156,7 +169,28 @@ void directReduceScatter(const BuildRequest& r, Plan& plan) {
         const int peer = rotated(me, i, n);
         w.send(peer, in(static_cast<uint64_t>(peer) * C + x, k));
       }
-      Accumulate{w, me, n}.run(in(static_cast<uint64_t>(me) * C + x, k), x, out(x, k), true);
+      Accumulate{w, sched, me, C}.run(in(static_cast<uint64_t>(me) * C + x, k), x, out(x, k), true);
+    }
+  }
+}
+
+// Linear reduce: every rank sends its input to the root piece by piece; the root reduces each
+// piece in canonical order. No cycle: messages up to fifoElems.
+void linearReduce(const BuildRequest& r, Plan& plan) {
+  const uint64_t msg = treeMessage(r);
+  const int n = r.nranks, me = r.rank, root = r.root;
+  const int nch = static_cast<int>(plan.channels.size());
+  const CanonicalSchedule sched = canonicalSchedule(n, me);
+  if (me == root) plan.scratchCount = slotsOf(sched) * r.count;
+  for (int c = 0; c < nch; ++c) {
+    Writer w(plan.channels[static_cast<size_t>(c)]);
+    const auto [a, b] = channelPart(r.count, c, nch);
+    for (const auto& [pb, pe] : pieces(b - a, msg)) {
+      const uint64_t x = a + pb, k = pe - pb;
+      if (me != root)
+        w.send(root, in(x, k));
+      else
+        Accumulate{w, sched, me, r.count}.run(in(x, k), x, out(x, k), true);
     }
   }
 }
@@ -233,9 +267,10 @@ Plan buildNvls(const BuildRequest& r) {
 }
 
 Plan buildDirect(const BuildRequest& r) {
-  validateRequest(r, "direct",
-                  {Collective::kAllReduce, Collective::kAllGather, Collective::kReduceScatter,
-                   Collective::kGather, Collective::kScatter, Collective::kAllToAll});
+  validateRequest(
+      r, "direct",
+      {Collective::kAllReduce, Collective::kAllGather, Collective::kReduceScatter,
+       Collective::kReduce, Collective::kGather, Collective::kScatter, Collective::kAllToAll});
   if (r.collective == Collective::kAllReduce) {
     // Family name: one-shot when one piece carries the whole message, else two-shot.
     return r.count <= exchangeMessage(r) ? buildOneShot(r) : buildTwoShot(r);
@@ -248,6 +283,9 @@ Plan buildDirect(const BuildRequest& r) {
       break;
     case Collective::kReduceScatter:
       directReduceScatter(r, plan);
+      break;
+    case Collective::kReduce:
+      linearReduce(r, plan);
       break;
     case Collective::kGather:
       linearGather(r, plan);

@@ -6,6 +6,7 @@
 #include <cinttypes>
 
 #include "algorithms/build_common.hpp"
+#include "algorithms/canonical.hpp"
 #include "algorithms/plan_file.hpp"
 #include "base/error.hpp"
 
@@ -82,6 +83,8 @@ std::vector<AlgorithmInfo> makeTable() {
   add("chain", C::kReduce, {"ring", "pipeline"}, "pipelined chain along the ring", buildChain,
       false);
   add("binomial", C::kReduce, {}, "binomial tree, pipelined", buildBinomial, true);
+  add("direct", C::kReduce, {"linear"},
+      "every rank sends to the root; the root reduces in canonical order", buildDirect, true);
 
   add("pairwise", C::kAllToAll, {"direct"}, "step s exchanges with r+s and r-s", buildPairwise,
       false);
@@ -91,6 +94,14 @@ std::vector<AlgorithmInfo> makeTable() {
   add("binomial", C::kScatter, {}, "binomial tree, subtrees forwarded", buildBinomial, true);
   add("dissemination", C::kBarrier, {}, "round k: token to r+2^k, from r-2^k", buildDissemination,
       true);
+  // The builders whose reductions follow the canonical order (direct.cpp's Accumulate).
+  for (AlgorithmInfo& i : t) {
+    const std::string n = i.name;
+    i.reproducible =
+        (i.collective == C::kAllReduce && (n == "oneshot" || n == "twoshot" || n == "nvls")) ||
+        (i.collective == C::kReduceScatter && n == "direct") ||
+        (i.collective == C::kReduce && n == "direct");
+  }
   return t;
 }
 
@@ -133,6 +144,10 @@ const AlgorithmInfo* findAlgorithm(Collective c, std::string_view name) {
     if (i.collective == c && algorithmMatches(i, name)) return &i;
   }
   return nullptr;
+}
+
+bool offeredInReproducibleMode(const AlgorithmInfo& info) {
+  return info.reproducible || !reproducibleCollective(info.collective);
 }
 
 bool parseCollective(std::string_view text, Collective& out) {

@@ -28,7 +28,14 @@ struct AlgorithmInfo {
   std::string (*unsupported)(const BuildRequest&) = nullptr;
   // A latency algorithm (few steps, for small messages) rather than a bandwidth one.
   bool latency = false;
+  // Offered in reproducible mode (PLEXUS_REPRODUCIBLE=1, canonical.hpp): every element it reduces
+  // is combined in the canonical order, whatever channels, chunks, ring orders and placement.
+  // Collectives that do not reduce are not constrained by the mode (every algorithm is offered).
+  bool reproducible = false;
 };
+
+// Whether the mode offers `info` (always for collectives that do not reduce).
+bool offeredInReproducibleMode(const AlgorithmInfo& info);
 
 // Every built-in algorithm, grouped by collective.
 const std::vector<AlgorithmInfo>& algorithmTable();

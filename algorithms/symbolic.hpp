@@ -36,8 +36,18 @@ inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
   return x ^ (x >> 31);
 }
 
+// The order of a reduction (checked in reproducible mode, VerifyOptions::checkOrder): a hash of
+// the expression tree, the input's hash at a leaf and orderOf(a, b) at a binary reduction. It is
+// symmetric (a (+) b equals b (+) a bitwise in the kernels) and not associative, so two values
+// have equal orders (up to a 2^-64-ish collision) only when their trees are the same.
+inline uint64_t orderOf(uint64_t a, uint64_t b) {
+  const uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+  return mix64(mix64(lo ^ 0x6a09e667f3bcc909ull) + 0x9e3779b97f4a7c15ull * hi);
+}
+
 struct Val {
   uint64_t hash = 0;
+  uint64_t order = 0;       // expression tree (orderOf)
   uint32_t terms : 30 = 0;  // number of contributions (with multiplicity)
   uint32_t defined : 1 = 0;
   uint32_t finalized : 1 = 0;

@@ -1,6 +1,8 @@
 // The checks of a symbolic run's final state (symbolic_runner.hpp): deadlock (every blocked
 // channel with the reason it waits), messages that are never received, the collective's
 // specification (the first wrong range per rank, explained), and the barrier's causality.
+#include <unordered_map>
+
 #include "algorithms/collective_spec.hpp"
 #include "algorithms/symbolic_runner.hpp"
 
@@ -152,6 +154,39 @@ void Runner::checkSpecification() {
   }
   if (badRanks > 0 && errors_.size() >= opt_.maxErrors) {
     report(formatString("%d ranks have wrong output elements in all", badRanks));
+  }
+}
+
+// Reproducible mode: every reduced output element that holds the right contributions must also
+// have combined them in the canonical tree (elements with wrong contributions were reported by
+// checkSpecification). Reports the first such element per rank and the count.
+void Runner::checkOrder() {
+  std::unordered_map<uint64_t, uint64_t> canonical;  // input index -> canonical order
+  for (int r = 0; r < p_.nranks && errors_.size() < opt_.maxErrors; ++r) {
+    const size_t rr = static_cast<size_t>(r);
+    const uint64_t outBase = layout_[rr].base[1];
+    const Val* mem = this->mem(rr);
+    uint64_t bad = 0, first = 0;
+    for (uint64_t i = 0; i < p_.bufferCount[rr][1]; ++i) {
+      uint64_t index = 0;
+      Val want;
+      if (!reductionIndex(p_, r, i, index) || !expectedOutput(p_, r, i, coef_, want)) continue;
+      const Val& got = mem[outBase + i];
+      if (!got.defined || got.hash != want.hash || got.terms != want.terms) continue;
+      auto it = canonical.find(index);
+      if (it == canonical.end())
+        it = canonical.emplace(index, canonicalOrder(coef_, p_.nranks, index)).first;
+      if (got.order == it->second) continue;
+      if (bad++ == 0) first = i;
+    }
+    if (bad == 0) continue;
+    const uint32_t lw = mem[outBase + first].writer;
+    report(formatString(
+        "rank %d output[%" PRIu64 "] (and %" PRIu64
+        " more elements on this rank) holds every contribution once but not combined in the "
+        "canonical order (reproducible mode: the pairwise tree over rank ids of canonical.hpp); %s",
+        r, first, bad - 1,
+        lw == 0 ? "no step wrote it" : ("last written by " + p_.where(lw - 1)).c_str()));
   }
 }
 

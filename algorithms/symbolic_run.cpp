@@ -48,6 +48,7 @@ uint64_t Runner::run() {
   if (failed_) return delivered_;
   if (checkCompletion()) {  // after leftovers too: the state is final
     checkSpecification();
+    if (opt_.checkOrder) checkOrder();
     if (barrier_) checkBarrier();
   }
   return delivered_;
@@ -81,6 +82,7 @@ bool Runner::setup() {
     for (uint64_t i = 0; i < p_.bufferCount[r][0]; ++i) {
       Val& v = mem(r)[inBase + i];
       v.hash = coef_.input(static_cast<int>(r), i);
+      v.order = v.hash;
       v.terms = 1;
       v.defined = 1;
     }
@@ -260,6 +262,7 @@ bool Runner::reduceElement(uint32_t step, const CStep& s, const Val* mem, const 
     return false;
   }
   v.hash = addMod(a.hash, b.hash);
+  v.order = orderOf(a.order, b.order);
   v.terms = a.terms + b.terms;
   v.defined = 1;
   return true;

@@ -160,6 +160,7 @@ class Runner {
   void reportSurplus();
   bool checkCompletion();
   void checkSpecification();
+  void checkOrder();
   void checkBarrier();
 
   void report(const std::string& e) { errors_.push_back(prefix_ + e); }

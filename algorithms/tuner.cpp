@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "algorithms/build_common.hpp"
+#include "algorithms/canonical.hpp"
 #include "algorithms/plan_file.hpp"
 #include "algorithms/registry.hpp"
 #include "algorithms/sim_protocol.hpp"
@@ -102,6 +103,8 @@ Candidate builtinCandidate(const AlgorithmInfo& info, const TuneRequest& q,
   best.algorithm = info.name;
   best.allowed = filter.allows(info);
   best.note = info.unsupported(shape);
+  if (best.note.empty() && q.reproducible && !offeredInReproducibleMode(info))
+    best.note = "not offered in reproducible mode (PLEXUS_REPRODUCIBLE=1)";
   best.runnable = best.note.empty();
   if (!best.allowed && best.note.empty()) best.note = "excluded by PLEXUS_ALGO";
   best.timeUs = INFINITY;
@@ -137,6 +140,8 @@ Candidate customCandidate(const std::string& name, const TuneRequest& q, const B
   c.custom = true;
   c.allowed = filter.allows(q.collective, name);
   c.note = custom.unsupported(name, shape);
+  if (c.note.empty() && q.reproducible && reproducibleCollective(q.collective))
+    c.note = "custom plans are not offered in reproducible mode (PLEXUS_REPRODUCIBLE=1)";
   if (c.note.empty()) {
     const PlanTemplate* t = custom.find(name, shape);
     const double bytes = callBytes(q.collective, q.nranks, q.count, q.elemSize);

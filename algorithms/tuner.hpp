@@ -4,6 +4,9 @@
 // (plan_file.hpp) that apply to the call are preferred over the built-ins: an operator who ships
 // a plan wants it used; PLEXUS_ALGO can still exclude them.
 //
+// Reproducible mode (TuneRequest::reproducible) makes the algorithms it does not offer unable to
+// run the call, so the same fallback applies to them.
+//
 // Forced algorithm that cannot run: when PLEXUS_ALGO leaves nothing that can run this call
 // (e.g. PLEXUS_ALGO=hier without domains, or allgather:bruck with a custom-only list), the tuner
 // falls back to its own choice among all algorithms and returns a warning (logged at WARN by
@@ -37,6 +40,10 @@ struct TuneRequest {
   int channels = 0;     // PLEXUS_NCHANNELS: fixed channel count (0: tuner's)
   int minChannels = 1;  // PLEXUS_MIN_NCHANNELS
   int maxChannels = 0;  // PLEXUS_MAX_NCHANNELS (0: TopologyCosts::maxChannels)
+  // PLEXUS_REPRODUCIBLE=1 (canonical.hpp): for all-reduce, reduce-scatter and reduce only the
+  // algorithms that reduce in the canonical order can run (AlgorithmInfo::reproducible; custom
+  // plans cannot). One that PLEXUS_ALGO forces is replaced, with the usual warning.
+  bool reproducible = false;
 };
 
 struct Candidate {

@@ -23,7 +23,8 @@
 //  - specification, for every rank and output element: all-reduce / reduce / reduce-scatter hold
 //    every rank's contribution for that index exactly once and are finalized once; all-gather,
 //    broadcast, all-to-all, gather and scatter hold exactly the right rank's input element; a
-//    barrier lets no rank finish before every rank has started (each rank's channels have heard,
+//    barrier lets no rank finish before every rank has started; with checkOrder, reductions are
+//    also combined in the canonical tree (canonical.hpp) (each rank's channels have heard,
 //    through chains of messages, from every rank).
 // Both buffer placements are run: out of place, and in place (aliasing as plan.hpp defines).
 #pragma once
@@ -47,6 +48,10 @@ struct VerifyOptions {
   uint64_t maxElements = uint64_t{1} << 28;  // symbolic elements over all ranks (memory guard)
   uint64_t maxSteps = uint64_t{1} << 30;     // steps over all ranks
   uint64_t seed = 0x5eed5eed12345678ull;     // hash coefficients
+  // Reproducible mode (canonical.hpp): every reduced output element must also combine its
+  // contributions in the canonical tree over rank ids (the same expression tree, not only the
+  // same multiset).
+  bool checkOrder = false;
 };
 
 struct VerifyReport {

@@ -110,6 +110,12 @@ class PLEXUS_PUBLIC Communicator {
     // count, type, op and root, and a mismatch fails it on every rank naming two ranks and their
     // calls. 1 on, 0 off, -1 as PLEXUS_CHECK says; every rank must choose alike.
     int check = -1;
+    // Reproducible reductions (docs/algorithms.md, "Reproducible mode"): floating-point
+    // all-reduce, reduce-scatter and reduce give the same bits for a given world size, count and
+    // data whatever algorithm, channels, chunking, ring order, placement or transport carry them.
+    // 1 on, 0 off, -1 as PLEXUS_REPRODUCIBLE says; every rank must choose alike. Communicators
+    // made by split() and shrink() inherit it.
+    int reproducible = -1;
   };
 
   // Collective over `nranks` callers with the same id.

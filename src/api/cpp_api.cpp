@@ -73,6 +73,7 @@ Communicator Communicator::init(const UniqueId& id, int rank, int nranks, const 
   o.name = options.name;
   o.timeout = options.timeout;
   o.check = options.check;
+  o.reproducible = options.reproducible;
   auto impl = std::make_shared<Impl>();
   impl->stream = options.stream;
   impl->core = runtime::Communicator::create(runtime::UniqueId::decode(bytes), rank, nranks, o);
@@ -90,6 +91,7 @@ Communicator Communicator::fromEnvironment(const Options& options) {
   o.name = options.name;
   o.timeout = options.timeout;
   o.check = options.check;
+  o.reproducible = options.reproducible;
   auto impl = std::make_shared<Impl>();
   impl->stream = options.stream;
   impl->core = runtime::Communicator::create(runtime::idFromAddress(env->rootAddress, env->secret),
@@ -203,7 +205,9 @@ Request Communicator::barrierAsync() {
 
 Communicator Communicator::split(int color, int key) {
   if (!impl_) throwError(ErrorCode::kInvalidUsage, "split on an empty plexus::Communicator");
-  auto made = impl_->core->split(color, key, runtime::CommOptions{});
+  runtime::CommOptions o;
+  o.reproducible = impl_->core->reproducible() ? 1 : 0;
+  auto made = impl_->core->split(color, key, o);
   if (!made) return Communicator();
   auto impl = std::make_shared<Impl>();
   impl->core = std::move(made);
@@ -213,8 +217,10 @@ Communicator Communicator::split(int color, int key) {
 
 Communicator Communicator::shrink(std::span<const int> excludeRanks, bool abortFirst) {
   if (!impl_) throwError(ErrorCode::kInvalidUsage, "shrink on an empty plexus::Communicator");
+  runtime::CommOptions o;
+  o.reproducible = impl_->core->reproducible() ? 1 : 0;
   auto made = impl_->core->shrink(std::vector<int>(excludeRanks.begin(), excludeRanks.end()),
-                                  abortFirst, runtime::CommOptions{});
+                                  abortFirst, o);
   auto impl = std::make_shared<Impl>();
   impl->core = std::move(made);
   impl->stream = impl_->stream;

@@ -52,6 +52,7 @@ constexpr EnvVar kVars[] = {
   {"NCHANNELS", "", "Number of channels (parallel rings) per collective; default chosen by the tuner.", false},
   {"MIN_NCHANNELS", "", "Lower bound for the channels the tuner picks.", true},
   {"MAX_NCHANNELS", "", "Upper bound for the channels the tuner picks.", true},
+  {"REPRODUCIBLE", "0", "1: floating-point all-reduce, reduce-scatter and reduce give the same bits for a given world size, count and data whatever the algorithm, channels, chunk size, ring order, placement or transport: each element's contributions are combined in one canonical pairwise tree over rank ids; only the algorithms that follow it are offered (a forced other one is replaced, with a warning). docs/algorithms.md, Reproducible mode. Every rank must set it alike.", false},
   {"SPIN_US", "1000", "Microseconds a blocked caller polls before it sleeps (futex or poll); default 2 when this host runs more ranks than this process has cores, and at most 50 while sockets (tcp, network plugins) carry the wait. The progress thread of asynchronous operations polls at most 100 us.", false},
   {"YIELD_US", "0", "After PLEXUS_SPIN_US, microseconds a blocked caller yields its core (sched_yield) between polls before it sleeps; default 1000 when this host runs more ranks than this process has cores (a peer that has work then gets the core at once), else 0.", false},
   {"NT_STORE_MIN", "8M", "Operations on buffers at least this large write their results with non-temporal (cache-bypassing) stores; 0 disables.", false},

@@ -85,6 +85,7 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   uint64_t shmBudget = gatherPeers(deadline);
   nameHosts();
   readChannelLimits();
+  readReproducible(options.reproducible);
   setUpTransports(shmBudget, deadline);
   setUpTuner(selector_->linkCosts());
   startFlightRecorder();
@@ -181,6 +182,19 @@ void Communicator::readChannelLimits() {
       static_cast<int>(std::clamp<int64_t>(envInt("MIN_NCHANNELS", 1), 1, algo::kMaxChannels));
   maxChannels_ =
       static_cast<int>(std::clamp<int64_t>(envInt("MAX_NCHANNELS", 0), 0, algo::kMaxChannels));
+}
+
+// CommOptions::reproducible, or PLEXUS_REPRODUCIBLE when it is -1 (docs/algorithms.md,
+// "Reproducible mode"). Only level 1 exists; a higher level runs as 1 with a warning.
+void Communicator::readReproducible(int option) {
+  const int64_t level = option >= 0 ? option : envInt("REPRODUCIBLE", 0);
+  reproducible_ = level > 0;
+  if (level > 1) {
+    PLEXUS_WARN(subsys::kInit | subsys::kTune,
+                "%s: PLEXUS_REPRODUCIBLE=%lld: only level 1 (the same bits for a given world size) "
+                "is implemented; using 1",
+                context_.c_str(), static_cast<long long>(level));
+  }
 }
 
 // The geometry every rank derives alike from what all sent: FIFOs small enough that a host's full
@@ -307,6 +321,7 @@ std::shared_ptr<const algo::Plan> Communicator::plan(algo::Collective c, uint64_
   q.channels = fixedChannels_;
   q.minChannels = minChannels_;
   q.maxChannels = maxChannels_;
+  q.reproducible = reproducible_;
   auto p = std::make_shared<const algo::Plan>(
       algo::tuneAndBuild(q, rank_, costs_, algoFilter_, &customPlans_));
   if (plans_.size() >= 256) plans_.clear();

@@ -35,6 +35,9 @@ struct CommOptions {
   std::chrono::milliseconds timeout{0};  // zero: PLEXUS_TIMEOUT
   int check = -1;  // gather and compare call signatures (runtime/call_check.hpp): 1 on, 0 off,
                    // -1 PLEXUS_CHECK; every rank must choose alike
+  // Reproducible reductions (algorithms/canonical.hpp): 1 on, 0 off, -1 PLEXUS_REPRODUCIBLE;
+  // every rank must choose alike.
+  int reproducible = -1;
 };
 
 class Communicator {
@@ -46,6 +49,7 @@ class Communicator {
   Communicator& operator=(const Communicator&) = delete;
 
   int rank() const { return rank_; }
+  bool reproducible() const { return reproducible_; }  // CommOptions::reproducible
   int nranks() const { return nranks_; }
   const std::string& context() const { return context_; }
   engine::Engine& engine() { return *engine_; }
@@ -92,6 +96,7 @@ class Communicator {
   uint64_t gatherPeers(Deadline deadline);  // returns the smallest shm budget of all
   void nameHosts();
   void readChannelLimits();
+  void readReproducible(int option);
   void setUpTransports(uint64_t shmBudget, Deadline deadline);
   void setUpTuner(const TransportSelector::LinkCosts& links);
   void startEngine();
@@ -126,6 +131,7 @@ class Communicator {
   std::vector<std::vector<int>> domains_;
   std::vector<std::vector<int>> rings_;
   int fixedChannels_ = 0, minChannels_ = 1, maxChannels_ = 0;
+  bool reproducible_ = false;  // CommOptions::reproducible / PLEXUS_REPRODUCIBLE
   transport::TransportContext tctx_;
   std::unique_ptr<TransportSelector> selector_;
   std::unique_ptr<engine::Engine> engine_;

@@ -7,8 +7,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <set>
 
+#include "algorithms/canonical.hpp"
 #include "algorithms/registry.hpp"
 #include "base/error.hpp"
 #include "concrete_run.hpp"
@@ -164,8 +166,13 @@ TEST(BuildersConcrete, AllReduceIsBitIdenticalOnEveryRank) {
           }
           const std::string name = a.name;
           if (name == "oneshot" || name == "twoshot" || name == "nvls") {
-            double seq = floatInput(0, i);  // ((x0 + x1) + x2) + ...
-            for (int r = 1; r < n; ++r) seq += floatInput(r, i);
+            // The canonical order (canonical.hpp): ((x0 + x1) + (x2 + x3)) + x4 ...
+            const std::function<double(int, int)> canon = [&](int lo, int hi) {
+              if (hi - lo == 1) return floatInput(lo, i);
+              const int mid = canonicalSplit(lo, hi);
+              return canon(lo, mid) + canon(mid, hi);
+            };
+            const double seq = canon(0, n);
             ASSERT_EQ(std::memcmp(&seq, &r0, sizeof seq), 0) << name << " element " << i;
           }
         }
