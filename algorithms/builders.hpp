@@ -47,9 +47,9 @@ Plan buildTree(const BuildRequest& request);
 Plan buildRecursive(const BuildRequest& request);
 
 // Switch-aware direct all-reduce (every peer one hop away). One-shot: every rank sends its whole
-// input to every other and reduces all inputs locally in rank order 0..n-1, so every rank computes
-// bit-identical results. Two-shot: reduce-scatter then all-gather by direct exchange, each block
-// reduced by its owner in rank order.
+// input to every other and reduces all inputs locally in the canonical order (canonical.hpp), so
+// every rank computes bit-identical results. Two-shot: reduce-scatter then all-gather by direct
+// exchange, each block reduced by its owner in the canonical order.
 Plan buildOneShot(const BuildRequest& request);
 Plan buildTwoShot(const BuildRequest& request);
 
@@ -64,8 +64,9 @@ Plan buildNvls(const BuildRequest& request);
 Plan buildHier(const BuildRequest& request);
 
 // Direct algorithms for the rest of the set: all-gather and reduce-scatter by direct exchange
-// (every rank sends each peer its block), gather and scatter linear (the root talks to every
-// rank), all-to-all by pairwise exchange (step s: send to r+s, receive from r-s).
+// (every rank sends each peer its block; owners reduce in the canonical order), reduce, gather
+// and scatter linear (the root talks to every rank; reduce: in the canonical order), all-to-all
+// by pairwise exchange (step s: send to r+s, receive from r-s).
 Plan buildDirect(const BuildRequest& request);
 Plan buildPairwise(const BuildRequest& request);
 

@@ -86,20 +86,32 @@ void oneShot(const BuildRequest& r, Plan& plan) {
 }
 
 // Two-shot: block j of each channel's part belongs to rank j. Per iteration, piece `it` of every
-// block: send each peer its block's piece, reduce the own block's piece (rank order), send the
-// result to every peer, receive every peer's result.
+// block: send each peer its block's piece, reduce the own block's piece (canonical order), send the
+// result to every peer, receive every peer's result. Scratch holds only the own blocks, channel
+// after channel, once per slot of the canonical reduction (about slots * count / n elements).
 void twoShot(const BuildRequest& r, Plan& plan) {
   const uint64_t msg = exchangeMessage(r);
   const int n = r.nranks, me = r.rank;
   const uint64_t un = static_cast<uint64_t>(n);
   const int nch = static_cast<int>(plan.channels.size());
   const CanonicalSchedule sched = canonicalSchedule(n, me);
-  plan.scratchCount = slotsOf(sched) * r.count;
+  auto ownBlock = [&](int c) {
+    const auto [a, b] = channelPart(r.count, c, nch);
+    const auto [bb, be] = evenPart(b - a, static_cast<uint64_t>(me), un);
+    return Range{a + bb, be - bb};
+  };
+  uint64_t ownTotal = 0;  // the slot stride
+  for (int c = 0; c < nch; ++c) ownTotal += ownBlock(c).count;
+  plan.scratchCount = n > 1 ? slotsOf(sched) * ownTotal : 0;
+  uint64_t ownBase = 0;  // channel c's own block in each slot
   for (int c = 0; c < nch; ++c) {
     Writer w(plan.channels[static_cast<size_t>(c)]);
     const auto [a_, b_] = channelPart(r.count, c, nch);
     const uint64_t a = a_, b = b_;  // lambdas below use them (clang 14)
     const uint64_t len = b - a;
+    const Range own = ownBlock(c);
+    const uint64_t base = ownBase;
+    ownBase += own.count;
     if (len == 0) continue;
     if (n == 1) {
       w.copy(in(a, len), out(a, len), true);
@@ -118,8 +130,9 @@ void twoShot(const BuildRequest& r, Plan& plan) {
         w.send(peer, in(p.offset, p.count));
       }
       const Range mine = piece(me, it);
-      Accumulate{w, sched, me, r.count}.run(in(mine.offset, mine.count), mine.offset,
-                                            out(mine.offset, mine.count), true);
+      Accumulate{w, sched, me, ownTotal}.run(in(mine.offset, mine.count),
+                                             base + (mine.offset - own.offset),
+                                             out(mine.offset, mine.count), true);
       for (int i = 1; i < n; ++i) w.send(rotated(me, i, n), out(mine.offset, mine.count));
       for (int i = 1; i < n; ++i) {
         const int from = rotated(me, n - i, n);

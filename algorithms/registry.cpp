@@ -54,9 +54,10 @@ std::vector<AlgorithmInfo> makeTable() {
       "recursive halving reduce-scatter + recursive doubling all-gather (folds non-powers of two)",
       buildRecursive, true);
   add("oneshot", C::kAllReduce, {"direct"},
-      "everyone sends everything to everyone; local reduction in rank order", buildOneShot, true);
+      "everyone sends everything to everyone; local reduction in canonical order", buildOneShot,
+      true);
   add("twoshot", C::kAllReduce, {"direct"},
-      "direct reduce-scatter (owner reduces in rank order) + direct all-gather", buildTwoShot,
+      "direct reduce-scatter (owner reduces in canonical order) + direct all-gather", buildTwoShot,
       false);
   add("nvls", C::kAllReduce, {"switch", "sharp", "nvlsharp"},
       "in-switch reduction shape; on hosts each rank reduces its block for the switch", buildNvls,
@@ -75,7 +76,8 @@ std::vector<AlgorithmInfo> makeTable() {
   add("rechalving", C::kReduceScatter, {"rhd", "recursivehalving"},
       "recursive halving (folds non-powers of two)", buildRecursive, true);
   add("direct", C::kReduceScatter, {},
-      "every rank sends each block to its owner; owners reduce in rank order", buildDirect, true);
+      "every rank sends each block to its owner; owners reduce in canonical order", buildDirect,
+      true);
 
   add("chain", C::kBroadcast, {"ring", "pipeline"}, "pipelined chain along the ring", buildChain,
       false);
