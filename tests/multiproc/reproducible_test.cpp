@@ -20,6 +20,7 @@
 #include "kernels/datatype.hpp"
 #include "kernels/float_convert.hpp"
 #include "kernels/reduce.hpp"
+#include "plexus/plexus.hpp"
 #include "tests/multiproc/rank_harness.hpp"
 
 namespace plexus::testing {
@@ -240,6 +241,38 @@ TEST(ReproducibleDefault, RingDiffersFromCanonical) {
         std::fprintf(stderr, "rank %d: ring differs from canonical in %zu of %zu elements\n", rank,
                      differ, count);
         RANK_NCCL(ncclCommDestroy(comm));
+        return 0;
+      },
+      o);
+  EXPECT_EQ(describeFailures(out), "");
+}
+
+// Communicator::Options::reproducible turns the mode on for one communicator (PLEXUS_REPRODUCIBLE
+// unset) and a split inherits it: a forced ring all-reduce then gives the canonical bits.
+TEST(ReproducibleOption, CppOptionAndSplitGiveCanonicalBits) {
+  RunOptions o;
+  o.env = {
+      {"PLEXUS_TRANSPORTS", "shm"}, {"PLEXUS_TIMEOUT", "60"}, {"PLEXUS_ALGO", "allreduce:ring"}};
+  o.timeoutSeconds = 120;
+  auto out = runRanks(
+      5,
+      [](int rank, int n, const ncclUniqueId& id) {
+        unsetenv("PLEXUS_REPRODUCIBLE");
+        UniqueId uid;
+        std::memcpy(uid.bytes.data(), id.internal, uid.bytes.size());
+        Communicator::Options opts;
+        opts.reproducible = 1;
+        Communicator comm = Communicator::init(uid, rank, n, opts);
+        Communicator same = comm.split(0, rank);  // every rank: color 0
+        const size_t count = 4096;
+        const Bytes in = inputOf(DataType::kFloat32, 99, rank, count);
+        const Bytes want = canonicalReference(DataType::kFloat32, RedOp::kSum, n, count, 99, 0);
+        for (Communicator* c : {&comm, &same}) {
+          Bytes got(count * 4);
+          c->allReduce(in.data(), got.data(), count, DataType::kFloat32, RedOp::kSum, false).wait();
+          RANK_CHECK(std::memcmp(got.data(), want.data(), got.size()) == 0,
+                     "%s: not the canonical bits", c == &comm ? "init" : "split");
+        }
         return 0;
       },
       o);
