@@ -262,7 +262,7 @@ bool Runner::reduceElement(uint32_t step, const CStep& s, const Val* mem, const 
     return false;
   }
   v.hash = addMod(a.hash, b.hash);
-  v.order = orderOf(a.order, b.order);
+  if (opt_.checkOrder) v.order = orderOf(a.order, b.order);
   v.terms = a.terms + b.terms;
   v.defined = 1;
   return true;
