@@ -98,7 +98,17 @@ TEST(Dot, ClustersNodesAndEdges) {
   EXPECT_NE(dot.find("\"spine\" [shape=octagon"), std::string::npos);
   size_t edges = 0;
   for (size_t p = dot.find(" -- "); p != std::string::npos; p = dot.find(" -- ", p + 1)) ++edges;
-  EXPECT_EQ(edges, s.linkCount());
+  EXPECT_EQ(edges, s.linkCount() + 5);  // and the legend's five link kinds
+  // Widths by bandwidth: an NVLink x5 edge is drawn wider than a PCIe one.
+  EXPECT_NE(dot.find("cluster_legend"), std::string::npos);
+  auto widthOf = [&](const std::string& label) {
+    const size_t at = dot.find(label);
+    const size_t pen = dot.rfind("penwidth=", at);
+    return at == std::string::npos || pen == std::string::npos ? 0.0
+                                                               : std::stod(dot.substr(pen + 9));
+  };
+  EXPECT_GT(widthOf("label=\"NVLink4 x5, 103 GB/s\""), widthOf("label=\"PCIe Gen5 x16, 48 GB/s\""));
+  EXPECT_GT(widthOf("label=\"PCIe Gen5 x16, 48 GB/s\""), 0.0);
   EXPECT_EQ(dot.substr(dot.size() - 2), "}\n");
 }
 
