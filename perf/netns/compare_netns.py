@@ -316,6 +316,18 @@ def remove_stale_files():
             shutil.rmtree(path, ignore_errors=True)
 
 
+def remove_vader_segments():
+    """Open MPI's vader segments of this script's hosts (named after their UTS hostnames,
+    plx-h<i>): /dev/shm is not in the namespaces, and a rank that crashed or was killed leaves
+    its segments there."""
+    import glob
+    for path in glob.glob("/dev/shm/vader_segment.plx-h*"):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def build_peer_drivers(a):
     import compare
     if not os.access(os.path.join(a.build_dir, "bin", "all_reduce_perf"), os.X_OK):
@@ -386,6 +398,7 @@ def main(argv):
     tools = build_peer_drivers(a)
     fab.remove_stale(log)
     remove_stale_files()
+    remove_vader_segments()
     link = (fab._rate_bits(a.rate) / 8e9) if a.rate else 0.0
     load_start = load_text()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -397,6 +410,7 @@ def main(argv):
             shaping = "; ".join(fabric.shaping) or "none"
     finally:
         keeper.stdin.close()
+        remove_vader_segments()
     if a.raw:
         with open(a.raw, "w") as f:
             f.write("round,lib,load_before,seconds,size_bytes,busbw_GBps\n")
