@@ -22,6 +22,7 @@
 #include "runtime/call_check.hpp"
 #include "runtime/flight_dumps.hpp"
 #include "runtime/gpu_executor_choice.hpp"
+#include "runtime/init_log.hpp"
 #include "runtime/injected_system.hpp"
 #include "runtime/launch_env.hpp"
 #include "runtime/mapped_path.hpp"
@@ -82,21 +83,26 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   raiseFdLimitFor(nranks);
 
   connectBootstrap(id, options.name, deadline);
+  const InitIdentity who{
+      this, rank_, nranks_, hostName(), static_cast<int>(getpid()), bootstrap_->commId()};
+  logInitStart(who);
   uint64_t shmBudget = gatherPeers(deadline);
   nameHosts();
   readChannelLimits();
   readReproducible(options.reproducible);
   setUpTransports(shmBudget, deadline);
   setUpTuner(selector_->linkCosts());
+  logChannels(who, rings_);
   startFlightRecorder();
   startEngine();
   startMappedPath(deadline);
   if (options.check > 0 || (options.check < 0 && callCheckFromEnv()))
     checker_ = std::make_unique<CallChecker>(rank_, nranks_);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   PLEXUS_INFO(subsys::kInit | subsys::kBootstrap, "%s: initialised (%s) in %.1f ms",
-              context_.c_str(), hostName().c_str(),
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                  .count());
+              context_.c_str(), hostName().c_str(), seconds * 1e3);
+  logInitComplete(who, cluster_->nhosts(), cluster_->localSize(rank_), seconds);
 }
 
 // Joins the bootstrap ring; from then on the context names the communicator's id.
@@ -293,6 +299,7 @@ void Communicator::startFlightRecorder() {
 }
 
 Communicator::~Communicator() {
+  LogContext logContext(context_);  // lines of the teardown (the selector's summary) name the rank
   if (recorder_) unregisterRecorder(recorder_.get());
   // The staged path first (its proxy uses the engine), then the engine (it uses the selector and
   // the control block), then the transports.

@@ -8,6 +8,7 @@
 #include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "runtime/init_log.hpp"
 #include "runtime/scale_support.hpp"
 #include "transports/common/loaded_transport.hpp"
 
@@ -135,13 +136,31 @@ void TransportSelector::choose() {
                  "PLEXUS_TRANSPORTS (shm only reaches ranks on the same host)",
                  ctx_.rank, p, peers[p].hostName.c_str(), names.c_str());
     }
-    PLEXUS_INFO(subsys::kInit, "rank %d -> rank %zu (host %s): %s", ctx_.rank, p,
-                peers[p].hostName.c_str(), perPeer_[p]->name());
+    // One line per peer up to kPerPeerInfoRanks ranks (576 ranks would print 331,200 lines at
+    // INFO); beyond, at TRACE, with the per-transport counts below at INFO.
+    PLEXUS_LOG(ctx_.nranks <= kPerPeerInfoRanks ? LogLevel::kInfo : LogLevel::kTrace,
+               subsys::kInit | subsys::kNet, "rank %d -> rank %zu (host %s): %s", ctx_.rank, p,
+               peers[p].hostName.c_str(), perPeer_[p]->name());
   }
+  logTransportCounts();
   used_.clear();
   for (auto& t : transports_)
     if (std::find(perPeer_.begin(), perPeer_.end(), t.get()) != perPeer_.end())
       used_.push_back(t.get());
+}
+
+// "rank R transports: shm to 7 peers, tcp to 568 peers" (INIT and NET).
+void TransportSelector::logTransportCounts() const {
+  if (!logEnabled(LogLevel::kInfo, subsys::kInit | subsys::kNet)) return;
+  std::string counts;
+  for (auto& t : transports_) {
+    const auto n = std::count(perPeer_.begin(), perPeer_.end(), t.get());
+    if (n > 0)
+      counts += formatString("%s%s to %td peer%s", counts.empty() ? "" : ", ", t->name(), n,
+                             n == 1 ? "" : "s");
+  }
+  PLEXUS_INFO(subsys::kInit | subsys::kNet, "rank %d of %d transports: %s", ctx_.rank, ctx_.nranks,
+              counts.empty() ? "none (single rank)" : counts.c_str());
 }
 
 transport::Connection* TransportSelector::establish(int connectionId, int peer) {

@@ -34,6 +34,7 @@ class TransportSelector final : public engine::ConnectionProvider {
 
   // After the all-gather: pick a transport per peer; throws naming an unreachable peer.
   void choose();
+  void logTransportCounts() const;
   // After choose(): the tuner's costs of a link inside a host and between hosts, from the costs
   // the transport of each kind of link declared on every rank (the most conservative), so that
   // every rank tunes alike. A kind of link the communicator does not have gets the declaration
