@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -19,6 +20,7 @@
 
 #include "common/datatypes.hpp"
 #include "common/device.hpp"
+#include "common/progress.hpp"
 #include "common/rank_buffers.hpp"
 #include "common/report.hpp"
 #include "common/test_data.hpp"
@@ -138,6 +140,7 @@ struct Job {
   double busBwSum = 0;
   int busBwCount = 0;
   bool onDevice = false;  // buffers in device memory (else host memory); set by chooseBuffers
+  std::unique_ptr<Progress> progress = nullptr;  // on the printing process (rank 0) only
 };
 
 void check(ncclResult_t res, ncclComm_t comm, int rank, const char* what) {
@@ -598,6 +601,7 @@ void Worker::timeTest(const TypeInfo& type, ncclRedOp_t op, int root) {
     for (int w = 0; w < o_.warmupIters; ++w) issue(type, op, root, c, false, 1);
   }
   synchronize();
+  if (thread_ == 0 && job_.progress) job_.progress->roundStart();
   const char* opText = job_.coll.hasOp ? opName(op) : "none";
   for (size_t bytes : job_.sizes) {
     const CollCounts c = job_.coll.counts(bytes / type.size, job_.nranks);
@@ -606,6 +610,7 @@ void Worker::timeTest(const TypeInfo& type, ncclRedOp_t op, int root) {
     row += benchTime(type, op, root, bytes, false);
     row += benchTime(type, op, root, bytes, true);
     print(row + "\n");
+    if (thread_ == 0 && job_.progress) job_.progress->sizeDone();
   }
   if (thread_ == 0) job_.watchdog.disarm();
 }
@@ -757,6 +762,14 @@ void destroyCommunicators(Job& job, bool abort) {
   for (RankState& r : job.ranks) r.comm = nullptr;
 }
 
+// How many times the sweep's sizes are measured: per cycle (-N; 0: until stopped), type, op and
+// root, as Worker::run loops.
+uint64_t sweepRounds(const Collective& coll, const Options& opt, int nranks) {
+  const uint64_t ops = coll.hasOp ? opt.ops.size() : 1;
+  const uint64_t roots = !coll.hasRoot ? 1 : opt.root < 0 ? static_cast<uint64_t>(nranks) : 1;
+  return static_cast<uint64_t>(opt.runCycles) * opt.types.size() * ops * roots;
+}
+
 }  // namespace
 
 int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& where,
@@ -782,6 +795,15 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
     return 2;
   }
   const bool printer = where.rank == 0;
+  std::string progressError;
+  const std::optional<ProgressMode> progressMode = progressModeFromEnv(progressError);
+  if (!progressMode) {
+    std::fprintf(err, "%s: %s\n", prog.c_str(), progressError.c_str());
+    return 2;
+  }
+  if (printer)
+    job.progress = std::make_unique<Progress>(err, prog, *progressMode, job.sizes,
+                                              sweepRounds(coll, opt, job.nranks));
   std::string buffers;
   if (!chooseBuffers(job, buffers)) {
     std::fprintf(err, "%s: %s\n", prog.c_str(), buffers.c_str());
@@ -823,7 +845,9 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
       for (std::thread& t : threads) t.join();
     }
     destroyCommunicators(job, false);
+    if (job.progress) job.progress->finish();
   } catch (const std::bad_alloc&) {
+    if (job.progress) job.progress->finish();
     std::fprintf(err,
                  "%s: cannot allocate 2 x %zu bytes of host memory for each of %d ranks%s; "
                  "lower -e\n",
@@ -832,6 +856,7 @@ int runPerf(const Collective& coll, const Options& opt, const ProcessPlacement& 
     if (initialized) destroyCommunicators(job, true);
     return 1;
   } catch (const std::exception& e) {
+    if (job.progress) job.progress->finish();
     std::fprintf(err, "%s: %s\n", prog.c_str(), e.what());
     auto* call = dynamic_cast<const CallFailure*>(&e);
     if (!initialized && call != nullptr && isBootstrapFailure(*call))
