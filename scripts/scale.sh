@@ -5,8 +5,9 @@
 #
 #   scripts/scale.sh [-a ALGO] [-e MAXBYTES] [-b BUILD] [RANKS...]   (default: nvls 1M build 8 64 144 288 576)
 #
-# Prints a Markdown table; exits non-zero when a run fails or reports wrong values. Leaves no
-# processes or /dev/shm files behind (shm FIFOs are anonymous memory).
+# Prints a Markdown table on stdout and one progress line per run on stderr (step i/N, ranks, time
+# so far); exits non-zero when a run fails or reports wrong values. Leaves no processes or /dev/shm
+# files behind (shm FIFOs are anonymous memory).
 set -u
 algo=nvls maxb=1M build=build
 while getopts a:e:b: o; do
@@ -20,7 +21,10 @@ export PLEXUS_SOCKET_IFNAME=${PLEXUS_SOCKET_IFNAME:-lo} PLEXUS_DEBUG=INFO PLEXUS
 echo "| ranks | algo | wall s | init ms (slowest) | peers/rank (max) | peak RSS MiB (median / max) | shm MiB/rank (median / max) | fds/rank (max) | host shm peak MiB | wrong |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 status=0
+steps=$(echo $ranks | wc -w) step=0 began=$(date +%s)
 for n in $ranks; do
+  step=$((step + 1))
+  echo "scale.sh: step $step/$steps: $n ranks, $algo, -e $maxb ($(($(date +%s) - began)) s so far)" >&2
   out=$log/run-$n.txt
   peak=0
   start=$(date +%s.%N)
