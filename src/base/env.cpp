@@ -22,11 +22,26 @@ std::optional<std::string> rawGet(const std::string& full) {
   return std::string(v);
 }
 
-// What a malformed numeric variable means and its default, for the error.
-std::string meaningOf(std::string_view name) {
+// The variable that holds name's value: PLEXUS_NAME, or NCCL_NAME when only the alias is set.
+std::string setName(std::string_view name) {
+  const std::string plexus = "PLEXUS_" + std::string(name);
+  if (rawGet(plexus)) return plexus;
   const EnvVar* var = findVar(name);
-  return formatString("default %s; %s", *var->defaultValue ? var->defaultValue : "unset",
-                      var->meaning);
+  if (var != nullptr && var->ncclAlias && rawGet("NCCL_" + std::string(name)))
+    return "NCCL_" + std::string(name);
+  return plexus;
+}
+
+// The error for a value its parser refused: the variable set, the value seen, what it takes and
+// what it means, e.g. "PLEXUS_SLOTS='8x' is not a 64-bit integer (default 8; Slots per connection
+// FIFO ...); set a whole number such as 8, -1 or 0x40, or unset it for the default".
+[[noreturn]] void refuse(std::string_view name, const std::string& value, const char* notA,
+                         const char* accepted) {
+  const EnvVar* var = findVar(name);
+  throwError(ErrorCode::kInvalidArgument,
+             "%s='%s' is not %s (default %s; %s); set %s, or unset it for the default",
+             setName(name).c_str(), value.c_str(), notA,
+             *var->defaultValue ? var->defaultValue : "unset", var->meaning, accepted);
 }
 }  // namespace
 
@@ -53,8 +68,7 @@ int64_t envInt(std::string_view name, int64_t fallback) {
   errno = 0;
   long long x = std::strtoll(v->c_str(), &end, 0);
   if (end == v->c_str() || *end != '\0' || errno == ERANGE)
-    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not a 64-bit integer (%s)",
-               static_cast<int>(name.size()), name.data(), v->c_str(), meaningOf(name).c_str());
+    refuse(name, *v, "a 64-bit integer", "a whole number such as 8, -1 or 0x40");
   return x;
 }
 
@@ -63,9 +77,7 @@ double envDouble(std::string_view name, double fallback) {
   if (!v) return fallback;
   char* end = nullptr;
   double x = std::strtod(v->c_str(), &end);
-  if (end == v->c_str() || *end != '\0')
-    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not a number (%s)",
-               static_cast<int>(name.size()), name.data(), v->c_str(), meaningOf(name).c_str());
+  if (end == v->c_str() || *end != '\0') refuse(name, *v, "a number", "a number such as 30 or 0.5");
   return x;
 }
 
@@ -75,8 +87,7 @@ bool envBool(std::string_view name, bool fallback) {
   const std::string& s = *v;
   if (s == "1" || s == "true" || s == "TRUE" || s == "yes" || s == "on") return true;
   if (s == "0" || s == "false" || s == "FALSE" || s == "no" || s == "off") return false;
-  throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not a boolean (use 0 or 1)",
-             static_cast<int>(name.size()), name.data(), s.c_str());
+  refuse(name, s, "a boolean", "1 (or true, yes, on) or 0 (or false, no, off)");
 }
 
 std::optional<uint64_t> parseSize(std::string_view text) {
@@ -121,9 +132,7 @@ uint64_t envSize(std::string_view name, uint64_t fallback) {
   auto v = envGet(name);
   if (!v) return fallback;
   auto s = parseSize(*v);
-  if (!s)
-    throwError(ErrorCode::kInvalidArgument, "PLEXUS_%.*s='%s' is not a size (e.g. 4096, 512K, 4M)",
-               static_cast<int>(name.size()), name.data(), v->c_str());
+  if (!s) refuse(name, *v, "a size", "bytes such as 4096, 512K, 4M or 1G (K/M/G/T, optional B)");
   return *s;
 }
 

@@ -152,6 +152,11 @@ std::vector<NetInterface> listInterfaces() {
 std::vector<NetInterface> selectInterfaces() {
   std::vector<NetInterface> all = listInterfaces();
   std::string family = envString("SOCKET_FAMILY", "");
+  if (!family.empty() && family != "AF_INET" && family != "AF_INET6")
+    throwError(ErrorCode::kInvalidArgument,
+               "PLEXUS_SOCKET_FAMILY (or NCCL_SOCKET_FAMILY)='%s' is not a socket family: set "
+               "AF_INET (IPv4 only) or AF_INET6 (IPv6 only), or unset it for both",
+               family.c_str());
   auto familyOk = [&](const NetInterface& n) {
     if (family == "AF_INET") return n.address.family() == AF_INET;
     if (family == "AF_INET6") return n.address.family() == AF_INET6;

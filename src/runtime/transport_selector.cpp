@@ -40,15 +40,25 @@ std::unique_ptr<transport::Transport> makeTransport(const std::string& name,
   if (name == "shm" || name == "tcp") {
     t = makeBuiltin(name, ctx, why);
   } else {
-    std::string searched;
-    const plexus_transport_v1_t* table = transport::findTransportTable(name, &searched);
+    std::string searched, failures;
+    const plexus_transport_v1_t* table = transport::findTransportTable(name, &searched, &failures);
+    if (table == nullptr && !failures.empty()) {
+      // The library is there but does not load: its loader's reason first, it is the fix.
+      *why = failures +
+             ": the plugin library exists but does not load; rebuild or reinstall it, check its "
+             "dependencies with ldd, or remove it from the search path (looked for " +
+             searched + ")";
+      PLEXUS_INFO(subsys::kInit, "transport %s: %s; skipped", name.c_str(), why->c_str());
+      return nullptr;
+    }
     if (table == nullptr) {
       PLEXUS_INFO(subsys::kInit, "transport %s: no plugin library (looked for %s); skipped",
                   name.c_str(), searched.c_str());
       *unknown = !isShippedTransport(name);
       *why = *unknown ? "not a transport" + transportSuggestion(name) +
                             ": no plugin library (looked for " + searched + ")"
-                      : "its plugin was not built or installed (looked for " + searched + ")";
+                      : "its plugin was not built or installed (looked for " + searched +
+                            "); install it or set PLEXUS_PLUGIN_PATH to its folder";
       return nullptr;
     }
     t = transport::wrapTransportTable(table, ctx, why);

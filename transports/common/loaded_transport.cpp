@@ -68,7 +68,8 @@ const plexus_transport_v1_t* tableOf(void* handle, std::string* refused) {
   return nullptr;
 }
 
-const plexus_transport_v1_t* openPlugin(const std::string& name, std::string* searched) {
+const plexus_transport_v1_t* openPlugin(const std::string& name, std::string* searched,
+                                        std::string* failures) {
   std::string file = "libplexus-transport-" + name + ".so";
   std::vector<std::string> candidates;
   if (auto path = envGet("PLUGIN_PATH")) {
@@ -108,8 +109,9 @@ const plexus_transport_v1_t* openPlugin(const std::string& name, std::string* se
   if (searched != nullptr) {
     *searched = "";
     for (const auto& c : candidates) *searched += (searched->empty() ? "" : ", ") + c;
-    if (!errors.empty()) *searched += " (" + errors + ")";
+    if (!errors.empty() && failures == nullptr) *searched += " (" + errors + ")";
   }
+  if (failures != nullptr) *failures = errors;
   return nullptr;
 }
 
@@ -360,12 +362,13 @@ Costs costsFromDevices(const std::vector<plexus_tp_device_t>& devices, const cha
   return c;
 }
 
-const plexus_transport_v1_t* findTransportTable(const std::string& name, std::string* searched) {
+const plexus_transport_v1_t* findTransportTable(const std::string& name, std::string* searched,
+                                                std::string* failures) {
   PluginRegistry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   auto it = r.tables.find(name);
   if (it != r.tables.end()) return it->second;
-  const plexus_transport_v1_t* t = openPlugin(name, searched);
+  const plexus_transport_v1_t* t = openPlugin(name, searched, failures);
   if (t != nullptr) r.tables[name] = t;
   return t;
 }

@@ -16,8 +16,10 @@ namespace plexus::transport {
 // (PLEXUS_PLUGIN_PATH, then the plexus/ directory next to libplexus.so, then the loader's default
 // path). nullptr when no library is found; `searched` then lists where it looked. For a version 2
 // plugin (plexus_transport_v2) this is the v1 member of its table, abi_version 2; for a version 1
-// plugin its table, abi_version 1.
-const plexus_transport_v1_t* findTransportTable(const std::string& name, std::string* searched);
+// plugin its table, abi_version 1. With `failures`, what went wrong with libraries that exist but
+// did not load (dlerror, or the ABI they speak) goes there instead of at the end of `searched`.
+const plexus_transport_v1_t* findTransportTable(const std::string& name, std::string* searched,
+                                                std::string* failures = nullptr);
 
 // Initialises plugin `name` for this communicator from its library. Returns nullptr (after one
 // INFO line saying why) when the library is missing or the transport has no usable device here;
