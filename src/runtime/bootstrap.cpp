@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "base/env.hpp"
 #include "base/error.hpp"
 #include "base/host_id.hpp"
 #include "base/log.hpp"
@@ -101,7 +102,18 @@ void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
                           std::vector<LinkPeer>& ahead, std::vector<LinkPeer>& behind) {
   std::string rootName = "the bootstrap root at " + rootAddr.toString();
   staggerRootConnect(rank_, deadline, abort_);
-  Fd root = connectTo(rootAddr, deadline, abort_, rootName);
+  Fd root;
+  try {
+    root = connectTo(rootAddr, deadline, abort_, "the bootstrap root");
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kRemote) throw;
+    // Where the address came from, and what to do about it.
+    const auto commId = envGet("COMM_ID");
+    throw Error(e.code(), std::string(e.what()) + "; the root runs in rank 0's process" +
+                              (commId ? " at PLEXUS_COMM_ID (or NCCL_COMM_ID)='" + *commId + "'"
+                                      : " at the address in rank 0's unique id") +
+                              ": start rank 0 (with the same address) or fix the address");
+  }
   RootHello hello{};
   hello.magic = kRootHelloMagic;
   hello.version = kProtocolVersion;
@@ -136,7 +148,8 @@ void Bootstrap::helloRoot(const UniqueId& id, const SocketAddress& rootAddr,
     reapRoots();
     throwError(ErrorCode::kRemote,
                "rank %d of %d: no answer from %s (%s); the other ranks may not have started, or "
-               "use a different unique id",
+               "use a different unique id or PLEXUS_SECRET (the root drops a rank whose secret "
+               "differs: set it alike on every rank, or unset it on all)",
                rank_, nranks_, rootName.c_str(), e.what());
   }
   if (reply.ok == 0) {

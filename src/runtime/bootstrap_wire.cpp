@@ -23,7 +23,10 @@ std::string rootHelloProblem(const RootHello& h, const Secret& secret, uint64_t 
   if (h.version != kProtocolVersion)
     return formatString("%s, or a Plexus build of bootstrap protocol version %u, not %u)", kForeign,
                         h.version, kProtocolVersion);
-  if (!sameSecret(h.secret, secret.data()) || h.nonce != nonce) return std::string(kForeign) + ")";
+  if (!sameSecret(h.secret, secret.data()) || h.nonce != nonce)
+    return std::string(kForeign) +
+           "; if it was a rank of this job, it has another PLEXUS_SECRET or unique id: set "
+           "PLEXUS_SECRET alike on every rank)";
   return "";
 }
 

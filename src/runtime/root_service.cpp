@@ -254,7 +254,7 @@ class Root {
     if (count > 16) missing += formatString(",... (%d in all)", count);
     std::string msg = formatString(
         "rank(s) %s of %d never reached the bootstrap root at %s within PLEXUS_TIMEOUT; check "
-        "that they were started and use the same unique id / PLEXUS_COMM_ID",
+        "that they were started and use the same unique id / PLEXUS_COMM_ID and PLEXUS_SECRET",
         missing.c_str(), nranks_, address_.toString().c_str());
     PLEXUS_WARN(subsys::kBootstrap, "%s", msg.c_str());
     for (bool local : {false, true})

@@ -90,8 +90,9 @@ UniqueId idFromAddress(const std::string& rootAddress, const Secret& secret) {
   auto addr = SocketAddress::parse(rootAddress);
   if (!addr)
     throwError(ErrorCode::kInvalidArgument,
-               "cannot resolve the bootstrap root address '%s' (expected host:port, e.g. "
-               "10.0.0.1:29501 or [::1]:29501)",
+               "cannot resolve the bootstrap root address '%s' (from PLEXUS_COMM_ID, NCCL_COMM_ID "
+               "or MASTER_ADDR/MASTER_PORT): set host:port, e.g. 10.0.0.1:29501 or [::1]:29501, "
+               "with a host name this machine resolves",
                rootAddress.c_str());
   UniqueId id;
   id.root = *addr;
@@ -105,14 +106,20 @@ UniqueId idFromAddress(const std::string& rootAddress, const Secret& secret) {
 Secret parseSecretHex(const std::string& hex) {
   Secret s{};
   if (hex.size() != 32)
-    throwError(ErrorCode::kInvalidArgument, "PLEXUS_SECRET must be 32 hex digits (got %zu chars)",
+    throwError(ErrorCode::kInvalidArgument,
+               "PLEXUS_SECRET must be 32 hex digits (got %zu characters; the value is not shown): "
+               "set the same 32-digit value on every rank (e.g. from `openssl rand -hex 16`; "
+               "plexus-run sets one), or unset it",
                hex.size());
   for (size_t i = 0; i < 16; ++i) {
     auto nib = [&](char c) -> int {
       if (c >= '0' && c <= '9') return c - '0';
       if (c >= 'a' && c <= 'f') return c - 'a' + 10;
       if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      throwError(ErrorCode::kInvalidArgument, "PLEXUS_SECRET contains a non-hex character '%c'", c);
+      throwError(ErrorCode::kInvalidArgument,
+                 "PLEXUS_SECRET contains a non-hex character '%c': set 32 digits 0-9 a-f, the "
+                 "same on every rank, or unset it",
+                 c);
     };
     s[i] = static_cast<uint8_t>(nib(hex[2 * i]) * 16 + nib(hex[2 * i + 1]));
   }
