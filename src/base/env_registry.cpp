@@ -7,9 +7,11 @@ namespace {
 // clang-format off
 constexpr EnvVar kVars[] = {
   // Logging
-  {"DEBUG", "WARN", "Log level: VERSION, WARN, INFO or TRACE.", true},
-  {"DEBUG_SUBSYS", "ALL", "Comma list of subsystems to log (INIT, COLL, P2P, SHM, NET, GRAPH, TUNE, ENV, BOOTSTRAP, ALL); ^ excludes.", true},
-  {"DEBUG_FILE", "", "Write log lines to this file instead of stderr; %h is replaced by the host name, %p by the pid.", true},
+  {"DEBUG", "WARN", "Log level: VERSION, WARN, INFO or TRACE (any case; NONE or 0: nothing). INFO prints per communicator the lines of docs/logs.md (build, Init START, transports, channel rings, trees, the tuner's choice per message size, Init COMPLETE with the init time). An unknown level logs at WARN, with a warning.", true},
+  {"DEBUG_SUBSYS", "ALL", "Comma list of subsystems to log (INIT, COLL, P2P, SHM, NET, GRAPH, TUNE, ENV, BOOT or BOOTSTRAP, ALL; any case); ^ excludes. An unknown name is warned about.", true},
+  {"DEBUG_FILE", "", "Write log lines to this file instead of stderr; %h is replaced by the host name, %p by the pid (one file per process: log.%h.%p). A file that cannot be opened is warned about, and stderr used.", true},
+  // Perf tools (perf/; read by all_reduce_perf and its siblings, not by the library)
+  {"PERF_PROGRESS", "", "Progress of a perf tool's sweep on stderr (sizes done/total, elapsed, estimate; rewritten in place, cleared at the end; never on stdout): 1 always, 0 never; unset: when stderr is a terminal and the run looks longer than 3 s.", false},
   // Failure diagnosis (docs/reliability.md)
   {"FLIGHT_RECORDER_ENTRIES", "64", "Operations each communicator keeps in its flight recorder (a fixed ring: sequence number, collective, algorithm, count, type, op, root or peer, steps done, what it waits for, times, state); 0 turns recording off.", false},
   {"DUMP_ON", "error", "When a communicator dumps its flight recorder: comma list of error (any failure: timeout, lost peer, a peer's failure notice), timeout (only the PLEXUS_TIMEOUT stall), abort (ncclCommAbort, ncclCommRevoke, Communicator::abort), fatal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM: dump, then the previous handler), usr1 (SIGUSR1 makes every live communicator dump, from a watcher thread); all; none.", false},
