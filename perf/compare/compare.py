@@ -615,6 +615,8 @@ def main():
     def quiet_runs(lib):
         return sum(1 for _, share in results[lib] if share <= a.max_others)
 
+    planned = a.reps * len(libs)  # runs at least (more when other work disturbs some)
+    started = time.monotonic()
     for rnd in range(max(a.reps, a.max_rounds)):
         if rnd >= a.reps:  # extra rounds only for libraries that still lack quiet runs
             todo = [l for l in libs if quiet_runs(l) < a.reps]
@@ -657,9 +659,13 @@ def main():
                                  r["wrong"], f"{busy:.2f}", f"{meter.share:.2f}"])
                 results[name].append((rows, meter.share))
             raw.flush()
+            done = len(run_order)
+            elapsed = time.monotonic() - started
+            left = elapsed / done * max(0, planned - done)
             log(f"round {rnd + 1}: {lib} took {time.monotonic() - t0:.1f} s (CPUs "
                 f"{100 * busy:.0f}% busy before it, other work took {100 * meter.share:.0f}% of "
-                "the CPUs during it)")
+                f"the CPUs during it); progress: run {done} of {max(planned, done)}, "
+                f"{elapsed:.0f} s elapsed, about {left:.0f} s left")
     raw.close()
     logs.close()
 
