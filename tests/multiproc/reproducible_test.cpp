@@ -209,14 +209,20 @@ INSTANTIATE_TEST_SUITE_P(Setups, Reproducible,
                            return std::string(p.param.name);
                          });
 
-// The default mode's ring all-reduce of the same kind of data differs from the canonical bits in
-// at least one element (on 5 ranks its partial sums start at different ranks per chunk), while
-// the mode's result on the same communicator shape is canonical: the test above can fail.
-TEST(ReproducibleDefault, RingDiffersFromCanonical) {
+// 5 ranks over shm with the ring all-reduce forced (the mode replaces it; the default runs it).
+RunOptions ringOverShm() {
   RunOptions o;
   o.env = {
       {"PLEXUS_TRANSPORTS", "shm"}, {"PLEXUS_TIMEOUT", "60"}, {"PLEXUS_ALGO", "allreduce:ring"}};
   o.timeoutSeconds = 120;
+  return o;
+}
+
+// The default mode's ring all-reduce of the same kind of data differs from the canonical bits in
+// at least one element (on 5 ranks its partial sums start at different ranks per chunk), while
+// the mode's result on the same communicator shape is canonical: the test above can fail.
+TEST(ReproducibleDefault, RingDiffersFromCanonical) {
+  const RunOptions o = ringOverShm();
   auto out = runRanks(
       5,
       [](int rank, int n, const ncclUniqueId& id) {
@@ -250,10 +256,7 @@ TEST(ReproducibleDefault, RingDiffersFromCanonical) {
 // Communicator::Options::reproducible turns the mode on for one communicator (PLEXUS_REPRODUCIBLE
 // unset) and a split inherits it: a forced ring all-reduce then gives the canonical bits.
 TEST(ReproducibleOption, CppOptionAndSplitGiveCanonicalBits) {
-  RunOptions o;
-  o.env = {
-      {"PLEXUS_TRANSPORTS", "shm"}, {"PLEXUS_TIMEOUT", "60"}, {"PLEXUS_ALGO", "allreduce:ring"}};
-  o.timeoutSeconds = 120;
+  const RunOptions o = ringOverShm();
   auto out = runRanks(
       5,
       [](int rank, int n, const ncclUniqueId& id) {
