@@ -27,6 +27,18 @@ inline std::string readAndClose(std::FILE* f) {
   return s;
 }
 
+// A short sweep on host buffers: 8 B to 64 KiB by x8, 2 timed calls after 1 warm-up.
+inline Options smallHostSweep() {
+  Options o;
+  o.minBytes = 8;
+  o.maxBytes = 64 << 10;
+  o.stepFactor = 8;
+  o.iters = 2;
+  o.warmupIters = 1;
+  o.buffers = BufferKind::kHost;
+  return o;
+}
+
 inline RunResult runCaptured(const Collective& coll, const Options& o,
                              const ProcessPlacement& where) {
   std::FILE* out = std::tmpfile();

@@ -104,14 +104,8 @@ std::string masked(const std::string& table) {
 }
 
 TEST(PerfProgress, ForcedProgressLeavesStdoutAloneAndWritesStderr) {
-  Options o;
-  o.minBytes = 8;
-  o.maxBytes = 64 << 10;
-  o.stepFactor = 8;
-  o.iters = 2;
-  o.warmupIters = 1;
+  Options o = smallHostSweep();
   o.nThreads = 2;
-  o.buffers = BufferKind::kHost;
   setenv("PLEXUS_PERF_PROGRESS", "0", 1);
   const RunResult plain = runCaptured(kAllReduce, o, ProcessPlacement{});
   setenv("PLEXUS_PERF_PROGRESS", "1", 1);

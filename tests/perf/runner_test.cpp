@@ -22,15 +22,9 @@ RunResult run(const Collective& coll, const Options& o) {
   return runCaptured(coll, o, ProcessPlacement{});
 }
 
+// The host path everywhere (device_test.cpp: device buffers).
 Options small() {
-  Options o;
-  o.minBytes = 8;
-  o.maxBytes = 64 << 10;
-  o.stepFactor = 8;
-  o.iters = 2;
-  o.warmupIters = 1;
-  o.buffers = BufferKind::kHost;  // the host path everywhere (device_test.cpp: device buffers)
-  return o;
+  return smallHostSweep();
 }
 
 // Table rows: size count type redop root | time algbw busbw wrong | time algbw busbw wrong.
