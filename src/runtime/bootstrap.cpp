@@ -263,7 +263,7 @@ void Bootstrap::barrier(Deadline deadline) {
 }
 
 std::vector<std::string> Bootstrap::allGatherAmong(const std::vector<int>& members,
-                                                   const std::vector<std::string>& listeners,
+                                                   const std::vector<KnownPeer>& peers,
                                                    uint64_t tag, const std::string& mine,
                                                    Deadline deadline) {
   const int m = static_cast<int>(members.size());
@@ -274,18 +274,19 @@ std::vector<std::string> Bootstrap::allGatherAmong(const std::vector<int>& membe
   const int me = static_cast<int>(at - members.begin());
   if (m == 1) return {mine};
   // Links are named by the members' ranks of this bootstrap, so errors name the ranks users know.
-  auto addressOf = [&](int position) {
+  auto peerAt = [&](int position) {
     const int r = members[static_cast<size_t>(position)];
-    auto a = SocketAddress::parse(listeners[static_cast<size_t>(r)]);
+    const KnownPeer& p = peers[static_cast<size_t>(r)];
+    auto a = SocketAddress::parse(p.listener);
     if (!a)
       throwError(ErrorCode::kInternal, "%s: rank %d's bootstrap listener '%s' is unreadable",
-                 self().c_str(), r, listeners[static_cast<size_t>(r)].c_str());
-    return *a;
+                 self().c_str(), r, p.listener.c_str());
+    return LinkPeer{*a, p.host, p.pid, 0};
   };
   std::vector<LinkPeer> ahead, behind;
   for (int k = 0; k < bootstrapRounds(m); ++k) {
-    ahead.push_back(LinkPeer{addressOf(bootstrapPeer(me, m, k, +1)), "", 0, 0});
-    behind.push_back(LinkPeer{addressOf(bootstrapPeer(me, m, k, -1)), "", 0, 0});
+    ahead.push_back(peerAt(bootstrapPeer(me, m, k, +1)));
+    behind.push_back(peerAt(bootstrapPeer(me, m, k, -1)));
   }
   Links l = linkWith(LinkSetup{me, m, tag, secret_, nullptr}, ahead, behind, deadline);
   for (auto* side : {&l.ahead, &l.behind})

@@ -36,13 +36,21 @@ class Bootstrap {
 
   // Where this rank accepts links ("" for a single rank): peers need it for allGatherAmong.
   std::string listenAddress() const { return nranks_ > 1 ? listenAddr_.toString() : ""; }
+  // A rank as allGatherAmong knows it: its listener (from listenAddress()) and, for messages,
+  // its host and pid ("" and 0 when unknown).
+  struct KnownPeer {
+    std::string listener;
+    std::string host;
+    int pid = 0;
+  };
   // An all-gather among `members` only (ranks of this bootstrap, ascending, this rank among them;
-  // the others may be dead), over links to their listeners (`listeners`, indexed by rank, from
-  // listenAddress()) introduced with `tag` in place of the communicator id, so that they cannot be
-  // taken for links of another call. Blobs come back indexed by position in `members`. Bounded by
-  // `deadline` only: it serves communicators that were aborted (ncclCommShrink).
+  // the others may be dead), over links to their listeners (`peers`, indexed by rank) introduced
+  // with `tag` in place of the communicator id, so that they cannot be taken for links of another
+  // call. Blobs come back indexed by position in `members`; errors name a peer by rank, host, pid
+  // and listener. Bounded by `deadline` only: it serves communicators that were aborted
+  // (ncclCommShrink).
   std::vector<std::string> allGatherAmong(const std::vector<int>& members,
-                                          const std::vector<std::string>& listeners, uint64_t tag,
+                                          const std::vector<KnownPeer>& peers, uint64_t tag,
                                           const std::string& mine, Deadline deadline);
 
  private:

@@ -63,10 +63,13 @@ std::unique_ptr<Communicator> Communicator::shrink(const std::vector<int>& exclu
     const auto bytes = createRootAndId().encode();
     blob.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
+  std::vector<Bootstrap::KnownPeer> known(static_cast<size_t>(nranks_));
+  for (size_t r = 0; r < known.size(); ++r)
+    known[r] = {bootstrapAddrs_[r], peers_[r].hostName, peers_[r].pid};
   Deadline deadline = Deadline::after(timeout_);
   std::vector<std::string> blobs;
   try {
-    blobs = bootstrap_->allGatherAmong(members, bootstrapAddrs_, tag, blob, deadline);
+    blobs = bootstrap_->allGatherAmong(members, known, tag, blob, deadline);
   } catch (const Error& e) {
     throwError(e.code(),
                "%s: ncclCommShrink to %zu ranks: %s (do all remaining ranks call it with the same "

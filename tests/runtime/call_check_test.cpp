@@ -98,8 +98,9 @@ TEST(BootstrapAmong, AllGatherAmongTheRemainingRanksOnly) {
           Bootstrap::connect(id, r, n, Deadline::after(std::chrono::seconds(60)), nullptr);
     });
   for (auto& t : threads) t.join();
-  std::vector<std::string> listeners;
-  for (auto& x : b) listeners.push_back(x->listenAddress());
+  std::vector<Bootstrap::KnownPeer> listeners;
+  for (size_t r = 0; r < b.size(); ++r)
+    listeners.push_back({b[r]->listenAddress(), "node" + std::to_string(r), 1000 + int(r)});
   b[2].reset();
   b[5].reset();
   std::vector<std::vector<std::string>> got(n);
@@ -128,7 +129,7 @@ TEST(BootstrapAmong, AllGatherAmongTheRemainingRanksOnly) {
     b[0]->allGatherAmong({0, 1}, listeners, 99, "x", Deadline::after(std::chrono::seconds(1)));
     ADD_FAILURE() << "gathered with nobody";
   } catch (const Error& e) {
-    EXPECT_TRUE(contains(e.what(), "rank 1")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "rank 1 (host node1, pid 1001")) << e.what();
   }
 }
 
