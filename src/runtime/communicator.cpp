@@ -27,6 +27,7 @@
 #include "runtime/launch_env.hpp"
 #include "runtime/mapped_path.hpp"
 #include "runtime/scale_support.hpp"
+#include "runtime/single_copy.hpp"
 #include "runtime/staged_executor.hpp"
 #include "topology/discovery.hpp"
 
@@ -98,6 +99,7 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   startMappedPath(deadline);
   if (options.check > 0 || (options.check < 0 && callCheckFromEnv()))
     checker_ = std::make_unique<CallChecker>(rank_, nranks_);
+  startSingleCopy(deadline);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   PLEXUS_INFO(subsys::kInit | subsys::kBootstrap, "%s: initialised (%s) in %.1f ms",
@@ -402,7 +404,9 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     std::memcpy(d.stagedInput.data(), a.input, bytes);
     d.input = d.stagedInput.data();
   }
-  if (a.collective == algo::Collective::kSendRecv) {
+  if (trySingleCopy(a, d)) {
+    // d.plan is the empty single-copy plan; its gate moves the data (runtime/single_copy.hpp).
+  } else if (a.collective == algo::Collective::kSendRecv) {
     d.p2pPeer = a.root;
     d.p2pSend = a.isSend;
     d.plan = p2pPlan(nranks_, rank_, a.isSend, a.root, a.count);

@@ -29,6 +29,7 @@ namespace plexus::runtime {
 class StagedExecutor;
 class MappedPath;
 class CallChecker;
+class SingleCopy;
 
 struct CommOptions {
   std::string name;                      // shows in log lines
@@ -103,6 +104,9 @@ class Communicator {
   void startFlightRecorder();
   void startMappedPath(Deadline deadline);  // PLEXUS_EXECUTOR=mapped
   void noteGpuExecutorChoice() const;       // PLEXUS_GPU_EXECUTOR=device
+  void startSingleCopy(Deadline deadline);  // PLEXUS_SINGLE_COPY (runtime/single_copy.hpp)
+  // Makes `d` a single-copy work when that path serves the call; false otherwise.
+  bool trySingleCopy(const OpArgs& a, engine::WorkDesc& d);
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
                                          int root);
   engine::WorkPtr selfP2P(const OpArgs& args);
@@ -135,6 +139,7 @@ class Communicator {
   transport::TransportContext tctx_;
   std::unique_ptr<TransportSelector> selector_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<SingleCopy> single_;  // large one-host all-reduce; outlives the engine
   std::unique_ptr<MappedPath> mapped_;  // host-buffer collectives, when PLEXUS_EXECUTOR=mapped
   // PLEXUS_CHECK (runtime/call_check.hpp); nullptr when off.
   std::unique_ptr<CallChecker> checker_;

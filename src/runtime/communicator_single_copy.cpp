@@ -1,0 +1,44 @@
+// The communicator's hook for single copy on one host (runtime/single_copy.hpp): set up at init,
+// chosen per call in submit. Kept apart from communicator.cpp.
+#include "base/env.hpp"
+#include "runtime/communicator.hpp"
+#include "runtime/single_copy.hpp"
+
+namespace plexus::runtime {
+
+// Collective when every rank is on this host (each rank finds the same obstacle otherwise and
+// returns without a collective). Not with PLEXUS_EXECUTOR=mapped (that path serves host
+// collectives), PLEXUS_CHECK (its gate runs the signature check) or reproducible reductions.
+void Communicator::startSingleCopy(Deadline deadline) {
+  SingleCopySettings settings = singleCopySettingsFromEnv();
+  if (mapped_ || checker_ || reproducible_) settings.mode = SingleCopyMode::kOff;
+  SingleCopySetup s;
+  s.rank = rank_;
+  s.nranks = nranks_;
+  for (const auto& p : peers_) {
+    s.hostHashes.push_back(p.hostHash);
+    s.pids.push_back(p.pid);
+    s.hostNames.push_back(p.hostName);
+  }
+  s.timeout = timeout_;
+  s.abort = &abort_;
+  s.context = context_;
+  s.allGather = [this, deadline](const std::string& mine) {
+    return bootstrap_->allGather(mine, deadline);
+  };
+  s.pollPeers = [this] { selector_->progressTransports(); };
+  single_ = SingleCopy::create(std::move(s), settings);
+}
+
+bool Communicator::trySingleCopy(const OpArgs& a, engine::WorkDesc& d) {
+  if (!single_ || mapped_ || checker_) return false;
+  if (!single_->serves(a.collective, a.count * dataTypeSize(a.type))) return false;
+  d.plan = single_->plan(a.collective, a.count);
+  SingleCopy* sc = single_.get();
+  d.gate = [sc, in = a.input, out = a.output, n = a.count, t = a.type, op = a.op] {
+    sc->allReduce(in, out, n, t, op);
+  };
+  return true;
+}
+
+}  // namespace plexus::runtime

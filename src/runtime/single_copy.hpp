@@ -1,0 +1,107 @@
+// Single copy on one host (PLEXUS_SINGLE_COPY): a large all-reduce whose ranks all live on this
+// host moves each byte once instead of staging it through shm slots. Each rank owns 1/n of the
+// buffer; it reads its peers' inputs for that slice with cross-memory attach (process_vm_readv,
+// in cache-sized chunks into a small scratch) and reduces into its own output; then it reads the
+// peers' finished slices straight into its output. Works on unregistered user buffers.
+//
+// Per call the ranks write each other small control words (process_vm_writev into the peer's
+// control block): the call's buffer addresses, then three phase numbers (posted, reduced, done).
+// Every wait is bounded by the communicator's timeout, stops on abort, notices a dead peer within
+// about a millisecond (process_vm_readv of its control block fails with ESRCH) and names the rank
+// it waits for.
+//
+// The call runs on the engine's queue (the work's gate, with an empty plan), so it stays in order
+// with the communicator's other collectives. docs/performance.md, "Single copy".
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plan/plan.hpp"
+#include "plexus/types.hpp"
+
+namespace plexus::runtime {
+
+enum class SingleCopyMode { kAuto, kOff, kOn };
+
+struct SingleCopySettings {
+  SingleCopyMode mode = SingleCopyMode::kAuto;
+  uint64_t threshold = 0;  // smallest all-reduce (bytes) that takes single copy
+};
+// PLEXUS_SINGLE_COPY (auto|0|1) and PLEXUS_SINGLE_COPY_MIN; throws Error(kInvalidArgument) on a
+// bad mode.
+SingleCopySettings singleCopySettingsFromEnv();
+
+struct SingleCopySetup {
+  int rank = 0;
+  int nranks = 1;
+  std::vector<uint64_t> hostHashes;    // by rank
+  std::vector<int> pids;               // by rank
+  std::vector<std::string> hostNames;  // by rank (messages)
+  std::chrono::milliseconds timeout{0};
+  const std::atomic<bool>* abort = nullptr;
+  std::string context;
+  // The bootstrap's all-gather (collective over the communicator).
+  std::function<std::vector<std::string>(const std::string&)> allGather;
+  // Called about every millisecond while waiting for peers: throws Error when the transports
+  // learnt of a peer's failure (an abort notice). May be empty.
+  std::function<void()> pollPeers;
+};
+
+// Why single copy cannot serve this communicator ("" when it may): one rank, a rank on another
+// host, or another rank in this process. Equal on every rank.
+std::string singleCopyObstacle(const SingleCopySetup& setup);
+
+class SingleCopy {
+ public:
+  // Collective over the communicator (every rank calls it, whatever its obstacle): agrees on
+  // the settings (rank 0's), probes cross-memory attach to every peer and logs the outcome in
+  // one INFO line. nullptr when single copy is off, impossible or not working to every peer.
+  static std::unique_ptr<SingleCopy> create(SingleCopySetup setup, SingleCopySettings mine);
+  ~SingleCopy();
+  SingleCopy(const SingleCopy&) = delete;
+  SingleCopy& operator=(const SingleCopy&) = delete;
+
+  // Whether this call takes single copy (equal on every rank for equal calls).
+  bool serves(algo::Collective c, uint64_t bytes) const;
+  // The empty plan the work carries (algorithm "single-copy"; the gate does the work).
+  std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count) const;
+  // The all-reduce itself; throws Error naming rank, peer, host and what to check.
+  void allReduce(const void* input, void* output, size_t count, DataType type, RedOp op);
+
+ private:
+  struct alignas(64) Word {  // one per peer in each rank's control block; peers write them
+    std::atomic<uint64_t> phase{0};
+    uint64_t input = 0;
+    uint64_t output = 0;
+  };
+  explicit SingleCopy(SingleCopySetup setup);
+
+  void readPeer(int peer, void* dst, uint64_t src, size_t bytes, const char* what) const;
+  void writePeer(int peer, uint64_t dst, const void* src, size_t bytes, const char* what) const;
+  uint64_t peerWord(int peer) const;  // this rank's Word in the peer's control block
+  void post(uint64_t phase, const void* input, const void* output);
+  void signal(uint64_t phase);
+  void waitAll(uint64_t phase, const char* forWhat);
+  void checkAlive(int peer) const;
+  void reduceSlice(const void* input, void* output, size_t begin, size_t end, DataType type,
+                   RedOp op);
+  std::string where(int peer) const;
+
+  SingleCopySetup setup_;
+  uint64_t threshold_ = 0;
+  std::unique_ptr<Word[]> words_;     // this rank's control block, indexed by peer
+  std::vector<uint64_t> peerBlocks_;  // each peer's control block address
+  std::vector<std::byte> scratch_;    // one chunk of a peer's input
+  uint64_t calls_ = 0;
+};
+
+}  // namespace plexus::runtime
