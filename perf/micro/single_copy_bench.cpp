@@ -1,10 +1,13 @@
 // Micro-benchmark of single-copy all-reduce on one host (issue 16, item 1): two (or more) forked
 // processes, fp32 sum, each rank owning 1/n of the buffer. It is a program, not a test, and it does
 // not use the library's communicator; it times the data movement alone:
-//   cma   : buffers are plain private memory. Each rank reads its peers' input slice for the part it
+//   cma   : buffers are plain private memory. Each rank reads its peers' input slice for the part
+//   it
 //           owns with process_vm_readv, in cache-sized chunks into a small scratch, and reduces
 //           into its output; barrier; each rank reads its peers' output slices straight into its
 //           own output (process_vm_readv); barrier.
+//   cma-push: as cma, but each reduced chunk, still in cache, is written straight into every
+//           peer's output (process_vm_writev); one barrier.
 //   memfd : buffers come from a memfd every process maps (what ncclMemAlloc could return):
 //           reduce straight from the mapped peer inputs, copy straight from the mapped peer
 //           outputs; the same two barriers.
@@ -13,8 +16,8 @@
 //
 //   perf_micro_single_copy [--ranks 2] [--reps 20] [--chunk 262144] [bytes ...]  (default 16M 64M)
 #include <sched.h>
-#include <sys/prctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,8 +82,22 @@ void readPeer(pid_t pid, void* dst, uintptr_t src, size_t bytes) {
   }
 }
 
+void writePeer(pid_t pid, uintptr_t dst, const void* src, size_t bytes) {
+  while (bytes > 0) {
+    iovec l{const_cast<void*>(src), bytes}, rv{reinterpret_cast<void*>(dst), bytes};
+    ssize_t put = process_vm_writev(pid, &l, 1, &rv, 1, 0);
+    if (put <= 0) die("process_vm_writev");
+    src = static_cast<const char*>(src) + put;
+    dst += static_cast<size_t>(put);
+    bytes -= static_cast<size_t>(put);
+  }
+}
+
+// pull: read peers' inputs, reduce, barrier, read peers' outputs, barrier (the brief's plan).
+// push (cma-push): read peers' inputs, reduce, write the reduced chunk (still in cache) straight
+// into every peer's output with process_vm_writev; one barrier.
 void cmaAllReduce(Shared& s, int rank, int n, size_t count, float* in, float* out,
-                  std::vector<float>& scratch, uint64_t& gen) {
+                  std::vector<float>& scratch, uint64_t& gen, bool push) {
   auto [b, e] = slice(count, n, rank);
   size_t chunk = scratch.size();
   for (size_t off = b; off < e; off += chunk) {
@@ -93,8 +110,12 @@ void cmaAllReduce(Shared& s, int rank, int n, size_t count, float* in, float* ou
                             scratch.data(), m);
       acc = out + off;
     }
+    if (push)
+      for (int p = 0; p < n; ++p)
+        if (p != rank) writePeer(s.pid[p], s.out[p] + off * sizeof(float), out + off, m * 4);
   }
   barrier(s, rank, n, ++gen);
+  if (push) return;
   for (int p = 0; p < n; ++p) {
     if (p == rank) continue;
     auto [pb, pe] = slice(count, n, p);
@@ -142,10 +163,10 @@ int rankMain(Shared& s, int rank, const Options& o, const std::vector<float*>& f
   int bad = 0;
   for (size_t si = 0; si < o.sizes.size(); ++si) {
     const size_t count = o.sizes[si] / sizeof(float);
-    for (int variant = 0; variant < 2; ++variant) {
+    for (int variant = 0; variant < 3; ++variant) {
       std::vector<float> privIn, privOut;
       float *in, *out;
-      if (variant == 0) {
+      if (variant != 1) {
         privIn.assign(count, 0.0f);
         privOut.assign(count, 0.0f);
         in = privIn.data();
@@ -161,8 +182,8 @@ int rankMain(Shared& s, int rank, const Options& o, const std::vector<float*>& f
       for (int rep = 0; rep < o.reps + 2; ++rep) {
         barrier(s, rank, o.ranks, ++gen);
         auto t0 = std::chrono::steady_clock::now();
-        if (variant == 0)
-          cmaAllReduce(s, rank, o.ranks, count, in, out, scratch, gen);
+        if (variant != 1)
+          cmaAllReduce(s, rank, o.ranks, count, in, out, scratch, gen, variant == 2);
         else
           memfdAllReduce(s, rank, o.ranks, count, out, gen);
         double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -182,9 +203,11 @@ int rankMain(Shared& s, int rank, const Options& o, const std::vector<float*>& f
           bw.push_back(2.0 * (o.ranks - 1) / o.ranks * static_cast<double>(o.sizes[si]) / t / 1e9);
         }
         std::sort(bw.begin(), bw.end());
-        std::printf("%-6s %2d ranks %10zu B  busbw GB/s median %6.2f  min %6.2f  max %6.2f\n",
-                    variant == 0 ? "cma" : "memfd", o.ranks, o.sizes[si], bw[bw.size() / 2],
-                    bw.front(), bw.back());
+        std::printf("%-8s %2d ranks %10zu B  busbw GB/s median %6.2f  min %6.2f  max %6.2f\n",
+                    variant == 0   ? "cma"
+                    : variant == 1 ? "memfd"
+                                   : "cma-push",
+                    o.ranks, o.sizes[si], bw[bw.size() / 2], bw.front(), bw.back());
         std::fflush(stdout);
       }
       barrier(s, rank, o.ranks, ++gen);
@@ -217,8 +240,8 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  void* mem = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+  void* mem =
+      mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) die("mmap");
   auto* s = new (mem) Shared{};
   std::vector<float*> fdIn(o.sizes.size() * kMaxRanks), fdOut(fdIn.size());

@@ -12,6 +12,10 @@ namespace plexus::runtime {
 void Communicator::startSingleCopy(Deadline deadline) {
   SingleCopySettings settings = singleCopySettingsFromEnv();
   if (mapped_ || checker_ || reproducible_) settings.mode = SingleCopyMode::kOff;
+  // Only between peers the shm transport serves: PLEXUS_TRANSPORTS=tcp on one host keeps tcp.
+  // Equal on every rank of one host (the transport lists must agree).
+  for (int p = 0; p < nranks_; ++p)
+    if (p != rank_ && selector_->transportName(p) != "shm") settings.mode = SingleCopyMode::kOff;
   SingleCopySetup s;
   s.rank = rank_;
   s.nranks = nranks_;

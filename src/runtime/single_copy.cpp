@@ -94,7 +94,10 @@ std::unique_ptr<SingleCopy> SingleCopy::create(SingleCopySetup setup, SingleCopy
   const auto cores = static_cast<int>(std::thread::hardware_concurrency());
   if (mine.mode == SingleCopyMode::kAuto && cores > 0 && setup.nranks > cores)
     mine.mode = SingleCopyMode::kOff;
-  if (mine.mode != SingleCopyMode::kOff) prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+  // Every rank decides alike from here (the mode must be set alike, like PLEXUS_SLOT_SIZE): off
+  // costs no collective, so that hundreds of ranks on one host do not pay for it at init.
+  if (mine.mode == SingleCopyMode::kOff) return nullptr;
+  prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
   std::unique_ptr<SingleCopy> sc(new SingleCopy(std::move(setup)));
   SingleCopySetup& s = sc->setup_;
   Hello hello{static_cast<int32_t>(mine.mode), 0, mine.threshold,
@@ -108,9 +111,8 @@ std::unique_ptr<SingleCopy> SingleCopy::create(SingleCopySetup setup, SingleCopy
     sc->peerBlocks_[static_cast<size_t>(r)] = h.block;
     if (r == 0) root = h;
   }
-  const auto mode = static_cast<SingleCopyMode>(root.mode);  // rank 0's settings hold
-  if (mode == SingleCopyMode::kOff) return nullptr;
-  sc->threshold_ = root.threshold;
+  const auto mode = static_cast<SingleCopyMode>(root.mode);
+  sc->threshold_ = root.threshold;  // rank 0's threshold holds
   // Probe: one word of every peer's control block. A failure anywhere turns it off everywhere.
   std::string failure;
   for (int p = 0; p < s.nranks && failure.empty(); ++p) {

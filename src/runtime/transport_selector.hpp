@@ -55,6 +55,11 @@ class TransportSelector final : public engine::ConnectionProvider {
     }
     return establish(connectionId, peer);
   }
+  // After choose(): the name of the transport chosen for `peer` ("" for this rank).
+  std::string transportName(int peer) const {
+    const auto* t = perPeer_[static_cast<size_t>(peer)];
+    return t != nullptr ? t->name() : "";
+  }
   bool progressTransports() override;
   transport::WakeSources wakeSources() const override;
   void addPollFds(std::vector<pollfd>& fds) override;
