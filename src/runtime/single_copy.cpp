@@ -18,6 +18,9 @@ namespace plexus::runtime {
 namespace {
 
 constexpr size_t kChunkBytes = 256 << 10;  // a peer's input is reduced from scratch this large
+// What PLEXUS_SINGLE_COPY=auto does (0: the slots). A host where cross-memory attach copies as
+// fast as memcpy would set it to 1 (then auto is 1 unless the host is oversubscribed).
+constexpr int kAutoChoosesSingleCopy = 0;
 
 // What each rank publishes at init (the all-gather): its settings and its control block.
 struct Hello {
@@ -89,10 +92,13 @@ std::unique_ptr<SingleCopy> SingleCopy::create(SingleCopySetup setup, SingleCopy
                   ctx.c_str(), obstacle.c_str());
     return nullptr;
   }
-  // Auto stays off where the host runs more of this communicator's ranks than it has cores: the
-  // spinning waits of single copy would then fight the engine's sleeping ones.
+  // Auto keeps the slots for now: on the reference VM process_vm_readv copies at half the speed
+  // of memcpy, and single copy measured slower than the slots at every size whenever the machine
+  // was quiet (docs/performance.md, "Single copy"). Where it is tried, it would also stay off
+  // when the host runs more of the communicator's ranks than it has cores (spinning waits).
   const auto cores = static_cast<int>(std::thread::hardware_concurrency());
-  if (mine.mode == SingleCopyMode::kAuto && cores > 0 && setup.nranks > cores)
+  if (mine.mode == SingleCopyMode::kAuto &&
+      (kAutoChoosesSingleCopy == 0 || (cores > 0 && setup.nranks > cores)))
     mine.mode = SingleCopyMode::kOff;
   // Every rank decides alike from here (the mode must be set alike, like PLEXUS_SLOT_SIZE): off
   // costs no collective, so that hundreds of ranks on one host do not pay for it at init.
