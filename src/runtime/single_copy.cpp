@@ -164,6 +164,7 @@ std::shared_ptr<const algo::Plan> SingleCopy::plan(algo::Collective c, uint64_t 
 
 std::string SingleCopy::where(int peer) const {
   const auto p = static_cast<size_t>(peer);
+  culprit_ = peer;
   return "single copy over shm (cross-memory attach) with peer rank " + std::to_string(peer) +
          " (host " + setup_.hostNames[p] + ", pid " + std::to_string(setup_.pids[p]) + ")";
 }

@@ -82,9 +82,15 @@ class SingleCopy {
     std::atomic<uint64_t> phase{0};
     uint64_t input = 0;
     uint64_t output = 0;
+    std::atomic<int64_t> blame{-1};  // the rank this peer found failed (a failure notice)
   };
   explicit SingleCopy(SingleCopySetup setup);
 
+  void run(const void* input, void* output, size_t count, DataType type, RedOp op);
+  // The message of a failed call: names the rank a peer's failure notice blames, if one came,
+  // and passes the blame on to every other peer (so that survivors name the rank that failed
+  // first, not a rank that exited after noticing it).
+  std::string blame(const std::string& what);
   void readPeer(int peer, void* dst, uint64_t src, size_t bytes, const char* what) const;
   void writePeer(int peer, uint64_t dst, const void* src, size_t bytes, const char* what) const;
   uint64_t peerWord(int peer) const;  // this rank's Word in the peer's control block
@@ -92,6 +98,7 @@ class SingleCopy {
   void signal(uint64_t phase);
   void waitAll(uint64_t phase, const char* forWhat);
   void checkAlive(int peer) const;
+  void checkNotices(const char* forWhat) const;
   void reduceSlice(const void* input, void* output, size_t begin, size_t end, DataType type,
                    RedOp op);
   std::string where(int peer) const;
@@ -102,6 +109,7 @@ class SingleCopy {
   std::vector<uint64_t> peerBlocks_;  // each peer's control block address
   std::vector<std::byte> scratch_;    // one chunk of a peer's input
   uint64_t calls_ = 0;
+  mutable int culprit_ = -1;  // the peer the last error named (where())
 };
 
 }  // namespace plexus::runtime

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -103,6 +104,15 @@ void SingleCopy::checkAlive(int peer) const {
            "its control block (is it alive?)");
 }
 
+// A peer's failure notice ends the wait at once (that peer may be alive but out of the call).
+void SingleCopy::checkNotices(const char* forWhat) const {
+  for (int p = 0; p < setup_.nranks; ++p)
+    if (p != setup_.rank &&
+        words_[static_cast<size_t>(p)].blame.load(std::memory_order_acquire) >= 0)
+      throw Error(ErrorCode::kRemote,
+                  where(p) + ": it failed while this rank waited for " + forWhat);
+}
+
 void SingleCopy::waitAll(uint64_t phase, const char* forWhat) {
   const auto start = Clock::now();
   auto nextCheck = start + std::chrono::milliseconds(1);
@@ -119,6 +129,7 @@ void SingleCopy::waitAll(uint64_t phase, const char* forWhat) {
                     where(p) + ": the communicator was aborted while waiting for " + forWhat);
       const auto now = Clock::now();
       if (now >= nextCheck) {
+        checkNotices(forWhat);
         checkAlive(p);
         if (setup_.pollPeers) setup_.pollPeers();
         nextCheck = now + std::chrono::milliseconds(1);
@@ -155,6 +166,38 @@ void SingleCopy::reduceSlice(const void* input, void* output, size_t begin, size
 }
 
 void SingleCopy::allReduce(const void* input, void* output, size_t count, DataType type, RedOp op) {
+  try {
+    run(input, output, count, type, op);
+  } catch (const Error& e) {
+    throw Error(e.code(), blame(e.what()));
+  }
+}
+
+std::string SingleCopy::blame(const std::string& what) {
+  int notice = -1, from = -1;
+  for (int p = 0; p < setup_.nranks && notice < 0; ++p) {
+    const int64_t b = words_[static_cast<size_t>(p)].blame.load(std::memory_order_acquire);
+    if (p != setup_.rank && b >= 0 && b < setup_.nranks && b != setup_.rank) {
+      notice = static_cast<int>(b);
+      from = p;
+    }
+  }
+  const int culprit = notice >= 0 ? notice : culprit_;
+  const int64_t word = culprit;
+  for (int p = 0; p < setup_.nranks && culprit >= 0; ++p) {
+    if (p == setup_.rank || p == culprit) continue;
+    try {
+      writePeer(p, peerWord(p) + offsetof(Word, blame), &word, sizeof(word), "a failure notice");
+    } catch (const Error&) {
+      // That peer is gone too: it learns nothing more.
+    }
+  }
+  if (notice < 0) return what;
+  return where(notice) + " failed or exited: rank " + std::to_string(from) +
+         " found it first and said so (here: " + what + ")";
+}
+
+void SingleCopy::run(const void* input, void* output, size_t count, DataType type, RedOp op) {
   const uint64_t g = 3 * ++calls_;
   post(g, input, output);
   waitAll(g, "its buffer addresses (it has not entered this all-reduce)");
