@@ -13,6 +13,7 @@
 #include "base/log.hpp"
 #include "plexus/launch.h"
 #include "runtime/launch_env.hpp"
+#include "runtime/shared_alloc.hpp"
 
 using plexus::ErrorCode;
 using plexus::throwError;
@@ -360,6 +361,11 @@ ncclResult_t ncclCommUserRank(const ncclComm_t comm, int* rank) {
 ncclResult_t ncclMemAlloc(void** ptr, size_t size) {
   return api::guarded(nullptr, [&] {
     if (ptr == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclMemAlloc: ptr is NULL");
+    // With PLEXUS_SINGLE_COPY=1 peers on this host map it (runtime/shared_alloc.hpp).
+    if (plexus::runtime::sharedAllocWanted()) {
+      *ptr = plexus::runtime::sharedAlloc(size);
+      return;
+    }
     void* p = nullptr;
     if (posix_memalign(&p, 4096, size == 0 ? 4096 : size) != 0)
       throwError(ErrorCode::kSystem, "ncclMemAlloc: cannot allocate %zu bytes", size);
@@ -368,7 +374,7 @@ ncclResult_t ncclMemAlloc(void** ptr, size_t size) {
 }
 
 ncclResult_t ncclMemFree(void* ptr) {
-  std::free(ptr);
+  if (!plexus::runtime::sharedFree(ptr)) std::free(ptr);
   return ncclSuccess;
 }
 

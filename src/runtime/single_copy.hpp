@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,15 +79,36 @@ class SingleCopy {
   void allReduce(const void* input, void* output, size_t count, DataType type, RedOp op);
 
  private:
-  struct alignas(64) Word {  // one per peer in each rank's control block; peers write them
-    std::atomic<uint64_t> phase{0};
+  struct RegionRef {      // a buffer inside a shared allocation (runtime/shared_alloc.hpp)
+    int64_t fd = -1;      // in the posting process; -1: the buffer is not in one
+    uint64_t id = 0;      // the allocation's id there
+    uint64_t size = 0;    // of the allocation
+    uint64_t offset = 0;  // of the buffer in it
+  };
+  struct Posted {  // what a rank tells each peer about one call
     uint64_t input = 0;
     uint64_t output = 0;
-    std::atomic<int64_t> blame{-1};  // the rank this peer found failed (a failure notice)
+    RegionRef in, out;
   };
+  struct alignas(64) Word {  // one per peer in each rank's control block; peers write them
+    std::atomic<uint64_t> phase{0};
+    std::atomic<int64_t> blame{-1};  // the rank this peer found failed (a failure notice)
+    Posted posted;
+  };
+  struct Unmap {
+    size_t size = 0;
+    void operator()(const std::byte* p) const;
+  };
+  using Mapping = std::unique_ptr<const std::byte, Unmap>;
   explicit SingleCopy(SingleCopySetup setup);
 
   void run(const void* input, void* output, size_t count, DataType type, RedOp op);
+  // Zero copy (single_copy_mapped.cpp): every rank's buffers are shared allocations.
+  static RegionRef regionOf(const void* p, size_t bytes);
+  bool allShared(const Posted& mine) const;
+  const std::byte* mapped(int peer, const RegionRef& r);
+  void runMapped(const void* input, void* output, size_t count, DataType type, RedOp op,
+                 uint64_t phase);
   // The message of a failed call: names the rank a peer's failure notice blames, if one came,
   // and passes the blame on to every other peer (so that survivors name the rank that failed
   // first, not a rank that exited after noticing it).
@@ -94,7 +116,7 @@ class SingleCopy {
   void readPeer(int peer, void* dst, uint64_t src, size_t bytes, const char* what) const;
   void writePeer(int peer, uint64_t dst, const void* src, size_t bytes, const char* what) const;
   uint64_t peerWord(int peer) const;  // this rank's Word in the peer's control block
-  void post(uint64_t phase, const void* input, const void* output);
+  void post(uint64_t phase, const Posted& mine);
   void signal(uint64_t phase);
   void waitAll(uint64_t phase, const char* forWhat);
   void checkAlive(int peer) const;
@@ -109,7 +131,9 @@ class SingleCopy {
   std::vector<uint64_t> peerBlocks_;  // each peer's control block address
   std::vector<std::byte> scratch_;    // one chunk of a peer's input
   uint64_t calls_ = 0;
-  mutable int culprit_ = -1;  // the peer the last error named (where())
+  bool saidZeroCopy_ = false;
+  std::map<std::pair<int, uint64_t>, Mapping> mappings_;  // peers' shared allocations, by id
+  mutable int culprit_ = -1;                              // the peer the last error named (where())
 };
 
 }  // namespace plexus::runtime

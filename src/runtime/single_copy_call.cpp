@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "base/error.hpp"
+#include "base/log.hpp"
 #include "kernels/datatype.hpp"
 #include "kernels/reduce.hpp"
 #include "runtime/single_copy.hpp"
@@ -81,12 +82,11 @@ uint64_t SingleCopy::peerWord(int peer) const {
   return peerBlocks_[static_cast<size_t>(peer)] + static_cast<uint64_t>(setup_.rank) * sizeof(Word);
 }
 
-void SingleCopy::post(uint64_t phase, const void* input, const void* output) {
-  const uint64_t addrs[2] = {reinterpret_cast<uint64_t>(input), reinterpret_cast<uint64_t>(output)};
+void SingleCopy::post(uint64_t phase, const Posted& mine) {
   for (int p = 0; p < setup_.nranks; ++p) {
     if (p == setup_.rank) continue;
     // Two writes, in order: the peer may act on the phase as soon as it lands.
-    writePeer(p, peerWord(p) + offsetof(Word, input), addrs, sizeof(addrs),
+    writePeer(p, peerWord(p) + offsetof(Word, posted), &mine, sizeof(mine),
               "this call's buffer addresses");
     writePeer(p, peerWord(p) + offsetof(Word, phase), &phase, sizeof(phase), "a phase word");
   }
@@ -155,7 +155,7 @@ void SingleCopy::reduceSlice(const void* input, void* output, size_t begin, size
     const std::byte* acc = in + off * esz;
     for (int p = 0; p < setup_.nranks; ++p) {
       if (p == setup_.rank) continue;
-      readPeer(p, scratch_.data(), words_[static_cast<size_t>(p)].input + off * esz, m * esz,
+      readPeer(p, scratch_.data(), words_[static_cast<size_t>(p)].posted.input + off * esz, m * esz,
                "its input");
       reduceBuffers(type, op, out + off * esz, acc, scratch_.data(), m);
       acc = out + off * esz;
@@ -199,8 +199,20 @@ std::string SingleCopy::blame(const std::string& what) {
 
 void SingleCopy::run(const void* input, void* output, size_t count, DataType type, RedOp op) {
   const uint64_t g = 3 * ++calls_;
-  post(g, input, output);
+  const size_t bytes = count * dataTypeSize(type);
+  const Posted mine{reinterpret_cast<uint64_t>(input), reinterpret_cast<uint64_t>(output),
+                    regionOf(input, bytes), regionOf(output, bytes)};
+  post(g, mine);
   waitAll(g, "its buffer addresses (it has not entered this all-reduce)");
+  if (allShared(mine)) {
+    if (!saidZeroCopy_)
+      PLEXUS_INFO(subsys::kColl,
+                  "%s: single copy, zero copy: every rank's buffers come from ncclMemAlloc "
+                  "(mapped from the peers; said once)",
+                  setup_.context.c_str());
+    saidZeroCopy_ = true;
+    return runMapped(input, output, count, type, op, g);
+  }
   const auto [b, e] = sliceOf(count, setup_.nranks, setup_.rank);
   reduceSlice(input, output, b, e, type, op);
   signal(g + 1);
@@ -211,7 +223,7 @@ void SingleCopy::run(const void* input, void* output, size_t count, DataType typ
     const auto [pb, pe] = sliceOf(count, setup_.nranks, p);
     if (pe > pb)
       readPeer(p, static_cast<std::byte*>(output) + pb * esz,
-               words_[static_cast<size_t>(p)].output + pb * esz, (pe - pb) * esz,
+               words_[static_cast<size_t>(p)].posted.output + pb * esz, (pe - pb) * esz,
                "its reduced slice");
   }
   signal(g + 2);

@@ -1,14 +1,17 @@
 // Single copy on one host (runtime/single_copy.hpp, PLEXUS_SINGLE_COPY=1): all-reduce results are
 // exact for every datatype and op, in place and out of place, for odd counts (some ranks own no
-// element) on 1 to 4 ranks, next to calls below the threshold that take the shm slots; a rank
+// element) on 1 to 4 ranks, next to calls below the threshold that take the shm slots, with plain
+// buffers (cross-memory attach) and with ncclMemAlloc's (zero copy from mapped peers); a rank
 // killed in the middle of a single-copy all-reduce is named by every survivor within seconds.
 // Where cross-memory attach does not work here (ptrace restrictions) the tests are skipped,
 // naming the INFO line that says why.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,7 @@ constexpr size_t kGuard = 16;
 constexpr unsigned char kFill = 0xA5;
 const char* const kOnLine = "single copy (cross-memory attach) for all-reduce";
 const char* const kOffLine = "all-reduce uses shm slots";
+const char* const kZeroCopyLine = "zero copy: every rank's buffers come from ncclMemAlloc";
 
 bool contains(const std::string& s, const std::string& what) {
   return s.find(what) != std::string::npos;
@@ -40,46 +44,75 @@ RunOptions singleCopyOptions(const std::string& minBytes) {
   return o;
 }
 
+constexpr size_t kMaxCount = 40001;
+
+// The two buffers of a rank: from std::vector, or from ncclMemAlloc (shared allocations with
+// PLEXUS_SINGLE_COPY=1: the zero-copy path).
+struct Buffers {
+  unsigned char* in = nullptr;
+  unsigned char* out = nullptr;
+};
+
 // One all-reduce checked against the reference; "" or what is wrong.
 std::string checkOne(ncclComm_t comm, int rank, int n, DataType t, RedOp op, size_t count,
-                     bool inPlace, uint64_t seed) {
+                     bool inPlace, uint64_t seed, Buffers b) {
   const size_t esz = dataTypeSize(t);
-  std::vector<unsigned char> in((count + kGuard) * esz, kFill), out(in.size(), kFill);
-  fillInput(in.data(), t, op, rank, n, count, seed);
-  const std::vector<unsigned char> sent(in);
-  void* dst = inPlace ? in.data() : out.data();
-  if (ncclAllReduce(in.data(), dst, count, static_cast<ncclDataType_t>(t),
-                    static_cast<ncclRedOp_t>(op), comm, nullptr) != ncclSuccess)
+  const size_t bytes = (count + kGuard) * esz;
+  std::memset(b.in, kFill, bytes);
+  std::memset(b.out, kFill, bytes);
+  fillInput(b.in, t, op, rank, n, count, seed);
+  const std::vector<unsigned char> sent(b.in, b.in + bytes);
+  void* dst = inPlace ? b.in : b.out;
+  if (ncclAllReduce(b.in, dst, count, static_cast<ncclDataType_t>(t), static_cast<ncclRedOp_t>(op),
+                    comm, nullptr) != ncclSuccess)
     return std::string("ncclAllReduce failed: ") + ncclGetLastError(comm);
   const auto want = expectedReduction(t, op, n, count, seed);
   std::string bad = compareResult(dst, want.data(), t, op, count, true);
   const auto* got = static_cast<const unsigned char*>(dst);
-  for (size_t i = count * esz; i < (count + kGuard) * esz && bad.empty(); ++i)
+  for (size_t i = count * esz; i < bytes && bad.empty(); ++i)
     if (got[i] != kFill) bad = "written past the result at byte " + std::to_string(i);
-  if (!inPlace && bad.empty() && in != sent) bad = "the send buffer changed";
+  if (!inPlace && bad.empty() && !std::equal(sent.begin(), sent.end(), b.in))
+    bad = "the send buffer changed";
   return bad;
 }
 
-int exactBody(int rank, int n, const ncclUniqueId& id) {
+int matrix(int rank, int n, const ncclUniqueId& id, Buffers b) {
   ncclComm_t comm;
   RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
   int failures = 0;
   uint64_t seed = 1;
   // 1 and 3 leave ranks without an element; 1013 and 40001 are odd; 40001 x 4 bytes and more
   // take single copy at PLEXUS_SINGLE_COPY_MIN=64K, the others the slots.
-  for (size_t count : {size_t(1), size_t(3), size_t(1013), size_t(40001)})
+  for (size_t count : {size_t(1), size_t(3), size_t(1013), kMaxCount})
     for (int ti = 0; ti < kNumDataTypes; ++ti)
       for (int oi = 0; oi < kNumRedOps; ++oi)
         for (bool inPlace : {false, true}) {
           const auto t = static_cast<DataType>(ti);
           const auto op = static_cast<RedOp>(oi);
-          const std::string bad = checkOne(comm, rank, n, t, op, count, inPlace, seed++);
+          const std::string bad = checkOne(comm, rank, n, t, op, count, inPlace, seed++, b);
           if (!bad.empty() && failures++ < 10)
             std::fprintf(stderr, "count %zu type %d op %d %s: %s\n", count, ti, oi,
                          inPlace ? "in place" : "out of place", bad.c_str());
         }
   RANK_NCCL(ncclCommDestroy(comm));
   return failures == 0 ? 0 : 1;
+}
+
+int exactBody(int rank, int n, const ncclUniqueId& id) {
+  std::vector<unsigned char> in((kMaxCount + kGuard) * 8), out(in.size());
+  return matrix(rank, n, id, Buffers{in.data(), out.data()});
+}
+
+int sharedBody(int rank, int n, const ncclUniqueId& id) {
+  void* in = nullptr;
+  void* out = nullptr;
+  RANK_NCCL(ncclMemAlloc(&in, (kMaxCount + kGuard) * 8));
+  RANK_NCCL(ncclMemAlloc(&out, (kMaxCount + kGuard) * 8));
+  const int rc = matrix(rank, n, id,
+                        Buffers{static_cast<unsigned char*>(in), static_cast<unsigned char*>(out)});
+  RANK_NCCL(ncclMemFree(in));
+  RANK_NCCL(ncclMemFree(out));
+  return rc;
 }
 
 class SingleCopyRanks : public ::testing::TestWithParam<int> {};
@@ -97,6 +130,17 @@ TEST_P(SingleCopyRanks, ExactEveryTypeOpAndPlacement) {
 
 std::string ranksName(const ::testing::TestParamInfo<int>& p) {
   return std::to_string(p.param) + "ranks";
+}
+
+// Buffers from ncclMemAlloc: every rank maps its peers' buffers and reduces straight from them.
+TEST_P(SingleCopyRanks, ZeroCopyFromNcclMemAlloc) {
+  RunOptions o = singleCopyOptions("64K");
+  o.env["PLEXUS_DEBUG_SUBSYS"] = "INIT,COLL";
+  auto out = runRanks(GetParam(), sharedBody, o);
+  EXPECT_EQ(describeFailures(out), "");
+  if (GetParam() == 1) return;
+  if (contains(out[0].output, kOffLine)) GTEST_SKIP() << out[0].output;
+  for (const auto& r : out) EXPECT_TRUE(contains(r.output, kZeroCopyLine)) << r.output;
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, SingleCopyRanks, ::testing::Values(1, 2, 3, 4), ranksName);

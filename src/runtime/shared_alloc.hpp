@@ -1,0 +1,29 @@
+// Host memory that peers on this host can map: ncclMemAlloc's buffers when PLEXUS_SINGLE_COPY=1.
+// Each allocation is a memfd mapped MAP_SHARED and kept open, so that a peer maps the same pages
+// through /proc/<pid>/fd/<fd>; single copy (runtime/single_copy.hpp) then reduces straight from
+// the peers' buffers instead of copying them with process_vm_readv.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace plexus::runtime {
+
+struct SharedRegion {
+  int fd = -1;
+  uint64_t id = 0;  // unique in this process (fds are reused after a free)
+  const std::byte* base = nullptr;
+  size_t size = 0;
+};
+
+// Whether ncclMemAlloc should use sharedAlloc (PLEXUS_SINGLE_COPY=1).
+bool sharedAllocWanted();
+// A page-aligned, zeroed buffer of `bytes` (at least one page); throws Error(kSystem).
+void* sharedAlloc(size_t bytes);
+// Frees a buffer of sharedAlloc; false when `p` is not one (then the caller frees it).
+bool sharedFree(void* p);
+// The region of sharedAlloc that holds [p, p + bytes), if there is one.
+std::optional<SharedRegion> sharedRegionOf(const void* p, size_t bytes);
+
+}  // namespace plexus::runtime
