@@ -36,12 +36,11 @@ void Communicator::startSingleCopy(Deadline deadline) {
 
 bool Communicator::trySingleCopy(const OpArgs& a, engine::WorkDesc& d) {
   if (!single_ || mapped_ || checker_) return false;
-  if (!single_->serves(a.collective, a.count * dataTypeSize(a.type))) return false;
+  if (!single_->serves(a.collective, a.count, dataTypeSize(a.type))) return false;
   d.plan = single_->plan(a.collective, a.count);
   SingleCopy* sc = single_.get();
-  d.gate = [sc, in = a.input, out = a.output, n = a.count, t = a.type, op = a.op] {
-    sc->allReduce(in, out, n, t, op);
-  };
+  d.gate = [sc, c = a.collective, in = a.input, out = a.output, n = a.count, t = a.type,
+            op = a.op] { sc->call(c, in, out, n, t, op); };
   return true;
 }
 

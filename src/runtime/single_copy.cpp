@@ -88,8 +88,9 @@ std::unique_ptr<SingleCopy> SingleCopy::create(SingleCopySetup setup, SingleCopy
   const std::string ctx = setup.context;
   if (!obstacle.empty()) {  // equal on every rank: no collective needed to agree
     if (mine.mode == SingleCopyMode::kOn)
-      PLEXUS_INFO(subsys::kInit, "%s: PLEXUS_SINGLE_COPY=1 but %s: all-reduce uses shm slots",
-                  ctx.c_str(), obstacle.c_str());
+      PLEXUS_INFO(subsys::kInit,
+                  "%s: PLEXUS_SINGLE_COPY=1 but %s: collectives stay on the shm slots", ctx.c_str(),
+                  obstacle.c_str());
     return nullptr;
   }
   // Auto keeps the slots for now: on the reference VM process_vm_readv copies at half the speed
@@ -135,19 +136,26 @@ std::unique_ptr<SingleCopy> SingleCopy::create(SingleCopySetup setup, SingleCopy
   auto failures = s.allGather(failure);
   for (const auto& f : failures)
     if (!f.empty()) {
-      PLEXUS_INFO(subsys::kInit,
-                  "%s: single copy (PLEXUS_SINGLE_COPY=%s) off, all-reduce uses shm slots: %s",
-                  ctx.c_str(), modeName(mode), f.c_str());
+      PLEXUS_INFO(
+          subsys::kInit,
+          "%s: single copy (PLEXUS_SINGLE_COPY=%s) off, collectives stay on the shm slots: %s",
+          ctx.c_str(), modeName(mode), f.c_str());
       return nullptr;
     }
   PLEXUS_INFO(subsys::kInit,
-              "%s: single copy (cross-memory attach) for all-reduce of at least %llu bytes",
+              "%s: single copy (cross-memory attach) for all-reduce, reduce-scatter and all-gather "
+              "of at least %llu bytes",
               ctx.c_str(), static_cast<unsigned long long>(sc->threshold_));
   return sc;
 }
 
-bool SingleCopy::serves(algo::Collective c, uint64_t bytes) const {
-  return c == algo::Collective::kAllReduce && bytes >= threshold_ && bytes > 0;
+bool SingleCopy::serves(algo::Collective c, uint64_t count, size_t elemSize) const {
+  uint64_t bytes = count * elemSize;
+  if (c == algo::Collective::kReduceScatter || c == algo::Collective::kAllGather)
+    bytes *= static_cast<uint64_t>(setup_.nranks);
+  else if (c != algo::Collective::kAllReduce)
+    return false;
+  return bytes >= threshold_ && bytes > 0;
 }
 
 std::shared_ptr<const algo::Plan> SingleCopy::plan(algo::Collective c, uint64_t count) const {
@@ -157,8 +165,9 @@ std::shared_ptr<const algo::Plan> SingleCopy::plan(algo::Collective c, uint64_t 
   p->nranks = setup_.nranks;
   p->rank = setup_.rank;
   p->count = count;
-  p->inputCount = count;
-  p->outputCount = count;
+  const auto n = static_cast<uint64_t>(setup_.nranks);
+  p->inputCount = c == algo::Collective::kReduceScatter ? count * n : count;
+  p->outputCount = c == algo::Collective::kAllGather ? count * n : count;
   return p;
 }
 

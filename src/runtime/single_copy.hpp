@@ -1,4 +1,5 @@
-// Single copy on one host (PLEXUS_SINGLE_COPY): a large all-reduce whose ranks all live on this
+// Single copy on one host (PLEXUS_SINGLE_COPY): a large all-reduce (also reduce-scatter and
+// all-gather, below) whose ranks all live on this
 // host moves each byte once instead of staging it through shm slots. Each rank owns 1/n of the
 // buffer; it reads its peers' inputs for that slice with cross-memory attach (process_vm_readv,
 // in cache-sized chunks into a small scratch) and reduces into its own output; then it reads the
@@ -71,12 +72,15 @@ class SingleCopy {
   SingleCopy(const SingleCopy&) = delete;
   SingleCopy& operator=(const SingleCopy&) = delete;
 
-  // Whether this call takes single copy (equal on every rank for equal calls).
-  bool serves(algo::Collective c, uint64_t bytes) const;
+  // Whether this call takes single copy (equal on every rank for equal calls): an all-reduce,
+  // reduce-scatter or all-gather whose largest buffer has at least the threshold's bytes.
+  bool serves(algo::Collective c, uint64_t count, size_t elemSize) const;
   // The empty plan the work carries (algorithm "single-copy"; the gate does the work).
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count) const;
-  // The all-reduce itself; throws Error naming rank, peer, host and what to check.
-  void allReduce(const void* input, void* output, size_t count, DataType type, RedOp op);
+  // The collective itself (all-reduce, reduce-scatter or all-gather; `count` as the API's);
+  // throws Error naming rank, peer, host and what to check.
+  void call(algo::Collective c, const void* input, void* output, size_t count, DataType type,
+            RedOp op);
 
  private:
   struct RegionRef {      // a buffer inside a shared allocation (runtime/shared_alloc.hpp)
@@ -103,6 +107,9 @@ class SingleCopy {
   explicit SingleCopy(SingleCopySetup setup);
 
   void run(const void* input, void* output, size_t count, DataType type, RedOp op);
+  // single_copy_scatter_gather.cpp
+  void runReduceScatter(const void* input, void* output, size_t count, DataType type, RedOp op);
+  void runAllGather(const void* input, void* output, size_t count, DataType type);
   // Zero copy (single_copy_mapped.cpp): every rank's buffers are shared allocations.
   static RegionRef regionOf(const void* p, size_t bytes);
   bool allShared(const Posted& mine) const;
@@ -121,8 +128,9 @@ class SingleCopy {
   void waitAll(uint64_t phase, const char* forWhat);
   void checkAlive(int peer) const;
   void checkNotices(const char* forWhat) const;
-  void reduceSlice(const void* input, void* output, size_t begin, size_t end, DataType type,
-                   RedOp op);
+  // output[outBegin + i] = input[inBegin + i] (op) every peer's input[inBegin + i], i < n.
+  void reduceSlice(const void* input, void* output, size_t inBegin, size_t outBegin, size_t n,
+                   DataType type, RedOp op);
   std::string where(int peer) const;
 
   SingleCopySetup setup_;

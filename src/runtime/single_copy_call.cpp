@@ -144,18 +144,19 @@ void SingleCopy::waitAll(uint64_t phase, const char* forWhat) {
   }
 }
 
-void SingleCopy::reduceSlice(const void* input, void* output, size_t begin, size_t end,
-                             DataType type, RedOp op) {
+void SingleCopy::reduceSlice(const void* input, void* output, size_t inBegin, size_t outBegin,
+                             size_t n, DataType type, RedOp op) {
   const size_t esz = dataTypeSize(type);
   const size_t chunk = scratch_.size() / esz;
-  const auto* in = static_cast<const std::byte*>(input);
-  auto* out = static_cast<std::byte*>(output);
-  for (size_t off = begin; off < end; off += chunk) {
-    const size_t m = std::min(chunk, end - off);
+  const auto* in = static_cast<const std::byte*>(input) + inBegin * esz;
+  auto* out = static_cast<std::byte*>(output) + outBegin * esz;
+  for (size_t off = 0; off < n; off += chunk) {
+    const size_t m = std::min(chunk, n - off);
     const std::byte* acc = in + off * esz;
     for (int p = 0; p < setup_.nranks; ++p) {
       if (p == setup_.rank) continue;
-      readPeer(p, scratch_.data(), words_[static_cast<size_t>(p)].posted.input + off * esz, m * esz,
+      readPeer(p, scratch_.data(),
+               words_[static_cast<size_t>(p)].posted.input + (inBegin + off) * esz, m * esz,
                "its input");
       reduceBuffers(type, op, out + off * esz, acc, scratch_.data(), m);
       acc = out + off * esz;
@@ -165,9 +166,15 @@ void SingleCopy::reduceSlice(const void* input, void* output, size_t begin, size
   }
 }
 
-void SingleCopy::allReduce(const void* input, void* output, size_t count, DataType type, RedOp op) {
+void SingleCopy::call(algo::Collective c, const void* input, void* output, size_t count,
+                      DataType type, RedOp op) {
   try {
-    run(input, output, count, type, op);
+    if (c == algo::Collective::kReduceScatter)
+      runReduceScatter(input, output, count, type, op);
+    else if (c == algo::Collective::kAllGather)
+      runAllGather(input, output, count, type);
+    else
+      run(input, output, count, type, op);
   } catch (const Error& e) {
     throw Error(e.code(), blame(e.what()));
   }
@@ -214,7 +221,7 @@ void SingleCopy::run(const void* input, void* output, size_t count, DataType typ
     return runMapped(input, output, count, type, op, g);
   }
   const auto [b, e] = sliceOf(count, setup_.nranks, setup_.rank);
-  reduceSlice(input, output, b, e, type, op);
+  reduceSlice(input, output, b, b, e - b, type, op);
   signal(g + 1);
   waitAll(g + 1, "its reduced slice");
   const size_t esz = dataTypeSize(type);

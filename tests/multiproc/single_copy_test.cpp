@@ -1,10 +1,11 @@
-// Single copy on one host (runtime/single_copy.hpp, PLEXUS_SINGLE_COPY=1): all-reduce results are
-// exact for every datatype and op, in place and out of place, for odd counts (some ranks own no
-// element) on 1 to 4 ranks, next to calls below the threshold that take the shm slots, with plain
-// buffers (cross-memory attach) and with ncclMemAlloc's (zero copy from mapped peers); a rank
-// killed in the middle of a single-copy all-reduce is named by every survivor within seconds.
-// Where cross-memory attach does not work here (ptrace restrictions) the tests are skipped,
-// naming the INFO line that says why.
+// Single copy on one host (runtime/single_copy.hpp, PLEXUS_SINGLE_COPY=1): all-reduce,
+// reduce-scatter and all-gather results are exact for every datatype and op, in place and out of
+// place, for odd counts (some ranks own no element) on 1 to 4 ranks, next to calls below the
+// threshold that take the shm slots, with plain buffers (cross-memory attach) and with
+// ncclMemAlloc's (all-reduce: zero copy from mapped peers); a rank killed in the middle of a
+// single-copy all-reduce is named by every survivor within seconds. Where cross-memory attach
+// does not work here (ptrace restrictions) the tests are skipped, naming the INFO line that says
+// why.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -25,7 +26,7 @@ namespace {
 constexpr size_t kGuard = 16;
 constexpr unsigned char kFill = 0xA5;
 const char* const kOnLine = "single copy (cross-memory attach) for all-reduce";
-const char* const kOffLine = "all-reduce uses shm slots";
+const char* const kOffLine = "collectives stay on the shm slots";
 const char* const kZeroCopyLine = "zero copy: every rank's buffers come from ncclMemAlloc";
 
 bool contains(const std::string& s, const std::string& what) {
@@ -76,6 +77,70 @@ std::string checkOne(ncclComm_t comm, int rank, int n, DataType t, RedOp op, siz
   return bad;
 }
 
+// Reduce-scatter: this rank's block of every rank's input, reduced.
+std::string checkReduceScatter(ncclComm_t comm, int rank, int n, DataType t, RedOp op, size_t count,
+                               bool inPlace, uint64_t seed, Buffers b) {
+  const size_t esz = dataTypeSize(t);
+  const size_t total = count * static_cast<size_t>(n);
+  std::memset(b.in, kFill, (total + kGuard) * esz);
+  std::memset(b.out, kFill, (count + kGuard) * esz);
+  fillInput(b.in, t, op, rank, n, total, seed);
+  unsigned char* dst = inPlace ? b.in + static_cast<size_t>(rank) * count * esz : b.out;
+  if (ncclReduceScatter(b.in, dst, count, static_cast<ncclDataType_t>(t),
+                        static_cast<ncclRedOp_t>(op), comm, nullptr) != ncclSuccess)
+    return std::string("ncclReduceScatter failed: ") + ncclGetLastError(comm);
+  const auto want = expectedReduction(t, op, n, count, seed, static_cast<size_t>(rank) * count);
+  std::string bad = compareResult(dst, want.data(), t, op, count, true);
+  for (size_t i = count * esz; !inPlace && i < (count + kGuard) * esz && bad.empty(); ++i)
+    if (b.out[i] != kFill) bad = "written past the result at byte " + std::to_string(i);
+  return bad;
+}
+
+// All-gather: every rank's input, in rank order.
+std::string checkAllGather(ncclComm_t comm, int rank, int n, DataType t, size_t count, bool inPlace,
+                           uint64_t seed, Buffers b) {
+  const size_t bytes = count * dataTypeSize(t);
+  const size_t total = bytes * static_cast<size_t>(n);
+  std::memset(b.out, kFill, total + kGuard);
+  unsigned char* src = inPlace ? b.out + static_cast<size_t>(rank) * bytes : b.in;
+  fillBytes(src, bytes, rank, seed);
+  if (ncclAllGather(src, b.out, count, static_cast<ncclDataType_t>(t), comm, nullptr) !=
+      ncclSuccess)
+    return std::string("ncclAllGather failed: ") + ncclGetLastError(comm);
+  std::vector<unsigned char> want(bytes);
+  for (int r = 0; r < n; ++r) {
+    fillBytes(want.data(), bytes, r, seed);
+    if (!std::equal(want.begin(), want.end(), b.out + static_cast<size_t>(r) * bytes))
+      return "block of rank " + std::to_string(r) + " differs";
+  }
+  for (size_t i = total; i < total + kGuard; ++i)
+    if (b.out[i] != kFill) return "written past the result at byte " + std::to_string(i);
+  return "";
+}
+
+// Reduce-scatter and all-gather, every datatype (reduce-scatter: every op) and placement; counts
+// per rank (10001 x n x 4 bytes and more take single copy at PLEXUS_SINGLE_COPY_MIN=64K).
+int scatterGather(ncclComm_t comm, int rank, int n, Buffers b) {
+  int failures = 0;
+  uint64_t seed = 1000;
+  auto note = [&](const std::string& bad, const char* what, size_t count, int ti, int oi) {
+    if (!bad.empty() && failures++ < 10)
+      std::fprintf(stderr, "%s count %zu type %d op %d: %s\n", what, count, ti, oi, bad.c_str());
+  };
+  for (size_t count : {size_t(1), size_t(3), size_t(1013), size_t(10001)})
+    for (int ti = 0; ti < kNumDataTypes; ++ti)
+      for (bool inPlace : {false, true}) {
+        const auto t = static_cast<DataType>(ti);
+        for (int oi = 0; oi < kNumRedOps; ++oi)
+          note(checkReduceScatter(comm, rank, n, t, static_cast<RedOp>(oi), count, inPlace, seed++,
+                                  b),
+               "reduce-scatter", count, ti, oi);
+        note(checkAllGather(comm, rank, n, t, count, inPlace, seed++, b), "all-gather", count, ti,
+             -1);
+      }
+  return failures;
+}
+
 int matrix(int rank, int n, const ncclUniqueId& id, Buffers b) {
   ncclComm_t comm;
   RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
@@ -94,6 +159,7 @@ int matrix(int rank, int n, const ncclUniqueId& id, Buffers b) {
             std::fprintf(stderr, "count %zu type %d op %d %s: %s\n", count, ti, oi,
                          inPlace ? "in place" : "out of place", bad.c_str());
         }
+  if (n <= 4) failures += scatterGather(comm, rank, n, b);
   RANK_NCCL(ncclCommDestroy(comm));
   return failures == 0 ? 0 : 1;
 }
