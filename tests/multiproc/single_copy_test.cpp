@@ -7,7 +7,14 @@
 // does not work here (ptrace restrictions) the tests are skipped, naming the INFO line that says
 // why.
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include <cerrno>
+#include <cstddef>
 
 #include <algorithm>
 #include <chrono>
@@ -246,6 +253,47 @@ TEST(SingleCopy, KilledPeerIsNamedBySurvivors) {
       std::printf("rank %d: %s\n", r, o.output.substr(at, o.output.find('\n', at) - at).c_str());
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(60));
+}
+
+// Makes process_vm_readv fail with EPERM in this process (as a container's seccomp profile may);
+// false when the filter cannot be installed.
+bool forbidCrossMemoryAttach() {
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_vm_readv, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+// Rank 1 cannot use cross-memory attach: every rank keeps the slots, says why in one INFO line,
+// and the results stay exact.
+TEST(SingleCopy, FallsBackToSlotsWhereCrossMemoryAttachFails) {
+  auto out = runRanks(
+      2,
+      [](int rank, int n, const ncclUniqueId& id) {
+        if (rank == 1 && !forbidCrossMemoryAttach()) {
+          std::fprintf(stderr, "SECCOMP UNAVAILABLE\n");
+          return 0;
+        }
+        std::vector<unsigned char> in((kMaxCount + kGuard) * 8), res(in.size());
+        return matrix(rank, n, id, Buffers{in.data(), res.data()});
+      },
+      singleCopyOptions("64K"));
+  if (contains(out[1].output, "SECCOMP UNAVAILABLE")) GTEST_SKIP() << "no seccomp filter here";
+  EXPECT_EQ(describeFailures(out), "");
+  for (const auto& r : out) {
+    EXPECT_TRUE(contains(r.output, kOffLine)) << r.output;
+    EXPECT_TRUE(contains(r.output, "rank 1 cannot read rank 0")) << r.output;
+    EXPECT_TRUE(contains(r.output, "Operation not permitted")) << r.output;
+    EXPECT_FALSE(contains(r.output, kOnLine)) << r.output;
+  }
+  const size_t at = out[0].output.find("single copy (PLEXUS_SINGLE_COPY");
+  if (at != std::string::npos)
+    std::printf("%s\n", out[0].output.substr(at, out[0].output.find('\n', at) - at).c_str());
 }
 
 TEST(SingleCopy, BadModeIsNamed) {
