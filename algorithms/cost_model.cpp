@@ -194,7 +194,10 @@ struct Model {
   }
   double oneShot() const {
     const double S = count * es;
-    return fixed() + directExchange(S, 1) + n * S / (nch * k.reduceGBps * 1e3);
+    // Each channel reduces its part of the peers' data; channels reduce side by side only where
+    // a rank has a core to itself.
+    const double reducers = k.ranksPerThread > 1 ? 1 : nch;
+    return fixed() + directExchange(S, 1) + n * S / (reducers * k.reduceGBps * 1e3);
   }
   double twoShot() const { return fixed() + directExchange(count * es / n, 2); }
   double nvls() const {

@@ -44,6 +44,9 @@ struct TopologyCosts {
   double callUs = 5;       // base cost of a call
   double channelUs = 0.5;  // extra cost per channel per call
   double reduceGBps = 8;   // local reduction speed of one channel
+  // Ranks per hardware thread on the busiest host (above 1: oversubscribed). A rank's channels
+  // then share its slice of a core: they add messages, not reduction speed.
+  double ranksPerThread = 1;
   // The domain's switch reduces in the network (NVLink SHARP / InfiniBand SHARP): the in-switch
   // algorithm moves each byte once up and once down at switchEfficiency of intra bandwidth.
   bool switchReduction = false;

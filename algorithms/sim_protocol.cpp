@@ -30,6 +30,7 @@ TopologyCosts cpuCosts(CpuTransport transport, int nranks, int hwThreads, double
 
 void timeSlice(TopologyCosts& c, double over, bool sameLinks) {
   if (over <= 1) return;
+  c.ranksPerThread = over;
   c.intra.latencyUs = std::max(c.intra.latencyUs, kCpuContextSwitchUs * over);
   c.intra.bwGBps /= over;
   c.reduceGBps /= over;

@@ -220,6 +220,7 @@ TopologyCosts costsFromCluster(const topo::ClusterView& view, const TransportCos
     if (threads > 0) over = std::max(over, static_cast<double>(rs.size()) / threads);
   }
   if (over > 1) {
+    c.ranksPerThread = over;
     constexpr double kSwitchUs = 5;  // a context switch and the wake-up it needs, on a VM
     c.intra.latencyUs = std::max(c.intra.latencyUs, kSwitchUs * over);
     c.intra.bwGBps /= over;

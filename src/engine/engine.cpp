@@ -6,7 +6,6 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <set>
 
 #include "base/futex.hpp"
 #include "base/log.hpp"
@@ -49,6 +48,7 @@ WorkPtr Engine::submit(WorkDesc desc, bool async) {
     else
       work->seq = collSeq_++;
     inbox_.push_back(work);
+    inboxPending_.store(true, std::memory_order_release);
     pendingWorks_.fetch_add(1, std::memory_order_relaxed);
     if (async && !progressThread_.joinable())
       progressThread_ = std::thread([this] { progressThreadMain(); });
@@ -91,6 +91,7 @@ void Engine::start(Active& a) {
       a.work->scratch = scratch_.get();
     }
   }
+  wake_ = provider_.wakeSources();  // connections set up since the last work may change them
   a.started = true;
   a.work->desc().trace.setState(OpTrace::kRunning);
   PLEXUS_TRACE(subsys::kColl, "%s: start %s (seq %u)", config_.context.c_str(),
@@ -128,7 +129,7 @@ bool Engine::advance(Active& a) {
 
 bool Engine::progressLocked() {
   bool moved = false;
-  {
+  if (inboxPending_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(inboxMutex_);
     for (auto& w : inbox_) {
       Active a;
@@ -140,6 +141,7 @@ bool Engine::progressLocked() {
       moved = true;
     }
     inbox_.clear();
+    inboxPending_.store(false, std::memory_order_relaxed);
   }
   if (!hasWorkLocked()) return moved;
   if (abort_.load(std::memory_order_relaxed)) {
@@ -223,16 +225,19 @@ void Engine::checkStall() {
   }
   if (now - lastPeerCheck_ >= std::chrono::milliseconds(200)) {
     lastPeerCheck_ = now;
-    std::set<transport::Connection*> waited;
+    waited_.clear();
+    auto add = [&](transport::Connection* c) {
+      if (c != nullptr && std::find(waited_.begin(), waited_.end(), c) == waited_.end())
+        waited_.push_back(c);
+    };
     auto collect = [&](const Active& a) {
-      for (const Lane& l : a.lanes)
-        if (l.waitingOn != nullptr) waited.insert(l.waitingOn);
-      if (a.draining != nullptr) waited.insert(a.draining);
+      for (const Lane& l : a.lanes) add(l.waitingOn);
+      add(a.draining);
     };
     if (!collectives_.empty()) collect(collectives_.front());
     for (const auto& [key, q] : p2p_)
       if (!q.empty()) collect(q.front());
-    for (transport::Connection* c : waited) {
+    for (transport::Connection* c : waited_) {
       try {
         c->checkPeer();
       } catch (const Error& e) {
@@ -284,6 +289,7 @@ void Engine::failLocked(ErrorCode code, const std::string& message) {
     pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
   }
   inbox_.clear();
+  inboxPending_.store(false, std::memory_order_relaxed);
 }
 
 void Engine::failAll(ErrorCode code, const std::string& message) {
@@ -292,20 +298,21 @@ void Engine::failAll(ErrorCode code, const std::string& message) {
 }
 
 void Engine::sleepLocked(std::chrono::nanoseconds max) {
-  // Arm the doorbell before the last look for work, so a ring after that look is not lost.
-  transport::Doorbell* bell = provider_.wakeSources().doorbell;
+  // Arm the doorbell before the last look for work, so a ring after that look is not lost. The
+  // wake sources are read afresh: sleeping is rare next to the turns that only poll.
+  wake_ = provider_.wakeSources();
+  transport::Doorbell* bell = wake_.doorbell;
   const uint32_t seen = bell != nullptr ? bell->arm() : 0;
   if (!progressLocked() && hasWorkLocked()) {
-    transport::WakeSources wake = provider_.wakeSources();
-    if (wake.pollFds) {
-      std::vector<pollfd> fds;
-      provider_.addPollFds(fds);
+    if (wake_.pollFds) {
+      pollFds_.clear();  // keeps its capacity: no allocation once it has grown
+      provider_.addPollFds(pollFds_);
       // A shared-memory peer rings the doorbell, which poll() does not see: with such peers the
       // sleep is cut into short naps.
       auto ns = bell != nullptr ? std::chrono::nanoseconds(100 * 1000) : max;
       timespec ts{static_cast<time_t>(ns.count() / 1000000000),
                   static_cast<long>(ns.count() % 1000000000)};
-      ::ppoll(fds.data(), fds.size(), &ts, nullptr);
+      ::ppoll(pollFds_.data(), pollFds_.size(), &ts, nullptr);
     } else if (bell != nullptr) {
       bell->sleep(seen, max);
     } else {
@@ -319,7 +326,11 @@ void Engine::sleepLocked(std::chrono::nanoseconds max) {
 }
 
 void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
-  std::vector<Engine*> engines;
+  // The distinct engines, in a buffer of this thread that keeps its capacity between calls: a
+  // wait allocates nothing once the buffer has grown (a wait may run inside another thread's
+  // wait only on another thread, so one buffer per thread suffices).
+  thread_local std::vector<Engine*> engines;
+  engines.clear();
   for (const auto& [e, w] : works)
     if (std::find(engines.begin(), engines.end(), e) == engines.end()) engines.push_back(e);
   if (engines.empty()) return;
@@ -342,7 +353,7 @@ void Engine::wait(const std::vector<std::pair<Engine*, WorkPtr>>& works) {
       if (!lock.owns_lock()) continue;
       drove = true;
       moved |= e->progressLocked();
-      if (e == engines.front()) sockets = e->provider_.wakeSources().pollFds;
+      if (e == engines.front()) sockets = e->wake_.pollFds;
     }
     if (moved) {
       stampMove = true;  // the clock is read on the next idle turn, not on every busy one

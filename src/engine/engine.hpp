@@ -118,6 +118,9 @@ class Engine {
   std::mutex inboxMutex_;
   std::condition_variable inboxCv_;
   std::vector<WorkPtr> inbox_;
+  // Set (under inboxMutex_) when inbox_ has works: a turn of the wait loop takes the inbox lock
+  // only then.
+  std::atomic<bool> inboxPending_{false};
   uint32_t collSeq_ = 0;
   std::map<std::pair<int, bool>, uint32_t> p2pSeq_;
   bool stopThread_ = false;
@@ -136,6 +139,12 @@ class Engine {
   std::unique_ptr<std::byte[]> scratch_;
   size_t scratchBytes_ = 0;
   bool timedOut_ = false;  // the stall check failed the engine (for onFailure)
+  // How the transports wake this rank, read when a work starts and before each sleep (not on
+  // every turn of the wait loop). The buffers below keep their capacity between calls: the
+  // blocking path allocates nothing once they have grown.
+  transport::WakeSources wake_;
+  std::vector<pollfd> pollFds_;
+  std::vector<transport::Connection*> waited_;  // the stall check's connections
   std::atomic<int> fatalCode_{0};
   std::string fatalMessage_;
   mutable std::mutex fatalMutex_;

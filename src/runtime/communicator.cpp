@@ -255,18 +255,21 @@ void Communicator::startEngine() {
   // Wait policy from this process's cores (its affinity): with a core per rank of this machine a
   // blocked caller polls for up to 1 ms, since waking from a futex costs tens of microseconds on
   // virtual machines, far more than a small all-reduce takes; with fewer cores a polling rank
-  // would take the core its peer needs, so it polls 2 us, then yields the core for up to 1 ms,
-  // then sleeps. The ranks counted are those of this kernel (machineHash), not of this host:
-  // "hosts" that are network namespaces or containers of one machine share its cores (2 netns
-  // hosts x 2 ranks on 2 cores: 8 B all-reduce 1.2-2 ms when each polled 1 ms, 85 us yielding).
-  // (The tuner's cost model judges oversubscription from the host summaries instead, which every
-  // rank sees alike: algo::costsFromCluster.)
+  // would take the core its peer needs, so it does not poll: it yields the core at once (as Open
+  // MPI's yield_when_idle does) for up to 1 ms, then sleeps. (8 ranks on 2 cores, 8 B: a 2 us
+  // poll after each step held the core for 8 x 2 us per call while its peers waited; perf showed
+  // ~10% of all cycles in that poll's clock reads; docs/performance.md, "Many ranks per core".) The
+  // ranks counted are those of this kernel (machineHash), not of this host: "hosts" that are
+  // network namespaces or containers of one machine share its cores (2 netns hosts x 2 ranks on 2
+  // cores: 8 B all-reduce 1.2-2 ms when each polled 1 ms, 85 us yielding). (The tuner's cost model
+  // judges oversubscription from the host summaries instead, which every rank sees alike:
+  // algo::costsFromCluster.)
   int cores = 0;
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
   const int sharing = std::max(cluster_->localSize(rank_), machineRanks_);
   bool oversubscribed = cores > 0 && sharing > cores;
-  ec.spin = std::chrono::microseconds(envInt("SPIN_US", oversubscribed ? 2 : 1000));
+  ec.spin = std::chrono::microseconds(envInt("SPIN_US", oversubscribed ? 0 : 1000));
   ec.yield = std::chrono::microseconds(envInt("YIELD_US", oversubscribed ? 1000 : 0));
   // With sockets among the peers, a 1 ms poll keeps the kernel's network work (softirqs) off the
   // core: 2 netns hosts x 1 rank on 2 cores, 10 Gbit/s link, 64 MB all-reduce 0.25-0.41 GB/s
