@@ -323,5 +323,28 @@ TEST(TopologyCosts, FromClusterView) {
   EXPECT_EQ(costsFromCluster(one, {20, 0.5, 1, 8}, {10, 20, 4, 4}).domainSize, 0);
 }
 
+TEST(TopologyCosts, OversubscribedSmallAllReduceUsesOneChannel) {
+  // 8 ranks on a host of 2 hardware threads (shm's costs): a rank's channels share its slice of a
+  // core, so a second channel only adds messages; up to 4 KB the one-shot runs on one channel.
+  std::vector<topo::RankSummary> ranks;
+  for (int r = 0; r < 8; ++r) {
+    ranks.push_back(summary(r, 1, "eth0"));
+    ranks.back().summary.threads = 2;
+  }
+  const topo::ClusterView host(ranks);
+  const TopologyCosts k = costsFromCluster(host, {10, 1, 1, 2}, {10, 20, 4, 4});
+  EXPECT_DOUBLE_EQ(k.ranksPerThread, 4);
+  for (uint64_t bytes : {8u, 512u, 1024u, 2048u, 4096u}) {
+    TuneRequest q = shmRequest(Collective::kAllReduce, 8, bytes / 4);
+    q.fifoElems = 4 * (128u << 10) / 4;
+    const TuneResult r = evaluate(q, k);
+    EXPECT_EQ(r.best.nchannels, 1) << bytes << " bytes: " << r.best.algorithm;
+  }
+  // A core per rank: nothing changes.
+  for (auto& s : ranks) s.summary.threads = 16;
+  EXPECT_DOUBLE_EQ(
+      costsFromCluster(topo::ClusterView(ranks), {10, 1, 1, 2}, {10, 20, 4, 4}).ranksPerThread, 1);
+}
+
 }  // namespace
 }  // namespace plexus::algo
