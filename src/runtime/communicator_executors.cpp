@@ -17,13 +17,7 @@ namespace plexus::runtime {
 void Communicator::startMappedPath(Deadline deadline) {
   if (hostExecutorFromEnv() != HostExecutor::kMapped) return;
   MappedPathSetup s;
-  s.rank = rank_;
-  s.nranks = nranks_;
-  for (const auto& p : peers_) {
-    s.hostHashes.push_back(p.hostHash);
-    s.pids.push_back(p.pid);
-    s.hostNames.push_back(p.hostName);
-  }
+  static_cast<HostRanks&>(s) = hostRanksOf(peers_, rank_);
   s.ownHostHash = peers_[static_cast<size_t>(rank_)].hostHash;
   s.ownPid = peers_[static_cast<size_t>(rank_)].pid;
   const std::string obstacle = mappedPathObstacle(s);

@@ -17,13 +17,7 @@ void Communicator::startSingleCopy(Deadline deadline) {
   for (int p = 0; p < nranks_; ++p)
     if (p != rank_ && selector_->transportName(p) != "shm") settings.mode = SingleCopyMode::kOff;
   SingleCopySetup s;
-  s.rank = rank_;
-  s.nranks = nranks_;
-  for (const auto& p : peers_) {
-    s.hostHashes.push_back(p.hostHash);
-    s.pids.push_back(p.pid);
-    s.hostNames.push_back(p.hostName);
-  }
+  static_cast<HostRanks&>(s) = hostRanksOf(peers_, rank_);
   s.timeout = timeout_;
   s.abort = &abort_;
   s.context = context_;

@@ -26,6 +26,7 @@
 #include "engine/exec/mapped_executor.hpp"
 #include "engine/work.hpp"
 #include "plexus/types.hpp"
+#include "runtime/host_ranks.hpp"
 
 namespace plexus::runtime {
 
@@ -34,12 +35,7 @@ enum class HostExecutor { kEngine, kMapped };
 // Reads PLEXUS_EXECUTOR; throws Error(kInvalidArgument) on another value.
 HostExecutor hostExecutorFromEnv();
 
-struct MappedPathSetup {
-  int rank = 0;
-  int nranks = 1;
-  std::vector<uint64_t> hostHashes;    // by rank
-  std::vector<int> pids;               // by rank
-  std::vector<std::string> hostNames;  // by rank (messages)
+struct MappedPathSetup : HostRanks {
   uint64_t ownHostHash = 0;
   int ownPid = 0;
   uint32_t slotBytes = 0;  // the FIFO geometry the plans are built for

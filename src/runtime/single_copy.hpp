@@ -29,6 +29,7 @@
 
 #include "plan/plan.hpp"
 #include "plexus/types.hpp"
+#include "runtime/host_ranks.hpp"
 
 namespace plexus::runtime {
 
@@ -42,12 +43,7 @@ struct SingleCopySettings {
 // bad mode.
 SingleCopySettings singleCopySettingsFromEnv();
 
-struct SingleCopySetup {
-  int rank = 0;
-  int nranks = 1;
-  std::vector<uint64_t> hostHashes;    // by rank
-  std::vector<int> pids;               // by rank
-  std::vector<std::string> hostNames;  // by rank (messages)
+struct SingleCopySetup : HostRanks {
   std::chrono::milliseconds timeout{0};
   const std::atomic<bool>* abort = nullptr;
   std::string context;
