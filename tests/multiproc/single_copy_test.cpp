@@ -52,7 +52,11 @@ RunOptions singleCopyOptions(const std::string& minBytes) {
   return o;
 }
 
-constexpr size_t kMaxCount = 40001;
+constexpr size_t kMaxCount = 40001;        // largest all-reduce count
+constexpr size_t kScatterCount = 10001;    // largest reduce-scatter / all-gather count per rank
+constexpr int kScatterGatherMaxRanks = 4;  // scatterGather runs on up to this many ranks
+// Elements (of up to 8 bytes) each buffer holds: the largest call plus its guard.
+constexpr size_t kBufferElems = std::max(kMaxCount, kScatterCount* kScatterGatherMaxRanks) + kGuard;
 
 // The two buffers of a rank: from std::vector, or from ncclMemAlloc (shared allocations with
 // PLEXUS_SINGLE_COPY=1: the zero-copy path).
@@ -134,7 +138,7 @@ int scatterGather(ncclComm_t comm, int rank, int n, Buffers b) {
     if (!bad.empty() && failures++ < 10)
       std::fprintf(stderr, "%s count %zu type %d op %d: %s\n", what, count, ti, oi, bad.c_str());
   };
-  for (size_t count : {size_t(1), size_t(3), size_t(1013), size_t(10001)})
+  for (size_t count : {size_t(1), size_t(3), size_t(1013), kScatterCount})
     for (int ti = 0; ti < kNumDataTypes; ++ti)
       for (bool inPlace : {false, true}) {
         const auto t = static_cast<DataType>(ti);
@@ -166,21 +170,21 @@ int matrix(int rank, int n, const ncclUniqueId& id, Buffers b) {
             std::fprintf(stderr, "count %zu type %d op %d %s: %s\n", count, ti, oi,
                          inPlace ? "in place" : "out of place", bad.c_str());
         }
-  if (n <= 4) failures += scatterGather(comm, rank, n, b);
+  if (n <= kScatterGatherMaxRanks) failures += scatterGather(comm, rank, n, b);
   RANK_NCCL(ncclCommDestroy(comm));
   return failures == 0 ? 0 : 1;
 }
 
 int exactBody(int rank, int n, const ncclUniqueId& id) {
-  std::vector<unsigned char> in((kMaxCount + kGuard) * 8), out(in.size());
+  std::vector<unsigned char> in(kBufferElems * 8), out(in.size());
   return matrix(rank, n, id, Buffers{in.data(), out.data()});
 }
 
 int sharedBody(int rank, int n, const ncclUniqueId& id) {
   void* in = nullptr;
   void* out = nullptr;
-  RANK_NCCL(ncclMemAlloc(&in, (kMaxCount + kGuard) * 8));
-  RANK_NCCL(ncclMemAlloc(&out, (kMaxCount + kGuard) * 8));
+  RANK_NCCL(ncclMemAlloc(&in, kBufferElems * 8));
+  RANK_NCCL(ncclMemAlloc(&out, kBufferElems * 8));
   const int rc = matrix(rank, n, id,
                         Buffers{static_cast<unsigned char*>(in), static_cast<unsigned char*>(out)});
   RANK_NCCL(ncclMemFree(in));
@@ -279,7 +283,7 @@ TEST(SingleCopy, FallsBackToSlotsWhereCrossMemoryAttachFails) {
           std::fprintf(stderr, "SECCOMP UNAVAILABLE\n");
           return 0;
         }
-        std::vector<unsigned char> in((kMaxCount + kGuard) * 8), res(in.size());
+        std::vector<unsigned char> in(kBufferElems * 8), res(in.size());
         return matrix(rank, n, id, Buffers{in.data(), res.data()});
       },
       singleCopyOptions("64K"));
