@@ -206,7 +206,8 @@ def run_plexus(a, bins, sweep):
 
 def run_mpi(a, tools, sweep):
     cmd = (["mpirun", "-n", str(a.ranks), "--oversubscribe", "--allow-run-as-root",
-            "--bind-to", "none", "--mca", "pml", "ob1", "--mca", "btl", "self,vader"]
+            "--bind-to", "none", "--mca", "pml", "ob1", "--mca", "btl", "self," + a.mpi_btl]
+           + (["--mca", "btl_tcp_if_include", "lo"] if a.mpi_btl == "tcp" else [])
            + shlex.split(a.mpi_args) + [tools["mpi_allreduce"]] + sweep)
     env = dict(os.environ, OMPI_MCA_btl_base_warn_component_unused="0")
     _, out, _ = run(cmd, timeout=a.timeout, env=env)
@@ -550,6 +551,9 @@ def main():
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed for one run")
     p.add_argument("--mpi-args", default="", help="extra mpirun arguments (e.g. '--mca pml ucx')")
     p.add_argument("--gloo-iface", default="lo", help="interface for Gloo's TCP transport")
+    p.add_argument("--mpi-btl", choices=("vader", "tcp"), default="vader",
+                   help="Open MPI's transport between the ranks: vader (shared memory) or tcp on lo "
+                        "(to compare with Plexus over tcp: add --plexus-env PLEXUS_TRANSPORTS=tcp)")
     p.add_argument("--plexus-env", action="append", default=[], metavar="VAR=VALUE",
                    help="environment for the Plexus ranks (repeatable)")
     p.add_argument("--probe-reps", type=int, default=5, help="runs of each probe kernel")
@@ -560,6 +564,8 @@ def main():
     p.add_argument("--quiet-busy", type=float, default=0.25, help="see --quiet")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     a = p.parse_args()
+    if a.mpi_btl == "tcp":
+        LABEL["mpi"] = "Open MPI (ob1 + tcp on lo)"
 
     libs = [l for l in a.libs.split(",") if l]
     for l in libs:
