@@ -100,7 +100,10 @@ class Engine {
   bool runLane(Active& a, Lane& lane);
   bool openPiece(Lane& lane, const algo::Step& s, const Work& w, uint32_t tag, size_t bytes,
                  PieceIo& io);
-  void applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_t e0, uint64_t n);
+  // Returns the memory to send the piece from when the send connection sends from memory
+  // (sendsFromMemory) and the piece is a copy of it; nullptr when the send slot was filled.
+  const std::byte* applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_t e0,
+                              uint64_t n);
   void start(Active& a);
   void sleepLocked(std::chrono::nanoseconds max);
   void checkStall();

@@ -74,8 +74,13 @@ bool Engine::openPiece(Lane& lane, const algo::Step& s, const Work& w, uint32_t 
 }
 
 // Moves one piece of `n` elements at element `e0` of the step between the user's buffers, scratch
-// and the slots.
-void Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_t e0, uint64_t n) {
+// and the slots. Over a connection that sends from memory (tcp: the kernel copies into the socket
+// anyway) a piece that is a copy of a buffer or of the received slot is not first copied into the
+// send slot: its source is returned, and a reduced piece that is also kept is reduced into its
+// destination and sent from there.
+const std::byte* Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_t e0,
+                                    uint64_t n) {
+  const bool direct = io.sc != nullptr && io.sc->sender().sendsFromMemory();
   const WorkDesc& d = w.desc();
   const size_t esz = dataTypeSize(d.type);
   const size_t bytes = n * esz;
@@ -94,6 +99,7 @@ void Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_
   };
   switch (s.kind) {
     case StepKind::kSend:
+      if (direct) return at(s.src);
       std::memcpy(io.sslot, at(s.src), bytes);
       break;
     case StepKind::kRecv:
@@ -108,13 +114,19 @@ void Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_
       finalize(io.sslot);
       break;
     case StepKind::kRecvReduceCopySend:
+      if (direct) {
+        reduceBuffers(d.type, d.op, at(s.dst), at(s.src), io.rslot, n);
+        finalize(at(s.dst));
+        return at(s.dst);
+      }
       reduceBuffers(d.type, d.op, io.sslot, at(s.src), io.rslot, n);
       finalize(io.sslot);
       copyOut(at(s.dst), io.sslot, bytes);
       break;
     case StepKind::kRecvCopySend:
-      std::memcpy(io.sslot, io.rslot, bytes);
       copyOut(at(s.dst), io.rslot, bytes);
+      if (direct) return io.rslot;
+      std::memcpy(io.sslot, io.rslot, bytes);
       break;
     case StepKind::kCopy:
       if (at(s.dst) != at(s.src)) std::memmove(at(s.dst), at(s.src), bytes);
@@ -125,6 +137,7 @@ void Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_
       finalize(at(s.dst));
       break;
   }
+  return nullptr;
 }
 
 bool Engine::runLane(Active& a, Lane& lane) {
@@ -151,13 +164,17 @@ bool Engine::runLane(Active& a, Lane& lane) {
     PieceIo io;
     if (!openPiece(lane, s, w, tag, bytes, io)) return moved;
     // A zero-element piece (a barrier token, an empty call) moves nothing; its buffers may be null.
-    if (bytes != 0) applyPiece(s, w, io, e0, n);
-    if (io.rc != nullptr) io.rc->receiver().release();
+    const std::byte* from = bytes != 0 ? applyPiece(s, w, io, e0, n) : nullptr;
+    // Sent before the received slot is released: `from` may be that slot.
     if (io.sc != nullptr) {
-      io.sc->sender().post(static_cast<uint32_t>(bytes), tag);
+      if (from != nullptr)
+        io.sc->sender().postFrom(io.sslot, from, static_cast<uint32_t>(bytes), tag);
+      else
+        io.sc->sender().post(static_cast<uint32_t>(bytes), tag);
       if (std::find(a.sentOn.begin(), a.sentOn.end(), io.sc) == a.sentOn.end())
         a.sentOn.push_back(io.sc);
     }
+    if (io.rc != nullptr) io.rc->receiver().release();
     lane.waitingOn = nullptr;
     lane.waitingFor = nullptr;
     ++lane.piece;

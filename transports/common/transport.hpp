@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -92,6 +93,16 @@ class SendEndpoint {
   virtual std::byte* acquire() = 0;
   // Publishes the acquired slot: `bytes` of data and a tag the receiver checks.
   virtual void post(uint32_t bytes, uint32_t tag) = 0;
+  // Publishes the acquired `slot` with the `bytes` at `src` as its data; `src` may change once
+  // this returns. A transport that writes to a socket sends straight from `src` where the socket
+  // takes it and copies into the slot only the rest; by default the bytes are copied, then posted.
+  virtual void postFrom(std::byte* slot, const std::byte* src, uint32_t bytes, uint32_t tag) {
+    if (bytes != 0) std::memcpy(slot, src, bytes);
+    post(bytes, tag);
+  }
+  // True when postFrom() saves the copy into the slot (the engine then sends from the buffers
+  // it would have copied from).
+  virtual bool sendsFromMemory() const { return false; }
 };
 
 // Receiving side of one direction. Non-blocking.

@@ -57,6 +57,40 @@ void TcpConnection::post(uint32_t bytes, uint32_t tag) {
   pumpSend();
 }
 
+void TcpConnection::postFrom(std::byte* slot, const std::byte* src, uint32_t bytes, uint32_t tag) {
+  if (streams_.size() != 1 || !streams_[0]->out.empty() || bytes > out_.slotBytes) {
+    SendEndpoint::postFrom(slot, src, bytes, tag);
+    return;
+  }
+  Stream& st = *streams_[0];
+  const uint64_t n = posted_;
+  PieceHeader h{static_cast<uint32_t>(n), tag, bytes, 0, bytes, 1};
+  iovec iov[2] = {{&h, sizeof(h)}, {const_cast<std::byte*>(src), bytes}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = bytes != 0 ? 2 : 1;
+  ssize_t w;
+  do {
+    w = ::sendmsg(st.fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) broken("sending", errno);
+  const size_t written = w > 0 ? static_cast<size_t>(w) : 0;
+  out_.partsLeft[n % out_.size()] = 1;
+  ++posted_;
+  if (written == sizeof(h) + bytes) {
+    pieceWritten(n);
+    return;
+  }
+  // The socket is full: the rest leaves from the slot (the one acquire() gave), after what was
+  // written.
+  (void)slot;
+  std::byte* staged = out_.slot(n);
+  const size_t done = written > sizeof(h) ? written - sizeof(h) : 0;
+  if (bytes > done) std::memcpy(staged + done, src + done, bytes - done);
+  st.out.push_back(Stream::Out{n, tcp::Piece{0, 0, bytes}, h});
+  st.sendOffset = written;
+}
+
 const std::byte* TcpConnection::peek(uint32_t* bytes, uint32_t* tag) {
   if (filled_ == released_) pumpRecv();
   if (filled_ == released_) {

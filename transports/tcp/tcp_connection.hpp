@@ -73,6 +73,10 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
     return out_.slot(posted_);
   }
   void post(uint32_t bytes, uint32_t tag) override;
+  // With one socket and nothing queued on it, writes the piece straight from `src` and copies
+  // into `slot` only what the socket did not take (then queued as usual).
+  void postFrom(std::byte* slot, const std::byte* src, uint32_t bytes, uint32_t tag) override;
+  bool sendsFromMemory() const override { return streams_.size() == 1; }
 
   // --- receiving
   const std::byte* peek(uint32_t* bytes, uint32_t* tag) override;
