@@ -98,8 +98,9 @@ class Engine {
     std::byte* sslot = nullptr;
   };
   bool runLane(Active& a, Lane& lane);
+  // `into`: where a received piece that is only copied goes (the transport may read it there).
   bool openPiece(Lane& lane, const algo::Step& s, const Work& w, uint32_t tag, size_t bytes,
-                 PieceIo& io);
+                 std::byte* into, PieceIo& io);
   // Returns the memory to send the piece from when the send connection sends from memory
   // (sendsFromMemory) and the piece is a copy of it; nullptr when the send slot was filled.
   const std::byte* applyPiece(const algo::Step& s, Work& w, const PieceIo& io, uint64_t e0,

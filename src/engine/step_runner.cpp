@@ -39,7 +39,7 @@ std::byte* slicePtr(Work& w, const algo::Slice& s, uint64_t elemOffset, size_t e
 // rank expects) and a free slot to send into. False, with the lane saying what it waits for, when
 // one is not there yet.
 bool Engine::openPiece(Lane& lane, const algo::Step& s, const Work& w, uint32_t tag, size_t bytes,
-                       PieceIo& io) {
+                       std::byte* into, PieceIo& io) {
   auto waitFor = [&](transport::Connection* c, int peer, const char* what) {
     lane.waitingOn = c;
     lane.waitingPeer = peer;
@@ -51,7 +51,9 @@ bool Engine::openPiece(Lane& lane, const algo::Step& s, const Work& w, uint32_t 
     io.rc = provider_.connect(lane.channel->connection, s.recvPeer);
     if (io.rc == nullptr) return waitFor(nullptr, s.recvPeer, "a connection from");
     uint32_t gotBytes = 0, gotTag = 0;
-    io.rslot = io.rc->receiver().peek(&gotBytes, &gotTag);
+    io.rslot = into != nullptr ? io.rc->receiver().peekInto(into, static_cast<uint32_t>(bytes),
+                                                            &gotBytes, &gotTag)
+                               : io.rc->receiver().peek(&gotBytes, &gotTag);
     if (io.rslot == nullptr) return waitFor(io.rc, s.recvPeer, "data from");
     if (gotTag != tag || gotBytes != bytes) {
       const WorkDesc& d = w.desc();
@@ -103,7 +105,7 @@ const std::byte* Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo&
       std::memcpy(io.sslot, at(s.src), bytes);
       break;
     case StepKind::kRecv:
-      copyOut(at(s.dst), io.rslot, bytes);
+      if (io.rslot != at(s.dst)) copyOut(at(s.dst), io.rslot, bytes);  // else read in place
       break;
     case StepKind::kRecvReduce:
       reduceBuffers(d.type, d.op, at(s.dst), at(s.src), io.rslot, n);
@@ -124,7 +126,7 @@ const std::byte* Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo&
       copyOut(at(s.dst), io.sslot, bytes);
       break;
     case StepKind::kRecvCopySend:
-      copyOut(at(s.dst), io.rslot, bytes);
+      if (io.rslot != at(s.dst)) copyOut(at(s.dst), io.rslot, bytes);
       if (direct) return io.rslot;
       std::memcpy(io.sslot, io.rslot, bytes);
       break;
@@ -145,6 +147,8 @@ bool Engine::runLane(Active& a, Lane& lane) {
   const size_t esz = dataTypeSize(w.desc().type);
   const uint64_t pieceElems = config_.slotBytes / esz;
   const uint32_t tag = makeTag(w.seq, w.desc().signature);
+  const bool streaming =
+      config_.streamingBytes != 0 && w.desc().count * esz >= config_.streamingBytes;
   bool moved = false;
   while (lane.step < lane.channel->steps.size()) {
     const algo::Step& s = lane.channel->steps[lane.step];
@@ -161,8 +165,15 @@ bool Engine::runLane(Active& a, Lane& lane) {
     const uint64_t e0 = lane.piece * pieceElems;
     const uint64_t n = count == 0 ? 0 : std::min(pieceElems, count - e0);
     const size_t bytes = n * esz;
+    // A piece that is only copied out of its slot may be read straight into its destination;
+    // not for operations whose results bypass the cache (the kernel's copy would not): over tcp
+    // on 4 ranks, 64 MB lost 8 % that way, while 256 KB-4 MB gained 6-20 %.
+    std::byte* into = nullptr;
+    if (bytes != 0 && (s.kind == StepKind::kRecv || s.kind == StepKind::kRecvCopySend) &&
+        !streaming)
+      into = slicePtr(w, s.dst, e0, esz);
     PieceIo io;
-    if (!openPiece(lane, s, w, tag, bytes, io)) return moved;
+    if (!openPiece(lane, s, w, tag, bytes, into, io)) return moved;
     // A zero-element piece (a barrier token, an empty call) moves nothing; its buffers may be null.
     const std::byte* from = bytes != 0 ? applyPiece(s, w, io, e0, n) : nullptr;
     // Sent before the received slot is released: `from` may be that slot.

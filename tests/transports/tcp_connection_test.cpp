@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "transports/tcp/tcp_connection.hpp"
@@ -112,6 +114,116 @@ TEST(TcpConnection, QueuedFramesGoOutTogetherIntact) {
     ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0) << "frame " << f;
   }
   EXPECT_TRUE(tx.conn->sendDrained());
+}
+
+void writeAll(int fd, const std::byte* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, p, n, 0);
+    ASSERT_GT(w, 0);
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+bool holdsFrame(const std::byte* p, uint32_t frame, uint32_t bytes) {
+  for (uint32_t i = 0; i < bytes; ++i)
+    if (p[i] != static_cast<std::byte>((frame * 31 + i) & 0xff)) return false;
+  return true;
+}
+
+// peekInto(): a whole frame waiting in the socket is read straight into the caller's memory;
+// progress() leaves the head frame's payload in the socket for it; a frame that has only partly
+// arrived, or whose size differs from the one expected, is finished in its slot; and a rank about
+// to sleep (addPollFds) reads a head payload left in the socket into its slot.
+TEST(TcpConnection, PeekIntoReadsAWholeHeadFrameIntoTheCallersMemory) {
+  Pair rx(0);  // slots of 4 KiB
+  std::vector<std::byte> dst(4096);
+  uint32_t bytes = 0, tag = 0;
+  // Frame 0 whole in the socket; progress() reads its header only.
+  auto f0 = frameBytes(0, 3000);
+  writeAll(rx.raw.get(), f0.data(), f0.size());
+  rx.conn->progress();
+  const std::byte* got = rx.conn->peekInto(dst.data(), 3000, &bytes, &tag);
+  ASSERT_EQ(got, dst.data());
+  EXPECT_EQ(bytes, 3000u);
+  EXPECT_EQ(tag, 1u);
+  EXPECT_TRUE(holdsFrame(dst.data(), 0, 3000));
+  // Asked again before release(): the same memory, nothing read again.
+  EXPECT_EQ(rx.conn->peekInto(dst.data(), 3000, &bytes, &tag), dst.data());
+  rx.conn->release();
+  // Frame 1 arrives in two parts: the first part is read into `dst` and copied to the slot; the
+  // rest follows in the slot, which peekInto then returns.
+  auto f1 = frameBytes(1, 4096);
+  std::fill(dst.begin(), dst.end(), std::byte{0});
+  writeAll(rx.raw.get(), f1.data(), sizeof(PieceHeader) + 1000);
+  EXPECT_EQ(rx.conn->peekInto(dst.data(), 4096, &bytes, &tag), nullptr);
+  writeAll(rx.raw.get(), f1.data() + sizeof(PieceHeader) + 1000, 4096 - 1000);
+  got = rx.conn->peekInto(dst.data(), 4096, &bytes, &tag);
+  ASSERT_NE(got, nullptr);
+  EXPECT_NE(got, dst.data());
+  EXPECT_TRUE(holdsFrame(got, 1, 4096));
+  rx.conn->release();
+  // Frame 2 is not the size expected: the slot.
+  auto f2 = frameBytes(2, 100);
+  writeAll(rx.raw.get(), f2.data(), f2.size());
+  got = rx.conn->peekInto(dst.data(), 200, &bytes, &tag);
+  ASSERT_NE(got, nullptr);
+  EXPECT_NE(got, dst.data());
+  EXPECT_EQ(bytes, 100u);
+  EXPECT_TRUE(holdsFrame(got, 2, 100));
+  rx.conn->release();
+  // Frame 3 waits in the socket behind its header; the rank goes to sleep: it is read into its
+  // slot first, so the sleep is not cut short by data nobody reads.
+  auto f3 = frameBytes(3, 2048);
+  writeAll(rx.raw.get(), f3.data(), f3.size());
+  rx.conn->progress();
+  std::vector<pollfd> fds;
+  rx.conn->addPollFds(fds);
+  got = rx.conn->peekInto(dst.data(), 2048, &bytes, &tag);
+  ASSERT_NE(got, nullptr);
+  EXPECT_NE(got, dst.data());
+  EXPECT_TRUE(holdsFrame(got, 3, 2048));
+  rx.conn->release();
+}
+
+// Many frames in bursts that end anywhere, taken alternately with peek() and peekInto(): every
+// frame arrives whole and in order, wherever it was read.
+TEST(TcpConnection, PeekIntoAndPeekTakeFramesSplitAnywhereInOrder) {
+  Pair rx(0);
+  std::vector<uint32_t> sizes;
+  std::vector<std::byte> wire;
+  for (uint32_t f = 0; f < 300; ++f) {
+    uint32_t n = (f % 7 == 0) ? 0 : (f * 613) % 4097;
+    sizes.push_back(n);
+    auto b = frameBytes(f, n);
+    wire.insert(wire.end(), b.begin(), b.end());
+  }
+  const size_t bursts[] = {1, 7, 23, 24, 25, 47, 4096 + 24, 4096 + 31, 9000, 3, 4120};
+  std::vector<std::byte> dst(4096);
+  uint32_t next = 0, direct = 0;
+  size_t at = 0;
+  for (size_t k = 0; next < sizes.size() && k < 100000; ++k) {
+    if (at < wire.size()) {
+      size_t n = std::min(bursts[k % std::size(bursts)], wire.size() - at);
+      ssize_t w = ::send(rx.raw.get(), wire.data() + at, n, MSG_DONTWAIT);
+      if (w > 0) at += static_cast<size_t>(w);
+    }
+    if (k % 3 == 0) rx.conn->progress();
+    while (next < sizes.size()) {
+      uint32_t bytes = 0, tag = 0;
+      const std::byte* p = next % 2 == 0 ? rx.conn->peekInto(dst.data(), sizes[next], &bytes, &tag)
+                                         : rx.conn->peek(&bytes, &tag);
+      if (p == nullptr) break;
+      ASSERT_EQ(bytes, sizes[next]) << "frame " << next;
+      ASSERT_EQ(tag, next * 7 + 1) << "frame " << next;
+      ASSERT_TRUE(holdsFrame(p, next, bytes)) << "frame " << next;
+      if (p == dst.data()) ++direct;
+      rx.conn->release();
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, sizes.size());
+  EXPECT_GT(direct, 0u) << "no frame was read straight into the caller's memory";
 }
 
 // postFrom() writes straight from the caller's memory while the socket takes it (the slot stays

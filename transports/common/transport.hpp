@@ -112,6 +112,16 @@ class RecvEndpoint {
   // The oldest filled slot, or nullptr if none has arrived. Stays valid until release().
   virtual const std::byte* peek(uint32_t* bytes, uint32_t* tag) = 0;
   virtual void release() = 0;
+  // peek() for a piece the caller will copy to `dst` (`expected` bytes long): a transport that
+  // reads from a socket may read the oldest piece straight into `dst`, and then returns `dst`.
+  // `dst` is not written after the call returns (a piece that arrived in part is finished in its
+  // slot). By default, peek().
+  virtual const std::byte* peekInto(std::byte* dst, uint32_t expected, uint32_t* bytes,
+                                    uint32_t* tag) {
+    (void)dst;
+    (void)expected;
+    return peek(bytes, tag);
+  }
 };
 
 // What moving bytes over a transport costs, declared by the transport itself; the tuner's link

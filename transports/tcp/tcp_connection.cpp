@@ -92,6 +92,7 @@ void TcpConnection::postFrom(std::byte* slot, const std::byte* src, uint32_t byt
 }
 
 const std::byte* TcpConnection::peek(uint32_t* bytes, uint32_t* tag) {
+  if (!deferredError_.empty()) throwError(ErrorCode::kRemote, "%s", deferredError_.c_str());
   if (filled_ == released_) pumpRecv();
   if (filled_ == released_) {
     int err = 0;
@@ -101,7 +102,60 @@ const std::byte* TcpConnection::peek(uint32_t* bytes, uint32_t* tag) {
   size_t i = released_ % in_.size();
   *bytes = in_.headers[i].total;
   *tag = in_.headers[i].tag;
-  return in_.slot(i);
+  return direct_ != nullptr ? direct_ : in_.slot(i);
+}
+
+const std::byte* TcpConnection::peekInto(std::byte* dst, uint32_t expected, uint32_t* bytes,
+                                         uint32_t* tag) {
+  if (filled_ == released_ && receivesIntoMemory()) {
+    pumpRecv(true);
+    Stream& st = *streams_[0];
+    if (atHeadPayload(st) && st.in.offset == 0 && st.in.length == st.in.total &&
+        st.in.total == expected)
+      readHeadInto(st, dst);
+  }
+  return peek(bytes, tag);
+}
+
+void TcpConnection::readHeadInto(Stream& st, std::byte* dst) {
+  const size_t want = st.in.length;
+  iovec iov[2] = {{dst, want}, {&st.next, sizeof(PieceHeader)}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  ssize_t r;
+  do {
+    r = ::recvmsg(st.fd.get(), &msg, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  if (r <= 0) {
+    st.eof = true;  // as in pumpRecv: an error only if this rank still expects data (peek says)
+    st.eofErrno = r == 0 ? 0 : errno;
+    return;
+  }
+  size_t got = static_cast<size_t>(r);
+  if (got > want) {
+    st.nextGot = got - want;
+    got = want;
+  }
+  if (got < want) {
+    // Only part of it is here: it goes to the slot, where the rest will follow.
+    std::memcpy(in_.slot(st.inFrame) + st.in.offset, dst, got);
+    st.recvOffset += got;
+    return;
+  }
+  st.recvOffset = 0;
+  pieceRead(st);
+  direct_ = dst;
+  takeNextHeader(st);
+}
+
+void TcpConnection::takeNextHeader(Stream& st) {
+  if (st.nextGot == 0) return;
+  st.in = st.next;
+  st.recvOffset = st.nextGot;
+  st.nextGot = 0;
+  if (st.recvOffset == sizeof(PieceHeader)) st.inFrame = acceptHeader(st.in);
 }
 
 TcpConnection::~TcpConnection() {
@@ -239,7 +293,7 @@ void TcpConnection::pieceRead(Stream& st) {
   }
 }
 
-bool TcpConnection::pumpRecv() {
+bool TcpConnection::pumpRecv(bool leaveHead) {
   bool moved = false;
   for (auto& stp : streams_) {
     Stream& st = *stp;
@@ -252,6 +306,7 @@ bool TcpConnection::pumpRecv() {
       } else {
         // A piece of a frame beyond the FIFO waits until the consumer frees its slot.
         if (st.inFrame >= released_ + in_.size()) break;
+        if (leaveHead && atHeadPayload(st)) break;  // for peekInto
         size_t off = st.recvOffset - sizeof(PieceHeader);
         dst = in_.slot(st.inFrame) + st.in.offset + off;
         want = st.in.length - off;
@@ -288,12 +343,7 @@ bool TcpConnection::pumpRecv() {
         st.recvOffset = 0;
         pieceRead(st);
         moved = true;
-        if (st.nextGot > 0) {  // the next piece's header, or its start, came with this one
-          st.in = st.next;
-          st.recvOffset = st.nextGot;
-          st.nextGot = 0;
-          if (st.recvOffset == sizeof(PieceHeader)) st.inFrame = acceptHeader(st.in);
-        }
+        takeNextHeader(st);  // the next piece's header, or its start, came with this one
       }
     }
   }
@@ -307,6 +357,15 @@ void TcpConnection::checkPeer() {
 }
 
 void TcpConnection::addPollFds(std::vector<pollfd>& fds) {
+  // The rank is about to sleep: a head payload left in the socket for peekInto would end every
+  // sleep at once, so it is read into its slot now.
+  if (receivesIntoMemory() && atHeadPayload(*streams_[0])) {
+    try {
+      pumpRecv();
+    } catch (const Error& e) {
+      deferredError_ = e.what();  // a damaged stream: the next peek() reports it
+    }
+  }
   for (auto& st : streams_) {
     short events = st->eof ? 0 : POLLIN;
     if (!st->out.empty()) events |= POLLOUT;

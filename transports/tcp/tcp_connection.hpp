@@ -80,15 +80,21 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
 
   // --- receiving
   const std::byte* peek(uint32_t* bytes, uint32_t* tag) override;
+  // With one socket: the oldest frame's payload is left in the socket until the engine asks for
+  // it, and then read straight into `dst` when it is a whole frame of `expected` bytes.
+  const std::byte* peekInto(std::byte* dst, uint32_t expected, uint32_t* bytes,
+                            uint32_t* tag) override;
+  bool receivesIntoMemory() const { return streams_.size() == 1; }
   void release() override {
     in_.partsLeft[released_ % in_.size()] = 0;
     in_.headers[released_ % in_.size()].parts = 0;
     ++released_;
+    direct_ = nullptr;
   }
 
   bool progress() override {
     bool moved = pumpSend();
-    moved |= pumpRecv();
+    moved |= pumpRecv(receivesIntoMemory());
     return moved;
   }
   bool sendDrained() const override { return written_ == posted_; }
@@ -114,12 +120,27 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
   // Drops `bytes` just written from the front of the socket's queue.
   void retireWritten(Stream& st, size_t bytes);
 
+  // Reads the head frame's payload (atHeadPayload) into `dst`; a whole one fills the frame there
+  // (direct_), a part is copied into the frame's slot and the rest follows there.
+  void readHeadInto(Stream& st, std::byte* dst);
+  // After a payload (and perhaps the start of the next header) was read: the next header's bytes
+  // that came with it become the piece being read.
+  void takeNextHeader(Stream& st);
+
   // Validates a piece header that just arrived and returns its frame number.
   uint64_t acceptHeader(const PieceHeader& h);
 
   void pieceRead(Stream& st);
 
-  bool pumpRecv();
+  // Reads what the sockets hold into the slots. With `leaveHead`, the payload of the frame the
+  // consumer takes next stays in the socket (peekInto may read it into the consumer's memory).
+  bool pumpRecv(bool leaveHead = false);
+  // True when `st` has read the header of the frame the consumer takes next and none of its
+  // payload.
+  bool atHeadPayload(const Stream& st) const {
+    return filled_ == released_ && st.recvOffset == sizeof(PieceHeader) &&
+           st.inFrame == released_ && st.in.length > 0;
+  }
 
   const TransportContext& ctx_;
   TcpOptions options_;
@@ -130,6 +151,10 @@ class TcpConnection final : public Connection, public SendEndpoint, public RecvE
   SlotRing in_;
   uint64_t posted_ = 0, written_ = 0;
   uint64_t filled_ = 0, released_ = 0;
+  // The memory the oldest filled frame was read into by peekInto (nullptr: its slot), until
+  // release(); only returned, never written again.
+  const std::byte* direct_ = nullptr;
+  std::string deferredError_;  // an error met while reading outside peek(), reported by it
   bool closed_ = false;
   bool aborted_ = false;
 };
