@@ -48,6 +48,19 @@ std::vector<std::byte> frameBytes(uint32_t frame, uint32_t bytes) {
   return out;
 }
 
+// `frames` frames of 0 to 4096 bytes back to back (every `emptyEvery`-th one empty); their sizes
+// in `sizes`.
+std::vector<std::byte> wireOf(uint32_t frames, uint32_t emptyEvery, std::vector<uint32_t>& sizes) {
+  std::vector<std::byte> wire;
+  for (uint32_t f = 0; f < frames; ++f) {
+    uint32_t n = (f % emptyEvery == 0) ? 0 : (f * 613) % 4097;
+    sizes.push_back(n);
+    auto b = frameBytes(f, n);
+    wire.insert(wire.end(), b.begin(), b.end());
+  }
+  return wire;
+}
+
 // Reads every available frame, checks it and releases it; returns how many were read.
 uint32_t drain(TcpConnection& c, uint32_t next, const std::vector<uint32_t>& sizes) {
   uint32_t bytes = 0, tag = 0;
@@ -68,13 +81,7 @@ uint32_t drain(TcpConnection& c, uint32_t next, const std::vector<uint32_t>& siz
 TEST(TcpConnection, PiecesSplitAnywhereArriveWholeAndInOrder) {
   Pair p(0);  // the engine's depth only: 2 slots of 4 KiB
   std::vector<uint32_t> sizes;
-  std::vector<std::byte> wire;
-  for (uint32_t f = 0; f < 200; ++f) {
-    uint32_t n = (f % 5 == 0) ? 0 : (f * 613) % 4097;
-    sizes.push_back(n);
-    auto b = frameBytes(f, n);
-    wire.insert(wire.end(), b.begin(), b.end());
-  }
+  const std::vector<std::byte> wire = wireOf(200, 5, sizes);
   // Bursts of 1, 7, 23, 24, 25, ... bytes: boundaries fall everywhere.
   const size_t bursts[] = {1, 7, 23, 24, 25, 47, 4096 + 24, 4096 + 31, 9000, 3};
   uint32_t next = 0;
@@ -191,13 +198,7 @@ TEST(TcpConnection, PeekIntoReadsAWholeHeadFrameIntoTheCallersMemory) {
 TEST(TcpConnection, PeekIntoAndPeekTakeFramesSplitAnywhereInOrder) {
   Pair rx(0);
   std::vector<uint32_t> sizes;
-  std::vector<std::byte> wire;
-  for (uint32_t f = 0; f < 300; ++f) {
-    uint32_t n = (f % 7 == 0) ? 0 : (f * 613) % 4097;
-    sizes.push_back(n);
-    auto b = frameBytes(f, n);
-    wire.insert(wire.end(), b.begin(), b.end());
-  }
+  const std::vector<std::byte> wire = wireOf(300, 7, sizes);
   const size_t bursts[] = {1, 7, 23, 24, 25, 47, 4096 + 24, 4096 + 31, 9000, 3, 4120};
   std::vector<std::byte> dst(4096);
   uint32_t next = 0, direct = 0;
