@@ -161,6 +161,8 @@ void enqueueOp(ncclComm_t comm, const runtime::OpArgs& args) {
     tlsGroup.ops.push_back(PendingOp{comm, args});
     return;
   }
+  orderAfterStaged(*comm->impl);
+  if (comm->impl->runSmallNow(args)) return;  // small all-reduce, the engine idle
   std::vector<PendingOp> one{PendingOp{comm, args}};
   runOps(one);
 }

@@ -134,6 +134,7 @@ Request Communicator::submit(int collective, const void* in, void* out, size_t c
     return Request();
   }
   api::orderAfterStaged(*impl_->core);
+  if (!async && impl_->core->runSmallNow(a)) return Request();  // done, the engine idle
   auto state = std::make_shared<Request::State>();
   state->comm = impl_->core;
   state->work = impl_->core->submit(a, async);

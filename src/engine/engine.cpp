@@ -46,7 +46,7 @@ WorkPtr Engine::submit(WorkDesc desc, bool async) {
     if (work->isP2P())
       work->seq = p2pSeq_[{work->desc().p2pPeer, work->desc().p2pSend}]++;
     else
-      work->seq = collSeq_++;
+      work->seq = collSeq_.fetch_add(1, std::memory_order_relaxed);
     inbox_.push_back(work);
     inboxPending_.store(true, std::memory_order_release);
     pendingWorks_.fetch_add(1, std::memory_order_relaxed);
@@ -55,6 +55,14 @@ WorkPtr Engine::submit(WorkDesc desc, bool async) {
   }
   inboxCv_.notify_one();
   return work;
+}
+
+bool Engine::claimIdleCollective(uint32_t* seq) {
+  // Calls on one communicator come from one thread at a time (the API's rule), so no submission
+  // races with this; the progress thread never submits.
+  if (pendingWorks_.load(std::memory_order_acquire) != 0 || fatalCode_.load() != 0) return false;
+  *seq = collSeq_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 bool Engine::hasWorkLocked() const {

@@ -62,6 +62,12 @@ class Engine {
   // Drives progress until no work is queued or running (or the engine failed).
   void waitIdle();
 
+  // For a collective run outside the engine (the small all-reduce path): when no work is queued
+  // or running and the engine has not failed, takes the collective sequence number a submitted
+  // collective would have taken (peers that queue the same call stay in step) and returns true.
+  // Cheap: no lock, no allocation.
+  bool claimIdleCollective(uint32_t* seq);
+
   // Fails every queued and running work; later submissions fail at once.
   void failAll(ErrorCode code, const std::string& message);
   // The error that broke this engine, if any.
@@ -125,7 +131,7 @@ class Engine {
   // Set (under inboxMutex_) when inbox_ has works: a turn of the wait loop takes the inbox lock
   // only then.
   std::atomic<bool> inboxPending_{false};
-  uint32_t collSeq_ = 0;
+  std::atomic<uint32_t> collSeq_{0};  // written under inboxMutex_ or by claimIdleCollective
   std::map<std::pair<int, bool>, uint32_t> p2pSeq_;
   bool stopThread_ = false;
   std::thread progressThread_;

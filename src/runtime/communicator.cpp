@@ -28,6 +28,7 @@
 #include "runtime/mapped_path.hpp"
 #include "runtime/scale_support.hpp"
 #include "runtime/single_copy.hpp"
+#include "runtime/small_all_reduce.hpp"
 #include "runtime/staged_executor.hpp"
 #include "topology/discovery.hpp"
 
@@ -100,6 +101,7 @@ void Communicator::init(const runtime::UniqueId& id, int rank, int nranks,
   if (options.check > 0 || (options.check < 0 && callCheckFromEnv()))
     checker_ = std::make_unique<CallChecker>(rank_, nranks_);
   startSingleCopy(deadline);
+  startSmallAllReduce(deadline);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   PLEXUS_INFO(subsys::kInit | subsys::kBootstrap, "%s: initialised (%s) in %.1f ms",
@@ -407,8 +409,8 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     std::memcpy(d.stagedInput.data(), a.input, bytes);
     d.input = d.stagedInput.data();
   }
-  if (trySingleCopy(a, d)) {
-    // d.plan is the empty single-copy plan; its gate moves the data (runtime/single_copy.hpp).
+  if (trySingleCopy(a, d) || trySmallAllReduce(a, d)) {
+    // d.plan is an empty plan; its gate moves the data (single_copy.hpp, small_all_reduce.hpp).
   } else if (a.collective == algo::Collective::kSendRecv) {
     d.p2pPeer = a.root;
     d.p2pSend = a.isSend;

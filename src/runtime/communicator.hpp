@@ -30,6 +30,7 @@ class StagedExecutor;
 class MappedPath;
 class CallChecker;
 class SingleCopy;
+class SmallAllReduce;
 
 struct CommOptions {
   std::string name;                      // shows in log lines
@@ -58,6 +59,10 @@ class Communicator {
   // Checks the arguments (validate) and queues the operation. Send/recv with this rank as the peer
   // are matched locally (see selfP2P).
   engine::WorkPtr submit(const OpArgs& args, bool async);
+  // Runs a small all-reduce (runtime/small_all_reduce.hpp) in the calling thread when that path
+  // serves the call and the engine holds no work; false otherwise (the caller then submits it).
+  // The arguments must have passed validate(). Throws Error when the call fails.
+  bool runSmallNow(const OpArgs& args);
   // checkOpArgs for this rank: throws Error(kInvalidArgument) naming the bad argument.
   void validate(const OpArgs& args) const { checkOpArgs(args, rank_, nranks_, context_); }
 
@@ -107,6 +112,10 @@ class Communicator {
   void startSingleCopy(Deadline deadline);  // PLEXUS_SINGLE_COPY (runtime/single_copy.hpp)
   // Makes `d` a single-copy work when that path serves the call; false otherwise.
   bool trySingleCopy(const OpArgs& a, engine::WorkDesc& d);
+  void startSmallAllReduce(Deadline deadline);  // PLEXUS_SMALL_MAX (small_all_reduce.hpp)
+  // Makes `d` a queued small all-reduce when that path serves the call; false otherwise.
+  bool trySmallAllReduce(const OpArgs& a, engine::WorkDesc& d);
+  bool smallServes(const OpArgs& a) const;
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count, size_t elemSize,
                                          int root);
   engine::WorkPtr selfP2P(const OpArgs& args);
@@ -139,8 +148,9 @@ class Communicator {
   transport::TransportContext tctx_;
   std::unique_ptr<TransportSelector> selector_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<SingleCopy> single_;  // large one-host all-reduce; outlives the engine
-  std::unique_ptr<MappedPath> mapped_;  // host-buffer collectives, when PLEXUS_EXECUTOR=mapped
+  std::unique_ptr<SingleCopy> single_;     // large one-host all-reduce; outlives the engine
+  std::unique_ptr<SmallAllReduce> small_;  // small one-host all-reduce; outlives the engine
+  std::unique_ptr<MappedPath> mapped_;     // host-buffer collectives, when PLEXUS_EXECUTOR=mapped
   // PLEXUS_CHECK (runtime/call_check.hpp); nullptr when off.
   std::unique_ptr<CallChecker> checker_;
   std::mutex planMutex_;
