@@ -61,7 +61,8 @@ bool Engine::claimIdleCollective(uint32_t* seq) {
   // Calls on one communicator come from one thread at a time (the API's rule), so no submission
   // races with this; the progress thread never submits.
   if (pendingWorks_.load(std::memory_order_acquire) != 0 || fatalCode_.load() != 0) return false;
-  *seq = collSeq_.fetch_add(1, std::memory_order_relaxed);
+  *seq = collSeq_.load(std::memory_order_relaxed);
+  collSeq_.store(*seq + 1, std::memory_order_relaxed);  // no submission runs now: no locked add
   return true;
 }
 
@@ -108,6 +109,12 @@ void Engine::start(Active& a) {
 
 bool Engine::advance(Active& a) {
   if (!a.started) start(a);
+  if (a.work->desc().poll) {
+    if (!a.work->desc().poll()) return false;
+    a.work->complete();
+    pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+  }
   bool moved = false;
   bool allDone = true;
   for (Lane& lane : a.lanes) {
@@ -223,9 +230,14 @@ std::string Engine::describeWaits() const {
   return out.empty() ? std::string("nothing identifiable") : out;
 }
 
+bool Engine::pollingLocked() const {
+  return !collectives_.empty() && collectives_.front().started &&
+         collectives_.front().work->desc().poll;
+}
+
 void Engine::checkStall() {
   auto now = Clock::now();
-  if (progressedSinceIdle_) {
+  if (progressedSinceIdle_ || pollingLocked()) {  // a polled work watches its own peers
     progressedSinceIdle_ = false;
     lastProgress_ = now;
     lastPeerCheck_ = now;
@@ -306,6 +318,7 @@ void Engine::failAll(ErrorCode code, const std::string& message) {
 }
 
 void Engine::sleepLocked(std::chrono::nanoseconds max) {
+  if (pollingLocked()) max = std::min<std::chrono::nanoseconds>(max, std::chrono::microseconds(20));
   // Arm the doorbell before the last look for work, so a ring after that look is not lost. The
   // wake sources are read afresh: sleeping is rare next to the turns that only poll.
   wake_ = provider_.wakeSources();

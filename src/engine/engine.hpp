@@ -114,6 +114,7 @@ class Engine {
   void start(Active& a);
   void sleepLocked(std::chrono::nanoseconds max);
   void checkStall();
+  bool pollingLocked() const;  // the running collective is a polled one (WorkDesc::poll)
   std::string explain(const Error& e);
   void failLocked(ErrorCode code, const std::string& message);
   bool hasWorkLocked() const;

@@ -245,6 +245,7 @@ void Communicator::setUpTuner(const TransportSelector::LinkCosts& links) {
     costs_ = std::move(injected->costs);
     domains_ = std::move(injected->groups);
     rings_ = std::move(injected->rings);
+    systemInjected_ = true;
   }
 }
 

@@ -144,7 +144,8 @@ class Communicator {
   std::vector<std::vector<int>> domains_;
   std::vector<std::vector<int>> rings_;
   int fixedChannels_ = 0, minChannels_ = 1, maxChannels_ = 0;
-  bool reproducible_ = false;  // CommOptions::reproducible / PLEXUS_REPRODUCIBLE
+  bool reproducible_ = false;    // CommOptions::reproducible / PLEXUS_REPRODUCIBLE
+  bool systemInjected_ = false;  // PLEXUS_SYSTEM: plans are those of a synthetic system
   transport::TransportContext tctx_;
   std::unique_ptr<TransportSelector> selector_;
   std::unique_ptr<engine::Engine> engine_;

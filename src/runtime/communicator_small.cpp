@@ -12,10 +12,11 @@ namespace plexus::runtime {
 // Collective when every rank is on this host and the path is allowed (each rank finds the same
 // obstacle otherwise and returns without a collective). Off where the engine must run the call's
 // own plan: PLEXUS_EXECUTOR=mapped, PLEXUS_CHECK (its gate runs the signature check), reproducible
-// reductions, an all-reduce algorithm forced or restricted by PLEXUS_ALGO, plan files; and
+// reductions, an all-reduce algorithm forced or restricted by PLEXUS_ALGO, plan files, a
+// synthetic system (PLEXUS_SYSTEM: the plans are to be that system's); and
 // between ranks that the shm transport does not serve (PLEXUS_TRANSPORTS=tcp keeps tcp).
 void Communicator::startSmallAllReduce(Deadline deadline) {
-  if (mapped_ || checker_ || reproducible_ || !customPlans_.empty() ||
+  if (mapped_ || checker_ || reproducible_ || systemInjected_ || !customPlans_.empty() ||
       algoFilter_.restricts(algo::Collective::kAllReduce))
     return;
   for (int p = 0; p < nranks_; ++p)
@@ -45,8 +46,9 @@ bool Communicator::trySmallAllReduce(const OpArgs& a, engine::WorkDesc& d) {
   d.plan = small_->plan(a.count);
   SmallAllReduce* sm = small_.get();
   d.gate = [sm, in = a.input, out = a.output, n = a.count, t = a.type, op = a.op] {
-    sm->call(in, out, n, t, op);
+    sm->post(in, out, n, t, op);
   };
+  d.poll = [sm] { return sm->poll(); };
   return true;
 }
 

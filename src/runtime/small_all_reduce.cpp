@@ -257,33 +257,50 @@ void SmallAllReduce::checkPeers(int waitingFor, uint64_t k) {
   }
 }
 
-void SmallAllReduce::waitAll(uint64_t k, int parity, uint32_t signature, size_t bytes) {
+bool SmallAllReduce::arrived() {
   const int n = setup_.nranks;
-  int next = 0;  // ranks below have posted call k
-  auto arrived = [&] {
-    for (; next < n; ++next) {
-      if (next == setup_.rank) continue;
-      std::byte* c = cell(parity, next);
-      if (Layout::seq(c).load(std::memory_order_acquire) != k) return false;
-      if (Layout::signature(c).load(std::memory_order_relaxed) != signature)
-        fail(ErrorCode::kInvalidUsage,
-             formatString("%s: small all-reduce #%llu of %zu bytes: %s called an all-reduce "
-                          "with another count, type or op; every rank must make the same calls "
-                          "in the same order",
-                          setup_.context.c_str(), static_cast<unsigned long long>(k), bytes,
-                          where(next).c_str()),
-             setup_.rank);
-    }
-    return true;
-  };
+  for (; p_.next < n; ++p_.next) {
+    if (p_.next == setup_.rank) continue;
+    std::byte* c = cell(p_.parity, p_.next);
+    if (Layout::seq(c).load(std::memory_order_acquire) != p_.k) return false;
+    if (Layout::signature(c).load(std::memory_order_relaxed) != p_.signature)
+      fail(ErrorCode::kInvalidUsage,
+           formatString("%s: small all-reduce #%llu of %zu bytes: %s called an all-reduce with "
+                        "another count, type or op. Check that every rank calls the same "
+                        "operations in the same order",
+                        setup_.context.c_str(), static_cast<unsigned long long>(p_.k), p_.bytes,
+                        where(p_.next).c_str()),
+           setup_.rank);
+  }
+  return true;
+}
+
+// Called while waiting, with the clock: notes an arrival, and about every millisecond looks at
+// the peers and the timeout.
+void SmallAllReduce::checkWait(Clock::time_point now) {
+  if (p_.next != p_.seen) {
+    p_.seen = p_.next;
+    p_.lastArrival = now;
+  }
+  if (now < p_.nextCheck) return;
+  p_.nextCheck = now + std::chrono::milliseconds(1);
+  checkPeers(p_.next, p_.k);
+  if (now - p_.lastArrival > setup_.timeout)
+    fail(ErrorCode::kRemote,
+         formatString("%s: no progress for %.3g s (PLEXUS_TIMEOUT): small all-reduce #%llu of "
+                      "%zu bytes waits for %s to post its input. Check that every rank calls the "
+                      "same operations in the same order, and that the peer is alive",
+                      setup_.context.c_str(), std::chrono::duration<double>(setup_.timeout).count(),
+                      static_cast<unsigned long long>(p_.k), p_.bytes, where(p_.next).c_str()),
+         p_.next);
+}
+
+void SmallAllReduce::waitAll() {
   if (arrived()) return;
   Layout::Bell* bell = Layout::bell(segment_.data());
   const auto start = Clock::now();
   const auto spinEnd = start + setup_.spin;
   const auto yieldEnd = spinEnd + setup_.yield;
-  auto lastArrival = start;
-  auto nextCheck = start + std::chrono::milliseconds(1);
-  int seen = next;
   bool polling = setup_.spin.count() > 0;
   for (uint32_t turn = 1;; ++turn) {
     if (arrived()) return;
@@ -292,22 +309,7 @@ void SmallAllReduce::waitAll(uint64_t k, int parity, uint32_t signature, size_t 
       continue;
     }
     const auto now = Clock::now();
-    if (next != seen) {
-      seen = next;
-      lastArrival = now;
-    }
-    if (now >= nextCheck) {
-      checkPeers(next, k);
-      if (now - lastArrival > setup_.timeout)
-        fail(ErrorCode::kRemote,
-             formatString("%s: small all-reduce #%llu of %zu bytes waited %lld ms "
-                          "(PLEXUS_TIMEOUT) for %s to post its input; check that it is alive "
-                          "and makes the same calls in the same order",
-                          setup_.context.c_str(), static_cast<unsigned long long>(k), bytes,
-                          static_cast<long long>(setup_.timeout.count()), where(next).c_str()),
-             next);
-      nextCheck = now + std::chrono::milliseconds(1);
-    }
+    checkWait(now);
     if (now < spinEnd) {
       cpuRelax();
       continue;
@@ -326,39 +328,67 @@ void SmallAllReduce::waitAll(uint64_t k, int parity, uint32_t signature, size_t 
   }
 }
 
-void SmallAllReduce::call(const void* input, void* output, size_t count, DataType type, RedOp op) {
+void SmallAllReduce::post(const void* input, void* output, size_t count, DataType type, RedOp op) {
   if (!broken_.empty()) throw Error(brokenCode_, broken_);
-  const size_t bytes = count * dataTypeSize(type);
-  const int n = setup_.nranks;
-  if (n == 1) {  // the segment is not needed: the result is the input
-    if (output != input) std::memcpy(output, input, bytes);
-    return;
-  }
-  const uint64_t k = ++calls_;
-  const int parity = static_cast<int>(k & 1);
-  std::byte* mine = cell(parity, setup_.rank);
-  const uint32_t signature = signatureOf(count, type, op);
-  std::memcpy(mine + Layout::kPayload, input, bytes);
-  Layout::signature(mine).store(signature, std::memory_order_relaxed);
+  const auto now = Clock::now();
+  p_ = Pending{};
+  p_.input = input;
+  p_.output = output;
+  p_.count = count;
+  p_.type = type;
+  p_.op = op;
+  p_.bytes = count * dataTypeSize(type);
+  p_.lastArrival = now;
+  p_.nextCheck = now + std::chrono::milliseconds(1);
+  if (setup_.nranks == 1) return;  // the segment is not needed: the result is the input
+  p_.k = ++calls_;
+  p_.parity = static_cast<int>(p_.k & 1);
+  p_.signature = signatureOf(count, type, op);
+  std::byte* mine = cell(p_.parity, setup_.rank);
+  std::memcpy(mine + Layout::kPayload, input, p_.bytes);
+  Layout::signature(mine).store(p_.signature, std::memory_order_relaxed);
   // A payload in the flag's line: a seq_cst store, which waits for the line before this rank
   // polls its peers (measured faster than letting it drain while polling). A longer payload: a
   // release store that drains while this rank polls; the fence that orders it before the look at
   // `sleepers` comes after the poll (a sleeper has waited a millisecond already).
-  if (bytes <= kInlineBytes) {
-    Layout::seq(mine).store(k, std::memory_order_seq_cst);
+  if (p_.bytes <= kInlineBytes) {
+    Layout::seq(mine).store(p_.k, std::memory_order_seq_cst);
     ringIfSleepers();
   } else {
-    Layout::seq(mine).store(k, std::memory_order_release);
+    Layout::seq(mine).store(p_.k, std::memory_order_release);
     ringOwed_ = true;
   }
-  waitAll(k, parity, signature, bytes);
+}
+
+// Every rank reduces the cells in rank order: the same bits everywhere.
+void SmallAllReduce::finish() {
+  const int n = setup_.nranks;
+  if (n == 1) {
+    if (p_.output != p_.input) std::memcpy(p_.output, p_.input, p_.bytes);
+    return;
+  }
   payRing();
-  // Every rank reduces the cells in rank order: the same bits everywhere.
-  reduceBuffers(type, op, output, cell(parity, 0) + Layout::kPayload,
-                cell(parity, 1) + Layout::kPayload, count);
+  reduceBuffers(p_.type, p_.op, p_.output, cell(p_.parity, 0) + Layout::kPayload,
+                cell(p_.parity, 1) + Layout::kPayload, p_.count);
   for (int r = 2; r < n; ++r)
-    reduceBuffers(type, op, output, output, cell(parity, r) + Layout::kPayload, count);
-  if (op == RedOp::kAvg) finalizeAverage(type, output, output, count, n);
+    reduceBuffers(p_.type, p_.op, p_.output, p_.output, cell(p_.parity, r) + Layout::kPayload,
+                  p_.count);
+  if (p_.op == RedOp::kAvg) finalizeAverage(p_.type, p_.output, p_.output, p_.count, n);
+}
+
+bool SmallAllReduce::poll() {
+  if (setup_.nranks > 1 && !arrived()) {
+    checkWait(Clock::now());
+    return false;
+  }
+  finish();
+  return true;
+}
+
+void SmallAllReduce::call(const void* input, void* output, size_t count, DataType type, RedOp op) {
+  post(input, output, count, type, op);
+  if (setup_.nranks > 1) waitAll();
+  finish();
 }
 
 }  // namespace plexus::runtime

@@ -82,14 +82,37 @@ class SmallAllReduce {
   uint64_t maxBytes() const { return maxBytes_; }
   // The empty plan a queued call carries (algorithm "small"; its gate calls call()).
   std::shared_ptr<const algo::Plan> plan(uint64_t count) const;
-  // One all-reduce (input may equal output). Throws Error naming rank, peer, host and what to
-  // check; after a failure every later call fails at once.
+  // One all-reduce (input may equal output), waiting as the engine does. Throws Error naming
+  // rank, peer, host and what to check; after a failure every later call fails at once.
   void call(const void* input, void* output, size_t count, DataType type, RedOp op);
+  // The same in two halves, for the engine's queue (a thread may drive several ranks, so no half
+  // blocks): post() publishes this rank's input; poll() returns true once every rank's input is
+  // there and the output is written, false until then (it checks peers and the timeout as
+  // call() does). One call at a time: post, then poll until true.
+  void post(const void* input, void* output, size_t count, DataType type, RedOp op);
+  bool poll();
 
  private:
   struct Layout;
   SmallAllReduce(SmallAllReduceSetup setup, uint64_t maxBytes, ShmSegment segment);
-  void waitAll(uint64_t k, int parity, uint32_t signature, size_t bytes);
+  struct Pending {  // the call in flight
+    const void* input = nullptr;
+    void* output = nullptr;
+    size_t count = 0;
+    DataType type = DataType::kFloat32;
+    RedOp op = RedOp::kSum;
+    size_t bytes = 0;
+    uint64_t k = 0;  // call number
+    int parity = 0;
+    uint32_t signature = 0;
+    int next = 0;  // ranks below have posted call k
+    int seen = 0;  // `next` when the last arrival was noted
+    std::chrono::steady_clock::time_point lastArrival, nextCheck;
+  };
+  bool arrived();
+  void checkWait(std::chrono::steady_clock::time_point now);
+  void waitAll();
+  void finish();
   void checkPeers(int waitingFor, uint64_t k);
   void ringIfSleepers();
   void payRing();  // the ring a long payload's post owes, if any
@@ -102,6 +125,7 @@ class SmallAllReduce {
   size_t cellBytes_ = 0;
   ShmSegment segment_;
   uint64_t calls_ = 0;
+  Pending p_;
   bool ringOwed_ = false;  // posted with a release store; ringIfSleepers is still due
   bool samePid_ = false;   // every rank is a thread of this process (no exit to notice)
   std::string broken_;     // why calls fail

@@ -34,7 +34,7 @@ int oneAllReduce(int rank, int nranks, const ncclUniqueId& id) {
   ncclResetDebugInit();  // the harness set PLEXUS_DEBUG* after the parent's logger was configured
   ncclComm_t comm = nullptr;
   RANK_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
-  std::vector<int32_t> v(4096, rank + 1), sum(4096, -1);
+  std::vector<int32_t> v(8192, rank + 1), sum(8192, -1);  // 32 KB: above PLEXUS_SMALL_MAX, a plan
   RANK_NCCL(ncclAllReduce(v.data(), sum.data(), v.size(), ncclInt32, ncclSum, comm, nullptr));
   for (int32_t s : sum) RANK_CHECK(s == nranks * (nranks + 1) / 2, "sum %d", s);
   RANK_NCCL(ncclCommDestroy(comm));
@@ -108,7 +108,7 @@ TEST(LogLines, EveryRankWritesTheInitLinesInTheNcclFormat) {
         << text;
     EXPECT_TRUE(anyMatches(lines, R"(tree 1: parent -?\d -> rank \d -> children [-0-9,]+$)"))
         << text;
-    EXPECT_TRUE(anyMatches(lines, R"(allreduce of 4096 x 4 bytes on 4 ranks: \w+, \d+ channels, )"
+    EXPECT_TRUE(anyMatches(lines, R"(allreduce of 8192 x 4 bytes on 4 ranks: \w+, \d+ channels, )"
                                   R"(chunk \d+ elements, predicted [0-9.]+ us$)"))
         << text;
     EXPECT_TRUE(anyMatches(lines, R"(comm 0x[0-9a-f]+ rank \d nranks 4 hosts 1 localRanks 4 )"
@@ -123,7 +123,7 @@ TEST(LogLines, SubsystemFilterKeepsOnlyThatSubsystem) {
   auto files = runLogged(dir, "TUNE");
   ASSERT_EQ(files.size(), static_cast<size_t>(kRanks));
   for (const auto& lines : files) {
-    EXPECT_TRUE(anyMatches(lines, "allreduce of 4096 x 4 bytes on 4 ranks: ")) << joined(lines);
+    EXPECT_TRUE(anyMatches(lines, "allreduce of 8192 x 4 bytes on 4 ranks: ")) << joined(lines);
     for (const auto& l : lines)
       EXPECT_TRUE(l.find(" predicted ") != std::string::npos) << "not a TUNE line: " << l;
   }

@@ -34,7 +34,7 @@ TEST(ShmBudget, ExhaustedBudgetFailsNamingTheKnob) {
       [](int rank, int n, const ncclUniqueId& id) {
         ncclComm_t comm;
         RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
-        std::vector<int32_t> buf(1024, rank);
+        std::vector<int32_t> buf(size_t(1) << 16, rank);  // above PLEXUS_SMALL_MAX: connects
         ncclResult_t r =
             ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclInt32, ncclSum, comm, nullptr);
         RANK_CHECK(r != ncclSuccess, "the all-reduce succeeded within a 1 MiB budget");

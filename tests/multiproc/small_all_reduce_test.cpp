@@ -215,7 +215,8 @@ TEST(SmallAllReduce, MismatchedCountIsNamed) {
       [](int rank, int n, const ncclUniqueId& id) { return failingBody(rank, n, id, 1, "count"); },
       smallOptions());
   EXPECT_EQ(describeFailures(out), "");
-  EXPECT_TRUE(contains(errorLine(out[0].output) + errorLine(out[1].output), "another count"))
+  EXPECT_TRUE(
+      contains(errorLine(out[0].output) + errorLine(out[1].output), "another count, type or op"))
       << out[0].output << out[1].output;
 }
 
