@@ -76,6 +76,18 @@ uint32_t signatureOf(size_t count, DataType type, RedOp op) {
   return static_cast<uint32_t>(h) | 1u;  // never 0
 }
 
+// memcpy without the call for the few bytes most posts carry.
+void copyPayload(std::byte* dst, const void* src, size_t bytes) {
+  if (bytes > kInlineBytes) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  const auto* s = static_cast<const std::byte*>(src);
+  size_t i = 0;
+  for (; i + 8 <= bytes; i += 8) std::memcpy(dst + i, s + i, 8);
+  for (; i < bytes; ++i) dst[i] = s[i];
+}
+
 }  // namespace
 
 uint64_t smallAllReduceMaxFromEnv(int nranks) {
@@ -278,6 +290,12 @@ bool SmallAllReduce::arrived() {
 // Called while waiting, with the clock: notes an arrival, and about every millisecond looks at
 // the peers and the timeout.
 void SmallAllReduce::checkWait(Clock::time_point now) {
+  if (p_.lastArrival == Clock::time_point{}) {  // the first look at the clock of this call
+    p_.seen = p_.next;
+    p_.lastArrival = now;
+    p_.nextCheck = now + std::chrono::milliseconds(1);
+    return;
+  }
   if (p_.next != p_.seen) {
     p_.seen = p_.next;
     p_.lastArrival = now;
@@ -296,12 +314,17 @@ void SmallAllReduce::checkWait(Clock::time_point now) {
 }
 
 void SmallAllReduce::waitAll() {
-  if (arrived()) return;
+  // The first turns only poll: most calls end within them, without reading the clock.
+  const bool poll = setup_.spin.count() > 0;
+  for (int turn = 0; turn < (poll ? 64 : 1); ++turn) {
+    if (arrived()) return;
+    cpuRelax();
+  }
   Layout::Bell* bell = Layout::bell(segment_.data());
   const auto start = Clock::now();
   const auto spinEnd = start + setup_.spin;
   const auto yieldEnd = spinEnd + setup_.yield;
-  bool polling = setup_.spin.count() > 0;
+  bool polling = poll;
   for (uint32_t turn = 1;; ++turn) {
     if (arrived()) return;
     if (polling && turn % 64 != 0) {
@@ -330,22 +353,19 @@ void SmallAllReduce::waitAll() {
 
 void SmallAllReduce::post(const void* input, void* output, size_t count, DataType type, RedOp op) {
   if (!broken_.empty()) throw Error(brokenCode_, broken_);
-  const auto now = Clock::now();
-  p_ = Pending{};
+  p_ = Pending{};  // its clocks stay zero until the first wait reads the clock
   p_.input = input;
   p_.output = output;
   p_.count = count;
   p_.type = type;
   p_.op = op;
   p_.bytes = count * dataTypeSize(type);
-  p_.lastArrival = now;
-  p_.nextCheck = now + std::chrono::milliseconds(1);
   if (setup_.nranks == 1) return;  // the segment is not needed: the result is the input
   p_.k = ++calls_;
   p_.parity = static_cast<int>(p_.k & 1);
   p_.signature = signatureOf(count, type, op);
   std::byte* mine = cell(p_.parity, setup_.rank);
-  std::memcpy(mine + Layout::kPayload, input, p_.bytes);
+  copyPayload(mine + Layout::kPayload, input, p_.bytes);
   Layout::signature(mine).store(p_.signature, std::memory_order_relaxed);
   // A payload in the flag's line: a seq_cst store, which waits for the line before this rank
   // polls its peers (measured faster than letting it drain while polling). A longer payload: a
