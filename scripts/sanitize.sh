@@ -58,7 +58,8 @@ elif [ "$kind" = asan ]; then
   second=(-R '^multiproc\.(Ranks/Collectives\.EveryTypeOpAndPlacement/3ranks_|Transports/KilledRank\.EveryOtherRankFailsNamingIt/|Transports/Abort\.NcclCommAbortFromAnotherThread[A-Za-z]*/)(ofi_|ucx_|tcp_4)')
 else
   targets=(engine_test cpp_api_test nccl_extra_test nccl_errors_test shm_inproc_test
-    multiproc_p2p_group_test multiproc_failure_test multiproc_fault_matrix_test multiproc_abort_test)
+    multiproc_p2p_group_test multiproc_failure_test multiproc_fault_matrix_test multiproc_abort_test
+    multiproc_small_all_reduce_test)
   select=(-R '^(engine\.|CppApi\.|api\.NcclExtra\.|NcclErrors\.|transports\.ShmInproc\.|multiproc\.(Shm/PointToPoint|Transports/PointToPointOnEveryTransport\..*/(shm|tcp)$|PointToPoint\.|Group\.|Bootstrap\.|Mismatch\.|SmallAllReduce\.|Transports/Abort\..*/(shm|tcp)$|Cases/FaultMatrix\..*/(shm|tcp)_(kill|stop)_mid$))'
     # Its check that abort gave back every thread counts TSan's own background thread.
     -E 'Abort\.NcclCommAbortFromAnotherThreadIsPromptAndFreesAll')
