@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/error.hpp"
+#include "kernels/datatype.hpp"
 #include "kernels/reduce_kernels.hpp"
 
 namespace plexus {
@@ -30,7 +31,13 @@ void reduceBuffers(DataType type, RedOp op, void* dst, const void* a, const void
   }
   if (count == 0) return;
   const int kernelOp = op == RedOp::kAvg ? int(RedOp::kSum) : int(op);
-  kernels::activeKernels().reduce[int(type)][kernelOp](dst, a, b, count);
+  // Fewer bytes than a cache line: the scalar family. The vector families pad a partial block
+  // through buffers (three variable-size copies), a fifth of a 2-rank 8-byte all-reduce; every
+  // family gives the same bits (tests/kernels/reduce_families_test.cpp).
+  const bool tiny = count * dataTypeSize(type) < 64;
+  const kernels::ReduceKernels& k =
+      tiny ? *kernels::kernelsFor(kernels::Isa::kScalar) : kernels::activeKernels();
+  k.reduce[int(type)][kernelOp](dst, a, b, count);
 }
 
 void finalizeAverage(DataType type, void* dst, const void* src, size_t count, int n) {
