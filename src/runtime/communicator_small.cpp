@@ -1,5 +1,6 @@
 // The communicator's hook for small all-reduces on one host (runtime/small_all_reduce.hpp): set up
-// at init; per call run inline (the engine idle) or queued as an empty plan whose gate runs it.
+// at init; per call run inline (the engine idle) or queued as an empty plan whose gate posts and
+// whose poll finishes it.
 // Kept apart from communicator.cpp.
 #include "base/log.hpp"
 #include "engine/engine.hpp"

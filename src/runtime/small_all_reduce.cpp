@@ -221,8 +221,11 @@ void SmallAllReduce::fail(ErrorCode code, const std::string& message, int blamed
 // payRing's fence): a sleeper counts itself in `sleepers` (seq_cst) before its last look at the
 // cells, so either it sees the post or this rank sees it and rings.
 void SmallAllReduce::ringIfSleepers() {
+  if (Layout::bell(segment_.data())->sleepers.load(std::memory_order_seq_cst) != 0) ring();
+}
+
+void SmallAllReduce::ring() {
   Layout::Bell* b = Layout::bell(segment_.data());
-  if (b->sleepers.load(std::memory_order_seq_cst) == 0) return;
   b->word.fetch_add(1, std::memory_order_seq_cst);
   futexWakeAll(&b->word, true);
 }
@@ -232,10 +235,7 @@ void SmallAllReduce::payRing() {
   ringOwed_ = false;
 #if defined(__SANITIZE_THREAD__)
   // ThreadSanitizer does not model fences: an RMW on `sleepers` gives the same store-load order.
-  Layout::Bell* b = Layout::bell(segment_.data());
-  if (b->sleepers.fetch_add(0, std::memory_order_seq_cst) == 0) return;
-  b->word.fetch_add(1, std::memory_order_seq_cst);
-  futexWakeAll(&b->word, true);
+  if (Layout::bell(segment_.data())->sleepers.fetch_add(0, std::memory_order_seq_cst) != 0) ring();
 #else
   std::atomic_thread_fence(std::memory_order_seq_cst);
   ringIfSleepers();

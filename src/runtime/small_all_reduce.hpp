@@ -15,9 +15,10 @@
 // millisecond a peer process that exited or a peer's failure notice (a word in the segment, and
 // the transports' abort notices), and names the rank it waits for.
 //
-// The communicator runs a call inline when its engine holds no work, else as the gate of an empty
-// plan on the engine's queue (so it stays in order with earlier asynchronous calls); both take
-// one collective sequence number, so the ranks' engines stay in step either way.
+// The communicator runs a call inline when its engine holds no work, else as an empty plan on the
+// engine's queue whose gate posts and whose poll finishes it (so it stays in order with earlier
+// asynchronous calls); both take one collective sequence number, so the ranks' engines stay in
+// step either way.
 // docs/performance.md, "Small all-reduce".
 #pragma once
 
@@ -115,6 +116,7 @@ class SmallAllReduce {
   void finish();
   void checkPeers(int waitingFor, uint64_t k);
   void ringIfSleepers();
+  void ring();     // wakes every sleeper on the bell
   void payRing();  // the ring a long payload's post owes, if any
   [[noreturn]] void fail(ErrorCode code, const std::string& message, int blamed);
   std::string where(int peer) const;
