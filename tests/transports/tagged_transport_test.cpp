@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 
 #include "base/error.hpp"
 #include "transports/plugin_common/tagged_transport.hpp"
@@ -38,6 +39,8 @@ class FakeFabric final : public TaggedFabric {
   void* registerMemory(void*, size_t) override { return nullptr; }
   bool post(FabricOp& op) override {
     if (busyEvery_ > 0 && ++posts_ % busyEvery_ == 0) return false;  // back-pressure
+    if (op.send && exited_.count(op.peer) != 0)                      // as the ofi fabric refuses it
+      throw Error(ErrorCode::kRemote, "rank " + std::to_string(op.peer) + " has exited");
     if (op.send) {
       wire_.inbox[op.peer].push_back(
           Wire::Message{op.tag, std::string(static_cast<const char*>(op.buf), op.len)});
@@ -77,10 +80,17 @@ class FakeFabric final : public TaggedFabric {
     return moved;
   }
   bool waitFds(std::vector<pollfd>&, bool*) override { return false; }
-  bool peerFailed(int, std::string*) const override { return false; }
+  bool peerFailed(int rank, std::string* why) const override {
+    if (exited_.count(rank) == 0) return false;
+    if (why != nullptr) *why = "has exited";
+    return true;
+  }
+  bool peerExited(int rank) const override { return exited_.count(rank) != 0; }
   plexus_tp_device_t device() const override { return {}; }
 
   void setBusyEvery(int n) { busyEvery_ = n; }
+  // From now on `rank`'s process is gone: sends to it throw, as the ofi fabric's do.
+  void markExited(int rank) { exited_.insert(rank); }
 
  private:
   int rank_;
@@ -90,6 +100,7 @@ class FakeFabric final : public TaggedFabric {
   std::deque<FabricOp*> recvs_;
   int busyEvery_ = 0;
   int posts_ = 0;
+  std::set<int> exited_;
 };
 
 class TaggedPair : public ::testing::Test {
@@ -114,6 +125,7 @@ class TaggedPair : public ::testing::Test {
     for (int r = 0; r < 2; ++r) {
       auto fabric = std::make_unique<FakeFabric>(r, wire_, 17u + static_cast<uint32_t>(r));
       fabric->setBusyEvery(busyEvery);
+      fabric_[r] = fabric.get();
       TaggedTransportOptions o;
       o.name = "fake";
       t_[r] = makeTaggedTransport(ctx_[r], o, std::move(fabric));
@@ -130,6 +142,7 @@ class TaggedPair : public ::testing::Test {
 
   void TearDown() override {
     abort_[0] = abort_[1] = true;  // no flush wait
+    fabric_[0] = fabric_[1] = nullptr;
     t_[0].reset();
     t_[1].reset();
   }
@@ -145,6 +158,7 @@ class TaggedPair : public ::testing::Test {
   Wire wire_;
   std::unique_ptr<Transport> t_[2];
   Connection* c_[2] = {nullptr, nullptr};
+  FakeFabric* fabric_[2] = {nullptr, nullptr};  // owned by t_
 };
 
 TEST_F(TaggedPair, FramesArriveInOrderWithTheirTags) {
@@ -279,6 +293,48 @@ TEST_F(TaggedPair, VanishedPeerIsNamedWhenDataIsExpected) {
   }
   EXPECT_NE(message.find("rank 1 (host beta"), std::string::npos) << message;
   EXPECT_NE(message.find("over fake"), std::string::npos) << message;
+}
+
+// A peer can finish its last call and exit before this rank releases the frames it sent (seen
+// in the fault matrix: ofi shm, a victim that destroys its communicator at teardown). The frames
+// are still read, and the credit for them, which no one will read, is dropped rather than failing
+// the call; data this rank would send to the exited peer still fails, naming it.
+TEST_F(TaggedPair, ExitedPeerStillDeliversWhatItSentAndItsCreditsAreDropped) {
+  int posted = 0;
+  for (int iter = 0; iter < 200 && posted < 3; ++iter) {
+    if (std::byte* slot = c_[0]->sender().acquire()) {
+      std::memset(slot, 40 + posted, 10);
+      c_[0]->sender().post(10, static_cast<uint32_t>(posted));
+      ++posted;
+    }
+    pump();
+  }
+  ASSERT_EQ(posted, 3);
+  fabric_[1]->markExited(0);
+  for (uint32_t want = 0; want < 3; ++want) {
+    uint32_t bytes = 0, tag = 0;
+    const std::byte* p = nullptr;
+    for (int i = 0; i < 100 && p == nullptr; ++i) {
+      t_[1]->progress();
+      p = c_[1]->receiver().peek(&bytes, &tag);
+    }
+    ASSERT_NE(p, nullptr) << "frame " << want;
+    EXPECT_EQ(tag, want);
+    EXPECT_EQ(p[9], static_cast<std::byte>(40 + want));
+    EXPECT_NO_THROW(c_[1]->receiver().release()) << "frame " << want;
+    EXPECT_NO_THROW(t_[1]->progress());
+  }
+  // Data for the exited peer is an error that names it.
+  std::byte* slot = c_[1]->sender().acquire();
+  ASSERT_NE(slot, nullptr);
+  try {
+    c_[1]->sender().post(4, 9);
+    for (int i = 0; i < 10; ++i) t_[1]->progress();
+    ADD_FAILURE() << "a frame for an exited peer was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kRemote);
+    EXPECT_NE(std::string(e.what()).find("rank 0 has exited"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

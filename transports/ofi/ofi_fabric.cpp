@@ -199,14 +199,17 @@ void OfiFabric::addPeer(int rank, const std::string& address) {
                 rank, why.c_str());
 }
 
-bool OfiFabric::peerFailed(int rank, std::string* why) const {
+bool OfiFabric::peerExited(int rank) const {
   auto it = peerPidFds_.find(rank);
-  if (it != peerPidFds_.end()) {
-    pollfd p{it->second.get(), POLLIN, 0};
-    if (::poll(&p, 1, 0) > 0) {
-      if (why != nullptr) *why = "has exited (its process is gone: killed or crashed)";
-      return true;
-    }
+  if (it == peerPidFds_.end()) return false;
+  pollfd p{it->second.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+bool OfiFabric::peerFailed(int rank, std::string* why) const {
+  if (peerExited(rank)) {
+    if (why != nullptr) *why = "has exited (its process is gone: killed or crashed)";
+    return true;
   }
   // A live peer this rank cannot hear from (its own region is locked) or send to (the peer's is)
   // because another rank died holding the lock: the failure is that rank's.

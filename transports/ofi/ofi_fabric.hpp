@@ -43,6 +43,8 @@ class OfiFabric final : public TaggedFabric {
   bool progress() override;
   bool waitFds(std::vector<pollfd>& fds, bool* busy) override;
   // A same-host peer whose process has exited (see peerPidFds_).
+  bool peerExited(int rank) const override;
+  // An exited peer, or one this rank cannot reach because a lost rank holds a region lock.
   bool peerFailed(int rank, std::string* why) const override;
   plexus_tp_device_t device() const override;
 

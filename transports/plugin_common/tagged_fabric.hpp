@@ -87,6 +87,9 @@ class TaggedFabric {
   virtual bool waitFds(std::vector<pollfd>& fds, bool* busy) = 0;
   // The fabric knows `rank` is gone (why says how).
   virtual bool peerFailed(int rank, std::string* why) const = 0;
+  // True when `rank`'s process is known to have ended (it reads nothing more); false when the
+  // fabric cannot tell.
+  virtual bool peerExited(int /*rank*/) const { return false; }
   virtual plexus_tp_device_t device() const = 0;
 };
 

@@ -93,8 +93,8 @@ class TaggedConnection final : public Connection,
   bool sendDrained() const override { return sf_.drained(); }
   // Everything sent has been consumed by the peer and every credit owed has left.
   bool flushed() const {
-    return sf_.drained() && sf_.consumed() && !creditInFlight_ && !rf_.creditDue() &&
-           backlog_.empty();
+    return sf_.drained() && sf_.consumed() &&
+           (creditsDropped_ || (!creditInFlight_ && !rf_.creditDue())) && backlog_.empty();
   }
   bool broken() const { return !broken_.empty(); }
   // The fabric refused a post (retry without sleeping).
@@ -121,6 +121,11 @@ class TaggedConnection final : public Connection,
   void postRecv(uint64_t frame);
   void transmit();
   void sendCredit();
+  // A peer may finish its last call and exit before this rank has released the frames it sent:
+  // it reads no more credits, so a credit that cannot reach an exited peer is dropped, not an
+  // error (data this rank still expects from it fails in checkPeer; data for it, in post).
+  bool peerExited() const;
+  void dropCredits();
 
   TaggedTransportImpl& owner_;
   TaggedFabric& fabric_;
@@ -141,6 +146,7 @@ class TaggedConnection final : public Connection,
   flow::SendFlow sf_;
   flow::RecvFlow rf_;
   bool creditInFlight_ = false;
+  bool creditsDropped_ = false;  // the peer exited (dropCredits)
   bool transmitBusy_ = false;
   std::deque<FabricOp*> backlog_;
   std::string broken_;
@@ -348,9 +354,24 @@ void TaggedConnection::start() {
 }
 
 bool TaggedConnection::postNow(FabricOp& op) {
-  if (!fabric_.post(op)) return false;
+  try {
+    if (!fabric_.post(op)) return false;
+  } catch (const Error&) {
+    if (op.kind != kCreditSend || !peerExited()) throw;
+    dropCredits();
+    return true;
+  }
   op.inFlight = true;
   return true;
+}
+
+bool TaggedConnection::peerExited() const {
+  return fabric_.peerExited(peer_) || owner_.sideband().peerGone(peer_, nullptr);
+}
+
+void TaggedConnection::dropCredits() {
+  creditsDropped_ = true;
+  creditInFlight_ = false;
 }
 
 void TaggedConnection::postRecv(uint64_t frame) {
@@ -389,7 +410,7 @@ void TaggedConnection::transmit() {
 }
 
 void TaggedConnection::sendCredit() {
-  if (creditInFlight_ || !rf_.creditDue() || !broken_.empty()) return;
+  if (creditInFlight_ || creditsDropped_ || !rf_.creditDue() || !broken_.empty()) return;
   credits_[0] = rf_.released();
   rf_.creditSent(credits_[0]);
   creditInFlight_ = true;
@@ -398,6 +419,10 @@ void TaggedConnection::sendCredit() {
 
 void TaggedConnection::onComplete(FabricOp& op, bool ok, size_t length, const std::string& error) {
   op.inFlight = false;
+  if (!ok && op.kind == kCreditSend && peerExited()) {
+    dropCredits();
+    return;
+  }
   if (!ok) {
     const char* what = op.send ? "sending" : "receiving";
     breakWith(formatString("%s failed: %s (the peer may have exited or the network failed)", what,
