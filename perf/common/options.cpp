@@ -116,7 +116,11 @@ ParsedOptions parseOptions(int argc, const char* const* argv) {
   app.add_option("-a,--average", o.average,
                  "Time across ranks: 0 rank 0, 1 mean, 2 min, 3 max (default 1)")
       ->check(CLI::Range(0, 3));
-  app.add_option("-R,--local_register", o.localRegister, "Accepted and ignored");
+  app.add_option("-R,--local_register", o.localRegister,
+                 "1 or 2: host buffers from ncclMemAlloc (as nccl-tests takes registered "
+                 "buffers; on one host Plexus then reduces straight from the peers' buffers); "
+                 "device buffers: accepted and ignored (default 0)")
+      ->check(CLI::Range(0, 2));
   app.add_option("-M,--memory", o.memoryReport, "Accepted and ignored (no memory report)");
   app.add_option("--buffers", buffers,
                  "Where the buffers live: auto (device memory when built with CUDA and a device "

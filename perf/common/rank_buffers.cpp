@@ -5,10 +5,10 @@
 
 namespace plexus::perf {
 
-RankBuffers RankBuffers::onHost(size_t bytes) {
+RankBuffers RankBuffers::onHost(size_t bytes, bool fromNccl) {
   RankBuffers b;
-  b.hostSend_ = HostBuffer(bytes);
-  b.hostRecv_ = HostBuffer(bytes);
+  b.hostSend_ = HostBuffer(bytes, fromNccl);
+  b.hostRecv_ = HostBuffer(bytes, fromNccl);
   return b;
 }
 

@@ -15,7 +15,8 @@ namespace plexus::perf {
 class RankBuffers {
  public:
   RankBuffers() = default;
-  static RankBuffers onHost(size_t bytes);
+  // `fromNccl`: the host buffers come from ncclMemAlloc (-R 1 or 2).
+  static RankBuffers onHost(size_t bytes, bool fromNccl = false);
   // Throws std::runtime_error naming the device when CUDA fails (allocation included).
   static RankBuffers onDevice(size_t bytes, int device, bool nullStream);
 

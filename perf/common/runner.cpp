@@ -727,7 +727,7 @@ void allocateBuffers(Job& job) {
   const size_t bytes = job.opt.maxBytes + kGuardBytes;
   for (RankState& r : job.ranks) {
     if (!job.onDevice) {
-      r.buf = RankBuffers::onHost(bytes);
+      r.buf = RankBuffers::onHost(bytes, job.opt.localRegister != 0);
       continue;
     }
     try {

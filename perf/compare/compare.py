@@ -200,6 +200,7 @@ def run_plexus(a, bins, sweep):
         env[k] = v
     cmd = [bins["plexus-run"], "-n", str(a.ranks), "--no-prefix", "--timeout", str(a.timeout),
            bins["all_reduce_perf"]] + sweep + ["-c", "1", "-a", "3", "-d", "float", "-o", "sum"]
+    cmd += shlex.split(a.plexus_args)
     _, out, _ = run(cmd, timeout=a.timeout + 30, env=env)
     return parse_perf_table(out), out
 
@@ -556,6 +557,9 @@ def main():
                         "(to compare with Plexus over tcp: add --plexus-env PLEXUS_TRANSPORTS=tcp)")
     p.add_argument("--plexus-env", action="append", default=[], metavar="VAR=VALUE",
                    help="environment for the Plexus ranks (repeatable)")
+    p.add_argument("--plexus-args", default="",
+                   help="more all_reduce_perf arguments, e.g. '-R 1' (buffers from ncclMemAlloc: "
+                        "zero copy between the ranks)")
     p.add_argument("--probe-reps", type=int, default=5, help="runs of each probe kernel")
     p.add_argument("--probe-mib", type=int, default=0, help="probe buffer size in MiB (default 8x LLC, 256..1024)")
     p.add_argument("--quiet", type=float, default=15,
@@ -566,6 +570,8 @@ def main():
     a = p.parse_args()
     if a.mpi_btl == "tcp":
         LABEL["mpi"] = "Open MPI (ob1 + tcp on lo)"
+    if a.plexus_args:
+        LABEL["plexus"] = f"Plexus (all_reduce_perf {a.plexus_args}, shm)"
 
     libs = [l for l in a.libs.split(",") if l]
     for l in libs:

@@ -361,10 +361,15 @@ ncclResult_t ncclCommUserRank(const ncclComm_t comm, int* rank) {
 ncclResult_t ncclMemAlloc(void** ptr, size_t size) {
   return api::guarded(nullptr, [&] {
     if (ptr == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclMemAlloc: ptr is NULL");
-    // With PLEXUS_SINGLE_COPY=1 peers on this host map it (runtime/shared_alloc.hpp).
-    if (plexus::runtime::sharedAllocWanted()) {
-      *ptr = plexus::runtime::sharedAlloc(size);
-      return;
+    // Peers on this host may map it for zero copy (runtime/shared_alloc.hpp). With the default
+    // PLEXUS_SINGLE_COPY=auto a memfd that cannot be had leaves plain memory (the slots serve it).
+    if (plexus::runtime::sharedAllocWanted(size)) {
+      try {
+        *ptr = plexus::runtime::sharedAlloc(size);
+        return;
+      } catch (const plexus::Error&) {
+        if (plexus::envString("SINGLE_COPY", "auto") == "1") throw;
+      }
     }
     void* p = nullptr;
     if (posix_memalign(&p, 4096, size == 0 ? 4096 : size) != 0)

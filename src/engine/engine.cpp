@@ -102,6 +102,7 @@ void Engine::start(Active& a) {
   }
   wake_ = provider_.wakeSources();  // connections set up since the last work may change them
   a.started = true;
+  a.polling = static_cast<bool>(a.work->desc().poll);
   a.work->desc().trace.setState(OpTrace::kRunning);
   PLEXUS_TRACE(subsys::kColl, "%s: start %s (seq %u)", config_.context.c_str(),
                a.work->desc().label().c_str(), a.work->seq);
@@ -109,11 +110,15 @@ void Engine::start(Active& a) {
 
 bool Engine::advance(Active& a) {
   if (!a.started) start(a);
-  if (a.work->desc().poll) {
-    if (!a.work->desc().poll()) return false;
-    a.work->complete();
-    pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
-    return true;
+  if (a.polling) {
+    const WorkDesc::Poll p = a.work->desc().poll();
+    if (p == WorkDesc::Poll::kWaiting) return false;
+    a.polling = false;
+    if (p == WorkDesc::Poll::kDone) {
+      a.work->complete();
+      pendingWorks_.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
   }
   bool moved = false;
   bool allDone = true;
@@ -231,8 +236,7 @@ std::string Engine::describeWaits() const {
 }
 
 bool Engine::pollingLocked() const {
-  return !collectives_.empty() && collectives_.front().started &&
-         collectives_.front().work->desc().poll;
+  return !collectives_.empty() && collectives_.front().polling;
 }
 
 void Engine::checkStall() {

@@ -92,6 +92,7 @@ class Engine {
     std::vector<transport::Connection*> sentOn;
     transport::Connection* draining = nullptr;  // all steps done; waits for this to drain
     bool started = false;
+    bool polling = false;  // started, and its poll has not yet answered (WorkDesc::poll)
   };
 
   bool progressLocked();
@@ -114,7 +115,7 @@ class Engine {
   void start(Active& a);
   void sleepLocked(std::chrono::nanoseconds max);
   void checkStall();
-  bool pollingLocked() const;  // the running collective is a polled one (WorkDesc::poll)
+  bool pollingLocked() const;  // the running collective waits in its poll (WorkDesc::poll)
   std::string explain(const Error& e);
   void failLocked(ErrorCode code, const std::string& message);
   bool hasWorkLocked() const;

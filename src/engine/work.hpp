@@ -68,12 +68,13 @@ struct WorkDesc {
   // Runs when the work reaches the front of its queue, before its first step; throws Error to
   // fail it (PLEXUS_CHECK compares the gathered call signatures here). Empty: nothing runs.
   std::function<void()> gate;
-  // Called on each progress turn once the gate ran, until it returns true (the work is then
-  // complete); throws Error to fail it. The plan's steps, if any, are not run. It checks its own
-  // peers and timeout (the engine's stall check leaves such a work alone), and while it waits the
-  // engine sleeps at most 20 us at a time (its peers do not ring this rank's doorbell). Empty:
-  // the plan runs.
-  std::function<bool()> poll;
+  // Called on each progress turn once the gate ran, until it returns kDone (the work is complete
+  // and its plan's steps are not run) or kRunPlan (the plan runs from then on, as if there were no
+  // poll); throws Error to fail it. While it answers kWaiting it checks its own peers and timeout
+  // (the engine's stall check leaves such a work alone), and the engine sleeps at most 20 us at a
+  // time (its peers do not ring this rank's doorbell). Empty: the plan runs.
+  enum class Poll { kWaiting, kDone, kRunPlan };
+  std::function<Poll()> poll;
   // A private copy of the input, for calls whose plan cannot run in place (all-to-all with
   // input == output); `input` then points into it. Lives as long as the work.
   std::vector<std::byte> stagedInput;

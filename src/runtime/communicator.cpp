@@ -418,6 +418,7 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     d.plan = p2pPlan(nranks_, rank_, a.isSend, a.root, a.count);
   } else {
     d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
+    offerZeroCopy(a, d);  // the gate may find every rank's buffers shared and skip the plan
   }
   if (recorder_)
     d.trace =

@@ -1,5 +1,6 @@
 // The communicator's hook for single copy on one host (runtime/single_copy.hpp): set up at init,
-// chosen per call in submit. Kept apart from communicator.cpp.
+// chosen per call in submit (PLEXUS_SINGLE_COPY=1), or offered per call beside the plan (auto:
+// zero copy for ncclMemAlloc buffers). Kept apart from communicator.cpp.
 #include "base/env.hpp"
 #include "runtime/communicator.hpp"
 #include "runtime/single_copy.hpp"
@@ -36,6 +37,25 @@ bool Communicator::trySingleCopy(const OpArgs& a, engine::WorkDesc& d) {
   d.gate = [sc, c = a.collective, in = a.input, out = a.output, n = a.count, t = a.type,
             op = a.op] { sc->call(c, in, out, n, t, op); };
   return true;
+}
+
+void Communicator::offerZeroCopy(const OpArgs& a, engine::WorkDesc& d) {
+  if (!single_ || mapped_ || checker_) return;
+  if (!single_->offers(a.collective, a.count, dataTypeSize(a.type))) return;
+  SingleCopy* sc = single_.get();
+  d.gate = [sc, in = a.input, out = a.output, n = a.count, t = a.type, op = a.op] {
+    sc->offer(in, out, n, t, op);
+  };
+  d.poll = [sc] {
+    switch (sc->settle()) {
+      case SingleCopy::Settled::kDone:
+        return engine::WorkDesc::Poll::kDone;
+      case SingleCopy::Settled::kSlots:
+        return engine::WorkDesc::Poll::kRunPlan;
+      default:
+        return engine::WorkDesc::Poll::kWaiting;
+    }
+  };
 }
 
 }  // namespace plexus::runtime

@@ -49,7 +49,9 @@ bool Communicator::trySmallAllReduce(const OpArgs& a, engine::WorkDesc& d) {
   d.gate = [sm, in = a.input, out = a.output, n = a.count, t = a.type, op = a.op] {
     sm->post(in, out, n, t, op);
   };
-  d.poll = [sm] { return sm->poll(); };
+  d.poll = [sm] {
+    return sm->poll() ? engine::WorkDesc::Poll::kDone : engine::WorkDesc::Poll::kWaiting;
+  };
   return true;
 }
 

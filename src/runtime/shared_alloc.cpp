@@ -30,8 +30,10 @@ Registry& registry() {
 
 }  // namespace
 
-bool sharedAllocWanted() {
-  return envString("SINGLE_COPY", "auto") == "1";
+bool sharedAllocWanted(size_t bytes) {
+  const std::string mode = envString("SINGLE_COPY", "auto");
+  if (mode == "1") return true;
+  return mode == "auto" && bytes >= envSize("SINGLE_COPY_MIN", 1u << 20);
 }
 
 void* sharedAlloc(size_t bytes) {

@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "base/env.hpp"
 #include "base/error.hpp"
@@ -18,9 +17,7 @@ namespace plexus::runtime {
 namespace {
 
 constexpr size_t kChunkBytes = 256 << 10;  // a peer's input is reduced from scratch this large
-// What PLEXUS_SINGLE_COPY=auto does (0: the slots). A host where cross-memory attach copies as
-// fast as memcpy would set it to 1 (then auto is 1 unless the host is oversubscribed).
-constexpr int kAutoChoosesSingleCopy = 0;
+constexpr int kAutoMaxRanks = 64;           // PLEXUS_SINGLE_COPY=auto offers zero copy up to this
 
 // What each rank publishes at init (the all-gather): its settings and its control block.
 struct Hello {
@@ -93,13 +90,12 @@ std::unique_ptr<SingleCopy> SingleCopy::create(SingleCopySetup setup, SingleCopy
                   obstacle.c_str());
     return nullptr;
   }
-  // Auto keeps the slots for now: on the reference VM process_vm_readv copies at half the speed
-  // of memcpy, and single copy measured slower than the slots at every size whenever the machine
-  // was quiet (docs/performance.md, "Single copy"). Where it is tried, it would also stay off
-  // when the host runs more of the communicator's ranks than it has cores (spinning waits).
-  const auto cores = static_cast<int>(std::thread::hardware_concurrency());
-  if (mine.mode == SingleCopyMode::kAuto &&
-      (kAutoChoosesSingleCopy == 0 || (cores > 0 && setup.nranks > cores)))
+  // Auto offers zero copy only (buffers from ncclMemAlloc) and keeps the slots for other buffers:
+  // on the reference VM process_vm_readv copies at half the speed of memcpy, and cross-memory
+  // single copy measured slower than the slots whenever the machine was quiet
+  // (docs/performance.md, "Single copy"). Off above kAutoMaxRanks: a rank whose buffers are
+  // not shared tells every peer so, one system call each, on every offered call.
+  if (mine.mode == SingleCopyMode::kAuto && setup.nranks > kAutoMaxRanks)
     mine.mode = SingleCopyMode::kOff;
   // Every rank decides alike from here (the mode must be set alike, like PLEXUS_SLOT_SIZE): off
   // costs no collective, so that hundreds of ranks on one host do not pay for it at init.
@@ -120,6 +116,7 @@ std::unique_ptr<SingleCopy> SingleCopy::create(SingleCopySetup setup, SingleCopy
   }
   const auto mode = static_cast<SingleCopyMode>(root.mode);
   sc->threshold_ = root.threshold;  // rank 0's threshold holds
+  sc->autoMode_ = mode == SingleCopyMode::kAuto;
   // Probe: one word of every peer's control block. A failure anywhere turns it off everywhere.
   std::string failure;
   for (int p = 0; p < s.nranks && failure.empty(); ++p) {
@@ -142,14 +139,22 @@ std::unique_ptr<SingleCopy> SingleCopy::create(SingleCopySetup setup, SingleCopy
           ctx.c_str(), modeName(mode), f.c_str());
       return nullptr;
     }
-  PLEXUS_INFO(subsys::kInit,
-              "%s: single copy (cross-memory attach) for all-reduce, reduce-scatter and all-gather "
-              "of at least %llu bytes",
-              ctx.c_str(), static_cast<unsigned long long>(sc->threshold_));
+  if (sc->autoMode_)
+    PLEXUS_INFO(subsys::kInit,
+                "%s: zero copy for all-reduces of at least %llu bytes whose buffers every rank "
+                "took from ncclMemAlloc (PLEXUS_SINGLE_COPY=auto); other buffers keep the shm "
+                "slots",
+                ctx.c_str(), static_cast<unsigned long long>(sc->threshold_));
+  else
+    PLEXUS_INFO(subsys::kInit,
+                "%s: single copy (cross-memory attach) for all-reduce, reduce-scatter and "
+                "all-gather of at least %llu bytes",
+                ctx.c_str(), static_cast<unsigned long long>(sc->threshold_));
   return sc;
 }
 
 bool SingleCopy::serves(algo::Collective c, uint64_t count, size_t elemSize) const {
+  if (autoMode_) return false;
   uint64_t bytes = count * elemSize;
   if (c == algo::Collective::kReduceScatter || c == algo::Collective::kAllGather)
     bytes *= static_cast<uint64_t>(setup_.nranks);

@@ -13,6 +13,12 @@
 //
 // The call runs on the engine's queue (the work's gate, with an empty plan), so it stays in order
 // with the communicator's other collectives. docs/performance.md, "Single copy".
+//
+// PLEXUS_SINGLE_COPY=auto (the default) offers only zero copy: an all-reduce whose buffers lie in
+// ncclMemAlloc's shared allocations on this rank posts them (offer, the gate of a work that also
+// carries the slot plan); a rank whose buffers do not tells its peers so in one word and runs the
+// plan. settle (the work's poll) runs zero copy once every peer posted shared buffers, and lets
+// the plan run as soon as one peer said it cannot (single_copy_offer.cpp).
 #pragma once
 
 #include <sys/types.h>
@@ -69,8 +75,16 @@ class SingleCopy {
   SingleCopy& operator=(const SingleCopy&) = delete;
 
   // Whether this call takes single copy (equal on every rank for equal calls): an all-reduce,
-  // reduce-scatter or all-gather whose largest buffer has at least the threshold's bytes.
+  // reduce-scatter or all-gather whose largest buffer has at least the threshold's bytes. Never
+  // in auto mode (offers).
   bool serves(algo::Collective c, uint64_t count, size_t elemSize) const;
+  // Auto mode: whether this call is offered zero copy (an all-reduce of at least the threshold's
+  // bytes; equal on every rank for equal calls). Such a call runs offer() then settle() until
+  // it answers kDone (zero copy ran) or kSlots (run the plan).
+  bool offers(algo::Collective c, uint64_t count, size_t elemSize) const;
+  enum class Settled { kWaiting, kDone, kSlots };
+  void offer(const void* input, void* output, size_t count, DataType type, RedOp op);
+  Settled settle();
   // The empty plan the work carries (algorithm "single-copy"; the gate does the work).
   std::shared_ptr<const algo::Plan> plan(algo::Collective c, uint64_t count) const;
   // The collective itself (all-reduce, reduce-scatter or all-gather; `count` as the API's);
@@ -93,7 +107,20 @@ class SingleCopy {
   struct alignas(64) Word {  // one per peer in each rank's control block; peers write them
     std::atomic<uint64_t> phase{0};
     std::atomic<int64_t> blame{-1};  // the rank this peer found failed (a failure notice)
+    // Auto mode: the phase of the last call this peer offered without shared buffers (it runs
+    // the plan; it wrote neither `posted` nor `phase` for that call).
+    std::atomic<uint64_t> declined{0};
     Posted posted;
+  };
+  struct Offer {  // the call offer() posted and settle() finishes (auto mode)
+    const void* input = nullptr;
+    void* output = nullptr;
+    size_t count = 0;
+    DataType type = DataType::kFloat32;
+    RedOp op = RedOp::kSum;
+    uint64_t phase = 0;
+    bool declined = false;  // this rank's buffers are not shared: the plan runs
+    std::chrono::steady_clock::time_point since, nextCheck;
   };
   struct Unmap {
     size_t size = 0;
@@ -123,6 +150,9 @@ class SingleCopy {
   void signal(uint64_t phase);
   void waitAll(uint64_t phase, const char* forWhat);
   void checkAlive(int peer) const;
+  // Every millisecond of a wait for `peer`: abort, failure notices, the peer alive, the
+  // transports' notices, the timeout since `since`. Throws naming the peer.
+  void checkWait(int peer, std::chrono::steady_clock::time_point since, const char* forWhat);
   void checkNotices(const char* forWhat) const;
   // output[outBegin + i] = input[inBegin + i] (op) every peer's input[inBegin + i], i < n.
   void reduceSlice(const void* input, void* output, size_t inBegin, size_t outBegin, size_t n,
@@ -135,6 +165,8 @@ class SingleCopy {
   std::vector<uint64_t> peerBlocks_;  // each peer's control block address
   std::vector<std::byte> scratch_;    // one chunk of a peer's input
   uint64_t calls_ = 0;
+  bool autoMode_ = false;  // PLEXUS_SINGLE_COPY=auto: zero copy offered, never cross-memory copies
+  Offer offer_;
   bool saidZeroCopy_ = false;
   std::map<std::pair<int, uint64_t>, Mapping> mappings_;  // peers' shared allocations, by id
   mutable int culprit_ = -1;                              // the peer the last error named (where())

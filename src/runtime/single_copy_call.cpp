@@ -113,6 +113,20 @@ void SingleCopy::checkNotices(const char* forWhat) const {
                   where(p) + ": it failed while this rank waited for " + forWhat);
 }
 
+void SingleCopy::checkWait(int peer, Clock::time_point since, const char* forWhat) {
+  if (setup_.abort != nullptr && setup_.abort->load(std::memory_order_relaxed))
+    throw Error(ErrorCode::kRemote,
+                where(peer) + ": the communicator was aborted while waiting for " + forWhat);
+  checkNotices(forWhat);
+  checkAlive(peer);
+  if (setup_.pollPeers) setup_.pollPeers();
+  if (Clock::now() - since > setup_.timeout)
+    throw Error(ErrorCode::kRemote,
+                where(peer) + ": timed out after " + std::to_string(setup_.timeout.count()) +
+                    " ms waiting for " + forWhat +
+                    " (check that rank is alive and makes the same calls; PLEXUS_TIMEOUT)");
+}
+
 void SingleCopy::waitAll(uint64_t phase, const char* forWhat) {
   const auto start = Clock::now();
   auto nextCheck = start + std::chrono::milliseconds(1);
@@ -124,21 +138,11 @@ void SingleCopy::waitAll(uint64_t phase, const char* forWhat) {
         sched_yield();
         continue;
       }
-      if (setup_.abort != nullptr && setup_.abort->load(std::memory_order_relaxed))
-        throw Error(ErrorCode::kRemote,
-                    where(p) + ": the communicator was aborted while waiting for " + forWhat);
       const auto now = Clock::now();
       if (now >= nextCheck) {
-        checkNotices(forWhat);
-        checkAlive(p);
-        if (setup_.pollPeers) setup_.pollPeers();
+        checkWait(p, start, forWhat);
         nextCheck = now + std::chrono::milliseconds(1);
       }
-      if (now - start > setup_.timeout)
-        throw Error(ErrorCode::kRemote,
-                    where(p) + ": timed out after " + std::to_string(setup_.timeout.count()) +
-                        " ms waiting for " + forWhat +
-                        " (check that rank is alive and makes the same calls; PLEXUS_TIMEOUT)");
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }

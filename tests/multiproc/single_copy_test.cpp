@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels/datatype.hpp"
@@ -220,7 +221,137 @@ TEST_P(SingleCopyRanks, ZeroCopyFromNcclMemAlloc) {
   for (const auto& r : out) EXPECT_TRUE(contains(r.output, kZeroCopyLine)) << r.output;
 }
 
+const char* const kAutoLine = "zero copy for all-reduces of at least";
+
+RunOptions autoOptions() {
+  RunOptions o = singleCopyOptions("64K");
+  o.env["PLEXUS_SINGLE_COPY"] = "auto";
+  o.env["PLEXUS_DEBUG_SUBSYS"] = "INIT,COLL";
+  return o;
+}
+
+// The default (auto): ncclMemAlloc's buffers on every rank take zero copy from 64 KiB (40001
+// elements of 4 and 8 bytes), every other call the slots, all exact.
+TEST_P(SingleCopyRanks, AutoTakesZeroCopyWhenEveryRankUsesNcclMemAlloc) {
+  auto out = runRanks(GetParam(), sharedBody, autoOptions());
+  EXPECT_EQ(describeFailures(out), "");
+  if (GetParam() == 1) return;
+  if (contains(out[0].output, kOffLine)) GTEST_SKIP() << out[0].output;
+  for (const auto& r : out) {
+    EXPECT_TRUE(contains(r.output, kAutoLine)) << r.output;
+    EXPECT_TRUE(contains(r.output, kZeroCopyLine)) << r.output;
+    EXPECT_FALSE(contains(r.output, kOnLine)) << r.output;
+  }
+}
+
+// Rank 0 alone uses ncclMemAlloc: it offers, its peers decline, every call runs the slot plan.
+TEST_P(SingleCopyRanks, AutoKeepsTheSlotsWhenOneRanksBuffersArePlain) {
+  auto out = runRanks(
+      GetParam(),
+      [](int rank, int n, const ncclUniqueId& id) {
+        return rank == 0 ? sharedBody(rank, n, id) : exactBody(rank, n, id);
+      },
+      autoOptions());
+  EXPECT_EQ(describeFailures(out), "");
+  if (GetParam() == 1) return;
+  if (contains(out[0].output, kOffLine)) GTEST_SKIP() << out[0].output;
+  for (const auto& r : out) {
+    EXPECT_TRUE(contains(r.output, kAutoLine)) << r.output;
+    EXPECT_FALSE(contains(r.output, kZeroCopyLine)) << r.output;
+  }
+}
+
+// Each rank holds shared and plain buffers and picks per call: every rank shared (zero copy),
+// every rank plain, and one rank plain (a different one each time), 30 rounds of 4 MB+4 B float
+// and 2 MB+8 B int64 sums and maxes, exact every time, on 2, 3 and 4 ranks.
+int switchingBody(int rank, int n, const ncclUniqueId& id) {
+  ncclComm_t comm;
+  RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
+  const size_t bytes = (size_t(4) << 20) + 8 + kGuard * 8;
+  void* shared[2] = {nullptr, nullptr};
+  RANK_NCCL(ncclMemAlloc(&shared[0], bytes));
+  RANK_NCCL(ncclMemAlloc(&shared[1], bytes));
+  std::vector<unsigned char> plain[2] = {std::vector<unsigned char>(bytes),
+                                         std::vector<unsigned char>(bytes)};
+  int failures = 0;
+  for (int round = 0; round < 30; ++round) {
+    const int kind = round % 3;
+    const bool mine = kind == 0 || (kind == 2 && rank != (round / 3) % n);
+    Buffers b = mine ? Buffers{static_cast<unsigned char*>(shared[0]),
+                               static_cast<unsigned char*>(shared[1])}
+                     : Buffers{plain[0].data(), plain[1].data()};
+    const bool wide = round % 2 == 0;
+    const DataType t = wide ? DataType::kInt64 : DataType::kFloat32;
+    const size_t count = wide ? (size_t(1) << 18) + 1 : (size_t(1) << 20) + 1;
+    const RedOp op = round % 4 < 2 ? RedOp::kSum : RedOp::kMax;
+    const std::string bad =
+        checkOne(comm, rank, n, t, op, count, round % 5 == 0, static_cast<uint64_t>(round) + 77, b);
+    if (!bad.empty() && failures++ < 5)
+      std::fprintf(stderr, "round %d (%s): %s\n", round, mine ? "shared" : "plain", bad.c_str());
+  }
+  RANK_NCCL(ncclCommDestroy(comm));
+  RANK_NCCL(ncclMemFree(shared[0]));
+  RANK_NCCL(ncclMemFree(shared[1]));
+  return failures == 0 ? 0 : 1;
+}
+
+TEST_P(SingleCopyRanks, AutoChoosesPerCallAlikeOnEveryRank) {
+  if (GetParam() == 1) GTEST_SKIP() << "one rank: nothing to choose";
+  auto out = runRanks(GetParam(), switchingBody, autoOptions());
+  EXPECT_EQ(describeFailures(out), "");
+  if (contains(out[0].output, kOffLine)) GTEST_SKIP() << out[0].output;
+  for (const auto& r : out) EXPECT_TRUE(contains(r.output, kZeroCopyLine)) << r.output;
+}
+
 INSTANTIATE_TEST_SUITE_P(Ranks, SingleCopyRanks, ::testing::Values(1, 2, 3, 4), ranksName);
+
+// Auto: a rank that does not enter the all-reduce is named at PLEXUS_TIMEOUT by the ranks that
+// offered zero copy, and a rank killed before it is named within a second or so.
+TEST(SingleCopy, AutoOfferNamesAMissingOrKilledRank) {
+  for (const bool kill : {false, true}) {
+    RunOptions o = autoOptions();
+    o.env["PLEXUS_TIMEOUT"] = "2";
+    const auto t0 = std::chrono::steady_clock::now();
+    auto out = runRanks(
+        3,
+        [kill](int rank, int n, const ncclUniqueId& id) {
+          ncclComm_t comm;
+          RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
+          void* buf = nullptr;
+          RANK_NCCL(ncclMemAlloc(&buf, size_t(4) << 20));
+          if (rank == 2) {
+            if (kill) raise(SIGKILL);
+            std::this_thread::sleep_for(std::chrono::seconds(5));  // never calls
+            ncclCommAbort(comm);
+            return 0;
+          }
+          const ncclResult_t r =
+              ncclAllReduce(buf, buf, size_t(1) << 20, ncclFloat32, ncclSum, comm, nullptr);
+          RANK_CHECK(r != ncclSuccess, "the all-reduce completed without rank 2");
+          std::fprintf(stderr, "ERROR: %s\n", ncclGetLastError(comm));
+          ncclCommAbort(comm);
+          ncclMemFree(buf);
+          return 0;
+        },
+        o);
+    if (contains(out[0].output, kOffLine)) GTEST_SKIP() << out[0].output;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (int r : {0, 1}) {
+      const auto& s = out[static_cast<size_t>(r)].output;
+      EXPECT_EQ(out[static_cast<size_t>(r)].exitCode, 0) << s;
+      EXPECT_TRUE(contains(s, "ERROR: ")) << s;
+      EXPECT_TRUE(contains(s, "rank 2 (host")) << s;
+      // (Missing: the first rank to time out blames rank 2 to the other, which says so.)
+      EXPECT_TRUE(contains(s, kill ? "has exited" : "its offer")) << s;
+      const size_t at = s.find("ERROR: ");
+      if (at != std::string::npos)
+        std::printf("%s, rank %d: %s\n", kill ? "killed" : "missing", r,
+                    s.substr(at, s.find('\n', at) - at).c_str());
+    }
+    EXPECT_LT(seconds, kill ? 20.0 : 30.0);
+  }
+}
 
 TEST(SingleCopy, KilledPeerIsNamedBySurvivors) {
   const auto t0 = std::chrono::steady_clock::now();
