@@ -34,9 +34,13 @@ struct EngineConfig {
   std::chrono::microseconds socketSpin{50};
   // After spinning, a blocked caller yields its core (sched_yield) this long before it sleeps.
   std::chrono::microseconds yield{0};
-  // Operations whose buffers are at least this large write their results with non-temporal
-  // stores (they would not fit in the cache anyway); 0 disables. PLEXUS_NT_STORE_MIN.
+  // Which operations write their results with non-temporal stores (streaming()): those whose
+  // buffers are at least streamingBytes (PLEXUS_NT_STORE_MIN), or, when streamingCache is set
+  // (PLEXUS_NT_STORE_MIN=auto), those whose buffers on the host's `localRanks` ranks together
+  // exceed half of that last-level cache. Both 0: never.
   uint64_t streamingBytes = 0;
+  uint64_t streamingCache = 0;
+  int localRanks = 1;
   std::string context;  // "rank 2 of 4 (comm 1f2e)" for messages
   // Called once, with the error message, when the engine first fails (under its progress lock);
   // `timedOut`: the failure is the PLEXUS_TIMEOUT stall check's. The flight recorder's dump hook.
@@ -115,7 +119,10 @@ class Engine {
   void start(Active& a);
   void sleepLocked(std::chrono::nanoseconds max);
   void checkStall();
-  bool pollingLocked() const;  // the running collective waits in its poll (WorkDesc::poll)
+  bool pollingLocked() const;
+  // The work's results bypass the cache (EngineConfig::streamingBytes).
+  bool streaming(
+      const WorkDesc& d) const;  // the running collective waits in its poll (WorkDesc::poll)
   std::string explain(const Error& e);
   void failLocked(ErrorCode code, const std::string& message);
   bool hasWorkLocked() const;

@@ -88,9 +88,9 @@ const std::byte* Engine::applyPiece(const algo::Step& s, Work& w, const PieceIo&
   const size_t bytes = n * esz;
   const bool avg = s.finalize && d.op == RedOp::kAvg;
   // Results of large operations bypass the cache; slots and inputs stay where they are.
-  const bool streaming = config_.streamingBytes != 0 && d.count * esz >= config_.streamingBytes;
-  auto copyOut = [streaming](std::byte* dst, const std::byte* src, size_t len) {
-    if (streaming)
+  const bool streams = streaming(d);
+  auto copyOut = [streams](std::byte* dst, const std::byte* src, size_t len) {
+    if (streams)
       streamCopy(dst, src, len);
     else
       std::memcpy(dst, src, len);
@@ -147,8 +147,7 @@ bool Engine::runLane(Active& a, Lane& lane) {
   const size_t esz = dataTypeSize(w.desc().type);
   const uint64_t pieceElems = config_.slotBytes / esz;
   const uint32_t tag = makeTag(w.seq, w.desc().signature);
-  const bool streaming =
-      config_.streamingBytes != 0 && w.desc().count * esz >= config_.streamingBytes;
+  const bool streams = streaming(w.desc());
   bool moved = false;
   while (lane.step < lane.channel->steps.size()) {
     const algo::Step& s = lane.channel->steps[lane.step];
@@ -169,8 +168,7 @@ bool Engine::runLane(Active& a, Lane& lane) {
     // not for operations whose results bypass the cache (the kernel's copy would not): over tcp
     // on 4 ranks, 64 MB lost 8 % that way, while 256 KB-4 MB gained 6-20 %.
     std::byte* into = nullptr;
-    if (bytes != 0 && (s.kind == StepKind::kRecv || s.kind == StepKind::kRecvCopySend) &&
-        !streaming)
+    if (bytes != 0 && (s.kind == StepKind::kRecv || s.kind == StepKind::kRecvCopySend) && !streams)
       into = slicePtr(w, s.dst, e0, esz);
     PieceIo io;
     if (!openPiece(lane, s, w, tag, bytes, into, io)) return moved;

@@ -35,6 +35,15 @@
 namespace plexus::runtime {
 namespace {
 
+// The last-level cache's size in bytes (L3, else L2), 0 when the C library cannot tell.
+uint64_t lastLevelCacheBytes() {
+  for (int name : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
+    const long v = sysconf(name);
+    if (v > 0) return static_cast<uint64_t>(v);
+  }
+  return 0;
+}
+
 uint32_t signatureOf(const OpArgs& a) {
   uint64_t fields[5] = {static_cast<uint64_t>(a.collective), a.count, static_cast<uint64_t>(a.type),
                         static_cast<uint64_t>(a.op), static_cast<uint64_t>(a.root)};
@@ -278,7 +287,15 @@ void Communicator::startEngine() {
   // core: 2 netns hosts x 1 rank on 2 cores, 10 Gbit/s link, 64 MB all-reduce 0.25-0.41 GB/s
   // busbw polling 1 ms, 0.53-0.63 polling 50 us. An explicit PLEXUS_SPIN_US holds for sockets too.
   ec.socketSpin = envGet("SPIN_US").has_value() ? ec.spin : std::chrono::microseconds(50);
-  ec.streamingBytes = envSize("NT_STORE_MIN", 8u << 20);
+  // Non-temporal stores for results (EngineConfig::streamingBytes): by default from the
+  // last-level cache and the ranks sharing it, 8 MiB where the cache size is unknown.
+  if (envString("NT_STORE_MIN", "auto") == "auto") {
+    ec.streamingCache = lastLevelCacheBytes();
+    ec.localRanks = std::max(1, sharing);
+    if (ec.streamingCache == 0) ec.streamingBytes = 8u << 20;
+  } else {
+    ec.streamingBytes = envSize("NT_STORE_MIN", 8u << 20);
+  }
   ec.context = context_;
   ec.onFailure = [this](const std::string& message, bool timedOut) {
     if (!recorder_ || aborting_.load()) return;

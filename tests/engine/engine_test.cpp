@@ -30,7 +30,8 @@ struct RankResult {
 std::vector<RankResult> runCollective(int nranks, algo::Collective collective, Builder build,
                                       uint64_t count, int nchannels,
                                       std::chrono::milliseconds timeout,
-                                      const std::function<void(FakeNetwork&)>& before = {}) {
+                                      const std::function<void(FakeNetwork&)>& before = {},
+                                      const std::function<void(engine::WorkDesc&)>& decorate = {}) {
   FakeNetwork net(nranks, kSlotBytes, kSlots);
   if (before) before(net);
   std::vector<RankResult> results(static_cast<size_t>(nranks));
@@ -68,6 +69,7 @@ std::vector<RankResult> runCollective(int nranks, algo::Collective collective, B
       d.type = DataType::kInt32;
       d.op = RedOp::kSum;
       d.count = count;
+      if (decorate) decorate(d);
       engine::WorkPtr work = engine.submit(std::move(d));
       engine::Engine::wait({{&engine, work}});
       if (work->state() == engine::Work::kFailed) {
@@ -118,6 +120,39 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"tree_3", algo::buildTree, 3, 2},
                       Case{"oneshot_3", algo::buildOneShot, 3, 1}),
     [](const ::testing::TestParamInfo<Case>& p) { return std::string(p.param.name); });
+
+// WorkDesc::poll: a work whose poll answers kWaiting for a while (longer than the engine's
+// timeout: the stall check leaves it alone) and then kRunPlan runs its plan exactly; one whose
+// poll answers kDone completes without running a step (its output keeps what the poll wrote).
+TEST(EnginePoll, RunsThePlanOrSkipsItAsThePollAnswers) {
+  const uint64_t count = 1000;
+  for (const auto answer : {engine::WorkDesc::Poll::kRunPlan, engine::WorkDesc::Poll::kDone}) {
+    auto results = runCollective(
+        3, algo::Collective::kAllReduce, algo::buildRing, count, 2, std::chrono::milliseconds(100),
+        {}, [answer](engine::WorkDesc& d) {
+          auto until = std::make_shared<std::chrono::steady_clock::time_point>();
+          d.gate = [until] {
+            *until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+          };
+          auto* out = static_cast<int32_t*>(d.output);
+          d.poll = [until, answer, out] {
+            if (std::chrono::steady_clock::now() < *until) return engine::WorkDesc::Poll::kWaiting;
+            if (answer == engine::WorkDesc::Poll::kDone) out[0] = 77;
+            return answer;
+          };
+        });
+    const bool ran = answer == engine::WorkDesc::Poll::kRunPlan;
+    for (int r = 0; r < 3; ++r) {
+      const RankResult& res = results[static_cast<size_t>(r)];
+      ASSERT_EQ(res.code, ErrorCode::kSuccess) << "rank " << r << ": " << res.error;
+      for (uint64_t i = 0; i < count; ++i) {
+        const int32_t want = ran ? inputOf(0, i) + inputOf(1, i) + inputOf(2, i) : i == 0 ? 77 : -1;
+        ASSERT_EQ(res.output[i], want)
+            << (ran ? "run" : "done") << ", rank " << r << " element " << i;
+      }
+    }
+  }
+}
 
 class AllGather : public ::testing::TestWithParam<Case> {};
 
