@@ -59,8 +59,8 @@ elif [ "$kind" = asan ]; then
 else
   targets=(engine_test cpp_api_test nccl_extra_test nccl_errors_test shm_inproc_test
     multiproc_p2p_group_test multiproc_failure_test multiproc_fault_matrix_test multiproc_abort_test
-    multiproc_small_all_reduce_test)
-  select=(-R '^(engine\.|CppApi\.|api\.NcclExtra\.|NcclErrors\.|transports\.ShmInproc\.|multiproc\.(Shm/PointToPoint|Transports/PointToPointOnEveryTransport\..*/(shm|tcp)$|PointToPoint\.|Group\.|Bootstrap\.|Mismatch\.|SmallAllReduce\.|Transports/Abort\..*/(shm|tcp)$|Cases/FaultMatrix\..*/(shm|tcp)_(kill|stop)_mid$))'
+    multiproc_small_all_reduce_test multiproc_single_copy_test)
+  select=(-R '^(engine\.|CppApi\.|api\.NcclExtra\.|NcclErrors\.|transports\.ShmInproc\.|multiproc\.(Shm/PointToPoint|Transports/PointToPointOnEveryTransport\..*/(shm|tcp)$|PointToPoint\.|Group\.|Bootstrap\.|Mismatch\.|SmallAllReduce\.|(Ranks/SingleCopyRanks|SingleCopy)\.Auto|Transports/Abort\..*/(shm|tcp)$|Cases/FaultMatrix\..*/(shm|tcp)_(kill|stop)_mid$))'
     # Its check that abort gave back every thread counts TSan's own background thread.
     -E 'Abort\.NcclCommAbortFromAnotherThreadIsPromptAndFreesAll')
 fi

@@ -17,7 +17,7 @@ namespace plexus::runtime {
 namespace {
 
 constexpr size_t kChunkBytes = 256 << 10;  // a peer's input is reduced from scratch this large
-constexpr int kAutoMaxRanks = 64;           // PLEXUS_SINGLE_COPY=auto offers zero copy up to this
+constexpr int kAutoMaxRanks = 64;          // PLEXUS_SINGLE_COPY=auto offers zero copy up to this
 
 // What each rank publishes at init (the all-gather): its settings and its control block.
 struct Hello {
