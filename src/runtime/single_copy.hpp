@@ -36,6 +36,7 @@
 #include "plan/plan.hpp"
 #include "plexus/types.hpp"
 #include "runtime/host_ranks.hpp"
+#include "runtime/reduce_args.hpp"
 
 namespace plexus::runtime {
 
@@ -112,12 +113,7 @@ class SingleCopy {
     std::atomic<uint64_t> declined{0};
     Posted posted;
   };
-  struct Offer {  // the call offer() posted and settle() finishes (auto mode)
-    const void* input = nullptr;
-    void* output = nullptr;
-    size_t count = 0;
-    DataType type = DataType::kFloat32;
-    RedOp op = RedOp::kSum;
+  struct Offer : ReduceArgs {  // the call offer() posted and settle() finishes (auto mode)
     uint64_t phase = 0;
     bool declined = false;  // this rank's buffers are not shared: the plan runs
     std::chrono::steady_clock::time_point since, nextCheck;

@@ -27,7 +27,7 @@ bool SingleCopy::offers(algo::Collective c, uint64_t count, size_t elemSize) con
 
 void SingleCopy::offer(const void* input, void* output, size_t count, DataType type, RedOp op) {
   const size_t bytes = count * dataTypeSize(type);
-  offer_ = Offer{input, output, count, type, op, 3 * ++calls_, false, {}, {}};
+  offer_ = Offer{{input, output, count, type, op}, 3 * ++calls_, false, {}, {}};
   offer_.since = std::chrono::steady_clock::now();
   offer_.nextCheck = offer_.since + std::chrono::milliseconds(1);
   const Posted mine{reinterpret_cast<uint64_t>(input), reinterpret_cast<uint64_t>(output),

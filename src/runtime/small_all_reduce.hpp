@@ -37,6 +37,7 @@
 #include "plan/plan.hpp"
 #include "plexus/types.hpp"
 #include "runtime/host_ranks.hpp"
+#include "runtime/reduce_args.hpp"
 
 namespace plexus::runtime {
 
@@ -96,12 +97,7 @@ class SmallAllReduce {
  private:
   struct Layout;
   SmallAllReduce(SmallAllReduceSetup setup, uint64_t maxBytes, ShmSegment segment);
-  struct Pending {  // the call in flight
-    const void* input = nullptr;
-    void* output = nullptr;
-    size_t count = 0;
-    DataType type = DataType::kFloat32;
-    RedOp op = RedOp::kSum;
+  struct Pending : ReduceArgs {  // the call in flight
     size_t bytes = 0;
     uint64_t k = 0;  // call number
     int parity = 0;
