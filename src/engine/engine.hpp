@@ -119,10 +119,9 @@ class Engine {
   void start(Active& a);
   void sleepLocked(std::chrono::nanoseconds max);
   void checkStall();
-  bool pollingLocked() const;
+  bool pollingLocked() const;  // the running collective waits in its poll (WorkDesc::poll)
   // The work's results bypass the cache (EngineConfig::streamingBytes).
-  bool streaming(
-      const WorkDesc& d) const;  // the running collective waits in its poll (WorkDesc::poll)
+  bool streaming(const WorkDesc& d) const;
   std::string explain(const Error& e);
   void failLocked(ErrorCode code, const std::string& message);
   bool hasWorkLocked() const;
