@@ -7,6 +7,8 @@ predicted elsewhere: scripts/scale.sh, plexus-topo simulate; this only draws the
                                       all-reduce algorithm at 576 ranks
   docs/images/simulator-a100.png      docs/simulator.md: published vs predicted busbw over the
                                       8x A100 sweep, and the error of every validation point
+  docs/images/netns-2x2.png           docs/performance.md: Plexus, Open MPI and Gloo between two
+                                      network namespaces (2 x 2 ranks, 10 Gbit/s veth)
 
 Run from the repository root: python3 scripts/doc_plots.py (needs matplotlib: pip install
 matplotlib, or Debian's python3-matplotlib with /usr/bin/python3). Re-run after editing a table.
@@ -128,9 +130,32 @@ def simulator_plot():
     return out
 
 
+def netns_plot():
+    ts = tables(os.path.join(ROOT, "docs", "performance.md"))
+    t = next((t for t in ts if t[0][:1] == ["size (netns 2x2)"]), None)
+    if t is None:
+        sys.exit("docs/performance.md: the netns 2x2 table was not found")
+    header, rows = t
+    sizes = [size_bytes(r[0]) for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for col, name in enumerate(header[1:], start=1):
+        ax.plot(sizes, [first_number(r[col]) for r in rows], marker="o", label=name)
+    ax.axhline(1.25, color="grey", ls=":", label="link (10 Gbit/s)")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="bytes", ylabel="busbw (GB/s), median of 3",
+           title="all-reduce between two netns hosts, 2 x 2 ranks")
+    ax.set_xticks(sizes, [r[0] for r in rows])
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out = os.path.join(IMAGES, "netns-2x2.png")
+    fig.savefig(out, dpi=90)
+    return out
+
+
 def main():
     os.makedirs(IMAGES, exist_ok=True)
-    for made in (scale_plot(), simulator_plot()):
+    for made in (scale_plot(), simulator_plot(), netns_plot()):
         print("wrote", os.path.relpath(made, ROOT))
 
 

@@ -570,8 +570,10 @@ def main():
     a = p.parse_args()
     if a.mpi_btl == "tcp":
         LABEL["mpi"] = "Open MPI (ob1 + tcp on lo)"
-    if a.plexus_args:
-        LABEL["plexus"] = f"Plexus (all_reduce_perf {a.plexus_args}, shm)"
+    transports = [kv.partition("=")[2] for kv in a.plexus_env if kv.startswith("PLEXUS_TRANSPORTS=")]
+    over = transports[-1] if transports else "shm"
+    perf_args = f" {a.plexus_args}" if a.plexus_args else ""
+    LABEL["plexus"] = f"Plexus (all_reduce_perf{perf_args}, {over})"
 
     libs = [l for l in a.libs.split(",") if l]
     for l in libs:
