@@ -18,7 +18,6 @@
 #include <thread>
 
 #include "base/error.hpp"
-#include "base/log.hpp"
 #include "kernels/datatype.hpp"
 #include "kernels/reduce.hpp"
 #include "runtime/single_copy.hpp"
@@ -215,15 +214,7 @@ void SingleCopy::run(const void* input, void* output, size_t count, DataType typ
                     regionOf(input, bytes), regionOf(output, bytes)};
   post(g, mine);
   waitAll(g, "its buffer addresses (it has not entered this all-reduce)");
-  if (allShared(mine)) {
-    if (!saidZeroCopy_)
-      PLEXUS_INFO(subsys::kColl,
-                  "%s: single copy, zero copy: every rank's buffers come from ncclMemAlloc "
-                  "(mapped from the peers; said once)",
-                  setup_.context.c_str());
-    saidZeroCopy_ = true;
-    return runMapped(input, output, count, type, op, g);
-  }
+  if (allShared(mine)) return runMapped(input, output, count, type, op, g);
   const auto [b, e] = sliceOf(count, setup_.nranks, setup_.rank);
   reduceSlice(input, output, b, b, e - b, type, op);
   signal(g + 1);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "base/error.hpp"
+#include "base/log.hpp"
 #include "kernels/datatype.hpp"
 #include "kernels/reduce.hpp"
 #include "kernels/stream_copy.hpp"
@@ -89,6 +90,12 @@ const std::byte* SingleCopy::mapped(int peer, const RegionRef& r) {
 
 void SingleCopy::runMapped(const void* input, void* output, size_t count, DataType type, RedOp op,
                            uint64_t phase) {
+  if (!saidZeroCopy_)
+    PLEXUS_INFO(subsys::kColl,
+                "%s: zero copy: every rank's buffers come from ncclMemAlloc (mapped from the "
+                "peers; said once)",
+                setup_.context.c_str());
+  saidZeroCopy_ = true;
   const size_t esz = dataTypeSize(type);
   const int n = setup_.nranks;
   std::vector<const std::byte*> ins(static_cast<size_t>(n)), outs(static_cast<size_t>(n));

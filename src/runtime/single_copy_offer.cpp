@@ -8,13 +8,9 @@
 //           shared buffers and sees the same posts, so all run zero copy (runMapped).
 // A rank reads a peer's word only for the call both are in: a peer cannot post call c + 1 before
 // this rank settled c, because it can finish c (plan or zero copy) only with this rank's input.
-#include <sched.h>
-
 #include <chrono>
-#include <thread>
 
 #include "base/error.hpp"
-#include "base/log.hpp"
 #include "kernels/datatype.hpp"
 #include "runtime/single_copy.hpp"
 
@@ -71,12 +67,6 @@ SingleCopy::Settled SingleCopy::settle() {
       }
       return Settled::kWaiting;
     }
-    if (!saidZeroCopy_)
-      PLEXUS_INFO(subsys::kColl,
-                  "%s: zero copy: every rank's buffers come from ncclMemAlloc (mapped from the "
-                  "peers; said once)",
-                  setup_.context.c_str());
-    saidZeroCopy_ = true;
     runMapped(offer_.input, offer_.output, offer_.count, offer_.type, offer_.op, g);
   } catch (const Error& e) {
     throw Error(e.code(), blame(e.what()));
