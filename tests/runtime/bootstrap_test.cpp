@@ -356,13 +356,20 @@ TEST(BootstrapFailures, ARankWhoseListenerIsGoneIsNamedLongBeforeTheDeadline) {
   const int n = 3;
   UniqueId id = createRootAndId();
   std::atomic<int> joined{0};
+  std::atomic<bool> closed{false};
   std::vector<double> took(n, 0);
   auto errors = runThreads(n, [&](int r) {
     auto b = Bootstrap::connect(id, r, n, Deadline::after(seconds(20)), nullptr);
     joined.fetch_add(1);
     while (joined.load() < n) std::this_thread::sleep_for(milliseconds(1));
-    if (r == 1) return;  // closes its listener
-    std::this_thread::sleep_for(milliseconds(100));
+    // The gone rank's listener is closed before the others link: had they linked first (the
+    // connection queued in its backlog), the rank would be named as one that closed its link.
+    if (r == 1) {
+      b.reset();
+      closed.store(true);
+      return;
+    }
+    while (!closed.load()) std::this_thread::sleep_for(milliseconds(1));
     const auto start = Clock::now();
     try {
       b->allGather("x", Deadline::after(seconds(60)));
@@ -393,13 +400,18 @@ TEST(BootstrapFailures, EveryRankNamesTheGoneRankLongBeforeTheDeadline) {
   const int gone = 5;
   UniqueId id = createRootAndId();
   std::atomic<int> joined{0};
+  std::atomic<bool> closed{false};
   std::vector<double> took(n, 0);
   auto errors = runThreads(n, [&](int r) {
     auto b = Bootstrap::connect(id, r, n, Deadline::after(seconds(20)), nullptr);
     joined.fetch_add(1);
     while (joined.load() < n) std::this_thread::sleep_for(milliseconds(1));
-    if (r == gone) return;  // closes its listener
-    std::this_thread::sleep_for(milliseconds(100));
+    if (r == gone) {  // its listener closed before the others link (as above)
+      b.reset();
+      closed.store(true);
+      return;
+    }
+    while (!closed.load()) std::this_thread::sleep_for(milliseconds(1));
     const auto start = Clock::now();
     try {
       b->allGather("x", Deadline::after(seconds(60)));
