@@ -113,7 +113,10 @@ struct Model {
     return std::fmod(distance, g) == 0 ? k.inter.latencyUs : offRail();
   }
   double bwAt(double distance) const { return crosses(distance) ? interBw() : intraBw(); }
-  double o() const { return k.messageUs; }
+  // Per-step overhead of a channel. Oversubscribed ranks (more than one per hardware thread) run
+  // their channels on one slice of a core: the channels' steps take turns, so a step of one
+  // channel costs the steps of all of them (more channels add overhead, not speed).
+  double o() const { return k.messageUs * (k.ranksPerThread > 1 ? nch : 1); }
 
   // ---- collectives over rings -------------------------------------------------------------
   // Ring with `phases` phases of (n-1) steps each over `bytesPerRank` moved per rank.

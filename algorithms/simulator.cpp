@@ -195,15 +195,25 @@ std::vector<CChannel> switchChannels(int n, int nch, double bytes, double pieceB
 }
 
 struct Runner {
+  // `cpuShare`: the channels of a rank that take turns on its slice of a core (oversubscribed
+  // ranks, TopologyCosts::ranksPerThread > 1; else 1): each channel's CPU work (its steps'
+  // overhead and reductions) runs at that fraction of the speed, as the cost model charges it.
   Runner(std::vector<CChannel>& c, SimNetwork& w, const TopologyCosts& costs, int ranks,
-         const SimProtocol& p)
-      : chans(c), net(w), k(costs), n(ranks), stepUs(p.stepUs), rateScale(p.bwFraction) {}
+         const SimProtocol& p, double cpuShare)
+      : chans(c),
+        net(w),
+        k(costs),
+        n(ranks),
+        stepUs(p.stepUs * cpuShare),
+        rateScale(p.bwFraction),
+        reduceUsPerByte(cpuShare / (k.reduceGBps * 1e3)) {}
   std::vector<CChannel>& chans;
   SimNetwork& net;
   const TopologyCosts& k;
   int n = 0;
   double stepUs = 0;     // the protocol's overhead per step
   double rateScale = 1;  // the protocol's share of a flow's rate
+  double reduceUsPerByte = 0;
   std::vector<size_t> cursor;
   std::vector<double> clock;
   std::unordered_map<uint64_t, std::vector<double>> arrivals;  // FIFO of arrival times
@@ -235,7 +245,7 @@ struct Runner {
         start = std::max(start, q[head++]);
       }
       double t = start + stepUs;
-      if (st.flags & kWorkBit) t += st.bytes / (k.reduceGBps * 1e3);
+      if (st.flags & kWorkBit) t += st.bytes * reduceUsPerByte;
       if (st.flags & kSendBit) {
         t += st.bytes / (std::max(1e-9, static_cast<double>(st.rate) * rateScale) * 1e3);
         const SimRoute& r = net.route(c.rank, st.sendPeer);
@@ -322,7 +332,7 @@ SimResult simulate(const topo::System& system, const SimCall& call) {
   // Every protocol the call may use, the fastest kept (as NCCL's tuner picks its protocol).
   for (const SimProtocol& p : simProtocols(s.costs, system.countNodes(topo::NodeType::kGpu) > 0)) {
     if (p.maxBytes > 0 && bufferBytes > p.maxBytes && !std::isinf(res.timeUs)) continue;
-    Runner run(chans, net, s.costs, s.n, p);
+    Runner run(chans, net, s.costs, s.n, p, s.costs.ranksPerThread > 1 ? nch : 1);
     const double t = run.run() + s.costs.callUs + nch * s.costs.channelUs + p.setupUs;
     if (t >= res.timeUs) continue;
     res.timeUs = t;

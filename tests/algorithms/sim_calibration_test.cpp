@@ -116,6 +116,21 @@ TEST(SimCalibration, OversubscribedCpuRanksAreTimeSliced) {
   EXPECT_THROW(simulate(cpu, call), Error);
 }
 
+// Oversubscribed ranks time-share their channels: in the simulator, as in the cost model, a
+// second channel of an 8-rank two-shot on this machine's 2 threads adds time (it took a seventh
+// off when channels ran side by side).
+TEST(SimCalibration, OversubscribedRanksTimeShareTheirChannels) {
+  const topo::System cpu = topo::makeSyntheticSystem("cpu");
+  SimCall call;
+  call.nranks = 8;
+  call.count = (uint64_t{8} << 20) / 4;
+  call.algorithm = "twoshot";
+  call.nchannels = 1;
+  const double one = simulate(cpu, call).timeUs;
+  call.nchannels = 2;
+  EXPECT_GT(simulate(cpu, call).timeUs, one);
+}
+
 // Hosts of CPU ranks: the fitted shm figures inside a host, tcp at the NIC's rate across; hosts
 // that are network namespaces of one machine share its threads and are time-sliced over all ranks.
 TEST(SimCalibration, NamespaceHostsShareTheMachinesThreads) {

@@ -323,9 +323,11 @@ TEST(TopologyCosts, FromClusterView) {
   EXPECT_EQ(costsFromCluster(one, {20, 0.5, 1, 8}, {10, 20, 4, 4}).domainSize, 0);
 }
 
-TEST(TopologyCosts, OversubscribedSmallAllReduceUsesOneChannel) {
+TEST(TopologyCosts, OversubscribedAllReduceUsesOneChannel) {
   // 8 ranks on a host of 2 hardware threads (shm's costs): a rank's channels share its slice of a
-  // core, so a second channel only adds messages; up to 4 KB the one-shot runs on one channel.
+  // core, so a second channel only adds messages (its steps take turns with the first's) and, the
+  // rank's copy rate being its share of a core, no bandwidth: one channel at every size (two at
+  // 8-64 MB measured 1.5-2x slower, docs/performance.md).
   std::vector<topo::RankSummary> ranks;
   for (int r = 0; r < 8; ++r) {
     ranks.push_back(summary(r, 1, "eth0"));
@@ -334,7 +336,8 @@ TEST(TopologyCosts, OversubscribedSmallAllReduceUsesOneChannel) {
   const topo::ClusterView host(ranks);
   const TopologyCosts k = costsFromCluster(host, {10, 1, 1, 2}, {10, 20, 4, 4});
   EXPECT_DOUBLE_EQ(k.ranksPerThread, 4);
-  for (uint64_t bytes : {8u, 512u, 1024u, 2048u, 4096u}) {
+  for (uint64_t bytes : {uint64_t{8}, uint64_t{512}, uint64_t{4096}, uint64_t{1} << 20,
+                         uint64_t{8} << 20, uint64_t{32} << 20, uint64_t{64} << 20}) {
     TuneRequest q = shmRequest(Collective::kAllReduce, 8, bytes / 4);
     q.fifoElems = 4 * (128u << 10) / 4;
     const TuneResult r = evaluate(q, k);
