@@ -363,12 +363,13 @@ ncclResult_t ncclMemAlloc(void** ptr, size_t size) {
     if (ptr == nullptr) throwError(ErrorCode::kInvalidArgument, "ncclMemAlloc: ptr is NULL");
     // Peers on this host may map it for zero copy (runtime/shared_alloc.hpp). With the default
     // PLEXUS_SINGLE_COPY=auto a memfd that cannot be had leaves plain memory (the slots serve it).
-    if (plexus::runtime::sharedAllocWanted(size)) {
+    const auto choice = plexus::runtime::allocChoice(size);
+    if (choice != plexus::runtime::AllocChoice::kPlain) {
       try {
         *ptr = plexus::runtime::sharedAlloc(size);
         return;
       } catch (const plexus::Error&) {
-        if (plexus::envString("SINGLE_COPY", "auto") == "1") throw;
+        if (choice == plexus::runtime::AllocChoice::kSharedOnly) throw;
       }
     }
     void* p = nullptr;

@@ -13,6 +13,7 @@
 
 #include "base/env.hpp"
 #include "base/error.hpp"
+#include "runtime/single_copy.hpp"
 
 namespace plexus::runtime {
 namespace {
@@ -30,10 +31,11 @@ Registry& registry() {
 
 }  // namespace
 
-bool sharedAllocWanted(size_t bytes) {
-  const std::string mode = envString("SINGLE_COPY", "auto");
-  if (mode == "1") return true;
-  return mode == "auto" && bytes >= envSize("SINGLE_COPY_MIN", 1u << 20);
+AllocChoice allocChoice(size_t bytes) {
+  const SingleCopySettings s = singleCopySettingsFromEnv();
+  if (s.mode == SingleCopyMode::kOn) return AllocChoice::kSharedOnly;
+  return s.mode == SingleCopyMode::kAuto && bytes >= s.threshold ? AllocChoice::kShared
+                                                                 : AllocChoice::kPlain;
 }
 
 void* sharedAlloc(size_t bytes) {

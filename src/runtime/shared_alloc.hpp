@@ -1,4 +1,4 @@
-// Host memory that peers on this host can map: ncclMemAlloc's buffers (sharedAllocWanted).
+// Host memory that peers on this host can map: ncclMemAlloc's buffers (allocChoice).
 // Each allocation is a memfd mapped MAP_SHARED and kept open, so that a peer maps the same pages
 // through /proc/<pid>/fd/<fd>; single copy (runtime/single_copy.hpp) then reduces straight from
 // the peers' buffers instead of copying them with process_vm_readv.
@@ -17,10 +17,13 @@ struct SharedRegion {
   size_t size = 0;
 };
 
-// Whether ncclMemAlloc should take `bytes` from sharedAlloc: always with PLEXUS_SINGLE_COPY=1,
-// never with 0; with auto (the default) when `bytes` is at least PLEXUS_SINGLE_COPY_MIN (smaller
-// buffers never take zero copy, and each allocation holds a file descriptor).
-bool sharedAllocWanted(size_t bytes);
+// Where ncclMemAlloc takes `bytes` from, by PLEXUS_SINGLE_COPY (single_copy.hpp's settings):
+// kShared with auto (the default) when `bytes` is at least PLEXUS_SINGLE_COPY_MIN, plain memory
+// if sharedAlloc fails (smaller buffers never take zero copy, and each allocation holds a file
+// descriptor); kSharedOnly with 1 (a failure is ncclMemAlloc's error); kPlain with 0 or below
+// the threshold. Throws Error(kInvalidArgument) on a malformed setting.
+enum class AllocChoice { kPlain, kShared, kSharedOnly };
+AllocChoice allocChoice(size_t bytes);
 // A page-aligned, zeroed buffer of `bytes` (at least one page); throws Error(kSystem).
 void* sharedAlloc(size_t bytes);
 // Frees a buffer of sharedAlloc; false when `p` is not one (then the caller frees it).
