@@ -239,16 +239,18 @@ bool Engine::pollingLocked() const {
   return !collectives_.empty() && collectives_.front().polling;
 }
 
-bool Engine::streaming(const WorkDesc& d) const {
-  const uint64_t bytes = d.count * dataTypeSize(d.type);
-  if (config_.streamingCache != 0) {
+bool streamsResults(const EngineConfig& c, uint64_t bytes, bool inPlace) {
+  if (c.streamingCache != 0) {
     // What the host's ranks hold of this operation (one buffer each when in place): when it
     // outgrows half the cache, results written through it would evict each other anyway.
-    const uint64_t held =
-        bytes * (d.input == d.output ? 1u : 2u) * static_cast<uint64_t>(config_.localRanks);
-    return held > config_.streamingCache / 2;
+    const uint64_t held = bytes * (inPlace ? 1u : 2u) * static_cast<uint64_t>(c.localRanks);
+    return held > c.streamingCache / 2;
   }
-  return config_.streamingBytes != 0 && bytes >= config_.streamingBytes;
+  return c.streamingBytes != 0 && bytes >= c.streamingBytes;
+}
+
+bool Engine::streaming(const WorkDesc& d) const {
+  return streamsResults(config_, d.count * dataTypeSize(d.type), d.input == d.output);
 }
 
 void Engine::checkStall() {

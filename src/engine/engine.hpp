@@ -47,6 +47,10 @@ struct EngineConfig {
   std::function<void(const std::string& message, bool timedOut)> onFailure;
 };
 
+// Whether an operation of `bytes` per buffer (in place: one buffer) writes its results with
+// non-temporal stores under `c` (EngineConfig::streamingBytes, streamingCache).
+bool streamsResults(const EngineConfig& c, uint64_t bytes, bool inPlace);
+
 class Engine {
  public:
   Engine(EngineConfig config, ConnectionProvider& provider, const std::atomic<bool>& abort);

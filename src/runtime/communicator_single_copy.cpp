@@ -26,6 +26,9 @@ void Communicator::startSingleCopy(Deadline deadline) {
     return bootstrap_->allGather(mine, deadline);
   };
   s.pollPeers = [this] { selector_->progressTransports(); };
+  s.streams = [cfg = engine_->config()](uint64_t bytes, bool inPlace) {
+    return engine::streamsResults(cfg, bytes, inPlace);
+  };
   single_ = SingleCopy::create(std::move(s), settings);
 }
 

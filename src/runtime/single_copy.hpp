@@ -59,6 +59,9 @@ struct SingleCopySetup : HostRanks {
   // Called about every millisecond while waiting for peers: throws Error when the transports
   // learnt of a peer's failure (an abort notice). May be empty.
   std::function<void()> pollPeers;
+  // Whether results of `bytes` per buffer (in place: one buffer) bypass the cache: the engine's
+  // rule (engine::streamsResults, PLEXUS_NT_STORE_MIN). May be empty: never.
+  std::function<bool(uint64_t bytes, bool inPlace)> streams;
 };
 
 // Why single copy cannot serve this communicator ("" when it may): one rank, a rank on another
@@ -120,9 +123,9 @@ class SingleCopy {
   };
   struct Unmap {
     size_t size = 0;
-    void operator()(const std::byte* p) const;
+    void operator()(std::byte* p) const;
   };
-  using Mapping = std::unique_ptr<const std::byte, Unmap>;
+  using Mapping = std::unique_ptr<std::byte, Unmap>;
   explicit SingleCopy(SingleCopySetup setup);
 
   void run(const void* input, void* output, size_t count, DataType type, RedOp op);
@@ -132,7 +135,7 @@ class SingleCopy {
   // Zero copy (single_copy_mapped.cpp): every rank's buffers are shared allocations.
   static RegionRef regionOf(const void* p, size_t bytes);
   bool allShared(const Posted& mine) const;
-  const std::byte* mapped(int peer, const RegionRef& r);
+  std::byte* mapped(int peer, const RegionRef& r);  // read and write
   void runMapped(const void* input, void* output, size_t count, DataType type, RedOp op,
                  uint64_t phase);
   // The message of a failed call: names the rank a peer's failure notice blames, if one came,
