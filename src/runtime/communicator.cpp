@@ -427,6 +427,7 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     std::memcpy(d.stagedInput.data(), a.input, bytes);
     d.input = d.stagedInput.data();
   }
+  bool offered = false;
   if (trySingleCopy(a, d) || trySmallAllReduce(a, d)) {
     // d.plan is an empty plan; its gate moves the data (single_copy.hpp, small_all_reduce.hpp).
   } else if (a.collective == algo::Collective::kSendRecv) {
@@ -435,11 +436,14 @@ engine::WorkPtr Communicator::submit(const OpArgs& a, bool async) {
     d.plan = p2pPlan(nranks_, rank_, a.isSend, a.root, a.count);
   } else {
     d.plan = plan(a.collective, a.count, esz, rooted(a.collective) ? a.root : 0);
-    offerZeroCopy(a, d);  // the gate may find every rank's buffers shared and skip the plan
+    // The gate may find every rank's buffers shared and skip the plan.
+    offered = offerZeroCopy(a, d);
   }
-  if (recorder_)
+  if (recorder_) {
     d.trace =
         recorder_->record(a, d.plan->algorithm.c_str(), static_cast<uint32_t>(d.plan->stepCount()));
+    if (offered) recordZeroCopy(d);
+  }
   const engine::TraceRef trace = d.trace;
   // With PLEXUS_CHECK collectives run on the engine: the mapped executor would not wait for it.
   const bool mapped = mapped_ && !checker_ && a.collective != algo::Collective::kSendRecv &&

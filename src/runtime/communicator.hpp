@@ -112,8 +112,11 @@ class Communicator {
   void startSingleCopy(Deadline deadline);  // PLEXUS_SINGLE_COPY (runtime/single_copy.hpp)
   // Makes `d` a single-copy work when that path serves the call; false otherwise.
   bool trySingleCopy(const OpArgs& a, engine::WorkDesc& d);
-  // Auto mode: gives the work `d` (which keeps its plan) the gate and poll that offer zero copy.
-  void offerZeroCopy(const OpArgs& a, engine::WorkDesc& d);
+  // Auto mode: gives the work `d` (which keeps its plan) the gate and poll that offer zero copy;
+  // false when it offers none.
+  bool offerZeroCopy(const OpArgs& a, engine::WorkDesc& d);
+  // An offered work's flight-recorder entry (d.trace) is renamed "zerocopy" when zero copy ran.
+  static void recordZeroCopy(engine::WorkDesc& d);
   void startSmallAllReduce(Deadline deadline);  // PLEXUS_SMALL_MAX (small_all_reduce.hpp)
   // Makes `d` a queued small all-reduce when that path serves the call; false otherwise.
   bool trySmallAllReduce(const OpArgs& a, engine::WorkDesc& d);

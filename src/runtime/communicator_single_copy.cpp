@@ -42,9 +42,9 @@ bool Communicator::trySingleCopy(const OpArgs& a, engine::WorkDesc& d) {
   return true;
 }
 
-void Communicator::offerZeroCopy(const OpArgs& a, engine::WorkDesc& d) {
-  if (!single_ || mapped_ || checker_) return;
-  if (!single_->offers(a.collective, a.count, dataTypeSize(a.type))) return;
+bool Communicator::offerZeroCopy(const OpArgs& a, engine::WorkDesc& d) {
+  if (!single_ || mapped_ || checker_) return false;
+  if (!single_->offers(a.collective, a.count, dataTypeSize(a.type))) return false;
   SingleCopy* sc = single_.get();
   d.gate = [sc, in = a.input, out = a.output, n = a.count, t = a.type, op = a.op] {
     sc->offer(in, out, n, t, op);
@@ -58,6 +58,15 @@ void Communicator::offerZeroCopy(const OpArgs& a, engine::WorkDesc& d) {
       default:
         return engine::WorkDesc::Poll::kWaiting;
     }
+  };
+  return true;
+}
+
+void Communicator::recordZeroCopy(engine::WorkDesc& d) {
+  d.poll = [poll = std::move(d.poll), trace = d.trace] {
+    const engine::WorkDesc::Poll r = poll();
+    if (r == engine::WorkDesc::Poll::kDone) FlightRecorder::ranZeroCopy(trace);
+    return r;
   };
 }
 

@@ -163,14 +163,25 @@ engine::TraceRef FlightRecorder::record(const OpArgs& a, const char* algorithm,
   s.root.store(p2p || rooted(a.collective) ? a.root : -1, r);
   s.count.store(a.count, r);
   s.stepsTotal.store(stepsTotal, r);
+  storeAlgorithm(s, algorithm);
+  return engine::TraceRef{&s.live, id};
+}
+
+void FlightRecorder::storeAlgorithm(Slot& s, const char* algorithm) {
+  const size_t len = algorithm != nullptr ? std::strlen(algorithm) : 0;
   for (size_t w = 0; w < Slot::kAlgoWords; ++w) {
     uint64_t word = 0;
     const size_t at = w * sizeof(word);
-    const size_t len = algorithm != nullptr ? std::strlen(algorithm) : 0;
     if (at < len) std::memcpy(&word, algorithm + at, std::min(sizeof(word), len - at));
-    s.algorithm[w].store(word, r);
+    s.algorithm[w].store(word, std::memory_order_relaxed);
   }
-  return engine::TraceRef{&s.live, id};
+}
+
+void FlightRecorder::ranZeroCopy(const engine::TraceRef& ref) {
+  if (!ref.owns()) return;
+  Slot& s = *reinterpret_cast<Slot*>(ref.slot);  // the live part is its first member (setSeq)
+  s.stepsTotal.store(0, std::memory_order_relaxed);
+  storeAlgorithm(s, "zerocopy");
 }
 
 void FlightRecorder::setSeq(const engine::TraceRef& ref, uint32_t seq) {

@@ -43,6 +43,9 @@ class FlightRecorder {
   engine::TraceRef record(const OpArgs& args, const char* algorithm, uint32_t stepsTotal);
   // The engine's sequence number of the operation (assigned when it was queued).
   static void setSeq(const engine::TraceRef& ref, uint32_t seq);
+  // The operation ran zero copy (single_copy.hpp) instead of the plan it was recorded with: named
+  // "zerocopy", no steps.
+  static void ranZeroCopy(const engine::TraceRef& ref);
 
   // Writes the ring as one JSON line to `fd` (async-signal-safe). False if a write failed.
   bool writeJson(int fd, const char* reason) const;
@@ -52,6 +55,7 @@ class FlightRecorder {
 
  private:
   struct Slot;
+  static void storeAlgorithm(Slot& s, const char* algorithm);  // up to 24 characters kept
   void dumpUnlocked(const char* reason) const;
   size_t entries_;
   mutable std::atomic<bool> dumping_{false};

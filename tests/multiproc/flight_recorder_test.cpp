@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -254,6 +255,64 @@ TEST(FlightRecorder, Usr1DumpsAHealthyCommunicatorThatGoesOn) {
     EXPECT_EQ(d.reason, "SIGUSR1");
     ASSERT_GE(d.ops.size(), 1u);
     EXPECT_EQ(d.ops.front().collective, "allreduce");
+  }
+}
+
+// An all-reduce that ran zero copy (every rank's buffers from ncclMemAlloc, the default auto) is
+// recorded as "zerocopy" with no steps; one on plain buffers keeps its plan's algorithm and steps.
+TEST(FlightRecorder, ZeroCopyCallsAreNamedSo) {
+  TempDir dumps;
+  RunOptions o = optionsFor(transportNamed("shm"), 30);
+  o.env["PLEXUS_DUMP_DIR"] = dumps.path;
+  o.env["PLEXUS_DUMP_ON"] = "usr1";
+  o.env["PLEXUS_SINGLE_COPY"] = "auto";
+  o.env["PLEXUS_SINGLE_COPY_MIN"] = "64K";
+  const std::string dir = dumps.path;
+  auto out = runRanks(
+      2,
+      [dir](int rank, int n, const ncclUniqueId& id) {
+        ncclComm_t comm;
+        RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
+        const size_t count = 100000;  // 400 KB
+        void* shared = nullptr;
+        RANK_NCCL(ncclMemAlloc(&shared, count * sizeof(int32_t)));
+        auto* a = static_cast<int32_t*>(shared);
+        std::fill(a, a + count, rank + 1);
+        RANK_NCCL(ncclAllReduce(a, a, count, ncclInt32, ncclSum, comm, nullptr));
+        RANK_CHECK(a[0] == 3 && a[count - 1] == 3, "zero copy: %d %d", a[0], a[count - 1]);
+        std::vector<int32_t> plain(count, rank + 1);
+        RANK_NCCL(
+            ncclAllReduce(plain.data(), plain.data(), count, ncclInt32, ncclSum, comm, nullptr));
+        RANK_CHECK(plain[0] == 3 && plain[count - 1] == 3, "slots: %d %d", plain[0],
+                   plain[count - 1]);
+        raise(SIGUSR1);
+        const std::string mine = "-r" + std::to_string(rank) + "-";
+        auto dumped = [&] {
+          for (const auto& e : fs::directory_iterator(dir))
+            if (e.path().extension() == ".json" &&
+                e.path().filename().string().find(mine) != std::string::npos)
+              return true;
+          return false;
+        };
+        RANK_CHECK(waitUntil(dumped, 30), "no dump after SIGUSR1");
+        RANK_NCCL(ncclCommDestroy(comm));
+        RANK_NCCL(ncclMemFree(shared));
+        return 0;
+      },
+      o);
+  EXPECT_EQ(describeFailures(out), "");
+  auto all = readDumpDir(dumps.path);
+  ASSERT_EQ(all.size(), 2u);
+  for (const auto& d : all) {
+    ASSERT_EQ(d.ops.size(), 2u) << d.source;
+    const trace::Op& zero = d.ops[0].id < d.ops[1].id ? d.ops[0] : d.ops[1];
+    const trace::Op& slots = d.ops[0].id < d.ops[1].id ? d.ops[1] : d.ops[0];
+    EXPECT_EQ(zero.algorithm, "zerocopy") << d.source;
+    EXPECT_EQ(zero.stepsTotal, 0) << d.source;
+    EXPECT_EQ(zero.state, "done") << d.source;
+    EXPECT_NE(slots.algorithm, "zerocopy") << d.source;
+    EXPECT_GT(slots.stepsTotal, 0) << d.source;
+    EXPECT_EQ(slots.stepsDone, slots.stepsTotal) << d.source;
   }
 }
 
