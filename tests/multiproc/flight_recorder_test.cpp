@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <new>
 #include <set>
 #include <string>
@@ -214,43 +215,56 @@ int countTasks() {
   return n;
 }
 
-TEST(FlightRecorder, Usr1DumpsAHealthyCommunicatorThatGoesOn) {
+// Raises SIGUSR1 and waits (30 s at most) for this rank's dump to appear in `dir`.
+bool dumpOnUsr1(const std::string& dir, int rank) {
+  raise(SIGUSR1);
+  const std::string mine = "-r" + std::to_string(rank) + "-";
+  return waitUntil(
+      [&] {
+        for (const auto& e : fs::directory_iterator(dir))
+          if (e.path().extension() == ".json" &&
+              e.path().filename().string().find(mine) != std::string::npos)
+            return true;
+        return false;
+      },
+      30);
+}
+
+// Runs `body` on 2 ranks over shm, dumping on SIGUSR1 into a fresh folder (its path passed to
+// the body) with `env` added; expects every rank to succeed and returns the two dumps.
+std::vector<trace::Dump> twoRanksDumpingOnUsr1(
+    const std::function<int(int, int, const ncclUniqueId&, const std::string&)>& body,
+    const std::map<std::string, std::string>& env = {}) {
   TempDir dumps;
   RunOptions o = optionsFor(transportNamed("shm"), 30);
+  o.env.insert(env.begin(), env.end());
   o.env["PLEXUS_DUMP_DIR"] = dumps.path;
   o.env["PLEXUS_DUMP_ON"] = "usr1";
   const std::string dir = dumps.path;
   auto out = runRanks(
-      2,
-      [dir](int rank, int n, const ncclUniqueId& id) {
-        const int tasksBefore = countTasks();
-        ncclComm_t comm;
-        RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
-        std::vector<int32_t> buf(777, rank + 1);
-        RANK_NCCL(
-            ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclInt32, ncclSum, comm, nullptr));
-        raise(SIGUSR1);
-        const std::string mine = "-r" + std::to_string(rank) + "-";
-        auto dumped = [&] {
-          for (const auto& e : fs::directory_iterator(dir))
-            if (e.path().extension() == ".json" &&
-                e.path().filename().string().find(mine) != std::string::npos)
-              return true;
-          return false;
-        };
-        RANK_CHECK(waitUntil(dumped, 30), "no dump after SIGUSR1");
-        RANK_NCCL(
-            ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclInt32, ncclSum, comm, nullptr));
-        RANK_CHECK(buf[0] == 6 && buf[776] == 6, "%d %d", buf[0], buf[776]);
-        RANK_NCCL(ncclCommDestroy(comm));
-        RANK_CHECK(countTasks() <= tasksBefore, "threads: %d before, %d after", tasksBefore,
-                   countTasks());
-        return 0;
-      },
-      o);
+      2, [&](int rank, int n, const ncclUniqueId& id) { return body(rank, n, id, dir); }, o);
   EXPECT_EQ(describeFailures(out), "");
   auto all = readDumpDir(dumps.path);
-  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all.size(), 2u);
+  return all;
+}
+
+TEST(FlightRecorder, Usr1DumpsAHealthyCommunicatorThatGoesOn) {
+  auto all = twoRanksDumpingOnUsr1([](int rank, int n, const ncclUniqueId& id,
+                                      const std::string& dir) {
+    const int tasksBefore = countTasks();
+    ncclComm_t comm;
+    RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
+    std::vector<int32_t> buf(777, rank + 1);
+    RANK_NCCL(ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclInt32, ncclSum, comm, nullptr));
+    RANK_CHECK(dumpOnUsr1(dir, rank), "no dump after SIGUSR1");
+    RANK_NCCL(ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclInt32, ncclSum, comm, nullptr));
+    RANK_CHECK(buf[0] == 6 && buf[776] == 6, "%d %d", buf[0], buf[776]);
+    RANK_NCCL(ncclCommDestroy(comm));
+    RANK_CHECK(countTasks() <= tasksBefore, "threads: %d before, %d after", tasksBefore,
+               countTasks());
+    return 0;
+  });
   for (const auto& d : all) {
     EXPECT_EQ(d.reason, "SIGUSR1");
     ASSERT_GE(d.ops.size(), 1u);
@@ -261,16 +275,8 @@ TEST(FlightRecorder, Usr1DumpsAHealthyCommunicatorThatGoesOn) {
 // An all-reduce that ran zero copy (every rank's buffers from ncclMemAlloc, the default auto) is
 // recorded as "zerocopy" with no steps; one on plain buffers keeps its plan's algorithm and steps.
 TEST(FlightRecorder, ZeroCopyCallsAreNamedSo) {
-  TempDir dumps;
-  RunOptions o = optionsFor(transportNamed("shm"), 30);
-  o.env["PLEXUS_DUMP_DIR"] = dumps.path;
-  o.env["PLEXUS_DUMP_ON"] = "usr1";
-  o.env["PLEXUS_SINGLE_COPY"] = "auto";
-  o.env["PLEXUS_SINGLE_COPY_MIN"] = "64K";
-  const std::string dir = dumps.path;
-  auto out = runRanks(
-      2,
-      [dir](int rank, int n, const ncclUniqueId& id) {
+  auto all = twoRanksDumpingOnUsr1(
+      [](int rank, int n, const ncclUniqueId& id, const std::string& dir) {
         ncclComm_t comm;
         RANK_NCCL(ncclCommInitRank(&comm, n, id, rank));
         const size_t count = 100000;  // 400 KB
@@ -285,24 +291,12 @@ TEST(FlightRecorder, ZeroCopyCallsAreNamedSo) {
             ncclAllReduce(plain.data(), plain.data(), count, ncclInt32, ncclSum, comm, nullptr));
         RANK_CHECK(plain[0] == 3 && plain[count - 1] == 3, "slots: %d %d", plain[0],
                    plain[count - 1]);
-        raise(SIGUSR1);
-        const std::string mine = "-r" + std::to_string(rank) + "-";
-        auto dumped = [&] {
-          for (const auto& e : fs::directory_iterator(dir))
-            if (e.path().extension() == ".json" &&
-                e.path().filename().string().find(mine) != std::string::npos)
-              return true;
-          return false;
-        };
-        RANK_CHECK(waitUntil(dumped, 30), "no dump after SIGUSR1");
+        RANK_CHECK(dumpOnUsr1(dir, rank), "no dump after SIGUSR1");
         RANK_NCCL(ncclCommDestroy(comm));
         RANK_NCCL(ncclMemFree(shared));
         return 0;
       },
-      o);
-  EXPECT_EQ(describeFailures(out), "");
-  auto all = readDumpDir(dumps.path);
-  ASSERT_EQ(all.size(), 2u);
+      {{"PLEXUS_SINGLE_COPY", "auto"}, {"PLEXUS_SINGLE_COPY_MIN", "64K"}});
   for (const auto& d : all) {
     ASSERT_EQ(d.ops.size(), 2u) << d.source;
     const trace::Op& zero = d.ops[0].id < d.ops[1].id ? d.ops[0] : d.ops[1];
