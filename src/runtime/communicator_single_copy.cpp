@@ -26,6 +26,7 @@ void Communicator::startSingleCopy(Deadline deadline) {
     return bootstrap_->allGather(mine, deadline);
   };
   s.pollPeers = [this] { selector_->progressTransports(); };
+  // A copy of the engine's settings: single copy may outlive the engine (communicator.hpp).
   s.streams = [cfg = engine_->config()](uint64_t bytes, bool inPlace) {
     return engine::streamsResults(cfg, bytes, inPlace);
   };

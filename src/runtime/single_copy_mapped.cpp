@@ -1,12 +1,10 @@
-// Single copy without a kernel copy (runtime/single_copy.hpp): when every rank's input and output
-// of a call lie in shared allocations (ncclMemAlloc with PLEXUS_SINGLE_COPY=1,
-// runtime/shared_alloc.hpp), each rank maps its peers' allocations once (through
-// /proc/<pid>/fd/<fd>, read and write), reduces its slice straight from their inputs into its
-// output a chunk at a time, and copies each reduced chunk, still in its cache, into every peer's
-// output: one pass, where reading the peers' slices back from their outputs after a barrier read
-// every result twice from memory (2 ranks, 64 MB: out of place 6.0-6.6 -> 6.9-7.5 GB/s busbw
-// with the copies bypassing the cache, in place 7.5-8.5 -> 12-13, docs/performance.md). Every
-// rank sees every rank's post, so all choose this path alike.
+// Zero copy (runtime/single_copy.hpp): when every rank's input and output of a call lie in shared
+// allocations (ncclMemAlloc, runtime/shared_alloc.hpp), each rank maps its peers' allocations
+// once (through /proc/<pid>/fd/<fd>, read and write), reduces its slice straight from their
+// inputs into its output a chunk at a time, and copies each reduced chunk, still in its cache,
+// into every peer's output: one pass over memory, where reading the peers' slices back from
+// their outputs after a barrier read every result from memory once more (docs/performance.md,
+// "Zero copy in one pass"). Every rank sees every rank's post, so all choose this path alike.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
