@@ -11,7 +11,6 @@
 #include <mutex>
 #include <string>
 
-#include "base/env.hpp"
 #include "base/error.hpp"
 #include "runtime/single_copy.hpp"
 
